@@ -1,0 +1,49 @@
+# privacy-milter: the two commands are `make run` and `make test` (see README.md).
+# Everything they need is installed here: Debian packages, then a venv in .venv.
+
+SHELL      := /bin/bash
+PYTHON     ?= /usr/bin/python3
+VENV       ?= .venv
+POLICY     ?= policy.toml
+PY         := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+# What the daemon needs to build and run (pymilter compiles against libmilter).
+RUN_PKGS  := python3 python3-venv python3-dev gcc libmilter-dev
+# What the tests start for real: Postfix, clamd, spamd, and swaks as an SMTP client.
+TEST_PKGS := $(RUN_PKGS) postfix clamav-daemon spamd spamassassin swaks util-linux
+
+.PHONY: run test eval bench system-run system-test venv check clean
+
+run: system-run $(VENV)/.installed
+	@$(PY) -m privacy_milter.deploy_hint --policy $(POLICY)
+	exec $(VENV)/bin/privacy-milter run --policy $(POLICY)
+
+test: system-test $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+eval: $(VENV)/.installed
+	$(PY) bench/eval_dlp.py ../shared/corpus/dlp-dev
+
+bench: $(VENV)/.installed
+	$(PY) bench/dlp_bench.py ../shared/corpus/dlp-dev
+
+check: $(VENV)/.installed
+	$(VENV)/bin/privacy-milter policy check $(POLICY)
+
+# Debian packages: apt runs only when something is missing, so a second run is offline.
+# Postfix is installed without debconf questions and without touching /etc/postfix/main.cf.
+system-run:
+	@scripts/apt-ensure $(RUN_PKGS)
+
+system-test:
+	@scripts/apt-ensure $(TEST_PKGS)
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""privacy-milter: one module per check."""

@@ -1,0 +1,1 @@
+"""privacy-milter: the daemon."""

@@ -1,0 +1,215 @@
+"""The values that flow through the daemon: sessions, messages, findings, results, verdicts.
+
+Everything here is plain data. The adapter builds Session and Message from milter
+callbacks; filters read them and return Results; the pipeline folds Results into one
+Verdict. None of these types ever holds a matched secret: a Finding is a category,
+a confidence and a count.
+"""
+
+from __future__ import annotations
+
+import enum
+import tempfile
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+# Bodies up to this size stay in memory; larger ones are spooled to a temporary file.
+SPOOL_MAX_MEMORY = 1024 * 1024
+
+
+class Action(enum.IntEnum):
+    """What happens to a message, ordered from mildest to strictest."""
+
+    ACCEPT = 0
+    TAG = 1          # deliver, with X-Privacy-* headers added
+    QUARANTINE = 2   # Postfix hold queue
+    TEMPFAIL = 3     # 4xx: the sender retries later
+    REJECT = 4       # 5xx with a text for the sender
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> "Action":
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown action {text!r}") from None
+
+
+class Confidence(enum.IntEnum):
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> "Confidence":
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown confidence {text!r}") from None
+
+
+class Direction(enum.Enum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+@dataclass(frozen=True)
+class DirectionDecision:
+    direction: Direction
+    reason: str  # e.g. "auth", "mynetworks", "submission", "hosted-recipient", "default"
+
+
+@dataclass(frozen=True)
+class TlsInfo:
+    """What the client session negotiated (from {tls_version}, {cipher}, {cipher_bits})."""
+
+    version: str | None = None
+    cipher: str | None = None
+    bits: int | None = None
+
+    @property
+    def encrypted(self) -> bool:
+        return bool(self.version)
+
+
+@dataclass(frozen=True)
+class Session:
+    """One SMTP connection as Postfix describes it through macros."""
+
+    connection_id: str
+    client_addr: str | None = None
+    client_name: str | None = None
+    daemon_name: str | None = None
+    auth_authen: str | None = None
+    helo: str | None = None
+    tls: TlsInfo = TlsInfo()
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self.auth_authen)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str
+    mailer: str | None = None  # {rcpt_mailer}: smtp, local, virtual, ...
+    host: str | None = None    # {rcpt_host}
+
+    @property
+    def domain(self) -> str:
+        return domain_of(self.address)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A category of sensitive content seen in a message: never the value itself."""
+
+    category: str
+    confidence: Confidence
+    count: int = 1
+    where: str = "body"  # body, subject, attachment: a coarse location, never a file name
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An SMTP reply for the sender; the text names categories, never values."""
+
+    code: str       # "550"
+    xcode: str      # "5.7.1"
+    text: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one filter concluded about one message."""
+
+    filter: str
+    action: Action = Action.ACCEPT
+    findings: tuple[Finding, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    reply: Reply | None = None
+    facts: tuple[tuple[str, str], ...] = ()  # metadata for the store/log: ("spam", "no"), ...
+    error: str | None = None                  # set when the filter failed and on_error applied
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Action
+    results: tuple[Result, ...]
+    reply: Reply | None = None
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for r in self.results for f in r.findings)
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        return tuple(h for r in self.results for h in r.headers)
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(sorted({f.category for f in self.findings}))
+
+
+@dataclass
+class Message:
+    """One message as it is being received. The body is spooled past SPOOL_MAX_MEMORY."""
+
+    session: Session
+    mail_from: str = ""
+    recipients: list[Recipient] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    queue_id: str | None = None
+    direction: DirectionDecision | None = None
+    body: BinaryIO = field(default_factory=lambda: new_spool())
+    body_size: int = 0
+
+    def write_body(self, chunk: bytes) -> None:
+        self.body.write(chunk)
+        self.body_size += len(chunk)
+
+    @property
+    def sender_domain(self) -> str:
+        return domain_of(self.mail_from)
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+    def raw(self) -> BinaryIO:
+        """The whole message (headers then body) as a readable file, positioned at 0.
+
+        Built on demand for content filters; the headers are small, the body stays spooled.
+        """
+        out = new_spool()
+        for key, value in self.headers:
+            out.write(f"{key}: {value}\r\n".encode("utf-8", "surrogateescape"))
+        out.write(b"\r\n")
+        self.body.seek(0)
+        while chunk := self.body.read(1 << 16):
+            out.write(chunk)
+        out.seek(0)
+        return out
+
+    def close(self) -> None:
+        self.body.close()
+
+
+def new_spool() -> BinaryIO:
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY, mode="w+b")  # type: ignore[return-value]
+
+
+def domain_of(address: str) -> str:
+    address = address.strip().strip("<>")
+    _, at, domain = address.rpartition("@")
+    return domain.lower().rstrip(".") if at else ""
