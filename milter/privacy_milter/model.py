@@ -204,6 +204,34 @@ class Message:
     def close(self) -> None:
         self.body.close()
 
+    @classmethod
+    def from_bytes(cls, raw: bytes, session: Session, mail_from: str = "",
+                   recipients: list[Recipient] | None = None) -> "Message":
+        """A message read from a file (for `privacy-milter scan`), split as Postfix would send it."""
+        end, sep = len(raw), b""
+        for candidate in (b"\r\n\r\n", b"\n\n"):
+            i = raw.find(candidate)
+            if i != -1 and i < end:
+                end, sep = i, candidate
+        header_block, body = (raw[:end], raw[end + len(sep):]) if sep else (raw, b"")
+        message = cls(session=session, mail_from=mail_from, recipients=list(recipients or []))
+        message.headers = _split_headers(header_block)
+        message.write_body(body)
+        return message
+
+
+def _split_headers(block: bytes) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = []
+    for line in block.replace(b"\r\n", b"\n").split(b"\n"):
+        text = line.decode("utf-8", "surrogateescape")
+        if text[:1] in (" ", "\t") and headers:
+            name, value = headers[-1]
+            headers[-1] = (name, value + "\n" + text)
+        elif ":" in text:
+            name, _, value = text.partition(":")
+            headers.append((name.strip(), value.lstrip()))
+    return headers
+
 
 def new_spool() -> BinaryIO:
     return tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY, mode="w+b")  # type: ignore[return-value]

@@ -1,0 +1,82 @@
+"""The DLP check in the pipeline: scan the message (privacy_filters.dlp) and apply policy.
+
+The scan is CPU work, so it runs in a worker thread: the event loop keeps serving other
+messages meanwhile. Only categories, confidences and counts leave this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from privacy_milter.model import Action, Confidence, Direction, Finding, Message, Reply, Result
+from privacy_milter.pipeline import Context
+
+from .dlp import scan
+
+CATEGORY_WORDS = {
+    "payment_card": "payment card numbers",
+    "iban": "bank account details (IBAN)",
+    "uk_bank_account": "bank account details (sort code and account number)",
+    "password": "passwords or access keys",
+}
+
+
+def describe(categories: list[str]) -> str:
+    words = [CATEGORY_WORDS.get(c, c.replace("_", " ")) for c in categories]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def reject_reply(categories: list[str]) -> Reply:
+    return Reply("550", "5.7.1",
+                 f"This message appears to contain {describe(categories)}. Email can travel "
+                 "unencrypted, so it was not sent. Share such details by phone or a secure "
+                 "link instead, or ask your mail administrator")
+
+
+class DlpFilter:
+    name = "dlp"
+
+    async def check(self, message: Message, ctx: Context) -> Result:
+        policy = ctx.policy
+        settings = policy.dlp
+        outbound = message.direction is None or message.direction.direction is Direction.OUTBOUND
+        if not outbound and not settings.scan_inbound:
+            return Result(self.name, facts=(("dlp", "skipped-inbound"),))
+        if settings.allows(message.mail_from):
+            return Result(self.name, facts=(("dlp", "allowed-sender"),))
+        raw = message.raw()
+        try:
+            report = await asyncio.to_thread(scan, raw)
+        finally:
+            raw.close()
+        customer = message.sender_domain if outbound else _first_hosted(message, ctx)
+        return decide(self.name, report.findings, report.unscannable, customer, ctx)
+
+
+def _first_hosted(message: Message, ctx: Context) -> str:
+    return next((r.domain for r in message.recipients if ctx.policy.network.is_hosted(r.domain)), "")
+
+
+def decide(name: str, findings: tuple[Finding, ...], unscannable: int, customer: str,
+           ctx: Context) -> Result:
+    policy = ctx.policy
+    action = Action.ACCEPT
+    acted: list[str] = []
+    for f in findings:
+        a = policy.dlp_action(customer, f.category, f.confidence)
+        action = max(action, a)
+        if a > Action.ACCEPT:
+            acted.append(f.category)
+    facts: tuple[tuple[str, str], ...] = (("dlp", "scanned"),)
+    if unscannable:
+        facts += (("unscannable", str(unscannable)),)
+    prefix = policy.milter.header_prefix
+    headers: tuple[tuple[str, str], ...] = ()
+    if action >= Action.TAG:
+        summary = ", ".join(f"{f.category}={f.count} ({f.confidence.label})" for f in findings)
+        headers = ((f"{prefix}-DLP", summary),)
+    reply = reject_reply(sorted(set(acted))) if action is Action.REJECT else None
+    return Result(name, action=action, findings=findings, headers=headers, reply=reply, facts=facts)
+
+
+__all__ = ["DlpFilter", "decide", "reject_reply", "Confidence"]

@@ -1,0 +1,193 @@
+"""The Postfix-facing edge: pymilter callbacks, kept thin.
+
+Callbacks only collect (envelope, headers, body into a spool) and answer at once; the
+steps we do not use are negotiated away and the ones we only listen to need no reply,
+so Postfix waits on us once per message: at end of message, when the collected message
+is handed to the event loop with a deadline. Any exception costs that message a
+tempfail, never the daemon.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import Milter
+
+from .model import Action, Message, Recipient, Session, TlsInfo, Verdict
+
+log = logging.getLogger("privacy_milter.adapter")
+
+# Macros we ask Postfix for at each stage (libmilter allows five per stage).
+MAIL_MACROS = ("{auth_authen}", "{client_addr}", "{daemon_name}", "{tls_version}", "{cipher}")
+RCPT_MACROS = ("{rcpt_mailer}", "{rcpt_host}")
+EOM_MACROS = ("i",)
+
+TEMPFAIL_TEXT = ("451", "4.7.1", "Temporary problem checking this message; please try again later")
+
+_connection_ids = itertools.count(1)
+
+Process = Callable[[Message], Coroutine[Any, Any, Verdict]]
+Bridge = Callable[[Coroutine[Any, Any, Verdict], float], Verdict]
+
+
+class MilterAdapter(Milter.Base):  # type: ignore[misc]
+    """One instance per SMTP connection (pymilter's factory makes them)."""
+
+    def __init__(self, process: Process, bridge: Bridge, deadline: Callable[[], float]) -> None:
+        super().__init__()
+        self._process = process
+        self._bridge = bridge
+        self._deadline = deadline
+        self._connection_id = f"c{next(_connection_ids)}"
+        self.message: Message | None = None
+        self._broken: str | None = None  # set when collecting failed: the message is tempfailed
+
+    # --- negotiated away -----------------------------------------------------------------
+
+    @Milter.nocallback
+    def connect(self, hostname: str, family: int, hostaddr: Any) -> int:
+        return Milter.CONTINUE
+
+    @Milter.nocallback
+    def hello(self, hostname: str) -> int:
+        return Milter.CONTINUE
+
+    @Milter.nocallback
+    def data(self) -> int:
+        return Milter.CONTINUE
+
+    @Milter.nocallback
+    def eoh(self) -> int:
+        return Milter.CONTINUE
+
+    @Milter.nocallback
+    def unknown(self, cmd: str) -> int:
+        return Milter.CONTINUE
+
+    # --- collecting ----------------------------------------------------------------------
+
+    @Milter.symlist(*MAIL_MACROS)
+    @Milter.noreply
+    def envfrom(self, mail_from: str, *params: str) -> int:
+        self._reset()
+        try:
+            self.message = Message(session=self._session(), mail_from=_strip(mail_from))
+        except Exception:
+            self._fail("envfrom")
+        return Milter.CONTINUE
+
+    @Milter.symlist(*RCPT_MACROS)
+    @Milter.noreply
+    def envrcpt(self, to: str, *params: str) -> int:
+        if self.message is not None:
+            try:
+                self.message.recipients.append(Recipient(
+                    _strip(to), self.getsymval("{rcpt_mailer}"), self.getsymval("{rcpt_host}")))
+            except Exception:
+                self._fail("envrcpt")
+        return Milter.CONTINUE
+
+    @Milter.noreply
+    def header(self, name: str, value: str) -> int:
+        if self.message is not None and self._broken is None:
+            try:
+                self.message.headers.append((name, value))
+            except Exception:
+                self._fail("header")
+        return Milter.CONTINUE
+
+    @Milter.noreply
+    def body(self, chunk: bytes) -> int:
+        if self.message is not None and self._broken is None:
+            try:
+                self.message.write_body(chunk)
+            except Exception:  # e.g. the spool disk is full
+                self._fail("body")
+        return Milter.CONTINUE
+
+    # --- deciding ------------------------------------------------------------------------
+
+    @Milter.symlist(*EOM_MACROS)
+    def eom(self) -> int:
+        message = self.message
+        if message is None:
+            return Milter.CONTINUE
+        try:
+            message.queue_id = self.getsymval("i") or None
+            if self._broken is not None:
+                log.error("%s: tempfail: could not collect the message (%s)",
+                          message.queue_id or "NOQUEUE", self._broken)
+                return self._tempfail()
+            deadline = self._deadline()
+            try:
+                verdict = self._bridge(self._process(message), deadline)
+            except TimeoutError:
+                log.error("%s: tempfail: filters took longer than the %gs deadline",
+                          message.queue_id or "NOQUEUE", deadline)
+                return self._tempfail()
+            return self._apply(verdict)
+        except Exception:
+            log.exception("%s: tempfail: internal error", message.queue_id or "NOQUEUE")
+            return self._tempfail()
+        finally:
+            self._reset()
+
+    def abort(self) -> int:
+        self._reset()
+        return Milter.CONTINUE
+
+    def close(self) -> int:
+        self._reset()
+        return Milter.CONTINUE
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _apply(self, verdict: Verdict) -> int:
+        for name, value in verdict.headers:
+            self.addheader(name, _one_line(value))
+        if verdict.action is Action.QUARANTINE:
+            self.quarantine("privacy-milter: " + (", ".join(verdict.categories) or "policy"))
+            return Milter.ACCEPT
+        if verdict.action in (Action.REJECT, Action.TEMPFAIL) and verdict.reply is not None:
+            self.setreply(verdict.reply.code, verdict.reply.xcode, verdict.reply.text)
+            return Milter.REJECT if verdict.action is Action.REJECT else Milter.TEMPFAIL
+        if verdict.action is Action.REJECT:
+            return Milter.REJECT
+        if verdict.action is Action.TEMPFAIL:
+            return Milter.TEMPFAIL
+        return Milter.ACCEPT
+
+    def _tempfail(self) -> int:
+        self.setreply(*TEMPFAIL_TEXT)
+        return Milter.TEMPFAIL
+
+    def _session(self) -> Session:
+        return Session(
+            connection_id=self._connection_id,
+            client_addr=self.getsymval("{client_addr}") or None,
+            daemon_name=self.getsymval("{daemon_name}") or None,
+            auth_authen=self.getsymval("{auth_authen}") or None,
+            tls=TlsInfo(version=self.getsymval("{tls_version}") or None,
+                        cipher=self.getsymval("{cipher}") or None),
+        )
+
+    def _fail(self, where: str) -> None:
+        self._broken = where
+        log.exception("%s: error while collecting the message (%s)", self._connection_id, where)
+
+    def _reset(self) -> None:
+        if self.message is not None:
+            self.message.close()
+        self.message = None
+        self._broken = None
+
+
+def _strip(address: str) -> str:
+    return address.strip().removeprefix("<").removesuffix(">")
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())

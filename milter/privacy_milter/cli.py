@@ -1,0 +1,214 @@
+"""The `privacy-milter` command: run, policy check, scan, stats, subject, purge."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import policy as policy_mod
+from .errors import PolicyError, PrivacyMilterError
+from .model import Direction, DirectionDecision, Message, Session
+from .policy import Policy
+from .registry import build_pipeline
+from .runtime import Overrides
+
+DEFAULT_POLICY = Path("/etc/privacy-milter/policy.toml")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 64
+    try:
+        return int(args.handler(args))
+    except PolicyError as exc:
+        print(exc, file=sys.stderr)
+        return 78
+    except PrivacyMilterError as exc:
+        print(f"privacy-milter: {exc}", file=sys.stderr)
+        return 69
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="privacy-milter", description=__doc__)
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the milter daemon")
+    run.add_argument("--policy", type=Path, default=DEFAULT_POLICY, help="policy file (default %(default)s)")
+    run.add_argument("--socket", help="socket, overrides [milter] socket: unix:/path or inet:PORT@HOST")
+    run.add_argument("--store", type=Path, help="store file, overrides [store] path")
+    run.set_defaults(handler=_run)
+
+    pol = sub.add_parser("policy", help="policy file tools")
+    pol_sub = pol.add_subparsers(metavar="ACTION")
+    check = pol_sub.add_parser("check", help="validate a policy file: exit 0 if valid, 1 listing every problem")
+    check.add_argument("file", type=Path)
+    check.set_defaults(handler=_policy_check)
+
+    scan = sub.add_parser("scan", help="run the content checks offline on .eml files or directories")
+    scan.add_argument("--policy", type=Path, help="policy file (default: built-in defaults)")
+    scan.add_argument("--json", action="store_true", help="one JSON object per message per line")
+    scan.add_argument("paths", nargs="+", type=Path)
+    scan.set_defaults(handler=_scan)
+
+    stats = sub.add_parser("stats", help="counts from the metadata store")
+    _store_args(stats)
+    stats.add_argument("--days", type=float, help="only the last N days")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(handler=_stats)
+
+    subject = sub.add_parser("subject", help="subject-access requests: export or delete one person's records")
+    subject.add_argument("action", choices=("export", "delete"))
+    subject.add_argument("address", help="the person's email address")
+    _store_args(subject)
+    subject.set_defaults(handler=_subject)
+
+    purge = sub.add_parser("purge", help="delete records older than the retention window now")
+    _store_args(purge)
+    purge.set_defaults(handler=_purge)
+    return p
+
+
+def _store_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", type=Path, help=f"policy file (default {DEFAULT_POLICY} if it exists)")
+    p.add_argument("--store", type=Path, help="store file, overrides [store] path")
+
+
+def _policy_for(path: Path | None) -> Policy:
+    if path is None:
+        return policy_mod.load(DEFAULT_POLICY) if DEFAULT_POLICY.exists() else policy_mod.default()
+    return policy_mod.load(path)
+
+
+# --- handlers ------------------------------------------------------------------------------
+
+def _run(args: argparse.Namespace) -> int:
+    from .daemon import run  # imports libmilter: only for the daemon
+
+    return run(args.policy, Overrides(socket=args.socket, store=args.store))
+
+
+def _policy_check(args: argparse.Namespace) -> int:
+    try:
+        p = policy_mod.load(args.file)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{args.file}: INVALID ({len(exc.problems)} problem(s))", file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK (filters: {', '.join(p.filters) or 'none'}; "
+          f"retention {p.store.retention_days} days; {len(p.customers)} customer override(s))")
+    return 0
+
+
+def _eml_files(paths: Sequence[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*.eml") if p.is_file())
+        else:
+            yield path
+
+
+def _scan(args: argparse.Namespace) -> int:
+    policy = _policy_for(args.policy)
+    return asyncio.run(_scan_all(policy, list(_eml_files(args.paths)), args.json))
+
+
+async def _scan_all(policy: Policy, files: list[Path], as_json: bool) -> int:
+    pipeline = build_pipeline(policy, content_only=True)
+    session = Session(connection_id="scan")
+    status = 0
+    out = sys.stdout
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            print(f"privacy-milter: {path}: cannot read: {exc.strerror}", file=sys.stderr)
+            status = 1
+            continue
+        message = Message.from_bytes(raw, session)
+        message.direction = DirectionDecision(Direction.OUTBOUND, "scan")
+        try:
+            verdict = await pipeline.run(message, policy)
+        finally:
+            message.close()
+        findings = [{"category": f.category, "confidence": f.confidence.label, "count": f.count}
+                    for f in verdict.findings]
+        failed = [r.filter for r in verdict.results if r.error]
+        if as_json:
+            record: dict[str, Any] = {"path": str(path), "findings": findings, "action": verdict.action.label}
+            if failed:
+                record["failed"] = failed
+            out.write(json.dumps(record) + "\n")
+        else:
+            summary = ", ".join(f"{f['category']}={f['count']} ({f['confidence']})" for f in findings)
+            out.write(f"{path}: {verdict.action.label}: {summary or 'nothing found'}"
+                      f"{' (failed: ' + ', '.join(failed) + ')' if failed else ''}\n")
+    return status
+
+
+def _with_store(args: argparse.Namespace, work: Any) -> Any:
+    from .store import AddressHasher, open_store
+
+    policy = Overrides(store=args.store).apply(_policy_for(args.policy))
+
+    async def go() -> Any:
+        store = open_store(policy.store)
+        await store.setup()
+        try:
+            return await work(store, policy, lambda: AddressHasher.from_file(policy.store.key_file))
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def _stats(args: argparse.Namespace) -> int:
+    since = time.time() - args.days * 86400 if args.days else None
+    counts = _with_store(args, lambda store, _p, _h: store.stats(since))
+    if args.json:
+        print(json.dumps(counts, sort_keys=True))
+    else:
+        print(f"messages: {counts['messages']} ({counts['bytes']} bytes)")
+        for key in ("direction", "action", "tls_version", "messages_with_findings"):
+            values = ", ".join(f"{k}={v}" for k, v in sorted(counts[key].items())) or "none"
+            print(f"{key.replace('_', ' ')}: {values}")
+    return 0
+
+
+def _subject(args: argparse.Namespace) -> int:
+    async def work(store: Any, _policy: Policy, hasher: Any) -> Any:
+        h = hasher()(args.address)
+        if args.action == "export":
+            return await store.find_address(h)
+        return await store.forget_address(h)
+
+    result = _with_store(args, work)
+    if args.action == "export":
+        print(json.dumps({"address": args.address, "records": result}, indent=2, default=str))
+    else:
+        print(f"deleted {result} record(s) involving {args.address}")
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    async def work(store: Any, policy: Policy, _h: Any) -> int:
+        return int(await store.purge(time.time() - policy.store.retention_days * 86400))
+
+    removed = _with_store(args, work)
+    print(f"removed {removed} record(s) older than the retention window")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Print the Postfix lines that attach this milter (used by `make run`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import policy as policy_mod
+from .errors import PolicyError
+
+
+def postfix_lines(socket: str) -> str:
+    return f"""\
+# Add to /etc/postfix/main.cf (then: postfix reload). Full snippet: deploy/postfix/main.cf
+smtpd_milters = {socket}
+non_smtpd_milters = {socket}
+milter_protocol = 6
+milter_default_action = tempfail
+milter_mail_macros = i {{auth_type}} {{auth_authen}} {{client_addr}} {{daemon_name}} {{tls_version}} {{cipher}}
+milter_rcpt_macros = i {{rcpt_addr}} {{rcpt_host}} {{rcpt_mailer}}
+milter_end_of_data_macros = i"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--policy", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        socket = policy_mod.load(args.policy).milter.socket
+    except PolicyError as exc:
+        print(exc, file=sys.stderr)
+        return 78
+    print(postfix_lines(socket))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Filters in policy order, each with its own timeout and on_error, folded into one Verdict.
+
+A filter is anything with a `name` and `async def check(message, ctx) -> Result`; nothing
+to inherit. Filters run one after another so a later one can read earlier results (the TLS
+check needs the DLP findings); a REJECT ends the run early since nothing can soften it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .model import Action, Message, Reply, Result, Verdict
+from .policy import FilterSettings, Policy
+
+log = logging.getLogger("privacy_milter.pipeline")
+
+DEFAULT_REPLIES = {
+    Action.REJECT: Reply("550", "5.7.1", "Message refused by the sender's mail policy"),
+    Action.TEMPFAIL: Reply("451", "4.7.1", "Message could not be checked now; please try again later"),
+}
+
+
+@dataclass
+class Context:
+    """What a filter may use besides the message: the policy in force and earlier results."""
+
+    policy: Policy
+    results: list[Result] = field(default_factory=list)
+
+
+class Filter(Protocol):
+    name: str
+
+    async def check(self, message: Message, ctx: Context) -> Result: ...
+
+
+@dataclass(frozen=True)
+class Stage:
+    filter: Filter
+    settings: FilterSettings
+
+
+class Pipeline:
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        self.stages = tuple(stages)
+
+    async def run(self, message: Message, policy: Policy) -> Verdict:
+        ctx = Context(policy)
+        for stage in self.stages:
+            result = await self._run_one(stage, message, ctx)
+            ctx.results.append(result)
+            if result.action is Action.REJECT:
+                break
+        return combine(ctx.results)
+
+    async def _run_one(self, stage: Stage, message: Message, ctx: Context) -> Result:
+        name = stage.filter.name
+        try:
+            return await asyncio.wait_for(stage.filter.check(message, ctx), stage.settings.timeout)
+        except asyncio.TimeoutError:
+            problem = f"timed out after {stage.settings.timeout:g}s"
+        except Exception as exc:  # a broken filter must cost one message, never the daemon
+            problem = f"failed: {type(exc).__name__}"
+            log.error("%s: filter %s %s", message.queue_id or "NOQUEUE", name, problem,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
+        action = stage.settings.on_error
+        log.warning("%s: filter %s %s; on_error=%s", message.queue_id or "NOQUEUE", name, problem,
+                    action.label)
+        return Result(filter=name, action=action, error=problem)
+
+
+def combine(results: Sequence[Result]) -> Verdict:
+    """The strictest action wins; its reply is the first one given at that action."""
+    action = max((r.action for r in results), default=Action.ACCEPT)
+    reply = next((r.reply for r in results if r.action is action and r.reply), None)
+    if reply is None:
+        reply = DEFAULT_REPLIES.get(action)
+    return Verdict(action=action, results=tuple(results), reply=reply)

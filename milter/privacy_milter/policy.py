@@ -1,0 +1,367 @@
+"""policy.toml, validated once at load into frozen, typed settings.
+
+Filters never read raw dicts: they get the dataclass for their section. Every problem in
+the file is reported in one go, each with its key path and line, and an invalid file is
+never half-applied (see `load`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from .errors import PolicyError
+from .model import Action, Confidence
+from .tomlcheck import Problems, Reader
+
+CATEGORIES = ("payment_card", "iban", "uk_bank_account", "password")
+FILTER_NAMES = ("tls", "dlp")  # the filters this build knows, in their default order
+DLP_ACTIONS = {"reject": Action.REJECT, "quarantine": Action.QUARANTINE,
+               "tag": Action.TAG, "log": Action.ACCEPT}
+ON_ERROR = {"accept": Action.ACCEPT, "tempfail": Action.TEMPFAIL}
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+ActionTable = Mapping[tuple[str, Confidence], Action]
+
+
+@dataclass(frozen=True)
+class MilterSettings:
+    socket: str = "unix:/run/privacy-milter/milter.sock"
+    socket_mode: int = 0o660
+    timeout: int = 30            # libmilter: seconds to wait on Postfix before giving up a connection
+    deadline: float = 60.0       # seconds the pipeline has per message; then the message is tempfailed
+    header_prefix: str = "X-Privacy"
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "info"
+    file: str = ""               # empty: standard error (journald under systemd)
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    backend: str = "sqlite"
+    path: Path = Path("/var/lib/privacy-milter/metadata.db")
+    key_file: Path = Path("/var/lib/privacy-milter/address.key")
+    retention_days: int = 60
+    flush_interval: float = 1.0  # seconds between batched writes
+    batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    hosted_domains: frozenset[str] = frozenset()
+    trusted_networks: tuple[IpNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"),
+                                               ipaddress.ip_network("::1/128"))
+    submission_daemons: frozenset[str] = frozenset({"submission", "submissions", "smtps"})
+
+    def is_hosted(self, domain: str) -> bool:
+        return any(domain == d or domain.endswith("." + d) for d in self.hosted_domains)
+
+    def is_trusted(self, addr: str | None) -> bool:
+        return in_networks(addr, self.trusted_networks)
+
+
+def in_networks(addr: str | None, networks: tuple[IpNetwork, ...]) -> bool:
+    """Whether a client address (as Postfix writes it, "IPv6:" prefix allowed) is in any network."""
+    if not addr or not networks:
+        return False
+    try:
+        ip = ipaddress.ip_address(addr.removeprefix("IPv6:"))
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
+@dataclass(frozen=True)
+class FilterSettings:
+    timeout: float
+    on_error: Action
+
+
+@dataclass(frozen=True)
+class TlsFilterSettings(FilterSettings):
+    require_tls_for_auth: bool = False
+    require_tls_from_domains: frozenset[str] = frozenset()
+    require_tls_from_networks: tuple[IpNetwork, ...] = ()
+
+
+def _default_dlp_actions() -> ActionTable:
+    strict = {"payment_card", "password"}
+    table: dict[tuple[str, Confidence], Action] = {}
+    for category in CATEGORIES:
+        table[(category, Confidence.HIGH)] = Action.REJECT if category in strict else Action.TAG
+        table[(category, Confidence.MEDIUM)] = Action.TAG
+        table[(category, Confidence.LOW)] = Action.ACCEPT
+    return MappingProxyType(table)
+
+
+@dataclass(frozen=True)
+class DlpSettings(FilterSettings):
+    scan_inbound: bool = False
+    allow_senders: frozenset[str] = frozenset()  # addresses or @domains whose mail is not scanned
+    actions: ActionTable = field(default_factory=_default_dlp_actions)
+    modulus_table: Path | None = None
+
+    def action_for(self, category: str, confidence: Confidence) -> Action:
+        return self.actions.get((category, confidence), Action.ACCEPT)
+
+    def allows(self, sender: str) -> bool:
+        sender = sender.strip("<>").lower()
+        domain = sender.rpartition("@")[2]
+        return sender in self.allow_senders or ("@" + domain) in self.allow_senders
+
+
+@dataclass(frozen=True)
+class CustomerSettings:
+    """Per hosted domain: the opt-ins and overrides each customer chose."""
+
+    spam: bool = False
+    virus: bool = False
+    dlp_actions: ActionTable = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Policy:
+    source: str
+    milter: MilterSettings
+    log: LogSettings
+    store: StoreSettings
+    network: NetworkSettings
+    filters: tuple[str, ...]
+    tls: TlsFilterSettings
+    dlp: DlpSettings
+    customers: Mapping[str, CustomerSettings]
+
+    def customer(self, domain: str) -> CustomerSettings | None:
+        domain = domain.lower()
+        while domain:
+            if domain in self.customers:
+                return self.customers[domain]
+            domain = domain.partition(".")[2]
+        return None
+
+    def dlp_action(self, customer_domain: str, category: str, confidence: Confidence) -> Action:
+        customer = self.customer(customer_domain)
+        if customer and (category, confidence) in customer.dlp_actions:
+            return customer.dlp_actions[(category, confidence)]
+        return self.dlp.action_for(category, confidence)
+
+
+def load(path: str | Path) -> Policy:
+    """Read and validate a policy file. Raises PolicyError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(str(path), [f"cannot read the file: {exc}"]) from None
+    return parse(text, str(path))
+
+
+def parse(text: str, source: str = "policy.toml") -> Policy:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(source, [f"{source}: not valid TOML: {exc}"]) from None
+    problems = Problems(source, text)
+    policy = _build(Reader(data, (), problems), source)
+    if problems.items:
+        raise PolicyError(source, problems.render())
+    return policy
+
+
+def default() -> Policy:
+    return parse("", "(built-in defaults)")
+
+
+# --- building --------------------------------------------------------------------------
+
+def _check_network(item: str) -> str | None:
+    try:
+        ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        return "not an IP network such as 192.0.2.0/24"
+    return None
+
+
+def _check_domain(item: str) -> str | None:
+    if not item or " " in item or "@" in item or item.startswith("."):
+        return "not a domain name such as example.co.uk"
+    return None
+
+
+def _networks(items: tuple[str, ...]) -> tuple[IpNetwork, ...]:
+    return tuple(ipaddress.ip_network(i, strict=False) for i in items)
+
+
+def _domains(items: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(i.lower().rstrip(".") for i in items)
+
+
+def _socket_problem(spec: str) -> str | None:
+    kind, _, rest = spec.partition(":")
+    if kind == "unix" and rest.startswith("/"):
+        return None
+    if kind in ("inet", "inet6") and rest:
+        port, _, host = rest.partition("@")
+        if port.isdigit() and 0 < int(port) < 65536:
+            return None
+    return "must look like unix:/run/privacy-milter/milter.sock or inet:8890@127.0.0.1"
+
+
+def _build(top: Reader, source: str) -> Policy:
+    milter = _build_milter(top.table("milter"))
+    log = _build_log(top.table("log"))
+    store = _build_store(top.table("store"))
+    network = _build_network(top.table("network"))
+    pipeline = top.table("pipeline")
+    names = pipeline.strings("filters", FILTER_NAMES,
+                             check=lambda n: None if n in FILTER_NAMES
+                             else f"unknown filter; known: {', '.join(FILTER_NAMES)}")
+    if len(set(names)) != len(names):
+        pipeline.problem("filters", "lists a filter twice")
+    pipeline.done()
+    filters = top.table("filters")
+    tls = _build_tls(filters.table("tls"))
+    dlp = _build_dlp(filters.table("dlp"))
+    filters.done()
+    customers = _build_customers(top.table("customers"))
+    top.done()
+    return Policy(source=source, milter=milter, log=log, store=store, network=network,
+                  filters=names, tls=tls, dlp=dlp, customers=customers)
+
+
+def _build_milter(r: Reader) -> MilterSettings:
+    d = MilterSettings()
+    socket = r.string("socket", d.socket)
+    if problem := _socket_problem(socket):
+        r.problem("socket", problem)
+    mode_text = r.string("socket_mode", oct(d.socket_mode)[2:].rjust(4, "0"))
+    try:
+        mode = int(mode_text, 8)
+        if not 0 <= mode <= 0o777:
+            raise ValueError
+    except ValueError:
+        r.problem("socket_mode", f'must be an octal mode such as "0660"; got "{mode_text}"')
+        mode = d.socket_mode
+    settings = MilterSettings(
+        socket=socket,
+        socket_mode=mode,
+        timeout=r.integer("timeout", d.timeout, 1, 3600),
+        deadline=r.number("deadline", d.deadline, 1, 290),
+        header_prefix=r.string("header_prefix", d.header_prefix),
+    )
+    if not settings.header_prefix.startswith("X-") or " " in settings.header_prefix:
+        r.problem("header_prefix", 'must start with "X-" and contain no spaces')
+    r.done()
+    return settings
+
+
+def _build_log(r: Reader) -> LogSettings:
+    d = LogSettings()
+    settings = LogSettings(level=r.string("level", d.level, LOG_LEVELS), file=r.string("file", d.file))
+    r.done()
+    return settings
+
+
+def _build_store(r: Reader) -> StoreSettings:
+    d = StoreSettings()
+    settings = StoreSettings(
+        backend=r.string("backend", d.backend, ("sqlite",)),
+        path=Path(r.string("path", str(d.path))),
+        key_file=Path(r.string("key_file", str(d.key_file))),
+        retention_days=r.integer("retention_days", d.retention_days, 1, 3650),
+        flush_interval=r.number("flush_interval", d.flush_interval, 0.05, 60),
+        batch_size=r.integer("batch_size", d.batch_size, 1, 100_000),
+    )
+    r.done()
+    return settings
+
+
+def _build_network(r: Reader) -> NetworkSettings:
+    d = NetworkSettings()
+    settings = NetworkSettings(
+        hosted_domains=_domains(r.strings("hosted_domains", (), _check_domain)),
+        trusted_networks=_networks(r.strings("trusted_networks", [str(n) for n in d.trusted_networks],
+                                             _check_network)),
+        submission_daemons=frozenset(r.strings("submission_daemons", sorted(d.submission_daemons))),
+    )
+    r.done()
+    return settings
+
+
+def _filter_common(r: Reader, timeout: float, on_error: str) -> tuple[float, Action]:
+    return (r.number("timeout", timeout, 0.1, 280),
+            ON_ERROR[r.string("on_error", on_error, ON_ERROR)])
+
+
+def _build_tls(r: Reader) -> TlsFilterSettings:
+    timeout, on_error = _filter_common(r, 5.0, "accept")
+    settings = TlsFilterSettings(
+        timeout=timeout,
+        on_error=on_error,
+        require_tls_for_auth=r.boolean("require_tls_for_auth", False),
+        require_tls_from_domains=_domains(r.strings("require_tls_from_domains", (), _check_domain)),
+        require_tls_from_networks=_networks(r.strings("require_tls_from_networks", (), _check_network)),
+    )
+    r.done()
+    return settings
+
+
+def _build_actions(r: Reader) -> dict[tuple[str, Confidence], Action]:
+    """`category = { high = "reject", medium = "tag", low = "log" }` for each category."""
+    table: dict[tuple[str, Confidence], Action] = {}
+    for category in r.keys():
+        if category not in CATEGORIES:
+            r.problem(category, f"unknown category; known: {', '.join(CATEGORIES)}")
+            r.table(category)  # mark as used: the problem is already reported
+            continue
+        levels = r.table(category)
+        for confidence in Confidence:
+            if confidence.label in levels:
+                word = levels.string(confidence.label, "log", DLP_ACTIONS)
+                table[(category, confidence)] = DLP_ACTIONS[word]
+        levels.done()
+    r.done()
+    return table
+
+
+def _build_dlp(r: Reader) -> DlpSettings:
+    timeout, on_error = _filter_common(r, 20.0, "tempfail")
+    actions = dict(_default_dlp_actions())
+    actions.update(_build_actions(r.table("actions")))
+    modulus = r.string("modulus_table", "")
+    senders = r.strings("allow_senders", (),
+                        check=lambda s: None if "@" in s else "must be an address or @domain")
+    settings = DlpSettings(
+        timeout=timeout,
+        on_error=on_error,
+        scan_inbound=r.boolean("scan_inbound", False),
+        allow_senders=frozenset(s.lower() for s in senders),
+        actions=MappingProxyType(actions),
+        modulus_table=Path(modulus) if modulus else None,
+    )
+    r.done()
+    return settings
+
+
+def _build_customers(r: Reader) -> Mapping[str, CustomerSettings]:
+    customers: dict[str, CustomerSettings] = {}
+    for domain in r.keys():
+        c = r.table(domain)
+        if problem := _check_domain(domain):
+            r.problem(domain, problem)
+        customers[domain.lower().rstrip(".")] = CustomerSettings(
+            spam=c.boolean("spam", False),
+            virus=c.boolean("virus", False),
+            dlp_actions=MappingProxyType(_build_actions(c.table("dlp_actions"))),
+        )
+        c.done()
+    r.done()
+    return MappingProxyType(customers)

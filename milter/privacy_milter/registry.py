@@ -1,0 +1,33 @@
+"""Filter names in policy.toml → the objects that run them. New checks register here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from privacy_filters.dlp_filter import DlpFilter
+from privacy_filters.tls import TlsFilter
+
+from .pipeline import Filter, Pipeline, Stage
+from .policy import FilterSettings, Policy
+
+# name → (factory, reads only the message content: usable offline by `privacy-milter scan`)
+FILTERS: dict[str, tuple[Callable[[], Filter], bool]] = {
+    "tls": (TlsFilter, False),
+    "dlp": (DlpFilter, True),
+}
+
+
+def settings_for(policy: Policy, name: str) -> FilterSettings:
+    settings = getattr(policy, name)
+    assert isinstance(settings, FilterSettings)
+    return settings
+
+
+def build_pipeline(policy: Policy, *, content_only: bool = False) -> Pipeline:
+    stages = []
+    for name in policy.filters:
+        factory, is_content = FILTERS[name]
+        if content_only and not is_content:
+            continue
+        stages.append(Stage(factory(), settings_for(policy, name)))
+    return Pipeline(stages)

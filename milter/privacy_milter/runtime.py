@@ -1,0 +1,146 @@
+"""The daemon's state on the event loop: policy in force, pipeline, store, scheduled jobs.
+
+`process` is the one entry point for a finished message. Reload swaps policy and pipeline
+in one assignment, so a message always sees one consistent pair; an invalid policy file
+is refused and the running one stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from . import direction, policy as policy_mod
+from .errors import PolicyError
+from .logline import message_line
+from .model import Message, Verdict
+from .pipeline import Pipeline
+from .policy import Policy
+from .registry import build_pipeline
+from .store import AddressHasher, Store, open_store, record_from
+
+log = logging.getLogger("privacy_milter")
+
+DAY = 86400.0
+WATCH_INTERVAL = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Overrides:
+    """Command-line settings that win over the policy file, on start and on every reload."""
+
+    socket: str | None = None
+    store: Path | None = None
+
+    def apply(self, policy: Policy) -> Policy:
+        if self.socket:
+            policy = dataclasses.replace(policy, milter=dataclasses.replace(policy.milter, socket=self.socket))
+        if self.store:
+            policy = dataclasses.replace(policy, store=dataclasses.replace(policy.store, path=self.store))
+        return policy
+
+
+def load_policy(path: Path, overrides: Overrides) -> Policy:
+    return overrides.apply(policy_mod.load(path))
+
+
+class Runtime:
+    def __init__(self, policy: Policy, store: Store, hasher: AddressHasher, *,
+                 policy_path: Path | None = None, overrides: Overrides = Overrides(),
+                 clock: Callable[[], float] = time.time) -> None:
+        self.policy = policy
+        self.pipeline: Pipeline = build_pipeline(policy)
+        self.store = store
+        self.hasher = hasher
+        self.policy_path = policy_path
+        self.overrides = overrides
+        self.clock = clock
+        self._tasks: list[asyncio.Task[None]] = []
+        self._policy_stamp = self._stamp()
+
+    @classmethod
+    async def start(cls, policy: Policy, *, policy_path: Path | None = None,
+                    overrides: Overrides = Overrides(), watch: bool = True) -> "Runtime":
+        store = open_store(policy.store)
+        await store.setup()
+        hasher = AddressHasher.from_file(policy.store.key_file)
+        runtime = cls(policy, store, hasher, policy_path=policy_path, overrides=overrides)
+        runtime._tasks.append(asyncio.create_task(runtime._purge_daily(), name="purge"))
+        if watch and policy_path is not None:
+            runtime._tasks.append(asyncio.create_task(runtime._watch_policy(), name="policy-watch"))
+        return runtime
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.store.close()
+
+    async def process(self, message: Message) -> Verdict:
+        """Decide direction, run the filters, record metadata, log one line."""
+        policy, pipeline = self.policy, self.pipeline  # one consistent pair for this message
+        message.direction = direction.decide(message.session, message.recipients, policy.network)
+        verdict = await pipeline.run(message, policy)
+        self.store.add(record_from(message, verdict, self.hasher, self.clock()))
+        log.info("%s", message_line(message, verdict))
+        return verdict
+
+    # --- policy reload -------------------------------------------------------------------
+
+    def reload(self, reason: str) -> bool:
+        """Load the policy file again; keep the running policy if the file is invalid."""
+        if self.policy_path is None:
+            return False
+        self._policy_stamp = self._stamp()
+        try:
+            new = load_policy(self.policy_path, self.overrides)
+        except PolicyError as exc:
+            log.error("policy reload (%s) refused, the running policy stays: %s", reason, exc)
+            return False
+        for section in ("milter", "store"):
+            if getattr(new, section) != getattr(self.policy, section):
+                log.warning("policy reload: [%s] changed; it takes effect at the next restart", section)
+                new = dataclasses.replace(new, **{section: getattr(self.policy, section)})
+        self.policy, self.pipeline = new, build_pipeline(new)
+        logging.getLogger().setLevel(new.log.level.upper())
+        log.info("policy reloaded (%s) from %s", reason, self.policy_path)
+        return True
+
+    def _stamp(self) -> tuple[int, int] | None:
+        if self.policy_path is None:
+            return None
+        try:
+            st = os.stat(self.policy_path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    async def _watch_policy(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            stamp = self._stamp()
+            if stamp is not None and stamp != self._policy_stamp:
+                self.reload("file changed")
+
+    # --- retention -----------------------------------------------------------------------
+
+    async def purge(self) -> int:
+        cutoff = self.clock() - self.policy.store.retention_days * DAY
+        removed = await self.store.purge(cutoff)
+        log.info("retention: removed %d record(s) older than %d days", removed,
+                 self.policy.store.retention_days)
+        return removed
+
+    async def _purge_daily(self) -> None:
+        while True:
+            try:
+                await self.purge()
+            except Exception as exc:  # a failed purge is retried tomorrow; the daemon keeps serving
+                log.error("retention purge failed: %s", exc)
+            await asyncio.sleep(DAY)

@@ -1,0 +1,222 @@
+"""SQLite backend (aiosqlite, WAL): one file, mode 0600, written in batches off the hot path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from ..errors import StoreError
+from .base import Record, Store
+
+log = logging.getLogger("privacy_milter.store")
+
+# Past this many unwritten records (the disk is full, say), new ones are counted and
+# dropped rather than letting memory grow without bound; the count is logged.
+MAX_PENDING = 100_000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    queue_id TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    direction_reason TEXT NOT NULL,
+    client_addr TEXT NOT NULL,
+    sender_domain TEXT NOT NULL,
+    sender_hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    tls_version TEXT NOT NULL,
+    tls_cipher TEXT NOT NULL,
+    action TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    facts TEXT NOT NULL,
+    errors TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_time ON messages(time);
+CREATE INDEX IF NOT EXISTS messages_sender ON messages(sender_hash);
+CREATE TABLE IF NOT EXISTS recipients (
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    domain TEXT NOT NULL,
+    address_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message_id);
+CREATE INDEX IF NOT EXISTS recipients_hash ON recipients(address_hash);
+"""
+
+_COLUMNS = ("time", "queue_id", "direction", "direction_reason", "client_addr", "sender_domain",
+            "sender_hash", "size", "tls_version", "tls_cipher", "action", "findings", "facts", "errors")
+_INSERT = f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+
+
+def _row(record: Record) -> tuple[Any, ...]:
+    return (record.time, record.queue_id, record.direction, record.direction_reason,
+            record.client_addr, record.sender_domain, record.sender_hash, record.size,
+            record.tls_version, record.tls_cipher, record.action,
+            json.dumps([list(f) for f in record.findings]),
+            json.dumps(dict(record.facts)),
+            json.dumps(list(record.errors)))
+
+
+class SqliteStore(Store):
+    def __init__(self, path: Path, *, batch_size: int = 500, flush_interval: float = 1.0) -> None:
+        self.path = Path(path)
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self._db: aiosqlite.Connection | None = None
+        self._pending: list[Record] = []
+        self._dropped = 0
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def setup(self) -> None:
+        try:
+            self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+            # Create the file 0600 before SQLite does; its -wal and -shm files copy this mode.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(self.path, 0o600)
+            self._db = await aiosqlite.connect(self.path)
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA synchronous=NORMAL")
+            await self._db.execute("PRAGMA foreign_keys=ON")
+            await self._db.executescript(SCHEMA)
+            await self._db.commit()
+        except (OSError, aiosqlite.Error) as exc:
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from None
+        self._task = asyncio.create_task(self._flush_loop(), name="store-flush")
+
+    def add(self, record: Record) -> None:
+        if len(self._pending) >= MAX_PENDING:
+            self._dropped += 1
+            return
+        self._pending.append(record)
+        if len(self._pending) >= self.batch_size:
+            self._wake.set()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+            except StoreError as exc:
+                log.error("%s; %d record(s) kept for the next try", exc, len(self._pending))
+
+    async def flush(self) -> None:
+        async with self._lock:
+            if self._dropped:
+                log.error("store: %d record(s) dropped: the store could not keep up", self._dropped)
+                self._dropped = 0
+            if not self._pending or self._db is None:
+                return
+            batch, self._pending = self._pending, []
+            try:
+                await self._write(batch)
+            except aiosqlite.Error as exc:
+                self._pending[:0] = batch  # nothing lost: retried on the next flush
+                await self._rollback()
+                raise StoreError(f"store write failed: {exc}") from None
+
+    async def _write(self, batch: list[Record]) -> None:
+        assert self._db is not None
+        for record in batch:
+            cursor = await self._db.execute(_INSERT, _row(record))
+            if record.recipients:
+                await self._db.executemany(
+                    "INSERT INTO recipients (message_id, domain, address_hash) VALUES (?, ?, ?)",
+                    [(cursor.lastrowid, domain, h) for domain, h in record.recipients])
+        await self._db.commit()
+
+    async def _rollback(self) -> None:
+        if self._db is not None:
+            try:
+                await self._db.rollback()
+            except aiosqlite.Error:
+                pass
+
+    async def purge(self, before: float) -> int:
+        await self.flush()
+        async with self._lock:
+            db = self._need_db()
+            cursor = await db.execute("DELETE FROM messages WHERE time < ?", (before,))
+            await db.commit()
+            return cursor.rowcount
+
+    async def stats(self, since: float | None = None) -> dict[str, Any]:
+        await self.flush()
+        db = self._need_db()
+        where, args = ("WHERE time >= ?", (since,)) if since is not None else ("", ())
+        out: dict[str, Any] = {}
+        async with db.execute(f"SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages {where}", args) as cur:
+            row = await cur.fetchone()
+            out["messages"], out["bytes"] = (row[0], row[1]) if row else (0, 0)
+        for column in ("direction", "action", "tls_version"):
+            async with db.execute(f"SELECT {column}, COUNT(*) FROM messages {where} GROUP BY {column}",
+                                  args) as cur:
+                out[column] = {key or "none": n for key, n in await cur.fetchall()}
+        categories: dict[str, int] = {}
+        async with db.execute(f"SELECT findings FROM messages {where}", args) as cur:
+            async for (findings,) in cur:
+                for category, _confidence, _count in json.loads(findings):
+                    categories[category] = categories.get(category, 0) + 1
+        out["messages_with_findings"] = categories
+        return out
+
+    async def find_address(self, address_hash: str) -> list[dict[str, Any]]:
+        await self.flush()
+        db = self._need_db()
+        db.row_factory = aiosqlite.Row
+        try:
+            async with db.execute(
+                "SELECT * FROM messages WHERE sender_hash = ? OR id IN "
+                "(SELECT message_id FROM recipients WHERE address_hash = ?) ORDER BY time",
+                (address_hash, address_hash)) as cur:
+                rows = [dict(r) for r in await cur.fetchall()]
+            for row in rows:
+                async with db.execute("SELECT domain, address_hash FROM recipients WHERE message_id = ?",
+                                      (row["id"],)) as cur:
+                    row["recipients"] = [dict(r) for r in await cur.fetchall()]
+        finally:
+            db.row_factory = None
+        return rows
+
+    async def forget_address(self, address_hash: str) -> int:
+        await self.flush()
+        async with self._lock:
+            db = self._need_db()
+            cursor = await db.execute(
+                "DELETE FROM messages WHERE sender_hash = ? OR id IN "
+                "(SELECT message_id FROM recipients WHERE address_hash = ?)",
+                (address_hash, address_hash))
+            await db.commit()
+            return cursor.rowcount
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self._db is not None:
+            try:
+                await self.flush()
+            except StoreError as exc:
+                log.error("%s; %d record(s) could not be written at shutdown", exc, len(self._pending))
+            await self._db.close()
+            self._db = None
+
+    def _need_db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("the store is not open")
+        return self._db

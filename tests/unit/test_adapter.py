@@ -1,0 +1,149 @@
+"""The adapter driven by pymilter's TestCtx: no MTA, macros set by hand."""
+
+import asyncio
+
+import Milter
+import pytest
+from Milter import testctx
+
+from privacy_milter.adapter import MAIL_MACROS, MilterAdapter
+from privacy_milter.model import Action, Reply, Result, Verdict
+
+CONTINUE_OR_NOREPLY = (Milter.CONTINUE, Milter.NOREPLY)
+
+
+class Recorder:
+    """Stands in for Runtime.process: records what the adapter collected."""
+
+    def __init__(self, verdict=None, error=None, delay=0.0):
+        self.verdict = verdict or Verdict(Action.ACCEPT, ())
+        self.error, self.delay, self.messages = error, delay, []
+
+    async def __call__(self, message):
+        self.messages.append({
+            "queue_id": message.queue_id, "from": message.mail_from,
+            "rcpts": [(r.address, r.mailer, r.host) for r in message.recipients],
+            "headers": list(message.headers), "body": (message.body.seek(0), message.body.read())[1],
+            "session": message.session,
+        })
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.error:
+            raise self.error
+        return self.verdict
+
+
+def bridge(coro, timeout):
+    try:
+        return asyncio.run(asyncio.wait_for(coro, timeout))
+    except asyncio.TimeoutError:
+        raise TimeoutError from None
+
+
+class Ctx(testctx.TestCtx):
+    def __init__(self):
+        super().__init__()
+        self.quarantined = None
+        self.added = []
+
+    def addheader(self, field, value, idx):
+        self.added.append((field, value))
+
+    def quarantine(self, reason):
+        self.quarantined = reason
+
+
+def drive(process, macros=None, headers=(("Subject", "hi"), ("From", "a@shop.example")),
+          body=b"hello\r\n", rcpts=("<bob@far.example>",)):
+    Milter.factory = lambda: MilterAdapter(process, bridge, lambda: 2.0)
+    ctx = Ctx()
+    for k, v in {"{client_addr}": "192.0.2.1", "{daemon_name}": "smtpd", "{tls_version}": "TLSv1.3",
+                 "{cipher}": "TLS_AES_128_GCM_SHA256", "{rcpt_mailer}": "smtp", "{rcpt_host}": "mx.far.example",
+                 "i": "4QUEUE1", **(macros or {})}.items():
+        ctx._setsymval(k, v)
+    assert ctx._connect() == Milter.CONTINUE
+    assert ctx._envfrom("<alice@shop.example>") in CONTINUE_OR_NOREPLY
+    for r in rcpts:
+        assert ctx._envrcpt(r) in CONTINUE_OR_NOREPLY
+    assert ctx._data() == Milter.CONTINUE
+    for name, value in headers:
+        assert ctx._priv.header_bytes(name, value.encode() if isinstance(value, str) else value) \
+            in CONTINUE_OR_NOREPLY
+    assert ctx._eoh() == Milter.CONTINUE
+    ctx._body = None
+    for i in range(0, len(body), 65535):
+        assert ctx._priv.body(body[i:i + 65535]) in CONTINUE_OR_NOREPLY
+    return ctx, ctx._eom()
+
+
+def test_negotiates_away_unused_steps_and_replies():
+    Milter.factory = lambda: MilterAdapter(Recorder(), bridge, lambda: 2.0)
+    ctx = Ctx()
+    ctx._negotiate()
+    for flag in ("P_NOCONNECT", "P_NOHELO", "P_NODATA", "P_NOEOH", "P_NOUNKNOWN",
+                 "P_NR_MAIL", "P_NR_RCPT", "P_NR_HDR", "P_NR_BODY"):
+        assert ctx._protocol & getattr(Milter, flag), flag
+    assert ctx._symlist[Milter.M_ENVFROM] == {m.encode() for m in MAIL_MACROS}
+    assert ctx._symlist[Milter.M_EOM] == {b"i"}
+
+
+def test_collects_envelope_headers_body_and_macros():
+    rec = Recorder()
+    _, rc = drive(rec)
+    assert rc == Milter.ACCEPT
+    (m,) = rec.messages
+    assert m["queue_id"] == "4QUEUE1" and m["from"] == "alice@shop.example"
+    assert m["rcpts"] == [("bob@far.example", "smtp", "mx.far.example")]
+    assert ("Subject", "hi") in m["headers"] and m["body"] == b"hello\r\n"
+    assert m["session"].tls.version == "TLSv1.3" and m["session"].client_addr == "192.0.2.1"
+
+
+def test_reject_sets_reply():
+    verdict = Verdict(Action.REJECT, (), Reply("550", "5.7.1", "contains payment card numbers"))
+    ctx, rc = drive(Recorder(verdict))
+    assert rc == Milter.REJECT
+    assert ctx._reply == ("550", "5.7.1", "contains payment card numbers")
+
+
+def test_tag_adds_headers_on_one_line():
+    verdict = Verdict(Action.TAG, (Result("dlp", Action.TAG, headers=(("X-Privacy-DLP", "iban=1\n (high)"),)),))
+    ctx, rc = drive(Recorder(verdict))
+    assert rc == Milter.ACCEPT
+    assert ctx.added == [("X-Privacy-DLP", "iban=1 (high)")]
+
+
+def test_quarantine():
+    verdict = Verdict(Action.QUARANTINE, (Result("dlp", Action.QUARANTINE),))
+    ctx, rc = drive(Recorder(verdict))
+    assert rc == Milter.ACCEPT and ctx.quarantined.startswith("privacy-milter")
+
+
+def test_exception_tempfails_only_that_message():
+    ctx, rc = drive(Recorder(error=RuntimeError("boom")))
+    assert rc == Milter.TEMPFAIL and ctx._reply[0] == "451"
+
+
+def test_deadline_tempfails():
+    ctx, rc = drive(Recorder(delay=5))
+    assert rc == Milter.TEMPFAIL
+
+
+def test_large_body_is_spooled_to_disk():
+    rec = Recorder()
+    body = b"x" * (3 * 1024 * 1024)
+    _, rc = drive(rec, body=body)
+    assert rc == Milter.ACCEPT and rec.messages[0]["body"] == body
+
+
+def test_eight_bit_and_nul_in_headers_do_not_break_collection():
+    rec = Recorder()
+    _, rc = drive(rec, headers=(("Subject", b"caf\xe9 \x00 ok"), ("X-Bin", b"\xff\xfe")))
+    assert rc == Milter.ACCEPT
+    assert len(rec.messages[0]["headers"]) == 2
+
+
+def test_local_submission_has_no_client_macros():
+    rec = Recorder()
+    _, rc = drive(rec, macros={"{client_addr}": None, "{tls_version}": None, "{cipher}": None})
+    assert rc == Milter.ACCEPT
+    assert rec.messages[0]["session"].client_addr is None

@@ -1,0 +1,93 @@
+import asyncio
+
+import pytest
+
+from privacy_milter import policy
+from privacy_milter.model import Action, Confidence, Finding, Message, Reply, Result, Session
+from privacy_milter.pipeline import Pipeline, Stage, combine
+from privacy_milter.policy import FilterSettings
+
+
+class Fixed:
+    def __init__(self, name, result=None, delay=0.0, error=None):
+        self.name, self.result, self.delay, self.error, self.calls = name, result, delay, error, 0
+
+    async def check(self, message, ctx):
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        if self.error:
+            raise self.error
+        return self.result or Result(self.name)
+
+
+def stage(f, timeout=1.0, on_error=Action.TEMPFAIL):
+    return Stage(f, FilterSettings(timeout=timeout, on_error=on_error))
+
+
+@pytest.fixture
+def message():
+    m = Message(Session("c1"), mail_from="a@b.example")
+    yield m
+    m.close()
+
+
+def test_action_order_is_accept_tag_quarantine_tempfail_reject():
+    assert Action.ACCEPT < Action.TAG < Action.QUARANTINE < Action.TEMPFAIL < Action.REJECT
+
+
+def test_strictest_action_wins_with_its_reply():
+    reply = Reply("550", "5.7.1", "no")
+    v = combine([Result("a", Action.TAG, headers=(("X-A", "1"),)),
+                 Result("b", Action.REJECT, reply=reply),
+                 Result("c", Action.QUARANTINE)])
+    assert v.action is Action.REJECT and v.reply == reply
+    assert v.headers == (("X-A", "1"),)
+
+
+def test_default_replies_and_empty():
+    assert combine([]).action is Action.ACCEPT
+    v = combine([Result("a", Action.TEMPFAIL)])
+    assert v.reply is not None and v.reply.code.startswith("4")
+    v = combine([Result("a", Action.REJECT)])
+    assert v.reply is not None and v.reply.xcode.startswith("5.7")
+
+
+def test_findings_and_categories_collect_across_filters():
+    v = combine([Result("a", findings=(Finding("iban", Confidence.HIGH, 2),)),
+                 Result("b", findings=(Finding("password", Confidence.LOW),))])
+    assert v.categories == ("iban", "password")
+
+
+async def test_timeout_applies_on_error(message):
+    slow = Fixed("slow", delay=5)
+    v = await Pipeline([stage(slow, timeout=0.05, on_error=Action.ACCEPT)]).run(message, policy.default())
+    assert v.action is Action.ACCEPT
+    assert v.results[0].error and "timed out" in v.results[0].error
+
+
+async def test_exception_applies_on_error_and_does_not_leak_text(message):
+    broken = Fixed("broken", error=ValueError("card 4111111111111111"))
+    v = await Pipeline([stage(broken)]).run(message, policy.default())
+    assert v.action is Action.TEMPFAIL
+    assert v.results[0].error == "failed: ValueError"
+
+
+async def test_reject_stops_the_run(message):
+    first = Fixed("first", Result("first", Action.REJECT))
+    second = Fixed("second")
+    v = await Pipeline([stage(first), stage(second)]).run(message, policy.default())
+    assert v.action is Action.REJECT and second.calls == 0
+
+
+async def test_later_filters_see_earlier_results(message):
+    seen = []
+
+    class Reader:
+        name = "reader"
+
+        async def check(self, message, ctx):
+            seen.extend(r.filter for r in ctx.results)
+            return Result(self.name)
+
+    await Pipeline([stage(Fixed("first")), stage(Reader())]).run(message, policy.default())
+    assert seen == ["first"]

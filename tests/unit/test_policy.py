@@ -1,0 +1,115 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from privacy_milter import policy
+from privacy_milter.model import Action, Confidence
+from privacy_milter.registry import FILTERS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_policy_is_valid_and_matches_the_defaults():
+    shipped = policy.load(ROOT / "policy.toml")
+    builtin = policy.default()
+    for section in ("milter", "log", "store", "network", "filters", "tls", "dlp"):
+        assert getattr(shipped, section) == getattr(builtin, section), section
+
+
+def test_every_known_filter_is_registered():
+    assert set(policy.FILTER_NAMES) == set(FILTERS)
+
+
+def test_values_are_typed():
+    p = policy.parse("""
+[milter]
+socket = "inet:8890@127.0.0.1"
+socket_mode = "0600"
+[network]
+hosted_domains = ["Example.CO.uk."]
+trusted_networks = ["192.0.2.0/24"]
+[filters.dlp.actions]
+iban = { high = "quarantine", low = "tag" }
+[customers."shop.example"]
+spam = true
+[customers."shop.example".dlp_actions]
+password = { high = "log" }
+""")
+    assert p.milter.socket_mode == 0o600
+    assert p.network.is_hosted("example.co.uk") and p.network.is_hosted("mail.example.co.uk")
+    assert p.network.is_trusted("192.0.2.7") and not p.network.is_trusted("198.51.100.1")
+    assert p.dlp.action_for("iban", Confidence.HIGH) is Action.QUARANTINE
+    assert p.dlp.action_for("iban", Confidence.LOW) is Action.TAG
+    assert p.dlp.action_for("iban", Confidence.MEDIUM) is Action.TAG  # default kept
+    assert p.customer("mail.shop.example").spam
+    assert p.dlp_action("shop.example", "password", Confidence.HIGH) is Action.ACCEPT
+    assert p.dlp_action("other.example", "password", Confidence.HIGH) is Action.REJECT
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(policy.PolicyError) as info:
+        policy.parse(text, "p.toml")
+    return info.value.problems
+
+
+def test_every_problem_is_reported_with_path_and_line():
+    found = problems("""[milter]
+timeout = "soon"
+socket = "tcp:1"
+
+[store]
+retention_days = 0
+colour = "blue"
+
+[filters.dlp.actions]
+iban = { high = "shred" }
+""")
+    assert found == [
+        'p.toml:3: milter.socket: must look like unix:/run/privacy-milter/milter.sock or inet:8890@127.0.0.1',
+        'p.toml:2: milter.timeout: expected a whole number, got "soon"',
+        "p.toml:6: store.retention_days: must be at least 1; got 0",
+        "p.toml:7: store.colour: unknown setting",
+        'p.toml:10: filters.dlp.actions.iban.high: must be one of log, quarantine, reject, tag; got "shred"',
+    ]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[pipeline]\nfilters = ["dlp", "magic"]', "pipeline.filters: item 2"),
+    ('[pipeline]\nfilters = ["dlp", "dlp"]', "lists a filter twice"),
+    ('[network]\ntrusted_networks = ["10.0.0.300/8"]', "not an IP network"),
+    ('[network]\nhosted_domains = ["a@b"]', "not a domain name"),
+    ('[filters.dlp]\non_error = "explode"', "must be one of accept, tempfail"),
+    ('[filters.dlp]\nallow_senders = ["billing"]', "must be an address or @domain"),
+    ('[filters.dlp.actions]\nbitcoin = { high = "tag" }', "unknown category"),
+    ('[milter]\nsocket_mode = "999"', "octal mode"),
+    ('[milter]\ndeadline = 1000', "at most 290"),
+    ('milter = 3', "milter: expected a table"),
+    ('[filters.tls]\nrequire_tls_for_auth = "yes"', "expected true or false"),
+])
+def test_bad_values(text, expected):
+    assert any(expected in p for p in problems(text)), problems(text)
+
+
+def test_toml_syntax_error_names_the_line():
+    (problem,) = problems("[milter\nsocket = 1")
+    assert "line 1" in problem
+
+
+def run_check(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "privacy_milter.cli", "policy", "check", str(path)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_policy_check_command(tmp_path):
+    good = run_check(ROOT / "policy.toml")
+    assert good.returncode == 0 and "OK" in good.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[store]\nretention_days = -1\n[milter]\nsocket = "x"\n')
+    out = run_check(bad)
+    assert out.returncode == 1
+    assert f"{bad}:2: store.retention_days" in out.stderr
+    assert f"{bad}:4: milter.socket" in out.stderr
+    missing = run_check(tmp_path / "absent.toml")
+    assert missing.returncode == 1 and "cannot read" in missing.stderr

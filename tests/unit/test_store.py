@@ -1,0 +1,129 @@
+import os
+import stat
+import time
+
+import pytest
+
+from privacy_milter.model import (Action, Confidence, Direction, DirectionDecision, Finding, Message,
+                                  Recipient, Result, Session, TlsInfo, Verdict)
+from privacy_milter.store import AddressHasher, SqliteStore, record_from
+
+
+@pytest.fixture
+def hasher(tmp_path):
+    return AddressHasher.from_file(tmp_path / "keys" / "address.key")
+
+
+@pytest.fixture
+async def store(tmp_path):
+    s = SqliteStore(tmp_path / "db" / "meta.db", batch_size=10, flush_interval=0.05)
+    await s.setup()
+    yield s
+    await s.close()
+
+
+def make_record(hasher, when=None, sender="Alice@Shop.example", rcpts=("bob@far.example",)):
+    m = Message(Session("c", client_addr="192.0.2.1", tls=TlsInfo("TLSv1.3", "TLS_AES_256_GCM_SHA384")),
+                mail_from=sender, recipients=[Recipient(r) for r in rcpts], queue_id="4ABC")
+    m.direction = DirectionDecision(Direction.OUTBOUND, "auth")
+    m.write_body(b"Subject-less body with card 4111 1111 1111 1111")
+    v = Verdict(Action.TAG, (Result("dlp", Action.TAG, findings=(Finding("payment_card", Confidence.HIGH, 1),),
+                                    facts=(("dlp", "scanned"),)),))
+    r = record_from(m, v, hasher, when)
+    m.close()
+    return r
+
+
+def test_key_file_is_created_private_and_reused(tmp_path):
+    path = tmp_path / "k" / "address.key"
+    h1 = AddressHasher.from_file(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    h2 = AddressHasher.from_file(path)
+    assert h1("a@b.example") == h2("A@B.example") == h1("<a@b.example>")
+    assert h1("a@b.example") != h1("c@b.example")
+
+
+def test_record_holds_no_address_or_content(hasher):
+    r = make_record(hasher)
+    text = repr(r)
+    assert "alice" not in text.lower() and "bob@" not in text and "4111" not in text
+    assert r.sender_domain == "shop.example" and r.recipients[0][0] == "far.example"
+    assert r.findings == (("payment_card", "high", 1),)
+
+
+async def test_store_file_is_0600_and_wal(store, tmp_path):
+    store.add(make_record(AddressHasher(b"k" * 32)))
+    await store.flush()
+    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+    assert (tmp_path / "db" / "meta.db-wal").exists()
+
+
+async def test_batched_writes_and_stats(store, hasher):
+    for _ in range(25):
+        store.add(make_record(hasher))
+    stats = await store.stats()
+    assert stats["messages"] == 25
+    assert stats["direction"] == {"outbound": 25}
+    assert stats["action"] == {"tag": 25}
+    assert stats["messages_with_findings"] == {"payment_card": 25}
+    assert stats["tls_version"] == {"TLSv1.3": 25}
+
+
+async def test_flush_loop_writes_without_explicit_flush(store, hasher):
+    import asyncio
+
+    store.add(make_record(hasher))
+    for _ in range(100):
+        if not store._pending:
+            break
+        await asyncio.sleep(0.02)
+    assert not store._pending
+
+
+async def test_retention_purge(store, hasher):
+    now = time.time()
+    store.add(make_record(hasher, when=now - 61 * 86400))
+    store.add(make_record(hasher, when=now - 59 * 86400))
+    store.add(make_record(hasher, when=now))
+    removed = await store.purge(now - 60 * 86400)
+    assert removed == 1
+    assert (await store.stats())["messages"] == 2
+
+
+async def test_subject_access_export_and_delete(store, hasher):
+    store.add(make_record(hasher, sender="alice@shop.example", rcpts=("bob@far.example",)))
+    store.add(make_record(hasher, sender="carol@shop.example", rcpts=("alice@shop.example", "dan@x.example")))
+    store.add(make_record(hasher, sender="erin@shop.example", rcpts=("frank@x.example",)))
+    found = await store.find_address(hasher("Alice@shop.example"))
+    assert len(found) == 2
+    assert {d["domain"] for d in found[1]["recipients"]} == {"shop.example", "x.example"}
+    assert await store.forget_address(hasher("alice@shop.example")) == 2
+    assert (await store.stats())["messages"] == 1
+    assert await store.find_address(hasher("alice@shop.example")) == []
+
+
+async def test_failed_write_keeps_records(store, hasher, monkeypatch):
+    import aiosqlite
+
+    from privacy_milter.errors import StoreError
+
+    async def broken(batch):
+        raise aiosqlite.OperationalError("disk I/O error")
+
+    store.add(make_record(hasher))
+    monkeypatch.setattr(store, "_write", broken)
+    with pytest.raises(StoreError):
+        await store.flush()
+    assert len(store._pending) == 1
+    monkeypatch.undo()
+    await store.flush()
+    assert (await store.stats())["messages"] == 1
+
+
+async def test_unopenable_store_is_a_clear_error(tmp_path):
+    from privacy_milter.errors import StoreError
+
+    (tmp_path / "file").write_text("x")
+    s = SqliteStore(tmp_path / "file" / "meta.db")
+    with pytest.raises(StoreError, match="cannot open the store"):
+        await s.setup()
