@@ -75,6 +75,7 @@ class MilterAdapter(Milter.Base):  # type: ignore[misc]
         self._reset()
         try:
             self.message = Message(session=self._session(), mail_from=_strip(mail_from))
+            log.debug("%s: MAIL %s", self._connection_id, self.message.session)
         except Exception:
             self._fail("envfrom")
         return Milter.CONTINUE

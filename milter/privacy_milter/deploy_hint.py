@@ -10,7 +10,22 @@ from . import policy as policy_mod
 from .errors import PolicyError
 
 
+QUEUE_DIRECTORY = "/var/spool/postfix/"
+
+
+def postfix_socket(socket: str) -> str:
+    """How Postfix should name our socket. Postfix daemons run chrooted in (or at least chdir
+    to) the queue directory on Debian, so a socket inside it is named relative to it."""
+    if socket.startswith("unix:" + QUEUE_DIRECTORY):
+        return "unix:" + socket.removeprefix("unix:" + QUEUE_DIRECTORY)
+    if socket.startswith("inet:"):
+        port, _, host = socket.removeprefix("inet:").partition("@")
+        return f"inet:{host or '127.0.0.1'}:{port}"
+    return socket
+
+
 def postfix_lines(socket: str) -> str:
+    socket = postfix_socket(socket)
     return f"""\
 # Add to /etc/postfix/main.cf (then: postfix reload). Full snippet: deploy/postfix/main.cf
 smtpd_milters = {socket}

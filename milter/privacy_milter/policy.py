@@ -31,7 +31,7 @@ ActionTable = Mapping[tuple[str, Confidence], Action]
 
 @dataclass(frozen=True)
 class MilterSettings:
-    socket: str = "unix:/run/privacy-milter/milter.sock"
+    socket: str = "unix:/var/spool/postfix/privacy-milter/milter.sock"
     socket_mode: int = 0o660
     timeout: int = 30            # libmilter: seconds to wait on Postfix before giving up a connection
     deadline: float = 60.0       # seconds the pipeline has per message; then the message is tempfailed
@@ -59,7 +59,7 @@ class NetworkSettings:
     hosted_domains: frozenset[str] = frozenset()
     trusted_networks: tuple[IpNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"),
                                                ipaddress.ip_network("::1/128"))
-    submission_daemons: frozenset[str] = frozenset({"submission", "submissions", "smtps"})
+    submission_daemons: frozenset[str] = frozenset({"ORIGINATING"})
 
     def is_hosted(self, domain: str) -> bool:
         return any(domain == d or domain.endswith("." + d) for d in self.hosted_domains)
@@ -212,7 +212,7 @@ def _socket_problem(spec: str) -> str | None:
         port, _, host = rest.partition("@")
         if port.isdigit() and 0 < int(port) < 65536:
             return None
-    return "must look like unix:/run/privacy-milter/milter.sock or inet:8890@127.0.0.1"
+    return "must look like unix:/var/spool/postfix/privacy-milter/milter.sock or inet:8890@127.0.0.1"
 
 
 def _build(top: Reader, source: str) -> Policy:

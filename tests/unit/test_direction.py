@@ -9,7 +9,7 @@ NET = policy.parse('[network]\nhosted_domains = ["hosted.example"]\ntrusted_netw
 
 @pytest.mark.parametrize("session, rcpts, expected", [
     (Session("c", client_addr="203.0.113.5", auth_authen="alice"), ["x@else.example"], (Direction.OUTBOUND, "auth")),
-    (Session("c", client_addr="203.0.113.5", daemon_name="submission"), ["x@else.example"],
+    (Session("c", client_addr="203.0.113.5", daemon_name="ORIGINATING"), ["x@else.example"],
      (Direction.OUTBOUND, "submission")),
     (Session("c", client_addr=None), ["x@else.example"], (Direction.OUTBOUND, "local")),
     (Session("c", client_addr="192.0.2.9"), ["x@else.example"], (Direction.OUTBOUND, "trusted-network")),

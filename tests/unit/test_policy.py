@@ -67,7 +67,7 @@ colour = "blue"
 iban = { high = "shred" }
 """)
     assert found == [
-        'p.toml:3: milter.socket: must look like unix:/run/privacy-milter/milter.sock or inet:8890@127.0.0.1',
+        'p.toml:3: milter.socket: must look like unix:/var/spool/postfix/privacy-milter/milter.sock or inet:8890@127.0.0.1',
         'p.toml:2: milter.timeout: expected a whole number, got "soon"',
         "p.toml:6: store.retention_days: must be at least 1; got 0",
         "p.toml:7: store.colour: unknown setting",
