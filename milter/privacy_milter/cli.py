@@ -15,8 +15,7 @@ from . import policy as policy_mod
 from .errors import PolicyError, PrivacyMilterError
 from .model import Direction, DirectionDecision, Message, Session
 from .policy import Policy
-from .registry import build_pipeline
-from .runtime import Overrides
+from .policy import Overrides
 
 DEFAULT_POLICY = Path("/etc/privacy-milter/policy.toml")
 
@@ -125,6 +124,8 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 async def _scan_all(policy: Policy, files: list[Path], as_json: bool) -> int:
+    from .registry import build_pipeline  # the filters load only for the commands that use them
+
     pipeline = build_pipeline(policy, content_only=True)
     session = Session(connection_id="scan")
     status = 0

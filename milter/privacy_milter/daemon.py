@@ -23,7 +23,8 @@ from .adapter import MilterAdapter
 from .errors import PolicyError, StoreError
 from .logsetup import configure_logging
 from .loopthread import LoopThread
-from .runtime import Overrides, Runtime, load_policy
+from .policy import Overrides, load_with
+from .runtime import Runtime
 
 log = logging.getLogger("privacy_milter")
 
@@ -34,7 +35,7 @@ RELOAD_SIGNAL = signal.SIGUSR1
 
 def run(policy_path: Path, overrides: Overrides) -> int:
     try:
-        policy = load_policy(policy_path, overrides)
+        policy = load_with(policy_path, overrides)
     except PolicyError as exc:
         print(f"privacy-milter: not starting: {exc}", file=sys.stderr)
         return EX_CONFIG

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -174,6 +174,25 @@ def parse(text: str, source: str = "policy.toml") -> Policy:
     if problems.items:
         raise PolicyError(source, problems.render())
     return policy
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Command-line settings that win over the policy file, on start and on every reload."""
+
+    socket: str | None = None
+    store: Path | None = None
+
+    def apply(self, policy: Policy) -> Policy:
+        if self.socket:
+            policy = replace(policy, milter=replace(policy.milter, socket=self.socket))
+        if self.store:
+            policy = replace(policy, store=replace(policy.store, path=self.store))
+        return policy
+
+
+def load_with(path: Path, overrides: Overrides) -> Policy:
+    return overrides.apply(load(path))
 
 
 def default() -> Policy:

@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import direction, policy as policy_mod
+from . import direction
 from .errors import PolicyError
 from .logline import message_line
 from .model import Message, Verdict
 from .pipeline import Pipeline
-from .policy import Policy
+from .policy import Overrides, Policy, load_with
 from .registry import build_pipeline
 from .store import AddressHasher, Store, open_store, record_from
 
@@ -28,25 +28,6 @@ log = logging.getLogger("privacy_milter")
 
 DAY = 86400.0
 WATCH_INTERVAL = 2.0
-
-
-@dataclasses.dataclass(frozen=True)
-class Overrides:
-    """Command-line settings that win over the policy file, on start and on every reload."""
-
-    socket: str | None = None
-    store: Path | None = None
-
-    def apply(self, policy: Policy) -> Policy:
-        if self.socket:
-            policy = dataclasses.replace(policy, milter=dataclasses.replace(policy.milter, socket=self.socket))
-        if self.store:
-            policy = dataclasses.replace(policy, store=dataclasses.replace(policy.store, path=self.store))
-        return policy
-
-
-def load_policy(path: Path, overrides: Overrides) -> Policy:
-    return overrides.apply(policy_mod.load(path))
 
 
 class Runtime:
@@ -99,7 +80,7 @@ class Runtime:
             return False
         self._policy_stamp = self._stamp()
         try:
-            new = load_policy(self.policy_path, self.overrides)
+            new = load_with(self.policy_path, self.overrides)
         except PolicyError as exc:
             log.error("policy reload (%s) refused, the running policy stays: %s", reason, exc)
             return False

@@ -3,7 +3,6 @@
 import asyncio
 
 import Milter
-import pytest
 from Milter import testctx
 
 from privacy_milter.adapter import MAIL_MACROS, MilterAdapter

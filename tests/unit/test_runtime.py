@@ -1,0 +1,102 @@
+"""Runtime: one message end to end without Postfix, policy reload, retention."""
+
+import logging
+import time
+
+import pytest
+
+from privacy_milter import policy as policy_mod
+from privacy_milter.model import Action, Message, Recipient, Session, TlsInfo
+from privacy_milter.policy import Overrides
+from privacy_milter.runtime import Runtime
+
+BASE = """
+[store]
+path = "{dir}/meta.db"
+key_file = "{dir}/address.key"
+flush_interval = 0.05
+[network]
+hosted_domains = ["hosted.example"]
+"""
+
+
+@pytest.fixture
+async def runtime(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_text(BASE.format(dir=tmp_path))
+    rt = await Runtime.start(policy_mod.load(path), policy_path=path, watch=False)
+    yield rt
+    await rt.stop()
+
+
+def message(body=b"Hello Bob,\r\nsee you at 3.\r\n", sender="alice@shop.example", client="192.0.2.1",
+            auth=None, tls=None):
+    m = Message(Session("c1", client_addr=client, auth_authen=auth, tls=TlsInfo(*(tls or (None, None)))),
+                mail_from=sender, recipients=[Recipient("bob@hosted.example")], queue_id="4TEST")
+    m.headers = [("From", sender), ("To", "bob@hosted.example"), ("Subject", "lunch")]
+    m.write_body(body)
+    return m
+
+
+async def test_inbound_message_is_recorded_and_logged(runtime, caplog):
+    caplog.set_level(logging.INFO, "privacy_milter")
+    verdict = await runtime.process(message(tls=("TLSv1.3", "TLS_AES_256_GCM_SHA384")))
+    assert verdict.action is Action.ACCEPT
+    stats = await runtime.store.stats()
+    assert stats["messages"] == 1 and stats["direction"] == {"inbound": 1}
+    assert stats["tls_version"] == {"TLSv1.3": 1}
+    line = next(r.getMessage() for r in caplog.records if "4TEST:" in r.getMessage())
+    assert "direction=inbound reason=hosted-recipient" in line and "tls=TLSv1.3" in line
+    assert "alice@" not in line and "bob@" not in line
+
+
+async def test_outbound_card_number_is_rejected_without_leaking(runtime, caplog):
+    caplog.set_level(logging.DEBUG)
+    secret = "4539 1488 0343 6467"
+    verdict = await runtime.process(message(body=f"My card number is {secret}, expiry 09/27\r\n".encode(),
+                                            auth="alice"))
+    assert verdict.action is Action.REJECT
+    assert verdict.reply is not None and verdict.reply.xcode == "5.7.1"
+    assert "payment card" in verdict.reply.text and secret not in verdict.reply.text
+    assert secret not in caplog.text and secret.replace(" ", "") not in caplog.text
+    raw = runtime.store.path.read_bytes() + (runtime.store.path.parent / "meta.db-wal").read_bytes()
+    assert secret.encode() not in raw and secret.replace(" ", "").encode() not in raw
+
+
+async def test_invalid_reload_keeps_the_running_policy(runtime, caplog):
+    path = runtime.policy_path
+    path.write_text(path.read_text() + "\n[filters.dlp]\nscan_inbound = true\n")
+    assert runtime.reload("test") is True
+    assert runtime.policy.dlp.scan_inbound is True
+    path.write_text(path.read_text() + "\n[nonsense]\n")
+    assert runtime.reload("test") is False
+    assert runtime.policy.dlp.scan_inbound is True
+    assert "refused" in caplog.text and "nonsense: unknown setting" in caplog.text
+
+
+async def test_store_change_needs_restart(runtime, caplog):
+    before = runtime.policy.store
+    path = runtime.policy_path
+    path.write_text(path.read_text().replace("flush_interval = 0.05", "flush_interval = 0.5"))
+    assert runtime.reload("test")
+    assert runtime.policy.store == before
+    assert "next restart" in caplog.text
+
+
+async def test_overrides_survive_reload(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_text(BASE.format(dir=tmp_path))
+    other = tmp_path / "other.db"
+    p = Overrides(store=other).apply(policy_mod.load(path))
+    assert p.store.path == other
+
+
+async def test_purge_uses_retention_window(runtime):
+    from privacy_milter.store import record_from
+
+    m = message()
+    verdict = await runtime.process(m)
+    old = record_from(m, verdict, runtime.hasher, time.time() - 61 * 86400)
+    runtime.store.add(old)
+    assert await runtime.purge() == 1
+    assert (await runtime.store.stats())["messages"] == 1
