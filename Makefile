@@ -20,6 +20,8 @@ run: system-run $(VENV)/.installed
 	exec $(VENV)/bin/privacy-milter run --policy $(POLICY)
 
 test: system-test $(VENV)/.installed
+	$(VENV)/bin/ruff check --quiet --select F,E9 milter filters tests bench
+	$(VENV)/bin/mypy milter/privacy_milter filters/privacy_filters
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 eval: $(VENV)/.installed

@@ -33,7 +33,7 @@ Process = Callable[[Message], Coroutine[Any, Any, Verdict]]
 Bridge = Callable[[Coroutine[Any, Any, Verdict], float], Verdict]
 
 
-class MilterAdapter(Milter.Base):  # type: ignore[misc]
+class MilterAdapter(Milter.Base):
     """One instance per SMTP connection (pymilter's factory makes them)."""
 
     def __init__(self, process: Process, bridge: Bridge, deadline: Callable[[], float]) -> None:

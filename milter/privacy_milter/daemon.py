@@ -8,6 +8,7 @@ thread starts, so each is delivered only where it is waited for.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -15,9 +16,9 @@ import socket
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import Milter
-import milter as libmilter
 
 from .adapter import MilterAdapter
 from .errors import PolicyError, StoreError
@@ -27,6 +28,10 @@ from .policy import Overrides, load_with
 from .runtime import Runtime
 
 log = logging.getLogger("privacy_milter")
+
+# pymilter's C module. Imported by name so type checkers, which see the repo's milter/ folder
+# as a namespace package, do not confuse the two.
+libmilter: Any = importlib.import_module("milter")
 
 EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_SOFTWARE, EX_CONFIG = 0, 64, 69, 70, 78
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}

@@ -135,7 +135,7 @@ class Reader:
         if not ok:
             self.problems.add(self.path + (key,), f"expected {_TYPE_NAMES[kind]}, got {_describe(value)}")
             return default
-        return value  # type: ignore[no-any-return]
+        return value
 
     def string(self, key: str, default: str, choices: Iterable[str] | None = None) -> str:
         value = self._get(key, str, default)

@@ -1,0 +1,241 @@
+"""The spine on real Postfix: privacy-milter attached to a throwaway instance on loopback,
+mail sent with smtplib, received by an aiosmtpd sink; headers, store records, log lines."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from email.message import EmailMessage
+
+import pytest
+
+pytestmark = pytest.mark.postfix
+
+HOSTED = "hosted.test"
+# A Luhn-valid Visa-style number that is not a published test number.
+CARD = "4539 1488 0343 6467"
+
+MILTER_POLICY = f"""
+[network]
+hosted_domains = ["{HOSTED}"]
+trusted_networks = ["127.0.0.1/32"]
+[filters.dlp.actions]
+iban = {{ high = "quarantine", medium = "quarantine" }}
+uk_bank_account = {{ high = "tag", medium = "tag" }}
+"""
+
+
+def text_message(body: str, subject: str = "hello", sender: str = "alice@shop.example",
+                 to: str = "bob@far.example") -> bytes:
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"] = sender, to, subject
+    m.set_content(body)
+    return m.as_bytes()
+
+
+def send(port: int, raw: bytes, sender: str = "alice@shop.example", rcpts=("bob@far.example",),
+         source: str = "127.0.0.1", starttls: ssl.SSLContext | None = None) -> str:
+    """Send one message; return the queue id from Postfix's 250 reply. SMTP errors propagate."""
+    with smtplib.SMTP("127.0.0.1", port, source_address=(source, 0), timeout=60) as client:
+        client.ehlo("client.test")
+        if starttls is not None:
+            client.starttls(context=starttls)
+            client.ehlo("client.test")
+        client.mail(sender)
+        for rcpt in rcpts:
+            code, text = client.rcpt(rcpt)
+            assert code == 250, (code, text)
+        code, text = client.data(raw)
+        if code != 250:
+            raise smtplib.SMTPDataError(code, text)
+        return text.decode().rsplit(" ", 1)[-1]
+
+
+@pytest.fixture
+def mail(postfix_factory, sink, milter_factory, certs):
+    """A running milter, a Postfix instance attached to it, and the sink behind Postfix."""
+    milter = milter_factory(MILTER_POLICY)
+    postfix = postfix_factory(relay_port=sink.port, milter=milter.spec, relay_domains=HOSTED,
+                              mynetworks="127.0.0.1/32", tls_cert=certs.cert_file, tls_key=certs.key_file,
+                              extra_main={"message_size_limit": str(60 * 1024 * 1024)})
+    return milter, postfix, sink
+
+
+def test_plain_message_is_delivered_recorded_and_logged(mail):
+    milter, postfix, sink = mail
+    queue_id = send(postfix.smtpd_port, text_message("See you at three."))
+    (received,) = sink.wait_for(1, timeout=20)
+    assert b"See you at three." in received.raw
+    line = milter.message_line(queue_id)
+    assert "direction=outbound reason=trusted-network" in line and "action=accept" in line
+    assert "tls=none" in line and "alice@" not in line
+    stats = milter.wait_for_records(1)
+    assert stats["direction"] == {"outbound": 1} and stats["action"] == {"accept": 1}
+
+
+def test_inbound_starttls_is_recorded(mail, certs):
+    milter, postfix, sink = mail
+    context = ssl.create_default_context(cafile=certs.ca_file)
+    context.check_hostname = False
+    # 127.0.0.9 is outside mynetworks and the milter's trusted networks: inbound mail for a hosted domain.
+    queue_id = send(postfix.smtpd_port, text_message("Hi Bob", to=f"bob@{HOSTED}"), sender="carol@else.test",
+                    rcpts=(f"bob@{HOSTED}",), source="127.0.0.9", starttls=context)
+    sink.wait_for(1, timeout=20)
+    line = milter.message_line(queue_id)
+    assert "direction=inbound reason=hosted-recipient" in line
+    assert "tls=TLSv1.3" in line and "cipher=TLS_" in line
+    stats = milter.wait_for_records(1)
+    assert stats["tls_version"] == {"TLSv1.3": 1}
+
+
+def test_card_number_is_rejected_with_a_clear_text_and_never_leaks(mail):
+    milter, postfix, sink = mail
+    with pytest.raises(smtplib.SMTPDataError) as info:
+        send(postfix.smtpd_port, text_message(f"Here is my card: {CARD} exp 09/27"))
+    assert info.value.smtp_code == 550
+    text = info.value.smtp_error.decode()
+    assert "5.7.1" in text and "payment card" in text and CARD not in text
+    milter.wait_for_log(r"action=reject findings=payment_card")
+    milter.wait_for_records(1)
+    for where in (milter.log(), postfix.maillog()):
+        assert CARD not in where and CARD.replace(" ", "") not in where
+    for path in milter.store_path.parent.iterdir():
+        data = path.read_bytes()
+        assert CARD.encode() not in data and CARD.replace(" ", "").encode() not in data
+
+
+def test_quarantine_lands_in_the_hold_queue(mail):
+    milter, postfix, sink = mail
+    queue_id = send(postfix.smtpd_port, text_message("Pay to GB33BUKB20201555555555 please"))
+    milter.wait_for_log(rf"{queue_id}: .*action=quarantine")
+    deadline = time.monotonic() + 20
+    while queue_id not in postfix.hold_queue() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert queue_id in postfix.hold_queue()
+    assert sink.messages == [] or all(b"GB33BUKB" not in m.raw for m in sink.messages)
+
+
+def test_tag_header_is_in_the_delivered_message(mail):
+    milter, postfix, sink = mail
+    send(postfix.smtpd_port, text_message("Our bank: sort code 20-00-00, account number 55779911."))
+    (received,) = sink.wait_for(1, timeout=20)
+    assert b"X-Privacy-DLP: uk_bank_account=1" in received.raw
+    assert b"55779911" in received.raw  # delivered unchanged otherwise
+    headers = received.raw.split(b"\r\n\r\n", 1)[0]
+    assert b"55779911" not in headers and b"20-00-00" not in headers
+
+
+def test_sendmail_command_goes_through_non_smtpd_milters(mail):
+    milter, postfix, sink = mail
+    postfix.sendmail(text_message("cron says hi"), "www-data@shop.example", ["ops@far.example"])
+    sink.wait_for(1, timeout=30)
+    milter.wait_for_log(r"direction=outbound reason=local")
+
+
+def test_300_messages_over_10_connections(mail):
+    milter, postfix, sink = mail
+    total, connections = 300, 10
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            with smtplib.SMTP("127.0.0.1", postfix.smtpd_port, timeout=60) as client:
+                for i in range(k, total, connections):
+                    client.sendmail("alice@shop.example", ["bob@far.example"],
+                                    text_message(f"message {i}", subject=f"m{i}"))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert len(sink.wait_for(total, timeout=120)) == total
+    assert milter.wait_for_records(total, timeout=30)["messages"] == total
+
+
+# --- broken input: each gets a defined outcome and the daemon keeps serving ----------------
+
+def still_serving(milter, postfix, sink) -> None:
+    before = len(sink.messages)
+    queue_id = send(postfix.smtpd_port, text_message("still here"))
+    sink.wait_for(before + 1, timeout=20)
+    milter.message_line(queue_id)
+    assert milter.alive()
+
+
+def test_malformed_mime_is_scanned_and_delivered(mail):
+    milter, postfix, sink = mail
+    raw = (b"From: a@shop.example\r\nTo: b@far.example\r\nSubject: broken\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/mixed; boundary=\"never-closed\"\r\n\r\n--never-closed\r\n"
+           b"Content-Type: text/plain; charset=\"no-such-charset\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+           b"!!!not base64@@@\r\n--never-closed\r\nContent-Type: application/zip\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\nUEsDBAo=\r\n")
+    queue_id = send(postfix.smtpd_port, raw)
+    line = milter.message_line(queue_id)
+    assert "action=" in line
+    still_serving(milter, postfix, sink)
+
+
+def test_eight_bit_and_nul_bytes_in_headers(mail):
+    milter, postfix, sink = mail
+    raw = (b"From: a@shop.example\r\nTo: b@far.example\r\nSubject: caf\xe9 \xff\xfe\r\n"
+           b"X-Odd: one\x00two\r\n\r\nbody\r\n")
+    try:
+        queue_id = send(postfix.smtpd_port, raw)
+        milter.message_line(queue_id)
+    except smtplib.SMTPDataError as exc:  # Postfix may refuse NUL itself; that is a defined outcome too
+        assert exc.smtp_code in (550, 554)
+    still_serving(milter, postfix, sink)
+
+
+def test_50_mb_message(mail):
+    milter, postfix, sink = mail
+    line = b"The quick brown fox jumps over the lazy dog 0123456789 " * 2 + b"\r\n"
+    body = line * (50 * 1024 * 1024 // len(line))
+    raw = b"From: a@shop.example\r\nTo: b@far.example\r\nSubject: big\r\n\r\n" + body
+    queue_id = send(postfix.smtpd_port, raw)
+    sink.wait_for(1, timeout=120)
+    assert "action=accept" in milter.message_line(queue_id, timeout=60)
+    still_serving(milter, postfix, sink)
+
+
+def test_client_disconnecting_mid_data(mail):
+    milter, postfix, sink = mail
+    with socket.create_connection(("127.0.0.1", postfix.smtpd_port), timeout=30) as s:
+        f = s.makefile("rwb")
+
+        def cmd(line: bytes) -> bytes:
+            f.write(line + b"\r\n")
+            f.flush()
+            reply = f.readline()
+            while reply[3:4] == b"-":
+                reply = f.readline()
+            return reply
+
+        f.readline()  # banner
+        assert cmd(b"EHLO client.test").startswith(b"250")
+        assert cmd(b"MAIL FROM:<a@shop.example>").startswith(b"250")
+        assert cmd(b"RCPT TO:<b@far.example>").startswith(b"250")
+        assert cmd(b"DATA").startswith(b"354")
+        f.write(b"Subject: cut\r\n\r\n" + b"half a message\r\n" * 5000)
+        f.flush()
+    still_serving(milter, postfix, sink)
+
+
+def test_milter_down_means_tempfail_not_unchecked(mail):
+    milter, postfix, sink = mail
+    milter.stop()
+    with smtplib.SMTP("127.0.0.1", postfix.smtpd_port, timeout=60) as client:
+        with pytest.raises(smtplib.SMTPException) as info:
+            client.sendmail("alice@shop.example", ["bob@far.example"], text_message(f"card {CARD}"))
+    exc = info.value
+    codes = ([c for c, _ in exc.recipients.values()] if isinstance(exc, smtplib.SMTPRecipientsRefused)
+             else [exc.smtp_code])  # type: ignore[attr-defined]
+    assert all(400 <= c < 500 for c in codes), codes
+    assert sink.messages == []
