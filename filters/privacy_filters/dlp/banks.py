@@ -1,0 +1,129 @@
+"""Bank account details: IBANs (ISO 13616) and UK sort code + account number pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from privacy_milter.model import Confidence
+
+from . import context as ctx
+from .modulus import ModulusTable
+from .patterns import Engine, Match
+from .report import Hit, digest
+from .validators import IBAN_LENGTHS, iban_ok
+
+# Specimen IBANs printed in standards, bank documentation and software manuals.
+_SPECIMENS = frozenset((
+    "GB82WEST12345698765432", "DE89370400440532013000", "FR1420041010050500013M02606",
+    "NL91ABNA0417164300", "GB29NWBK60161331926819", "CH9300762011623852957",
+    "ES9121000418450200051332", "IT60X0542811101000000123456", "BE68539007547034",
+    "AT611904300234573201", "PL61109010140000071219812874", "GB33BUKB20201555555555",
+))
+_PAIR_DISTANCE = 160  # characters between a sort code and its account number
+
+
+def find_ibans(text: str, engine: Engine) -> Iterator[Hit]:
+    for m in engine.find("iban", text):
+        compact = _iban_at(text, m)
+        if compact is None or compact in _SPECIMENS:
+            continue
+        window = ctx.before(text, m.start, 80) + " " + ctx.after(text, m.end, 40)
+        if ctx.TEST_WORDS.search(ctx.before(text, m.start, 30)):
+            continue
+        confidence = Confidence.HIGH if ctx.IBAN_WORDS.search(window) else Confidence.MEDIUM
+        yield Hit("iban", confidence, digest("iban", compact))
+
+
+def _iban_at(text: str, m: Match) -> str | None:
+    """The IBAN starting at m, cut at its country's length; None unless it validates.
+
+    The pattern may run on into following capitals ("... 00 BIC ..."), so the cut must
+    fall where the written IBAN ends: at a separator or the end of the run.
+    """
+    want = IBAN_LENGTHS.get(text[m.start:m.start + 2])
+    if want is None:
+        return None
+    chars: list[str] = []
+    pos = m.start
+    while pos < m.end and len(chars) < want:
+        ch = text[pos]
+        if ch.isalnum():
+            chars.append(ch)
+        pos += 1
+    if len(chars) < want or (pos < len(text) and text[pos].isalnum()):
+        return None
+    compact = "".join(chars)
+    return compact if iban_ok(compact) else None
+
+
+def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
+                     table: ModulusTable | None) -> Iterator[Hit]:
+    if "sortcode" not in hits:
+        return
+    accounts = [a for a in engine.find("account", text) if _plausible_account(text, a)] \
+        if "account" in hits else []
+    for sc in engine.find("sortcode", text):
+        sort_code = _sort_code(text, sc)
+        if sort_code is None:
+            continue
+        account = _nearest(accounts, sc)
+        if account is None:
+            continue
+        acct = text[account.start:account.end]
+        named_sc = _sort_code_named(text, sc)
+        named_acct = bool(ctx.ACCOUNT_WORDS.search(ctx.before(text, account.start, 40)))
+        if named_sc:
+            confidence = Confidence.HIGH
+        elif named_acct and sort_code[1] and ctx.BANK_WORDS.search(
+                ctx.before(text, min(sc.start, account.start), 160)):
+            confidence = Confidence.MEDIUM
+        else:
+            continue
+        if table is not None:
+            verdict = table.check(sort_code[0], acct)
+            if verdict is True:
+                confidence = Confidence.HIGH
+            elif verdict is False:
+                confidence = Confidence(max(Confidence.LOW, confidence - 1))
+        yield Hit("uk_bank_account", confidence,
+                  digest("uk_bank_account", sort_code[0] + acct))
+
+
+def _sort_code(text: str, m: Match) -> tuple[str, bool] | None:
+    """(six digits, written with separators) when the separators are consistent."""
+    raw = text[m.start:m.end]
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    seps = {ch for ch in raw if not ch.isdigit()}
+    if len(digits) != 6 or len(seps) > 1 or len(raw) not in (6, 8):
+        return None
+    # A sort code glued to more digits by the same separator is a phone number or a date.
+    nxt = text[m.end:m.end + 2]
+    prv = text[max(0, m.start - 2):m.start]
+    if seps and (nxt[:1] in seps and nxt[1:2].isdigit() or prv[1:2] in seps and prv[:1].isdigit()):
+        return None
+    return digits, bool(seps)
+
+
+def _plausible_account(text: str, m: Match) -> bool:
+    """An 8-digit number that is not labelled as some other kind of number."""
+    if ctx.NOT_ACCOUNT_WORDS.search(ctx.line_before(text, m.start, 60)):
+        return False
+    return text[m.start:m.end] != "00000000"
+
+
+def _nearest(accounts: list[Match], sc: Match) -> Match | None:
+    best, best_gap = None, _PAIR_DISTANCE + 1
+    for a in accounts:
+        gap = a.start - sc.end if a.start >= sc.end else sc.start - a.end
+        if 0 <= gap < best_gap:
+            best, best_gap = a, gap
+    return best
+
+
+def _sort_code_named(text: str, sc: Match) -> bool:
+    """"Sort code" written just before, or as the column heading of a table above."""
+    if ctx.SORT_CODE_WORDS.search(ctx.before(text, sc.start, 40)):
+        return True
+    above = ctx.before(text, sc.start, 300)
+    lines = above.split("\n")
+    return len(lines) >= 2 and any(ctx.SORT_CODE_WORDS.search(line) for line in lines[-3:-1])

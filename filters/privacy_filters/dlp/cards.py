@@ -1,0 +1,82 @@
+"""Payment card numbers: grouping as printed, Luhn, issuer prefix and length, then context."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from privacy_milter.model import Confidence
+
+from . import context as ctx
+from .patterns import Engine
+from .report import Hit, digest
+from .validators import NEEDS_CONTEXT, TEST_CARDS, card_groups_ok, card_scheme, luhn_ok
+
+_GROUP = re.compile(r"\d+")
+_PRINTED_SCHEMES = frozenset(("visa", "mastercard", "amex", "discover"))
+
+
+def find_cards(text: str, engine: Engine) -> Iterator[Hit]:
+    for m in engine.find("card", text):
+        for start, end, groups in _candidates(text, m.start, m.end):
+            hit = _judge(text, start, end, groups)
+            if hit is not None:
+                yield hit
+
+
+def _candidates(text: str, start: int, end: int) -> Iterator[tuple[int, int, list[int]]]:
+    """Runs of digit groups that are shaped like a printed card number.
+
+    A digit run may hold a card glued to other numbers by spaces ("room 31 4111 ..."); a
+    window of groups is tried only when the groups cut off do not look like more of the
+    same card (a 4-digit neighbour means the run is something longer, like a parcel number).
+    """
+    spans = [(g.start(), g.end()) for g in _GROUP.finditer(text, start, end)]
+    n = len(spans)
+    i = 0
+    while i < n:
+        found = False
+        for j in range(n - 1, i - 1, -1):
+            lengths = [b - a for a, b in spans[i:j + 1]]
+            digits = sum(lengths)
+            if not 12 <= digits <= 19 or not card_groups_ok(lengths):
+                continue
+            seps = {text[spans[k][1]:spans[k + 1][0]] for k in range(i, j)}
+            if len(seps) > 1:
+                continue
+            if (i > 0 and lengths[0] == 4 and spans[i - 1][1] - spans[i - 1][0] == 4) or (
+                    j < n - 1 and spans[j + 1][1] - spans[j + 1][0] == 4 and len(lengths) > 1):
+                continue
+            if len(lengths) == 1 and n > 1:
+                continue  # a lone long run inside spaced numbers is not a printed card
+            yield spans[i][0], spans[j][1], lengths
+            i, found = j + 1, True
+            break
+        if not found:
+            i += 1
+
+
+def _judge(text: str, start: int, end: int, groups: list[int]) -> Hit | None:
+    digits = "".join(ch for ch in text[start:end] if ch.isdigit())
+    scheme = card_scheme(digits)
+    if scheme is None or not luhn_ok(digits) or digits in TEST_CARDS or len(set(digits)) <= 2:
+        return None
+    before = ctx.before(text, start, 80)
+    after = ctx.after(text, end, 40)
+    if ctx.TEST_WORDS.search(before[-40:]):
+        return None
+    card_at = ctx.last_match_end(ctx.CARD_WORDS, before)
+    not_card_at = ctx.last_match_end(ctx.NOT_CARD_WORDS, before)
+    if not_card_at > card_at:
+        return None  # the nearest word says order/reference/phone number
+    if ctx.STRONG_CARD_WORDS.search(before) or ctx.STRONG_CARD_WORDS.search(after):
+        confidence: Confidence | None = Confidence.HIGH
+    elif card_at >= 0 or ctx.CARD_WORDS.search(after):
+        confidence = Confidence.MEDIUM
+    elif len(groups) > 1 and scheme in _PRINTED_SCHEMES:
+        confidence = Confidence.LOW  # printed like a card, valid, but nobody said so
+    else:
+        confidence = None
+    if confidence is None or (scheme in NEEDS_CONTEXT and confidence < Confidence.HIGH):
+        return None
+    return Hit("payment_card", confidence, digest("payment_card", digits))

@@ -1,0 +1,65 @@
+"""Words around a candidate: what makes a number a card, and what makes it an order number.
+
+All checks look at a small window of text around the candidate, lower-cased, with Python's
+`re` (the windows are tiny; the big texts only ever see RE2).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+CARD_WORDS: Final = re.compile(
+    r"\b(?:card|cards|visa|master\s?card|mc|amex|american\s+express|discover|jcb|diners|"
+    r"maestro|union\s?pay|credit|debit|cvv2?|cvc2?|cv2|csc|security\s+code|expiry|expires|"
+    r"exp|valid\s+(?:thru|until|to)|pan|karte|kreditkarte|carte|tarjeta|kaart|creditcard|"
+    r"carta|cartão|cartao|charge|pay(?:ment)?|billing)\b")
+# Card words that need no further support: they name the number itself.
+STRONG_CARD_WORDS: Final = re.compile(
+    r"\b(?:card|visa|master\s?card|amex|american\s+express|discover|jcb|diners|maestro|"
+    r"union\s?pay|cvv2?|cvc2?|cv2|expiry|exp|expires|karte|kreditkarte|carte|tarjeta|kaart|"
+    r"creditcard|carta|cartão|cartao)\b")
+# What a long number usually is, when it is not a card.
+NOT_CARD_WORDS: Final = re.compile(
+    r"\b(?:order|tracking|track|parcel|shipment|consignment|reference|ref|invoice|inv|ticket|"
+    r"case|booking|confirmation|transaction|txn|receipt|po|purchase\s+order|customer|member|"
+    r"membership|policy|claim|serial|imei|iccid|isbn|phone|tel|telephone|mobile|fax|call|"
+    r"account\s+(?:no|number)|acct|id|number\s+is|barcode|sku|voucher|gift|loyalty|"
+    r"bestellnummer|commande|pedido|referenz)\b")
+TEST_WORDS: Final = re.compile(r"\b(?:test|testing|sandbox|dummy|sample|example|fake)\b")
+
+IBAN_WORDS: Final = re.compile(
+    r"\b(?:iban|bank|account|acct|transfer|pay|payment|wire|bic|swift|beneficiary|payee|"
+    r"remit|deposit|kontonummer|konto|compte|cuenta|rekening|conto|bankverbindung|"
+    r"virement|überweisung|ueberweisung)\b")
+
+SORT_CODE_WORDS: Final = re.compile(r"sort[\s\-]?code|sortcode|\bs/c\b|\bsc\b")
+ACCOUNT_WORDS: Final = re.compile(r"\b(?:account|acct|acc|a/c)\b")
+NOT_ACCOUNT_WORDS: Final = re.compile(
+    r"\b(?:customer|member|membership|order|invoice|reference|ref|policy|ticket|case|"
+    r"phone|tel|mobile|client|loyalty|user)\s*(?:account\s*)?(?:no\.?|number|num|#|id)?\s*(?:is\s*)?[:#]?\s*$")
+BANK_WORDS: Final = re.compile(
+    r"\b(?:bank|banking|pay|paid|payment|transfer|payee|beneficiary|remit|bacs|faster\s+payments?|"
+    r"chaps|deposit|refund|salary|wages)\b")
+
+
+def before(text: str, start: int, width: int) -> str:
+    return text[max(0, start - width):start].lower()
+
+
+def after(text: str, end: int, width: int) -> str:
+    return text[end:end + width].lower()
+
+
+def line_before(text: str, start: int, width: int = 120) -> str:
+    """The text before start on the same line, lower-cased."""
+    chunk = text[max(0, start - width):start]
+    return chunk[chunk.rfind("\n") + 1:].lower()
+
+
+def last_match_end(pattern: re.Pattern[str], window: str) -> int:
+    """Position just after the last match of pattern in window, or -1."""
+    end = -1
+    for m in pattern.finditer(window):
+        end = m.end()
+    return end

@@ -1,0 +1,198 @@
+"""Text from attachments: plain text, HTML, office documents, PDF, zip archives, messages.
+
+Each format is recognised by its magic bytes first and its declared type or file name
+second, because senders mislabel attachments. What cannot be opened (encrypted archives,
+encrypted PDFs and Office files, corrupt data, anything over a limit) is counted as
+unscannable rather than silently passed: a policy may treat that as suspicious.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from xml.etree import ElementTree
+
+from .htmltext import html_to_text
+from .mime import Budget, Sink, decode_bytes, walk_message
+
+log = logging.getLogger(__name__)
+
+_TEXT_EXT = (".txt", ".csv", ".tsv", ".text", ".log", ".md", ".json", ".xml", ".ini", ".cfg",
+             ".conf", ".env", ".yaml", ".yml", ".pem", ".key", ".rtf", ".vcf", ".ics")
+_HTML_EXT = (".html", ".htm", ".xhtml")
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Markup that separates text in office XML: paragraphs and rows become lines, cells tabs.
+_XML_LINE = frozenset(("p", "br", "tr", "row", "h", "si", "cr", "line-break", "list-item"))
+_XML_CELL = frozenset(("tab", "tc", "c", "table-cell", "s"))
+
+
+def extract_attachment(data: bytes, ctype: str, filename: str, charset: str | None,
+                       sink: Sink, budget: Budget, depth: int) -> None:
+    """Feed the text of one attachment to sink; never raises."""
+    try:
+        _dispatch(data, ctype, filename.lower(), charset, sink, budget, depth)
+    except Exception as exc:  # noqa: BLE001 - any parser failure means "could not read"
+        # Only the exception type is logged: messages from parsers may quote content.
+        log.debug("attachment unreadable: %s", type(exc).__name__)
+        budget.unscannable += 1
+
+
+def _dispatch(data: bytes, ctype: str, name: str, charset: str | None, sink: Sink,
+              budget: Budget, depth: int) -> None:
+    if not data:
+        return
+    if ctype == "message/rfc822" or name.endswith(".eml"):
+        if depth >= budget.limits.max_depth:
+            budget.unscannable += 1
+            return
+        walk_message(data, sink, budget, depth + 1, where="attachment")
+        return
+    if data.startswith(b"%PDF") or ctype == "application/pdf" or name.endswith(".pdf"):
+        _pdf(data, sink, budget)
+    elif data.startswith(b"PK\x03\x04") or name.endswith((".zip", ".docx", ".xlsx", ".odt")):
+        _zip(data, name, sink, budget, depth)
+    elif data.startswith(_OLE_MAGIC):
+        # Legacy .doc/.xls, or an encrypted OOXML file: both opaque to us.
+        budget.unscannable += 1
+    elif ctype in ("text/html", "application/xhtml+xml") or name.endswith(_HTML_EXT):
+        text = html_to_text(decode_bytes(data, charset), budget.limits.max_part_chars)
+        sink(budget.take_text(text), "attachment")
+    elif ctype.startswith("text/") or name.endswith(_TEXT_EXT) or _looks_textual(data):
+        sink(budget.take_text(decode_bytes(data, charset)), "attachment")
+    # Images, audio and other binary media carry no text we can read: neither text nor unscannable.
+
+
+def _looks_textual(data: bytes) -> bool:
+    """Unlabelled bytes that are mostly printable are worth scanning as text."""
+    sample = data[:4096]
+    if b"\x00" in sample:
+        return False
+    printable = sum(1 for b in sample if b >= 0x20 or b in (9, 10, 13))
+    return printable >= 0.95 * len(sample)
+
+
+def _pdf(data: bytes, sink: Sink, budget: Budget) -> None:
+    from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns with content snippets
+    reader = PdfReader(io.BytesIO(data), strict=False)
+    if reader.is_encrypted:
+        try:
+            if not reader.decrypt(""):
+                budget.unscannable += 1
+                return
+        except Exception:  # noqa: BLE001 - unsupported crypto
+            budget.unscannable += 1
+            return
+    pages = reader.pages
+    if len(pages) > budget.limits.max_pdf_pages:
+        budget.unscannable += 1
+    for i, page in enumerate(pages):
+        if i >= budget.limits.max_pdf_pages:
+            break
+        sink(budget.take_text(page.extract_text() or ""), "attachment")
+
+
+def _zip(data: bytes, name: str, sink: Sink, budget: Budget, depth: int) -> None:
+    limits = budget.limits
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        members = [m for m in zf.infolist() if not m.is_dir()]
+        names = {m.filename for m in members}
+        if "word/document.xml" in names or "content.xml" in names or any(
+                n.startswith(("xl/", "ppt/slides/")) for n in names):
+            _office(zf, names, sink, budget)
+            return
+        if depth >= limits.max_depth:
+            budget.unscannable += 1
+            return
+        if len(members) > limits.max_zip_members:
+            budget.unscannable += 1
+            members = members[:limits.max_zip_members]
+        for member in members:
+            body = _read_member(zf, member, budget)
+            if body is not None:
+                extract_attachment(body, "", member.filename, None, sink, budget, depth + 1)
+
+
+def _read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, budget: Budget) -> bytes | None:
+    """One archive member, or None (counted unscannable) when encrypted or bomb-shaped."""
+    limits = budget.limits
+    if member.flag_bits & 0x1:
+        budget.unscannable += 1
+        return None
+    ratio = member.file_size / max(member.compress_size, 1)
+    if member.file_size > limits.max_part_bytes or ratio > limits.max_zip_ratio:
+        budget.unscannable += 1
+        return None
+    with zf.open(member) as fh:
+        # The declared size can lie: read one byte past the cap to notice.
+        body = fh.read(limits.max_part_bytes + 1)
+    if len(body) > limits.max_part_bytes or len(body) > limits.max_zip_ratio * max(
+            member.compress_size, 1):
+        budget.unscannable += 1
+        return None
+    return body
+
+
+def _office(zf: zipfile.ZipFile, names: set[str], sink: Sink, budget: Budget) -> None:
+    shared: list[str] = []
+    if "xl/sharedStrings.xml" in names:
+        body = _read_member(zf, zf.getinfo("xl/sharedStrings.xml"), budget)
+        if body is not None:
+            shared = _xml_text(body).split("\n")
+    parts = sorted(n for n in names if n.endswith(".xml") and (
+        n == "word/document.xml" or n.startswith(("word/header", "word/footer", "word/footnotes",
+                                                  "xl/worksheets/", "ppt/slides/slide"))
+        or n == "content.xml"))
+    for part in parts:
+        body = _read_member(zf, zf.getinfo(part), budget)
+        if body is None:
+            continue
+        if part.startswith("xl/worksheets/"):
+            text = _sheet_text(body, shared)
+        else:
+            text = _xml_text(body)
+        sink(budget.take_text(text), "attachment")
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _xml_text(body: bytes) -> str:
+    """All text of an office XML part in document order, with paragraph and cell breaks."""
+    out: list[str] = []
+
+    def visit(elem: ElementTree.Element) -> None:
+        name = _local(elem.tag)
+        if name in _XML_CELL:
+            out.append("\t")
+        if elem.text and name not in ("instrText",):
+            out.append(elem.text)
+        for child in elem:
+            visit(child)
+            if child.tail:
+                out.append(child.tail)
+        if name in _XML_LINE:
+            out.append("\n")
+
+    visit(ElementTree.fromstring(body))
+    return "".join(out)
+
+
+def _sheet_text(body: bytes, shared: list[str]) -> str:
+    out: list[str] = []
+    for _, elem in ElementTree.iterparse(io.BytesIO(body), events=("end",)):
+        name = _local(elem.tag)
+        if name == "c":
+            value = next((child.text or "" for child in elem if _local(child.tag) == "v"), "")
+            inline = "".join(t.text or "" for t in elem.iter() if _local(t.tag) == "t")
+            if elem.get("t") == "s" and value.isdigit() and int(value) < len(shared):
+                value = shared[int(value)]
+            out.append((inline or value) + "\t")
+            elem.clear()
+        elif name == "row":
+            out.append("\n")
+            elem.clear()
+    return "".join(out)

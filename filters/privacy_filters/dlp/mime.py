@@ -1,0 +1,150 @@
+"""Walk an RFC 5322 message and hand every text a recipient would see to a sink.
+
+Parsing uses the stdlib parser in its lenient compat32 mode: it never raises on broken
+MIME, and every decode step below falls back instead of failing. Sizes are capped by
+`Limits`; whatever is skipped for a cap is counted as unscannable.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.message import Message
+from email.policy import compat32
+
+from .htmltext import html_to_text
+from .limits import Limits
+
+# sink(text, where) with where in "subject" | "body" | "attachment"
+Sink = Callable[[str, str], None]
+
+
+@dataclass
+class Budget:
+    """Shared, mutable caps for one scan (parts walked, characters scanned, unscannable count)."""
+
+    limits: Limits
+    parts: int = 0
+    chars: int = 0
+    unscannable: int = 0
+
+    def take_text(self, text: str) -> str:
+        room = min(self.limits.max_part_chars, self.limits.max_total_chars - self.chars)
+        if len(text) > room:
+            self.unscannable += 1
+            text = text[:max(room, 0)]
+        self.chars += len(text)
+        return text
+
+
+def read_source(source: bytes | object, limits: Limits) -> tuple[bytes, bool]:
+    """The raw message, at most max_message_bytes of it; True when it was cut short."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raw = bytes(source[:limits.max_message_bytes + 1])
+    else:
+        read = getattr(source, "read", None)
+        if read is None:
+            return b"", True
+        raw = read(limits.max_message_bytes + 1) or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+    return raw[:limits.max_message_bytes], len(raw) > limits.max_message_bytes
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Bytes to text in the declared charset, else UTF-8, else Latin-1 (which never fails)."""
+    data = data.replace(b"\x00", b" ")
+    for name in (charset, "utf-8"):
+        if not name:
+            continue
+        try:
+            codecs.lookup(name)
+            return data.decode(name)
+        except (LookupError, UnicodeDecodeError, ValueError):
+            continue
+    return data.decode("cp1252", "replace")
+
+
+def header_text(value: object) -> str:
+    """An RFC 2047 header decoded to text; raw text when the encoding is broken."""
+    if value is None:
+        return ""
+    try:
+        return str(make_header(decode_header(str(value))))
+    except (LookupError, UnicodeError, ValueError, TypeError, AssertionError):
+        return str(value)
+
+
+def part_payload(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except (ValueError, TypeError, LookupError, AssertionError):
+        data = None
+    if isinstance(data, bytes):
+        return data
+    raw = part.get_payload()
+    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+
+
+def walk_message(raw: bytes, sink: Sink, budget: Budget, depth: int = 0,
+                 where: str = "body") -> None:
+    """Parse raw bytes and feed every visible text to sink."""
+    from .extract import extract_attachment  # extract also walks nested messages
+
+    try:
+        msg = message_from_bytes(raw, policy=compat32)
+    except Exception:  # noqa: BLE001 - the stdlib parser is lenient; anything else is corrupt input
+        budget.unscannable += 1
+        return
+    subject = header_text(msg.get("Subject"))
+    if subject:
+        sink(budget.take_text(subject), "subject" if where == "body" else where)
+    _walk(msg, sink, budget, depth, where, extract_attachment)
+
+
+def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
+          extract_attachment: Callable[..., None]) -> None:
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        budget.parts += 1
+        if budget.parts > budget.limits.max_parts:
+            budget.unscannable += 1
+            return
+        if part.is_multipart():
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                if part.get_content_type() == "message/rfc822":
+                    for inner in payload:  # a forwarded message's subject is visible text too
+                        subject = header_text(inner.get("Subject")) if isinstance(inner, Message) else ""
+                        if subject:
+                            sink(budget.take_text(subject), where)
+                stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
+            continue
+        ctype = (part.get_content_type() or "text/plain").lower()
+        disposition = str(part.get("Content-Disposition", "")).lower()
+        filename = header_text(part.get_filename(None) if _safe_filename(part) else None)
+        is_attachment = "attachment" in disposition or bool(filename)
+        data = part_payload(part)
+        if len(data) > budget.limits.max_part_bytes:
+            budget.unscannable += 1
+            data = data[:budget.limits.max_part_bytes]
+        if not is_attachment and ctype in ("text/plain", "text/html", "text/enriched", ""):
+            text = decode_bytes(data, part.get_content_charset())
+            if ctype == "text/html":
+                text = html_to_text(text, budget.limits.max_part_chars)
+            sink(budget.take_text(text), where)
+            continue
+        extract_attachment(data, ctype, filename, part.get_content_charset(), sink, budget,
+                           depth)
+
+
+def _safe_filename(part: Message) -> bool:
+    try:
+        part.get_filename(None)
+        return True
+    except Exception:  # noqa: BLE001 - malformed RFC 2231 parameters
+        return False
