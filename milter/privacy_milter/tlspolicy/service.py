@@ -1,0 +1,133 @@
+"""TlsPolicyService: the one object the daemon creates for outbound TLS.
+
+    service = TlsPolicyService(config)        # on the daemon's loop thread
+    await service.start()                      # socketmap responder + MTA-STS refresher
+    await service.lookup("example.com")        # Response, as Postfix would get it
+    await service.classify("example.com")      # TlsClass for flagged messages
+    service.note_delivery("example.com", tls=True)
+    await service.stop()
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Callable, Mapping
+
+import dns.asyncresolver
+from aiohttp.abc import AbstractResolver
+
+from privacy_milter.tlspolicy.cache import MemoryPolicyCache, PolicyCache
+from privacy_milter.tlspolicy.classify import Classifier
+from privacy_milter.tlspolicy.config import TlsPolicyConfig
+from privacy_milter.tlspolicy.dane import DaneChecker
+from privacy_milter.tlspolicy.dnsclient import DnsClient, make_resolver
+from privacy_milter.tlspolicy.https import PolicyFetcher, StaticHostResolver
+from privacy_milter.tlspolicy.model import Decision, LookupTempError, TlsClass
+from privacy_milter.tlspolicy.mtasts import MtaStsResolver
+from privacy_milter.tlspolicy.probe import Prober
+from privacy_milter.tlspolicy.resolver import PolicyResolver
+from privacy_milter.tlspolicy.responder import SocketmapResponder
+from privacy_milter.tlspolicy.socketmap import Request, Response
+
+log = logging.getLogger("privacy_milter.tlspolicy")
+
+
+class TlsPolicyService:
+    def __init__(self, config: TlsPolicyConfig, *, cache: PolicyCache | None = None,
+                 ssl_context: ssl.SSLContext | None = None,
+                 dns_resolver: dns.asyncresolver.Resolver | None = None,
+                 https_hosts: Mapping[str, tuple[str, int]] | AbstractResolver | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        """`cache`: where MTA-STS policies live (default: in memory, config.cache_size).
+        `ssl_context`: trust for policy HTTPS fetches (default: system CAs).
+        `dns_resolver`: replaces the one built from config.nameserver/port.
+        `https_hosts`: host → (address, port) for policy fetches, or an aiohttp resolver
+        (tests; default: the system's name resolution)."""
+        self.config = config
+        self.cache = cache if cache is not None else MemoryPolicyCache(config.cache_size)
+        resolver = dns_resolver or make_resolver(config.nameserver, config.nameserver_port, config.dns_timeout)
+        self.dns = DnsClient(resolver)
+        host_resolver = StaticHostResolver(https_hosts) if isinstance(https_hosts, Mapping) else https_hosts
+        self.fetcher = PolicyFetcher(timeout=config.mtasts_fetch_timeout, max_bytes=config.mtasts_max_policy_bytes,
+                                     ssl_context=ssl_context, host_resolver=host_resolver)
+        self.dane = DaneChecker(self.dns, memory_size=config.cache_size, clock=clock)
+        self.mtasts = MtaStsResolver(config, self.dns, self.fetcher, self.cache, clock=clock)
+        self.resolver = PolicyResolver(config, self.dane, self.mtasts)
+        prober = Prober(self.dns, port=config.probe_port, timeout=config.probe_timeout, helo=config.probe_helo,
+                        max_hosts=config.probe_max_hosts)
+        self._clock = clock
+        self._prober = prober
+        self._classifier: Classifier | None = None
+        self.responder = SocketmapResponder(
+            self.handle, path=config.socket_path, mode=config.socket_mode,
+            max_request_bytes=config.max_request_bytes, request_timeout=config.request_timeout,
+            idle_timeout=config.idle_timeout, max_connections=config.max_connections)
+        self._started = False
+        self._serving = False
+
+    async def start(self, *, serve: bool = True) -> None:
+        """Open the cache and HTTPS session, start the refresher, and (serve=True) listen
+        on config.socket_path. Call on the running loop; safe to call twice."""
+        if self._started:
+            return
+        await self.cache.setup()
+        await self.fetcher.start()
+        await self.mtasts.start()
+        self._classifier = Classifier(self.config, self.resolver, self._prober, clock=self._clock)
+        self._started = True
+        if serve:
+            await self.responder.start()
+            self._serving = True
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        if self._serving:
+            await self.responder.stop()
+            self._serving = False
+        if self._classifier is not None:
+            await self._classifier.stop()
+        await self.mtasts.stop()
+        await self.fetcher.stop()
+        try:
+            await self.cache.teardown()
+        except Exception:  # stopping goes on
+            log.exception("tls policy cache: teardown failed")
+        self._started = False
+
+    async def handle(self, request: Request) -> Response:
+        """One socketmap request (the responder's handler)."""
+        if self.config.map_name and request.name != self.config.map_name:
+            return Response.perm(f"unknown map name; this service answers {self.config.map_name!r}")
+        return await self.lookup(request.key)
+
+    async def decide(self, key: str) -> Decision:
+        """The decision with its reason; raises LookupTempError."""
+        return await self.resolver.decide(key)
+
+    async def lookup(self, key: str) -> Response:
+        """What Postfix gets for next-hop `key`: OK policy, NOTFOUND, or TEMP."""
+        try:
+            decision = await self.resolver.decide(key)
+        except LookupTempError as exc:
+            log.warning("tls policy: %s → TEMP (%s)", key, exc)
+            return Response.temp("TLS policy lookup failed for a destination that has one; try later")
+        except Exception:  # answer TEMP rather than let Postfix go plain
+            log.exception("tls policy: %s → TEMP (internal error)", key)
+            return Response.temp("TLS policy lookup failed")
+        policy = decision.postfix_policy()
+        log.info("tls policy: %s → %s (%s: %s)", key, policy or "NOTFOUND", decision.source.value, decision.detail)
+        return Response.ok(policy) if policy else Response.notfound()
+
+    async def classify(self, domain: str) -> TlsClass:
+        if self._classifier is None:
+            raise RuntimeError("TlsPolicyService.classify called before start()")
+        return await self._classifier.classify(domain)
+
+    def note_delivery(self, domain: str, tls: bool) -> None:
+        """Remember how a delivery to `domain` went (on the loop thread)."""
+        if self._classifier is None:
+            raise RuntimeError("TlsPolicyService.note_delivery called before start()")
+        self._classifier.note_delivery(domain, tls)
