@@ -19,25 +19,34 @@ from .patterns import PASSWORD_WORDS, Engine
 from .report import Hit, digest
 
 _WORD_RE: Final = re.compile(r"(?i)(?:" + PASSWORD_WORDS + r")")
-# After the password word: up to five linking words, then the separator, then the value.
-# "is" and its translations introduce a value; so do ":" "=" and table cells.
-_VALUE_RE: Final = re.compile(
+# What links a password word to its value: ":" "=" table cells, "is" and its translations,
+# "changed to"; up to five linking words may sit before it ("password for the wifi is").
+_SEP_RE: Final = re.compile(
     r"""(?ix)
-    (?P<gap>(?:[ \t]+(?!(?:is|was|ist|lautet|est|es|è|é|är|er|jest|je|on|wordt|zijn|are|
-                        sera|será|sarà|will|must|should|has|have|can|cannot|can't)\b)
-               [\w'’.\-]{1,24}){0,5}?)
-    [ \t]*
-    (?P<sep>:|=|=>|->|→|\t|\||
-        \b(?:is|was|ist|lautet|est|es|è|é|är|er|jest|je|wordt)\b(?:[ \t]+(?:now|set\ to|still|
-            currently|just|simply|nun|jetzt|maintenant|ahora|ora|agora))?[ \t]*:?
-        |\b(?:will\ be|has\ been\ (?:set|changed|reset)\ to|set\ to|changed\ to|reset\ to|
-             is\ set\ to)\b[ \t]*:?)
+    (?P<sep>\s*(?::|=>|=|->|→|\t|\|)
+      |\s+(?:is|was|ist|lautet|est|es|è|é|är|er|jest|je|wordt|sind|are)
+         (?:\s+(?:now|still|currently|just|simply|nun|jetzt|maintenant|ahora|ora|agora))?\s*:?
+      |\s+(?:will\ be|has\ been\ (?:set|changed|reset|updated)\ to|(?:is\ )?set\ to|changed\ to|
+            reset\ to|updated\ to)\b\s*:?
+      |(?P<to>\s+to\b)
+      |(?P<bare>\s))
     [ \t]*(?P<value>\S{1,128})""")
+_GAP_STOP: Final = re.compile(
+    r"(?i)\b(?:must|should|will|can|cannot|can't|could|would|may|might|has|have|had|needs?|"
+    r"requires?|expires?|expired|protected|field|box|manager|policy|rules?|reset|change|"
+    r"changed|forgot|forgotten|hint|strength|hash|hashing|hashed|algorithm|length|format|"
+    r"complexity|requirements?|prompt|dialog|screen|page|form|file|expiry|expiration|age|"
+    r"history|attempts?|encryption|encrypted|salt|database|table|column|parameter|argument|"
+    r"option|variable|function)\b|[.!?;,()]")
 # Words that introduce an example, a rule or a request rather than an actual secret.
 _NEGATIVE_BEFORE: Final = re.compile(
     r"(?i)\b(?:e\.g\.|eg|example|for\ instance|such\ as|sample|dummy|placeholder|like|"
     r"never|don't|do\ not|must|should|policy|requirement|forgot|forgotten|reset\ link|"
     r"weak|strong|bad|common|guess|enter\ your|type\ your)\b")
+_NEGATIVE_VALUE: Final = re.compile(r"(?i)(?:see|ask|call|text|sent|in\ the|on\ the|attached)\b")
+_CONFERENCE: Final = re.compile(
+    r"(?i)\b(?:call-?in|dial-?in|conference|bridge|participant|moderator|host|meeting\ id|"
+    r"webex|zoom|teams|toll|access\ number)\b")
 _STOP_VALUES: Final = frozenset("""
 a an the your my our their his her its this that these those it is was be been being
 not no none n/a na nil null empty blank same unchanged different below above attached
@@ -51,6 +60,20 @@ ihr ihre dein deine votre vos su sus je jouw uw il la le les el los las o um uma
 _LOGIN_RE: Final = re.compile(
     r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?)\b[^\n]{0,80}?"
     r"(?<![\w.@+\-])(?P<user>[\w.@+\-]{2,64})[ \t]+/[ \t]+(?P<value>\S{4,64})")
+# Only the unambiguous words may be followed by a value with no separator at all.
+_FULL_WORD: Final = re.compile(
+    r"(?i)password|passwort|kennwort|wachtwoord|contrase(?:ñ|n)a|senha|mot\s+de\s+passe|"
+    r"has(?:ł|l)o|heslo|l(?:ö|o)senord|passord|salasana|adgangskode|пароль")
+_BARE_VALUE: Final = re.compile(r"(?=[^\s]*\d)(?=[^\s]*[A-Za-z])[A-Za-z0-9][^\s=]{5,63}")
+_AMBIGUOUS: Final = re.compile(r"(?i)pass(?:es)?|pw|pin|mdp|clave|parola|code")
+_CRED_CONTEXT: Final = re.compile(
+    r"(?i)\b(?:user(?:name)?|login|log\ ?in|logon|account|e-?mail|wi-?fi|ssid|network|portal|"
+    r"router|admin|credentials?|card|sim|phone|door|alarm|safe|bank|id|benutzer|utilisateur|"
+    r"usuario|gebruiker|utente|usu[aá]rio)\b")
+_SPECIMEN_HOST: Final = re.compile(r"(?:[\w-]+\.)*(?:example|localhost|myhost|host|server|"
+                                   r"hostname|domain|test|invalid)(?:\.|$)")
+_CHANGED: Final = re.compile(r"(?i)\b(?:chang\w*|set|reset|updat\w*|switch\w*|modif\w*)\b")
+_PAIR_LEAD: Final = re.compile(r"(?i)(?:[:=]|\bis|\bit's|\bit’s|\bare|\buse|\bwith|\bas|-)\s*$")
 _KEY_PATTERNS: Final = ("pem", "aws_id", "aws_secret", "github", "gitlab", "slack", "slack_hook",
                         "stripe", "npm", "sendgrid", "ai_key")
 _B64_RUN: Final = re.compile(r"[A-Za-z0-9+/=]{40,}")
@@ -74,29 +97,64 @@ def find_credentials(text: str, engine: Engine, hits: frozenset[str]) -> Iterato
 
 def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
     for m in engine.find("pw_word", text):
-        if m.start > 0 and text[m.start - 1].isalnum() or m.end < len(text) and (
-                text[m.end].isalnum() and not text[m.end - 1].isspace()):
-            continue  # part of a longer word: "passenger", "compass", "spinach"
+        if m.start > 0 and _glued(text[m.start - 1], "_-$/.@\\") or m.end < len(text) and (
+                _glued(text[m.end], "_-(") and not text[m.end - 1].isspace()):
+            continue  # part of a longer word or name: "passenger", "multi-pass", "pass_manager"
         line_end = text.find("\n", m.end, m.end + 200)
         rest = text[m.end:line_end if line_end != -1 else m.end + 200]
-        if rest.strip() == "" and line_end != -1:
+        if rest.strip() in ("", ":") and line_end != -1:
             # "Password:" with the value on the next line, as forms are often laid out.
             nxt_end = text.find("\n", line_end + 1, line_end + 200)
             nxt = text[line_end + 1:nxt_end if nxt_end != -1 else line_end + 200].strip()
             if text[max(0, m.end - 1):m.end + 1].strip().endswith(":") or rest.startswith(":"):
                 rest = ": " + nxt
-        found = _VALUE_RE.match(rest)
-        if found is None or re.search(r"[.!?;]\s", found.group("gap")):
-            continue
         line_start = text.rfind("\n", 0, m.start) + 1
         lead = text[max(line_start, m.start - 60):m.start]
-        if _NEGATIVE_BEFORE.search(lead) or _NEGATIVE_BEFORE.search(found.group("gap")):
+        if _NEGATIVE_BEFORE.search(lead):
             continue
+        if _AMBIGUOUS.fullmatch(text[m.start:m.end]) and not _CRED_CONTEXT.search(
+                text[max(0, m.start - 250):m.start]):
+            continue  # "PASS: test 12" in a log; "pass:" counts only under a login or user line
+        conference = bool(_CONFERENCE.search(lead) or _CONFERENCE.search(rest))
+        hit = _value_after(rest[:160], text[m.start:m.end], conference, lead)
+        if hit is not None:
+            yield hit
+
+
+def _glued(ch: str, extra: str) -> bool:
+    return ch.isalnum() or ch in extra
+
+
+def _value_after(rest: str, word: str, conference: bool, lead: str = "") -> Hit | None:
+    """The first separator-and-value after a password word that reads as a real secret."""
+    for found in _SEP_RE.finditer(rest):
+        gap = rest[:found.start()]
+        if len(gap.split()) > 5 or _GAP_STOP.search(gap):
+            return None
+        bare = found.group("bare") is not None or found.group("to") is not None
+        if bare and gap.strip() and found.group("to") is None:
+            continue  # "password for the wifi Falcon1" has no separator: keep looking
+        if bare and (not _FULL_WORD.fullmatch(word) or not _BARE_VALUE.fullmatch(_clean(
+                found.group("value")))):
+            continue  # "pass --quiet to gpg": short words and option-like values prove nothing
         sep = found.group("sep").strip().lower()
-        formal = sep in (":", "=", "=>", "->", "→", "|", "")
-        confidence = _value_confidence(found.group("value"), formal, text[m.start:m.end])
-        if confidence is not None:
-            yield Hit("password", confidence, digest("password", _clean(found.group("value"))))
+        if found.group("to") is not None and not _CHANGED.search(lead):
+            return None  # "to" names a value only after "changed/set the password"
+        if _AMBIGUOUS.fullmatch(word) and (gap.strip() or sep not in (":", "=", "|", "")):
+            return None  # "the preceding pass is ...": short words need "pass: value"
+        formal = sep in (":", "=", "=>", "->", "→", "|", "") and not bare
+        value = found.group("value")
+        if _NEGATIVE_VALUE.match(value) or conference and _clean(value).isdigit():
+            return None  # "passcode: 482913" on a dial-in line is for a phone bridge
+        tail = rest[found.end():].strip()
+        confidence = _value_confidence(value, formal, word)
+        if confidence is not None and confidence < Confidence.HIGH and re.match(r"\w", tail):
+            return None  # "Password: Update ELF header": a plain word that starts a sentence
+        if confidence is not None and (not bare or confidence is Confidence.HIGH):
+            return Hit("password", confidence, digest("password", _clean(value)))
+        if not bare:
+            return None  # a separator followed by a non-secret: the sentence says something else
+    return None
 
 
 def _header_rows(text: str) -> Iterator[Hit]:
@@ -130,6 +188,9 @@ def _login_pairs(text: str, engine: Engine) -> Iterator[Hit]:
         if found is None:
             continue
         value = _clean(found.group("value"))
+        lead = text[m.start:found.start("user")]
+        if not _PAIR_LEAD.search(lead):
+            continue  # "sign-in sheet / Q3-2001": no word says a login follows
         if _strength(value) >= 2 and "/" not in value:
             yield Hit("password", Confidence.MEDIUM, digest("password", value))
 
@@ -148,8 +209,9 @@ def _url_credentials(text: str, engine: Engine) -> Iterator[Hit]:
     for m in engine.find("url_cred", text):
         token = text[m.start:m.end]
         secret = token.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
-        if _is_placeholder(secret) or secret.lower() in ("password", "pass", "pwd", "secret"):
-            continue
+        host = token.rsplit("@", 1)[1].lower()
+        if _strength(secret) < 2 or len(secret) < 6 or _SPECIMEN_HOST.match(host):
+            continue  # "https://a:b@example.com" is documentation, not a leak
         yield Hit("password", Confidence.MEDIUM, digest("password", token))
 
 
@@ -170,7 +232,7 @@ def _is_placeholder(value: str) -> bool:
     v = value.strip()
     if not v or set(v) <= set("*xX•●.#_-?~·"):
         return True
-    if v[0] in "<[{$%" and v[-1] in ">]}%" or v.startswith(("${", "{{", "<", "%(")):
+    if v[0] in "<[{%`" or v.startswith(("${", "$(")):
         return True
     low = v.lower()
     return any(word in low for word in ("password", "passwort", "your", "xxxx", "****",
@@ -183,6 +245,8 @@ def _strength(value: str) -> int:
         return 0
     if value.lower() in _STOP_VALUES or value.startswith(("http://", "https://", "www.")):
         return 0
+    if re.search(r"\w\(.*\)|\)\s*;?$|^\$\{?[a-z_]+\}?$|::|->", value):
+        return 0  # code: getpass(), $var, obj->field
     if "@" in value and "." in value.split("@")[-1]:
         return 0  # an email address: a user name, not a password
     lower = any(c.islower() for c in value)
@@ -192,8 +256,9 @@ def _strength(value: str) -> int:
     kinds = lower + upper + digit + symbol
     if (lower or upper) and digit or kinds >= 3:
         return 2
-    if symbol and (lower or upper) and len(value) >= 6 and not re.fullmatch(r"[A-Za-z]+[-'][a-z]+", value):
-        return 2  # passphrases like correct-horse-battery
+    if re.fullmatch(r"[A-Za-z]{2,}(?:[-_.+][A-Za-z]{2,}){2,}", value) or symbol and (
+            lower or upper) and len(value) >= 6 and re.search(r"[^\w.\-/']", value):
+        return 2  # passphrases (correct-horse-battery) or letters with real symbols (pa$$word)
     if upper and lower and not re.fullmatch(r"[A-Z][a-z]+", value):
         return 2  # inner capitals: aBcDeF
     return 1
