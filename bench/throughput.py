@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Throughput of Postfix with and without a milter, on loopback, real servers only.
+
+For each configuration a fresh aiosmtpd sink and a throwaway Postfix instance are started;
+N messages go over C concurrent SMTP connections; a message counts as done when the sink
+has received it. Configurations:
+
+  none     Postfix alone
+  noop     a do-nothing pymilter milter on a unix socket (tests/harness/noop_milter.py)
+  privacy  privacy-milter run --policy P --socket unix:S --store DB
+
+    .venv/bin/python bench/throughput.py                       # all three, 2000 msgs, 20 conns
+    .venv/bin/python bench/throughput.py --milter noop -n 500 -c 10
+
+Root only (it starts Postfix). Every wait is bounded; a configuration that fails prints its
+error and the others still run. Exit status 1 if any configuration failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.harness.noop_milter import NoopMilterProcess  # noqa: E402
+from tests.harness.postfix import PostfixInstance  # noqa: E402
+from tests.harness.sink import Sink  # noqa: E402
+
+VENV_BIN = ROOT / ".venv" / "bin"
+PRIVACY_MILTER = VENV_BIN / "privacy-milter"
+CONFIGS = ("none", "noop", "privacy")
+MILTER_START_TIMEOUT = 30.0
+
+BODY = (
+    "Hello Bob,\n\nthe minutes of Tuesday's meeting are below. Please check the action items\n"
+    "and let me know by Friday whether the dates work for your team.\n\n"
+    + "".join(f"{i}. Item {i}: review the draft, update the schedule, confirm with the supplier.\n"
+              for i in range(1, 25))
+    + "\nThanks,\nAlice\n"
+)
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+@dataclass
+class Result:
+    config: str
+    messages: int
+    seconds: float | None
+    error: str | None = None
+
+    @property
+    def rate(self) -> float | None:
+        return self.messages / self.seconds if self.seconds else None
+
+
+def make_message(i: int) -> bytes:
+    m = EmailMessage()
+    m["From"], m["To"] = "Alice <alice@shop.example>", "Bob <bob@far.example>"
+    m["Subject"] = f"Minutes, part {i}"
+    m["Message-ID"] = f"<bench-{i}@shop.example>"
+    m.set_content(BODY)
+    return m.as_bytes()
+
+
+class PrivacyMilterProcess:
+    """`privacy-milter run` with a bench policy; ready when its unix socket accepts connections."""
+
+    def __init__(self, workdir: Path, policy: Path | None) -> None:
+        self.workdir = workdir
+        self.socket_path = workdir / "privacy.sock"
+        self.store_path = workdir / "store" / "meta.db"
+        self.log_path = workdir / "privacy-milter.log"
+        self.policy = policy or self._write_policy()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def spec(self) -> str:
+        return f"unix:{self.socket_path}"
+
+    def _write_policy(self) -> Path:
+        (self.workdir / "store").mkdir(exist_ok=True)
+        path = self.workdir / "policy.toml"
+        path.write_text(
+            "# written by bench/throughput.py; everything else keeps its default\n"
+            f'[milter]\nsocket = "{self.spec}"\nsocket_mode = "0666"\n'
+            f'[log]\nfile = "{self.log_path}"\n'
+            f'[store]\npath = "{self.store_path}"\nkey_file = "{self.workdir / "store" / "address.key"}"\n'
+            '[network]\ntrusted_networks = ["127.0.0.0/8"]\n')
+        return path
+
+    def start(self) -> "PrivacyMilterProcess":
+        if not os.access(PRIVACY_MILTER, os.X_OK):
+            raise BenchError(f"{PRIVACY_MILTER} not found: install the project (make test) first")
+        probe = subprocess.run([str(PRIVACY_MILTER), "run", "--help"], capture_output=True, text=True, timeout=30)
+        if probe.returncode != 0 or "--socket" not in probe.stdout:
+            raise BenchError(f"`privacy-milter run --socket` is not available yet:\n{probe.stdout}{probe.stderr}")
+        self._out = open(self.workdir / "privacy-milter.out", "ab")
+        self.proc = subprocess.Popen(
+            [str(PRIVACY_MILTER), "run", "--policy", str(self.policy), "--socket", self.spec,
+             "--store", str(self.store_path)],
+            stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + MILTER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"privacy-milter exited with {self.proc.returncode}:\n{self.output()}")
+            if self.socket_path.exists():
+                try:
+                    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                        s.settimeout(1.0)
+                        s.connect(str(self.socket_path))
+                    return self
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise BenchError(f"privacy-milter: no socket within {MILTER_START_TIMEOUT}s:\n{self.output()}")
+
+    def output(self) -> str:
+        text = ""
+        for p in (self.workdir / "privacy-milter.out", self.log_path):
+            if p.exists():
+                text += p.read_text(errors="replace")
+        return text[-3000:]
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        if hasattr(self, "_out"):
+            self._out.close()
+
+
+def send_all(port: int, total: int, connections: int, deadline: float) -> list[BaseException]:
+    """Send `total` messages over `connections` concurrent SMTP sessions; return the errors."""
+    errors: list[BaseException] = []
+    payloads = [make_message(i) for i in range(total)]
+
+    def worker(k: int) -> None:
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=60) as client:
+                client.ehlo("bench.test")
+                for i in range(k, total, connections):
+                    if time.monotonic() > deadline:
+                        raise BenchError("deadline passed while sending")
+                    client.sendmail("alice@shop.example", ["bob@far.example"], payloads[i])
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() for t in threads):
+        errors.append(BenchError("senders still running at the deadline"))
+    return errors
+
+
+def run_config(config: str, total: int, connections: int, timeout: float, policy: Path | None,
+               keep: bool) -> Result:
+    workdir = Path(tempfile.mkdtemp(prefix=f"pm-bench-{config}-"))
+    os.chmod(workdir, 0o755)  # Postfix (user postfix) must reach the milter socket
+    milter: NoopMilterProcess | PrivacyMilterProcess | None = None
+    postfix: PostfixInstance | None = None
+    try:
+        with Sink() as sink:
+            if config == "noop":
+                milter = NoopMilterProcess(workdir / "noop.sock", python=sys.executable).start()
+            elif config == "privacy":
+                milter = PrivacyMilterProcess(workdir, policy).start()
+            postfix = PostfixInstance(workdir / "postfix", relay_port=sink.port,
+                                      milter=milter.spec if milter else None,
+                                      mynetworks="127.0.0.0/8").start()
+            deadline = time.monotonic() + timeout
+            # warm-up: one message per connection, so every process is forked and connected
+            errors = send_all(postfix.smtpd_port, connections, connections, deadline)
+            if errors:
+                raise BenchError(f"warm-up failed: {errors[0]!r}")
+            sink.wait_for(connections, timeout=max(1.0, deadline - time.monotonic()))
+            sink.clear()
+
+            start = time.monotonic()
+            errors = send_all(postfix.smtpd_port, total, connections, deadline)
+            if errors:
+                raise BenchError(f"{len(errors)} sender error(s), first: {errors[0]!r}")
+            sink.wait_for(total, timeout=max(1.0, deadline - time.monotonic()))
+            return Result(config, total, time.monotonic() - start)
+    except (BenchError, AssertionError, OSError, RuntimeError, smtplib.SMTPException) as exc:
+        extra = ""
+        if isinstance(milter, PrivacyMilterProcess) and milter.proc is not None:
+            extra = "\n" + milter.output()
+        return Result(config, total, None, f"{exc}{extra}")
+    finally:
+        if postfix is not None:
+            postfix.stop()
+        if milter is not None:
+            milter.stop()
+        if keep:
+            print(f"# {config}: kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def table(results: list[Result]) -> str:
+    base = next((r.rate for r in results if r.config == "none" and r.rate), None)
+    lines = ["| config | msgs | seconds | msg/s | % of Postfix alone |",
+             "|---|---:|---:|---:|---:|"]
+    for r in results:
+        if r.rate is None:
+            lines.append(f"| {r.config} | {r.messages} | - | - | failed |")
+            continue
+        pct = f"{100 * r.rate / base:.0f} %" if base else "-"
+        lines.append(f"| {r.config} | {r.messages} | {r.seconds:.2f} | {r.rate:.0f} | {pct} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--milter", default=",".join(CONFIGS),
+                    help="comma-separated configurations out of none,noop,privacy (default: all)")
+    ap.add_argument("-n", "--messages", type=int, default=2000)
+    ap.add_argument("-c", "--connections", type=int, default=20)
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per configuration (default 300)")
+    ap.add_argument("--policy", type=Path, help="policy for privacy-milter (default: a minimal one written here)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directories")
+    args = ap.parse_args(argv)
+    configs = [c.strip() for c in args.milter.split(",") if c.strip()]
+    if unknown := [c for c in configs if c not in CONFIGS]:
+        ap.error(f"unknown configuration(s): {', '.join(unknown)}")
+    if os.geteuid() != 0:
+        ap.error("must run as root (it starts Postfix)")
+    results = []
+    for config in configs:
+        print(f"# {config}: {args.messages} messages over {args.connections} connections ...", file=sys.stderr)
+        r = run_config(config, args.messages, args.connections, args.timeout, args.policy, args.keep)
+        if r.error:
+            print(f"# {config} FAILED: {r.error}", file=sys.stderr)
+        results.append(r)
+    print(table(results))
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
