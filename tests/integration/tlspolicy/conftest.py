@@ -189,3 +189,9 @@ def mtasts_domain(dns_stub: DnsStub, mtasts_web: MtaStsHttpsServer) -> Callable[
     def make(domain: str, **kw: Any) -> None:
         sts_domain(dns_stub, mtasts_web, domain, **kw)
     return make
+
+
+@pytest.fixture
+def port_free_on() -> Callable[[tuple[str, ...]], int]:
+    """`port_free_on(("127.0.0.2", "127.0.0.3"))`: one TCP port free on all of them."""
+    return free_port_on
