@@ -75,7 +75,8 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
         if named_sc:
             confidence = Confidence.HIGH
         elif named_acct and sort_code[1] and ctx.BANK_WORDS.search(
-                ctx.before(text, min(sc.start, account.start), 160)):
+                ctx.before(text, min(sc.start, account.start), 160)
+                + " " + ctx.after(text, max(sc.end, account.end), 80)):
             confidence = Confidence.MEDIUM
         else:
             continue

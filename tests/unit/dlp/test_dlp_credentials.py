@@ -1,0 +1,86 @@
+import pytest
+
+from privacy_milter.model import Confidence
+
+from dlp_helpers import categories
+
+# Every credential below is made up for these tests.
+FOUND = [
+    "Your new password is: Harb0ur!Lights",
+    "The wifi password for the meeting room is Falcon1957",
+    "the guest wi-fi key is BlueSky42",
+    "Login details for the CRM:\nuser: jdoe\npass: river-maple-harbour5",
+    "I've reset the router admin login, it's admin / Copper1997",
+    "Username: office\nPassword:\nQwerty!234",
+    "Das Passwort lautet Sommer2024!",
+    "Kennwort: Xk7#pq9Lm",
+    "Le mot de passe est : Soleil#2025",
+    "La contraseña es Perro-Azul-77",
+    "Het wachtwoord is Fietsen99!",
+    "La password è Mare2023?",
+    "A senha é Praia#4455",
+    "I changed the password to Kestrel#88 so you can log in",
+    "Username\tPassword\nbob\tS3cretPass!",
+    "email,password\nbob@example.org,Winter2020!\n",
+    "db url: postgres://app:Sup3rS3cret9@db.internal.corp:5432/prod",
+    "key:\n-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAABlwAAAAdzc2gtcn\n",
+    "aws_access_key_id = AKIAZ7Q3LMN4PQRS8TUV",
+    "here is the token ghp_" + "aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5",
+    "slack bot xoxb-123456789012-1234567890123-" + "AbCdEfGhIjKlMnOpQrStUvWx",
+    "stripe sk_live_" + "51HxYzAbCdEfGhIjKlMnOpQrSt",
+]
+
+NOT_FOUND = [
+    "Forgot your password? Use the reset link on the login page to choose a new one.",
+    "Your password must be at least 12 characters and include a number.",
+    "Password: ********",
+    "Password: <your password>",
+    "Password: [redacted]",
+    "The password field on the form is greyed out, can you take a look?",
+    "I've sent the password-protected PDF; I'll text you the password separately.",
+    "Please never send your password by email. We will never ask for it.",
+    "For example, password: Summer2024 would be rejected as too weak.",
+    "The password is case-sensitive.",
+    "The password for the VPN is the same as before.",
+    "Password: see attached",
+    "Dial-in 0800 123 456, conference passcode: 482913",
+    "We pass the ball to John at 10:30.",
+    "PASS: addr2line -f option",
+    "The default password hashing algorithm is now Argon2id.",
+    "The aws key in the docs is AKIAIOSFODNN7EXAMPLE",
+    "-----BEGIN RSA PRIVATE KEY----- is how the file starts.",
+    "Connect with https://user:secret@example.com/ as in the manual",
+    "Our passenger list and the compass are attached.",
+]
+
+
+@pytest.mark.parametrize("body", FOUND)
+def test_credentials_found(scan_text, body):
+    assert "password" in categories(scan_text(body))
+
+
+@pytest.mark.parametrize("body", NOT_FOUND)
+def test_credential_lookalikes_ignored(scan_text, body):
+    assert "password" not in categories(scan_text(body))
+
+
+def test_password_in_subject_reports_subject(scan_text):
+    report = scan_text("see subject", subject="wifi password: Tr0ub4dor&3")
+    assert report.findings[0].where == "subject"
+
+
+def test_rfc2047_subject_is_decoded(scan_text):
+    from email.header import Header
+    subject = Header("Passwort: Sommer2024!", "utf-8").encode()
+    assert "password" in categories(scan_text("x", subject=subject))
+
+
+def test_quoted_reply_still_counts(scan_text):
+    body = "Thanks!\n\nOn Monday Bob wrote:\n> The wifi password is Falcon1957\n"
+    assert "password" in categories(scan_text(body))
+
+
+def test_key_material_is_high(scan_text):
+    report = scan_text("token ghp_" + "aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5")
+    assert report.findings[0].confidence is Confidence.HIGH

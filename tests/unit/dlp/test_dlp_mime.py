@@ -1,0 +1,88 @@
+"""Decoding: charsets, transfer encodings, HTML, and bad input that must not raise."""
+
+import base64
+import io
+import logging
+
+from privacy_milter.model import Confidence
+from privacy_filters.dlp import Limits, scan
+
+from dlp_helpers import categories, luhn_complete, message
+
+VISA = luhn_complete("4556", 16)
+SECRET = "Falcon1957xyz"
+
+
+def test_quoted_printable_and_latin1(scan_text):
+    report = scan_text(f"Kreditkarte für Müller: {VISA}", charset="iso-8859-1",
+                       cte="quoted-printable")
+    assert "payment_card" in categories(report)
+
+
+def test_html_only_with_entities_and_table():
+    raw = (b"From: a@b\r\nSubject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+           b"<html><style>p{}</style><table><tr><td>Sort&nbsp;code</td><td>Account</td></tr>"
+           b"<tr><td>20&#8209;00&#8209;00</td><td>12345678</td></tr></table></html>")
+    assert "uk_bank_account" in categories(scan(raw))
+
+
+def test_html_blocks_do_not_glue_numbers():
+    raw = (b"From: a@b\r\nSubject: x\r\nContent-Type: text/html\r\n\r\n"
+           b"<div>card 4556 7777</div><div>7777 7777</div>")
+    assert "payment_card" not in categories(scan(raw))
+
+
+def test_unknown_charset_and_nul_bytes_do_not_raise():
+    raw = (b"From: a@b\r\nSubject: =?bogus?Q?hi?=\r\nContent-Type: text/plain; charset=klingon"
+           b"\r\n\r\nPassword: " + SECRET.encode() + b"\x00\x00\xff\xfe\r\n")
+    assert "password" in categories(scan(raw))
+
+
+def test_truncated_base64_does_not_raise():
+    body = base64.b64encode(f"card number {VISA}\n".encode() * 3)[:-7]
+    raw = (b"From: a@b\r\nSubject: x\r\nContent-Type: text/plain\r\n"
+           b"Content-Transfer-Encoding: base64\r\n\r\n" + body)
+    scan(raw)  # whatever was decodable is scanned; nothing raises
+
+
+def test_garbage_and_empty_input():
+    for raw in (b"", b"\x00" * 1000, b"\xff\xfe garbage", b"Content-Type: multipart/mixed; "
+                b"boundary=\"x\"\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x"):
+        report = scan(raw)
+        assert report.findings == ()
+
+
+def test_file_object_source():
+    report = scan(io.BytesIO(message(f"card {VISA}")))
+    assert "payment_card" in categories(report)
+
+
+def test_oversized_message_is_cut_and_counted():
+    raw = message("x" * 3_000_000 + f"\ncard {VISA}")
+    report = scan(raw, Limits(max_message_bytes=1_000_000))
+    assert report.unscannable >= 1
+
+
+def test_large_message_is_bounded_by_part_chars():
+    raw = message(("harmless text line\n" * 200_000) + f"card {VISA}")
+    report = scan(raw, Limits(max_part_chars=100_000))
+    assert report.unscannable >= 1 and report.findings == ()
+
+
+def test_no_value_in_reprs_or_logs(caplog):
+    caplog.set_level(logging.DEBUG)
+    raw = message(f"card {VISA}\nPassword: {SECRET}",
+                  attachments=[(b"PK\x03\x04broken", "application", "zip", "x.zip")])
+    report = scan(raw)
+    text = repr(report) + str(report) + caplog.text
+    assert VISA not in text and SECRET not in text
+    assert {f.category for f in report.findings} == {"payment_card", "password"}
+
+
+def test_password_with_unscannable_attachment_is_high():
+    raw = message("The password is Falcon1957",
+                  attachments=[(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600,
+                                "application", "vnd.ms-excel", "locked.xlsx")])
+    report = scan(raw)
+    assert report.unscannable == 1
+    assert report.findings[0].confidence is Confidence.HIGH
