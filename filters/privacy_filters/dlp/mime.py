@@ -116,6 +116,17 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
             return
         if part.is_multipart():
             payload = part.get_payload()
+            cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+            if part.get_content_type() == "message/rfc822" and cte in ("base64",
+                                                                        "quoted-printable"):
+                # Forbidden by RFC 2046 but sent anyway: the parser saw encoded text, not a
+                # message, so decode it ourselves and walk it as an attached message.
+                inner_raw = _encoded_inner(payload, cte)
+                if depth >= budget.limits.max_depth:
+                    budget.unscannable += 1
+                else:
+                    walk_message(inner_raw, sink, budget, depth + 1, where="attachment")
+                continue
             if isinstance(payload, list):
                 if part.get_content_type() == "message/rfc822":
                     for inner in payload:  # a forwarded message's subject is visible text too
@@ -140,6 +151,22 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
             continue
         extract_attachment(data, ctype, filename, part.get_content_charset(), sink, budget,
                            depth)
+
+
+_B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def _encoded_inner(payload: object, cte: str) -> bytes:
+    import base64
+    import quopri
+
+    inner = payload[0] if isinstance(payload, list) and payload else payload
+    text = inner.as_string() if isinstance(inner, Message) else str(inner or "")
+    data = text.encode("ascii", "ignore")
+    if cte == "base64":
+        compact = bytes(b for b in data if b in _B64_ALPHABET)
+        return base64.b64decode(compact[:len(compact) // 4 * 4])  # drop a truncated tail
+    return quopri.decodestring(data)
 
 
 def _safe_filename(part: Message) -> bool:
