@@ -99,7 +99,11 @@ class TlsPolicyConfig:
     """After a cached enforce policy expired and cannot be refreshed, answer TEMP (Postfix
     defers) for this long before acting as if the domain had no policy (RFC 8461 §5.1)."""
     mtasts_negative_ttl: float = 300.0
-    """Seconds to remember that a domain has no MTA-STS TXT record, per lookup process."""
+    """Seconds to remember that a domain has no usable MTA-STS policy (no TXT record, or
+    the fetch failed), and to answer an expired-but-in-grace policy TEMP without refetching."""
+    mtasts_servername: bool = False
+    """Add `servername=hostname` to MTA-STS answers, so Postfix (3.4+) sends SNI with the
+    MX host name: needed by MX hosts that serve several domains' certificates."""
 
     # --- classification probe ---------------------------------------------------------------
     probe_enabled: bool = True

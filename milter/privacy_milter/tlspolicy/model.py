@@ -104,12 +104,16 @@ class Decision:
     source: Source
     level: Level | None = None
     match: str | None = None  # Postfix match= list for `secure`
+    servername: bool = False  # append servername=hostname (SNI with the MX name)
     detail: str = ""
 
     def postfix_policy(self) -> str | None:
         """The text after `OK ` in the socketmap answer, or None for NOTFOUND."""
         if self.level is None:
             return None
+        words = [self.level.value]
         if self.match:
-            return f"{self.level.value} match={self.match}"
-        return self.level.value
+            words.append(f"match={self.match}")
+        if self.servername:
+            words.append("servername=hostname")
+        return " ".join(words)

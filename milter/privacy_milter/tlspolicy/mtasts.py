@@ -53,6 +53,7 @@ class MtaStsResolver:
         self._cache = cache
         self._clock = clock
         self._negative: OrderedDict[str, float] = OrderedDict()  # domain → time until "no policy"
+        self._failed: OrderedDict[str, float] = OrderedDict()  # domain → time until next refetch try
         self._inflight: dict[str, asyncio.Task[MtaStsPolicy | None]] = {}
         self._refresher: asyncio.Task[None] | None = None
 
@@ -81,6 +82,10 @@ class MtaStsResolver:
         until = self._negative.get(domain)
         if entry is None and until is not None and now < until:
             return None
+        retry = self._failed.get(domain)
+        if entry is not None and retry is not None and now < retry:
+            # expired and a refetch failed moments ago: do not make every lookup wait for it
+            return await self._fetch_failed(domain, entry, "refetch failed recently")
         task = self._inflight.get(domain)
         if task is None:
             task = asyncio.create_task(self._lookup(domain, entry))
@@ -92,6 +97,8 @@ class MtaStsResolver:
         try:
             fresh = await self.fetch(domain)
         except (MtaStsError, DnsLookupError) as exc:
+            if stale is not None:
+                self._remember(self._failed, domain, self._clock() + self._config.mtasts_negative_ttl)
             return await self._fetch_failed(domain, stale, str(exc))
         if fresh is None:
             if stale is not None:
@@ -100,6 +107,7 @@ class MtaStsResolver:
             return None
         await safe_set(self._cache, domain, fresh)
         self._negative.pop(domain, None)
+        self._failed.pop(domain, None)
         return fresh.policy
 
     async def _fetch_failed(self, domain: str, stale: CacheEntry | None, reason: str) -> MtaStsPolicy | None:
@@ -113,12 +121,15 @@ class MtaStsResolver:
         return None
 
     def _remember_negative(self, domain: str) -> None:
+        self._remember(self._negative, domain, self._clock() + self._config.mtasts_negative_ttl)
+
+    def _remember(self, table: OrderedDict[str, float], domain: str, until: float) -> None:
         if self._config.mtasts_negative_ttl <= 0:
             return
-        self._negative[domain] = self._clock() + self._config.mtasts_negative_ttl
-        self._negative.move_to_end(domain)
-        while len(self._negative) > self._config.cache_size:
-            self._negative.popitem(last=False)
+        table[domain] = until
+        table.move_to_end(domain)
+        while len(table) > self._config.cache_size:
+            table.popitem(last=False)
 
     async def txt_id(self, domain: str) -> str | None:
         """The id of `_mta-sts.DOMAIN`, None when there is no valid record. Raises DnsLookupError."""

@@ -35,6 +35,7 @@ class PolicyResolver:
             policy = await self._mtasts.get(hop.host)
             if policy is not None and policy.mode is Mode.ENFORCE:
                 return Decision(Source.MTA_STS, Level.SECURE, match=policy.postfix_match(),
+                                servername=self._config.mtasts_servername,
                                 detail=f"MTA-STS enforce, max_age {policy.max_age}")
         return self._pin_for(hop) or Decision(Source.NONE, detail="no DANE, no MTA-STS enforce, no pin")
 

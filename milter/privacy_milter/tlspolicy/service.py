@@ -57,9 +57,7 @@ class TlsPolicyService:
         self.resolver = PolicyResolver(config, self.dane, self.mtasts)
         prober = Prober(self.dns, port=config.probe_port, timeout=config.probe_timeout, helo=config.probe_helo,
                         max_hosts=config.probe_max_hosts)
-        self._clock = clock
-        self._prober = prober
-        self._classifier: Classifier | None = None
+        self._classifier = Classifier(config, self.resolver, prober, clock=clock)
         self.responder = SocketmapResponder(
             self.handle, path=config.socket_path, mode=config.socket_mode,
             max_request_bytes=config.max_request_bytes, request_timeout=config.request_timeout,
@@ -75,7 +73,6 @@ class TlsPolicyService:
         await self.cache.setup()
         await self.fetcher.start()
         await self.mtasts.start()
-        self._classifier = Classifier(self.config, self.resolver, self._prober, clock=self._clock)
         self._started = True
         if serve:
             await self.responder.start()
@@ -87,8 +84,7 @@ class TlsPolicyService:
         if self._serving:
             await self.responder.stop()
             self._serving = False
-        if self._classifier is not None:
-            await self._classifier.stop()
+        await self._classifier.stop()
         await self.mtasts.stop()
         await self.fetcher.stop()
         try:
@@ -122,12 +118,10 @@ class TlsPolicyService:
         return Response.ok(policy) if policy else Response.notfound()
 
     async def classify(self, domain: str) -> TlsClass:
-        if self._classifier is None:
-            raise RuntimeError("TlsPolicyService.classify called before start()")
+        """AUTHENTICATED, TLS, PLAIN or UNKNOWN for a recipient domain (see classify.py).
+        Needs start() (the MTA-STS fetcher's HTTPS session)."""
         return await self._classifier.classify(domain)
 
     def note_delivery(self, domain: str, tls: bool) -> None:
-        """Remember how a delivery to `domain` went (on the loop thread)."""
-        if self._classifier is None:
-            raise RuntimeError("TlsPolicyService.note_delivery called before start()")
+        """Remember how a delivery to `domain` went. Call on the loop thread."""
         self._classifier.note_delivery(domain, tls)

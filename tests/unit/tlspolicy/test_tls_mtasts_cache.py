@@ -150,3 +150,20 @@ async def test_tls_memory_cache_is_bounded_lru() -> None:
     await cache.set("c", entry)
     assert [k for k, _ in await cache.scan(None, 10)] == ["a", "c"]
     assert [k for k, _ in await cache.scan("a", 10)] == ["c"]
+
+
+async def test_tls_expired_policy_refetch_is_not_retried_on_every_lookup(
+        fake_dns: Any, fake_fetcher: Any, clock: Any) -> None:
+    resolver, _ = make(fake_dns, fake_fetcher, clock)
+    publish(fake_dns, fake_fetcher)
+    await resolver.get("example.com")
+    clock.advance(86401)
+    fake_fetcher.texts["example.com"] = MtaStsError("connection refused")
+    for _ in range(3):
+        with pytest.raises(LookupTempError):
+            await resolver.get("example.com")
+    assert fake_fetcher.calls == ["example.com", "example.com"]  # one refetch try, then backoff
+    clock.advance(61)
+    fake_fetcher.texts["example.com"] = POLICY2
+    policy = await resolver.get("example.com")
+    assert policy is not None and policy.mx == ("mx2.example.com",)

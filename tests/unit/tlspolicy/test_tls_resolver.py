@@ -156,3 +156,11 @@ async def test_tls_switches_turn_sources_off() -> None:
 ])
 def test_tls_next_hop_forms(key: str, expected: NextHop) -> None:
     assert parse_next_hop(key) == expected
+
+
+async def test_tls_mta_sts_servername_option() -> None:
+    dane, sts = FakeDane(), FakeMtaSts()
+    sts.policies["example.com"] = ENFORCE
+    resolver = PolicyResolver(TlsPolicyConfig(mtasts_servername=True), dane, sts)  # type: ignore[arg-type]
+    assert (await resolver.decide("example.com")).postfix_policy() == \
+        "secure match=mx.example.com:.example.net servername=hostname"
