@@ -153,7 +153,7 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
                            depth)
 
 
-_B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+_B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 
 def _encoded_inner(payload: object, cte: str) -> bytes:
@@ -165,7 +165,10 @@ def _encoded_inner(payload: object, cte: str) -> bytes:
     data = text.encode("ascii", "ignore")
     if cte == "base64":
         compact = bytes(b for b in data if b in _B64_ALPHABET)
-        return base64.b64decode(compact[:len(compact) // 4 * 4])  # drop a truncated tail
+        try:
+            return base64.b64decode(compact[:len(compact) // 4 * 4])  # drop a truncated tail
+        except ValueError:  # binascii.Error: padding in the middle
+            return b""
     return quopri.decodestring(data)
 
 
