@@ -67,8 +67,8 @@ def _judge(text: str, start: int, end: int, groups: list[int]) -> Hit | None:
         return None
     card_at = ctx.last_match_end(ctx.CARD_WORDS, before)
     not_card_at = ctx.last_match_end(ctx.NOT_CARD_WORDS, before)
-    if not_card_at > card_at:
-        return None  # the nearest word says order/reference/phone number
+    if not_card_at > card_at and not_card_at >= len(before) - 32:
+        return None  # the word right before says order/reference/phone number
     if ctx.STRONG_CARD_WORDS.search(before) or ctx.STRONG_CARD_WORDS.search(after):
         confidence: Confidence | None = Confidence.HIGH
     elif card_at >= 0 or ctx.CARD_WORDS.search(after):

@@ -23,7 +23,7 @@ _WORD_RE: Final = re.compile(r"(?i)(?:" + PASSWORD_WORDS + r")")
 # "changed to"; up to five linking words may sit before it ("password for the wifi is").
 _SEP_RE: Final = re.compile(
     r"""(?ix)
-    (?P<sep>\s*(?::|=>|=|->|→|\t|\|)
+    (?P<sep>\s*(?::|=>|=|->|→|\t|\|)|\s+[-–]\s
       |\s+(?:is|was|ist|lautet|est|es|è|é|är|er|jest|je|wordt|sind|are)
          (?:\s+(?:now|still|currently|just|simply|nun|jetzt|maintenant|ahora|ora|agora))?\s*:?
       |\s+(?:will\ be|has\ been\ (?:set|changed|reset|updated)\ to|(?:is\ )?set\ to|changed\ to|
@@ -102,6 +102,8 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
             continue  # part of a longer word or name: "passenger", "multi-pass", "pass_manager"
         line_end = text.find("\n", m.end, m.end + 200)
         rest = text[m.end:line_end if line_end != -1 else m.end + 200]
+        if re.search(r"(?i)\b(?:below|follows|unten|ci-dessous|abajo):?\s*$", rest):
+            rest = text[m.end:m.end + 300]  # the value sits on a following line
         if rest.strip() in ("", ":") and line_end != -1:
             # "Password:" with the value on the next line, as forms are often laid out.
             nxt_end = text.find("\n", line_end + 1, line_end + 200)
@@ -119,6 +121,12 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
         hit = _value_after(rest[:160], text[m.start:m.end], conference, lead)
         if hit is not None:
             yield hit
+
+
+def _next_line_value(rest: str, end: int) -> str:
+    """The value in "your password is below:" is the next non-empty line, alone on it."""
+    lines = [ln.strip() for ln in rest[end:].split("\n")[1:4] if ln.strip()]
+    return lines[0] if lines and " " not in lines[0] else ""
 
 
 def _glued(ch: str, extra: str) -> bool:
@@ -144,6 +152,8 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "") -> Hit 
             return None  # "the preceding pass is ...": short words need "pass: value"
         formal = sep in (":", "=", "=>", "->", "→", "|", "") and not bare
         value = found.group("value")
+        if _clean(value).lower() in ("below", "follows", "unten", "ci-dessous", "abajo"):
+            value = _next_line_value(rest, found.end())
         if _NEGATIVE_VALUE.match(value) or conference and _clean(value).isdigit():
             return None  # "passcode: 482913" on a dial-in line is for a phone bridge
         tail = rest[found.end():].strip()
@@ -275,6 +285,4 @@ def _value_confidence(raw_value: str, formal: bool, word: str) -> Confidence | N
             return Confidence.MEDIUM if len(value) >= (4 if is_code else 6) else None
         if len(value) >= 6 and not value.islower():
             return Confidence.MEDIUM  # "Password: Sunshine"
-        if len(value) >= 8:
-            return Confidence.LOW
     return None

@@ -19,7 +19,7 @@ import re2
 PASSWORD_WORDS: Final = (
     r"pass(?:word|wd|phrase|code|wort)?s?|pwd|pw|kennwort|mot\s+de\s+passe|mdp|"
     r"contrase(?:ñ|n)a|clave|wachtwoord|parola(?:\s+d['’]ordine)?|password|senha|"
-    r"has(?:ł|l)o|heslo|l(?:ö|o)senord|adgangskode|passord|salasana|jelsz(?:ó|o)|пароль|"
+    r"has(?:ł|l)o|heslo|l(?:ö|o)senord|adgangskode|passord|salasana|jelsz(?:ó|o)|пароль|パスワード|密码|密碼|비밀번호|"
     r"wi-?fi\s+(?:code|key)|network\s+key|wpa2?\s+key|pin(?:\s+code|\s+number)?|"
     r"(?:access|door|alarm|entry|gate|safe|login|unlock)\s+code"
 )

@@ -23,7 +23,7 @@ CHUNK = 256 * 1024   # characters per detector pass: bounds RE2's working memory
 OVERLAP = 1024       # so a value cut by a chunk boundary is still seen whole once
 
 # Characters that change how text looks without changing what it says.
-_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u2009\u200a\u3000"), " ")
+_SPACES: dict[int, str | None] = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u2009\u200a\u3000"), " ")
 _SPACES.update(dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None))
 _SPACES.update({ord("\r"): None, ord("\u2010"): "-", ord("\u2011"): "-", ord("\u2012"): "-",
                 ord("\u2013"): "-", ord("\u2014"): "-", ord("\u2212"): "-"})
@@ -41,8 +41,12 @@ def scan(source: bytes | BinaryIO, limits: Limits | None = None,
     table = load_table(modulus_table)
 
     def sink(text: str, where: str) -> None:
-        for hit in detect(text, table):
-            collector.add(hit, where)
+        try:
+            for hit in detect(text, table):
+                collector.add(hit, where)
+        except Exception as exc:  # noqa: BLE001 - one bad text must not end the whole scan
+            log.warning("dlp detector failed on one part: %s", type(exc).__name__)
+            budget.unscannable += 1
 
     try:
         raw, truncated = read_source(source, limits)
