@@ -20,10 +20,18 @@ from .model import Action, Message, Recipient, Session, TlsInfo, Verdict
 
 log = logging.getLogger("privacy_milter.adapter")
 
-# Macros we ask Postfix for at each stage (libmilter allows five per stage).
-MAIL_MACROS = ("{auth_authen}", "{client_addr}", "{daemon_name}", "{tls_version}", "{cipher}")
-RCPT_MACROS = ("{rcpt_mailer}", "{rcpt_host}")
+# The macros we read, by the Postfix parameter that must list them. Postfix 3.7 sends only
+# what main.cf lists (it does not act on a milter's setsymlist request), so these tuples are
+# the source of the lines `make run` prints and deploy/postfix/main.cf carries.
+MAIL_MACROS = ("i", "{auth_type}", "{auth_authen}", "{client_addr}", "{daemon_name}", "{daemon_port}",
+               "{tls_version}", "{cipher}", "{cipher_bits}")
+RCPT_MACROS = ("i", "{rcpt_addr}", "{rcpt_host}", "{rcpt_mailer}")
 EOM_MACROS = ("i",)
+POSTFIX_MACRO_PARAMETERS = {
+    "milter_mail_macros": MAIL_MACROS,
+    "milter_rcpt_macros": RCPT_MACROS,
+    "milter_end_of_data_macros": EOM_MACROS,
+}
 
 TEMPFAIL_TEXT = ("451", "4.7.1", "Temporary problem checking this message; please try again later")
 
@@ -69,7 +77,6 @@ class MilterAdapter(Milter.Base):
 
     # --- collecting ----------------------------------------------------------------------
 
-    @Milter.symlist(*MAIL_MACROS)
     @Milter.noreply
     def envfrom(self, mail_from: str, *params: str) -> int:
         self._reset()
@@ -80,7 +87,6 @@ class MilterAdapter(Milter.Base):
             self._fail("envfrom")
         return Milter.CONTINUE
 
-    @Milter.symlist(*RCPT_MACROS)
     @Milter.noreply
     def envrcpt(self, to: str, *params: str) -> int:
         if self.message is not None:
@@ -111,7 +117,6 @@ class MilterAdapter(Milter.Base):
 
     # --- deciding ------------------------------------------------------------------------
 
-    @Milter.symlist(*EOM_MACROS)
     def eom(self) -> int:
         message = self.message
         if message is None:
@@ -170,9 +175,11 @@ class MilterAdapter(Milter.Base):
             connection_id=self._connection_id,
             client_addr=self.getsymval("{client_addr}") or None,
             daemon_name=self.getsymval("{daemon_name}") or None,
+            daemon_port=self.getsymval("{daemon_port}") or None,
             auth_authen=self.getsymval("{auth_authen}") or None,
             tls=TlsInfo(version=self.getsymval("{tls_version}") or None,
-                        cipher=self.getsymval("{cipher}") or None),
+                        cipher=self.getsymval("{cipher}") or None,
+                        bits=_int_or_none(self.getsymval("{cipher_bits}"))),
         )
 
     def _fail(self, where: str) -> None:
@@ -184,6 +191,10 @@ class MilterAdapter(Milter.Base):
             self.message.close()
         self.message = None
         self._broken = None
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
 
 
 def _strip(address: str) -> str:

@@ -76,7 +76,7 @@ def run(policy_path: Path, overrides: Overrides) -> int:
 
 def _serve(spec: str, mode: int, timeout: int) -> None:
     """Like Milter.runmilter, but sets the unix socket's mode once it exists."""
-    libmilter.set_flags(libmilter.ADDHDRS | libmilter.QUARANTINE | libmilter.SETSYMLIST)
+    libmilter.set_flags(libmilter.ADDHDRS | libmilter.QUARANTINE)
     libmilter.set_connect_callback(Milter.connect_callback)
     libmilter.set_envfrom_callback(lambda ctx, *b: ctx.getpriv().envfrom_bytes(*b))
     libmilter.set_envrcpt_callback(lambda ctx, *b: ctx.getpriv().envrcpt_bytes(*b))

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import policy as policy_mod
+from .adapter import POSTFIX_MACRO_PARAMETERS
 from .errors import PolicyError
 
 
@@ -32,9 +33,11 @@ smtpd_milters = {socket}
 non_smtpd_milters = {socket}
 milter_protocol = 6
 milter_default_action = tempfail
-milter_mail_macros = i {{auth_type}} {{auth_authen}} {{client_addr}} {{daemon_name}} {{tls_version}} {{cipher}}
-milter_rcpt_macros = i {{rcpt_addr}} {{rcpt_host}} {{rcpt_mailer}}
-milter_end_of_data_macros = i"""
+{macro_lines()}"""
+
+
+def macro_lines() -> str:
+    return "\n".join(f"{name} = {' '.join(macros)}" for name, macros in POSTFIX_MACRO_PARAMETERS.items())
 
 
 def main(argv: list[str] | None = None) -> int:

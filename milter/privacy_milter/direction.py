@@ -16,8 +16,9 @@ def decide(session: Session, recipients: list[Recipient], network: NetworkSettin
         return DirectionDecision(Direction.OUTBOUND, "auth")
     if session.daemon_name and session.daemon_name in network.submission_daemons:
         return DirectionDecision(Direction.OUTBOUND, "submission")
-    if not session.client_addr:
-        # Postfix's non_smtpd_milters path (sendmail command, pickup) has no client.
+    if not session.client_addr or session.daemon_port == "0":
+        # Postfix's non_smtpd_milters path (sendmail command, pickup): Postfix presents it as
+        # client 127.0.0.1 on daemon port 0.
         return DirectionDecision(Direction.OUTBOUND, "local")
     if network.is_trusted(session.client_addr):
         return DirectionDecision(Direction.OUTBOUND, "trusted-network")

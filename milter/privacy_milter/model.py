@@ -87,6 +87,7 @@ class Session:
     client_addr: str | None = None
     client_name: str | None = None
     daemon_name: str | None = None
+    daemon_port: str | None = None  # absent for mail from the sendmail command
     auth_authen: str | None = None
     helo: str | None = None
     tls: TlsInfo = TlsInfo()

@@ -12,6 +12,7 @@ NET = policy.parse('[network]\nhosted_domains = ["hosted.example"]\ntrusted_netw
     (Session("c", client_addr="203.0.113.5", daemon_name="ORIGINATING"), ["x@else.example"],
      (Direction.OUTBOUND, "submission")),
     (Session("c", client_addr=None), ["x@else.example"], (Direction.OUTBOUND, "local")),
+    (Session("c", client_addr="127.0.0.1", daemon_port="0"), ["x@hosted.example"], (Direction.OUTBOUND, "local")),
     (Session("c", client_addr="192.0.2.9"), ["x@else.example"], (Direction.OUTBOUND, "trusted-network")),
     (Session("c", client_addr="203.0.113.5"), ["bob@hosted.example"], (Direction.INBOUND, "hosted-recipient")),
     (Session("c", client_addr="203.0.113.5"), ["bob@sub.hosted.example"], (Direction.INBOUND, "hosted-recipient")),

@@ -40,12 +40,14 @@ class TlsPolicyConfig:
     """Settings of the outbound TLS policy service (docs/TLS.md explains their effect)."""
 
     # --- socketmap responder -------------------------------------------------------
-    socket_path: str = "/run/privacy-milter/tlspolicy.sock"
-    """Unix socket Postfix queries (smtp_tls_policy_maps = socketmap:unix:PATH:NAME).
-    A stale file at this path is removed at start."""
-    socket_mode: int = 0o666
+    socket_path: str = "/var/spool/postfix/privacy-milter/tlspolicy.sock"
+    """Unix socket Postfix queries. Inside Postfix's queue directory, so chrooted smtp(8)
+    processes reach it by the relative name in
+    `smtp_tls_policy_maps = socketmap:unix:privacy-milter/tlspolicy.sock:tlspolicy`.
+    A stale socket file at this path is removed at start (any other file is refused)."""
+    socket_mode: int = 0o660
     """Permissions of the socket file; Postfix's smtp processes (user postfix) must be able
-    to connect. Put the socket in a directory only postfix and the milter can reach."""
+    to connect, like the milter socket next to it."""
     map_name: str = "tlspolicy"
     """The NAME in socketmap:unix:PATH:NAME. Requests for another name answer PERM, so a
     typo in main.cf shows in the mail log instead of silently disabling the policy.
