@@ -48,6 +48,7 @@ class DnsStub:
         self._secure: set[str] = set()
         self._servfail: set[tuple[str, int | None]] = set()
         self._drop: set[str] = set()
+        self._nxdomain: set[str] = set()
         self.queries: collections.deque[tuple[str, str, bool, bool]] = collections.deque(maxlen=QUERY_LOG_SIZE)
         self._udp: socketserver.ThreadingUDPServer | None = None
         self._tcp: socketserver.ThreadingTCPServer | None = None
@@ -86,6 +87,11 @@ class DnsStub:
         entry = (_key(name), None if rdtype is None else int(dns.rdatatype.from_text(rdtype)))
         with self._lock:
             (self._servfail.add if on else self._servfail.discard)(entry)
+
+    def nxdomain(self, name: str, on: bool = True) -> None:
+        """Answer NXDOMAIN for `name` even if it has records."""
+        with self._lock:
+            (self._nxdomain.add if on else self._nxdomain.discard)(_key(name))
 
     def drop(self, name: str, on: bool = True) -> None:
         """Never answer queries for `name` (the client times out)."""
@@ -204,7 +210,9 @@ class DnsStub:
                 return response.to_wire()
             rdatas = list(self._records.get((name, rdtype), []))
             cname = list(self._records.get((name, dns.rdatatype.CNAME), []))
-            exists = any(k == name or k.endswith("." + name) for k, _ in self._records)
+            exists = name not in self._nxdomain and any(k == name or k.endswith("." + name) for k, _ in self._records)
+            if name in self._nxdomain:
+                rdatas, cname = [], []
             secure = any(name == z or name.endswith("." + z) or z == "." for z in self._secure)
         if rdatas:
             response.answer.append(dns.rrset.from_rdata_list(question.name, self._ttl, rdatas))

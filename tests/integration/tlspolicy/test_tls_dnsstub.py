@@ -45,6 +45,10 @@ def test_tls_stub_nxdomain_nodata_servfail(dns_stub: DnsStub) -> None:
     assert nx.rcode() == dns.rcode.NXDOMAIN and nx.flags & dns.flags.AD
     nodata = ask(dns_stub, "_tcp.mx.s.test", "A")  # empty non-terminal
     assert nodata.rcode() == dns.rcode.NOERROR and not nodata.answer
+    dns_stub.nxdomain("_25._tcp.mx.s.test")
+    assert ask(dns_stub, "_25._tcp.mx.s.test", "TLSA").rcode() == dns.rcode.NXDOMAIN
+    dns_stub.nxdomain("_25._tcp.mx.s.test", on=False)
+    assert ask(dns_stub, "_25._tcp.mx.s.test", "TLSA").answer
     dns_stub.servfail("_25._tcp.mx.s.test", "TLSA")
     assert ask(dns_stub, "_25._tcp.mx.s.test", "TLSA").rcode() == dns.rcode.SERVFAIL
 

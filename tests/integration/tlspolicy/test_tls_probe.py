@@ -53,7 +53,9 @@ class Mute:
         self.thread.start()
 
     def _run(self) -> None:
-        while self.running:
+        for _ in range(1500):  # at most 5 minutes of 0.2 s accept timeouts
+            if not self.running:
+                return
             try:
                 conn, _ = self.sock.accept()
                 self.accepted.append(conn)
