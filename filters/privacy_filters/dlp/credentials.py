@@ -33,7 +33,7 @@ _SEP_RE: Final = re.compile(
     [ \t]*(?P<value>\S{1,128})""")
 _GAP_STOP: Final = re.compile(
     r"(?i)\b(?:must|should|will|can|cannot|can't|could|would|may|might|has|have|had|needs?|"
-    r"requires?|expires?|expired|protected|field|box|manager|policy|rules?|reset|change|"
+    r"requires?|required|optional|expires?|expired|protected|field|box|manager|policy|rules?|reset|change|"
     r"changed|forgot|forgotten|hint|strength|hash|hashing|hashed|algorithm|length|format|"
     r"complexity|requirements?|prompt|dialog|screen|page|form|file|expiry|expiration|age|"
     r"history|attempts?|encryption|encrypted|salt|database|table|column|parameter|argument|"
@@ -266,7 +266,9 @@ def _strength(value: str) -> int:
     kinds = lower + upper + digit + symbol
     if (lower or upper) and digit or kinds >= 3:
         return 2
-    if re.fullmatch(r"[A-Za-z]{2,}(?:[-_.+][A-Za-z]{2,}){2,}", value) or symbol and (
+    if re.fullmatch(r"[A-Za-z]+['’][a-z]{1,2}", value):
+        return 1  # a possessive or contraction: Elliot's, don't
+    if re.fullmatch(r"[A-Za-z]{2,}(?:-[A-Za-z]{2,}){2,}", value) or symbol and (
             lower or upper) and len(value) >= 6 and re.search(r"[^\w.\-/']", value):
         return 2  # passphrases (correct-horse-battery) or letters with real symbols (pa$$word)
     if upper and lower and not re.fullmatch(r"[A-Z][a-z]+", value):

@@ -11,11 +11,11 @@ MIB = 1024 * 1024
 class Limits:
     """Every cap is a count of bytes or characters; past a cap the rest is counted unscannable."""
 
-    max_message_bytes: int = 64 * MIB        # bytes of the raw message read at all
+    max_message_bytes: int = 25 * MIB        # bytes of the raw message read (the rest is skipped)
     max_parts: int = 500                     # MIME leaves walked (nested messages included)
-    max_part_bytes: int = 32 * MIB           # decoded size of one part or archive member
+    max_part_bytes: int = 16 * MIB           # decoded size of one part or archive member
     max_part_chars: int = 16 * MIB           # text scanned from one part; the tail is skipped
-    max_total_chars: int = 48 * MIB          # text scanned from the whole message
+    max_total_chars: int = 32 * MIB          # text scanned from the whole message
     max_depth: int = 4                       # nesting of zip-in-zip, message-in-message
     max_zip_members: int = 200
     max_zip_ratio: int = 100                 # uncompressed/compressed: above this is a bomb

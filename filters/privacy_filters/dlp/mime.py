@@ -7,7 +7,9 @@ MIME, and every decode step below falls back instead of failing. Sizes are cappe
 
 from __future__ import annotations
 
+import binascii
 import codecs
+import quopri
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes
@@ -42,6 +44,8 @@ class Budget:
 
 def read_source(source: bytes | object, limits: Limits) -> tuple[bytes, bool]:
     """The raw message, at most max_message_bytes of it; True when it was cut short."""
+    if isinstance(source, bytes) and len(source) <= limits.max_message_bytes:
+        return source, False  # no copy of a message that is within the limit
     if isinstance(source, (bytes, bytearray, memoryview)):
         raw = bytes(source[:limits.max_message_bytes + 1])
     else:
@@ -78,15 +82,33 @@ def header_text(value: object) -> str:
         return str(value)
 
 
-def part_payload(part: Message) -> bytes:
-    try:
-        data = part.get_payload(decode=True)
-    except (ValueError, TypeError, LookupError, AssertionError):
-        data = None
-    if isinstance(data, bytes):
-        return data
+def part_payload(part: Message, limit: int) -> tuple[bytes, bool]:
+    """The decoded body of a leaf part, at most `limit` bytes; True when it was cut.
+
+    The encoded text is cut *before* decoding, so a 50 MB base64 part never exists twice
+    in memory in full.
+    """
     raw = part.get_payload()
-    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    if not isinstance(raw, str):
+        return b"", False
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    room = limit * 4 // 3 + 4 if cte == "base64" else limit * 3 if cte == "quoted-printable" \
+        else limit
+    cut = len(raw) > room
+    if cut:
+        raw = raw[:room]
+    data = raw.encode("ascii", "surrogateescape") if raw.isascii() else \
+        raw.encode("utf-8", "surrogateescape")
+    try:
+        if cte == "base64":
+            compact = data.translate(None, _NOT_B64)
+            data = binascii.a2b_base64(compact[:len(compact) // 4 * 4])
+        elif cte == "quoted-printable":
+            data = quopri.decodestring(data)
+    except (binascii.Error, ValueError):
+        cut = True  # undecodable tail: scan what decoded, count the part as unscannable
+        data = b""
+    return data[:limit], cut or len(data) > limit
 
 
 def walk_message(raw: bytes, sink: Sink, budget: Budget, depth: int = 0,
@@ -139,10 +161,9 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
         disposition = str(part.get("Content-Disposition", "")).lower()
         filename = header_text(part.get_filename(None) if _safe_filename(part) else None)
         is_attachment = "attachment" in disposition or bool(filename)
-        data = part_payload(part)
-        if len(data) > budget.limits.max_part_bytes:
+        data, cut = part_payload(part, budget.limits.max_part_bytes)
+        if cut:
             budget.unscannable += 1
-            data = data[:budget.limits.max_part_bytes]
         if not is_attachment and ctype in ("text/plain", "text/html", "text/enriched", ""):
             text = decode_bytes(data, part.get_content_charset())
             if ctype == "text/html":
@@ -154,6 +175,7 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
 
 
 _B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+_NOT_B64 = bytes(b for b in range(256) if b not in _B64_ALPHABET)
 
 
 def _encoded_inner(payload: object, cte: str) -> bytes:
@@ -164,7 +186,7 @@ def _encoded_inner(payload: object, cte: str) -> bytes:
     text = inner.as_string() if isinstance(inner, Message) else str(inner or "")
     data = text.encode("ascii", "ignore")
     if cte == "base64":
-        compact = bytes(b for b in data if b in _B64_ALPHABET)
+        compact = data.translate(None, _NOT_B64)
         try:
             return base64.b64decode(compact[:len(compact) // 4 * 4])  # drop a truncated tail
         except ValueError:  # binascii.Error: padding in the middle
