@@ -19,6 +19,7 @@ import pwd
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -321,7 +322,7 @@ class PostfixInstance:
                            f"--- postfix check ---\n{diag}\n--- maillog tail ---\n{self.maillog_tail()}")
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """`postfix stop`, then wait for the master to exit; kill it if it will not. Idempotent."""
+        """Stop like `postfix stop` and wait for the master to exit; kill it if it will not. Idempotent."""
         with _running_lock:
             _running.discard(self)
         if not self._started:
@@ -330,7 +331,12 @@ class PostfixInstance:
         pid = self.master_pid
         if pid is None or not self.running():
             return
-        self._postfix("stop", check=False)
+        # What `postfix stop` does, without postfix-script's second of checks: SIGTERM to
+        # the master, which logs "terminating on signal 15" and takes its children down.
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
