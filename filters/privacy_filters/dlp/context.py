@@ -33,7 +33,7 @@ IBAN_WORDS: Final = re.compile(
     r"remit|deposit|kontonummer|konto|compte|cuenta|rekening|conto|bankverbindung|"
     r"virement|überweisung|ueberweisung)\b")
 
-SORT_CODE_WORDS: Final = re.compile(r"sort[\s\-]?code|sortcode|\bs/c\b|\bsc\b")
+SORT_CODE_WORDS: Final = re.compile(r"sort[\s\-]?code|sortcode|\bs/c\b|\bsc\b|\bsort\s*:")
 ACCOUNT_WORDS: Final = re.compile(r"\b(?:account|acct|acc|a/c)\b")
 NOT_ACCOUNT_WORDS: Final = re.compile(
     r"\b(?:customer|member|membership|order|invoice|reference|ref|policy|ticket|case|"

@@ -23,7 +23,7 @@ _WORD_RE: Final = re.compile(r"(?i)(?:" + PASSWORD_WORDS + r")")
 # "changed to"; up to five linking words may sit before it ("password for the wifi is").
 _SEP_RE: Final = re.compile(
     r"""(?ix)
-    (?P<sep>\s*(?::|=>|=|->|→|\t|\|)|\s+[-–]\s
+    (?P<sep>\s*(?::|=>|=|->|→|\t|\|)|\s+[-–]\s|['’]s\b
       |\s+(?:is|was|ist|lautet|est|es|è|é|är|er|jest|je|wordt|sind|are)
          (?:\s+(?:now|still|currently|just|simply|nun|jetzt|maintenant|ahora|ora|agora))?\s*:?
       |\s+(?:will\ be|has\ been\ (?:set|changed|reset|updated)\ to|(?:is\ )?set\ to|changed\ to|
@@ -37,7 +37,7 @@ _GAP_STOP: Final = re.compile(
     r"changed|forgot|forgotten|hint|strength|hash|hashing|hashed|algorithm|length|format|"
     r"complexity|requirements?|prompt|dialog|screen|page|form|file|expiry|expiration|age|"
     r"history|attempts?|encryption|encrypted|salt|database|table|column|parameter|argument|"
-    r"option|variable|function)\b|[.!?;,()]")
+    r"option|variable|function)\b|[.!?;,]")
 # Words that introduce an example, a rule or a request rather than an actual secret.
 _NEGATIVE_BEFORE: Final = re.compile(
     r"(?i)\b(?:e\.g\.|eg|example|for\ instance|such\ as|sample|dummy|placeholder|like|"
@@ -117,7 +117,8 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
         if _AMBIGUOUS.fullmatch(text[m.start:m.end]) and not _CRED_CONTEXT.search(
                 text[max(0, m.start - 250):m.start]):
             continue  # "PASS: test 12" in a log; "pass:" counts only under a login or user line
-        conference = bool(_CONFERENCE.search(lead) or _CONFERENCE.search(rest))
+        conference = bool(_CONFERENCE.search(text, max(0, m.start - 300), m.start)
+                          or _CONFERENCE.search(rest))
         hit = _value_after(rest[:160], text[m.start:m.end], conference, lead)
         if hit is not None:
             yield hit
@@ -135,7 +136,9 @@ def _glued(ch: str, extra: str) -> bool:
 
 def _value_after(rest: str, word: str, conference: bool, lead: str = "") -> Hit | None:
     """The first separator-and-value after a password word that reads as a real secret."""
-    for found in _SEP_RE.finditer(rest):
+    pos = 0
+    while (found := _SEP_RE.search(rest, pos)) is not None:
+        pos = found.start() + 1  # overlapping: a value tried as bare may hold the next ":"
         gap = rest[:found.start()]
         if len(gap.split()) > 5 or _GAP_STOP.search(gap):
             return None
@@ -262,17 +265,16 @@ def _strength(value: str) -> int:
     lower = any(c.islower() for c in value)
     upper = any(c.isupper() for c in value)
     digit = any(c.isdigit() for c in value)
-    symbol = any(not c.isalnum() for c in value)
+    # Hyphens, apostrophes and dots also join ordinary words (E-Mail, Elliot's, Co.).
+    symbol = any(not c.isalnum() and c not in "-'’." for c in value)
     kinds = lower + upper + digit + symbol
     if (lower or upper) and digit or kinds >= 3:
         return 2
-    if re.fullmatch(r"[A-Za-z]+['’][a-z]{1,2}", value):
-        return 1  # a possessive or contraction: Elliot's, don't
     if re.fullmatch(r"[A-Za-z]{2,}(?:-[A-Za-z]{2,}){2,}", value) or symbol and (
             lower or upper) and len(value) >= 6 and re.search(r"[^\w.\-/']", value):
         return 2  # passphrases (correct-horse-battery) or letters with real symbols (pa$$word)
-    if upper and lower and not re.fullmatch(r"[A-Z][a-z]+", value):
-        return 2  # inner capitals: aBcDeF
+    if re.search(r"[a-z][A-Z]", value) and not re.fullmatch(r"(?:Mc|Mac|O')?[A-Z][a-z]+", value):
+        return 2  # inner capitals: aBcDeF (but not McDonald)
     return 1
 
 

@@ -30,7 +30,7 @@ _SPECS: Final = (
     ("iban", r"\b[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]){10,34}"),
     ("sortcode", r"\b\d{2}[ .\-–]?\d{2}[ .\-–]?\d{2}\b"),
     ("account", r"\b\d{8}\b"),
-    ("uk_words", r"(?i)sort[\s\-]?code|\bs/c\b|\ba/c\b|\bacc(?:oun)?t\b|\bacct\b|\bsc:"),
+    ("uk_words", r"(?i)sort[\s\-]?code|\bsort\s*:|\bs/c\b|\ba/c\b|\bacc(?:oun)?t\b|\bacct\b|\bsc:"),
     ("pw_word", r"(?i)(?:" + PASSWORD_WORDS + r")"),
     ("login_pair", r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?)\b"
                    r"[^\n]{0,80}?[\w.@+\-]{2,64}\s+/\s+\S{4,}"),

@@ -38,6 +38,8 @@ def test_iban_lookalikes_ignored(scan_text, body):
     "Account number: 12345678\nSort code: 200000",
     "Sort Code\tAccount Number\n20 00 00\t12345678\n",
     "Our bank details changed: HSBC, 40.47.84 account no. 12345678",
+    "Acc No: 12345678 Sort: 20-00-00",
+    "Account Number | Sort Code\n12345678 | 20-00-00",
 ])
 def test_uk_account_found(scan_text, body):
     assert "uk_bank_account" in categories(scan_text(body))

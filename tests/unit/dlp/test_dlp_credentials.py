@@ -29,6 +29,13 @@ FOUND = [
     "here is the token ghp_" + "aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5",
     "slack bot xoxb-123456789012-1234567890123-" + "AbCdEfGhIjKlMnOpQrStUvWx",
     "stripe sk_live_" + "51HxYzAbCdEfGhIjKlMnOpQrSt",
+    "Passwort für das WLAN: Sommer2024",
+    "Password (case sensitive): Falcon1957",
+    "my password's Falcon1957",
+    "Login: jsmith\nPwd: Falcon1957",
+    "Password - Falcon1957",
+    "Your temporary password is below:\n\nFalcon1957\n\nThanks",
+    "パスワード: Sakura2024!",
 ]
 
 NOT_FOUND = [
@@ -52,6 +59,12 @@ NOT_FOUND = [
     "-----BEGIN RSA PRIVATE KEY----- is how the file starts.",
     "Connect with https://user:secret@example.com/ as in the manual",
     "Our passenger list and the compass are attached.",
+    "Dial-in: 1-800-555-0199\nPasscode: 482913",
+    "Password: temporary",
+    "Password: Welcome to the team",
+    "The password's strength matters",
+    "PASSWD  - Elliot's account management",
+    "password required\tpam_deny.so",
 ]
 
 
@@ -84,3 +97,9 @@ def test_quoted_reply_still_counts(scan_text):
 def test_key_material_is_high(scan_text):
     report = scan_text("token ghp_" + "aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5")
     assert report.findings[0].confidence is Confidence.HIGH
+
+
+def test_html_form_layout(scan_text):
+    html = "<table><tr><td>wifi network</td><td>Guest</td></tr>" \
+           "<tr><td>wifi key</td><td><b>BlueSky42</b></td></tr></table>"
+    assert "password" in categories(scan_text("see html", html=html))
