@@ -67,8 +67,12 @@ class _Recorder:
             mail_options=tuple(envelope.mail_options),
             rcpt_options=tuple(envelope.rcpt_options),
         )
-        self._sink._record(msg)
-        return "250 2.0.0 OK sink"
+        reply = self._sink.data_reply
+        if reply.startswith("2"):
+            self._sink._record(msg)
+        else:
+            self._sink._refuse(msg)
+        return reply
 
 
 class Sink:
@@ -95,6 +99,10 @@ class Sink:
         elif require_starttls:
             raise ValueError("require_starttls needs tls_cert")
         self.require_starttls = require_starttls
+        # The answer to DATA. Set e.g. "451 4.3.0 try later" to make Postfix defer; refused
+        # messages are kept in `refused`, not in `messages`.
+        self.data_reply = "250 2.0.0 OK sink"
+        self._refused: list[ReceivedMessage] = []
 
     # --- life cycle -----------------------------------------------------------------------
     def start(self) -> "Sink":
@@ -128,6 +136,17 @@ class Sink:
             self._messages.append(msg)
             self._cond.notify_all()
 
+    def _refuse(self, msg: ReceivedMessage) -> None:
+        with self._cond:
+            self._refused.append(msg)
+            self._cond.notify_all()
+
+    @property
+    def refused(self) -> list[ReceivedMessage]:
+        """Messages answered with a non-2xx `data_reply`."""
+        with self._cond:
+            return list(self._refused)
+
     @property
     def messages(self) -> list[ReceivedMessage]:
         """A copy of what arrived so far, in arrival order."""
@@ -141,6 +160,7 @@ class Sink:
     def clear(self) -> None:
         with self._cond:
             self._messages.clear()
+            self._refused.clear()
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[ReceivedMessage]:
         """Block until at least `count` messages arrived; return them all. AssertionError on timeout."""

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.noop_milter import NoopMilterProcess
+from tests.harness.sink import Sink
 
 pytestmark = pytest.mark.postfix
 
@@ -191,3 +192,27 @@ def test_start_failure_shows_the_maillog(postfix_factory, sink):
         pf.start(timeout=10)
     assert "maillog tail" in str(info.value)
     assert not pf.running()
+
+
+def test_sink_can_require_starttls(certs):
+    with Sink(tls_cert=str(certs.cert_file), tls_key=str(certs.key_file), require_starttls=True) as s:
+        with smtplib.SMTP("127.0.0.1", s.port, timeout=10) as c:
+            c.ehlo("client.test")
+            code, _ = c.mail("a@shop.example")
+            assert code == 530
+            c.starttls(context=certs.client_context())
+            c.ehlo("client.test")
+            c.sendmail("a@shop.example", ["b@far.example"], b"Subject: t\r\n\nsecret\r\n")
+        (got,) = s.wait_for(1, timeout=5)
+        assert got.tls and got.peer and got.peer[0] == "127.0.0.1" and got.helo == "client.test"
+
+
+def test_sink_refusal_defers_and_flush_retries(postfix_factory, sink):
+    pf = postfix_factory(relay_port=sink.port)
+    sink.data_reply = "451 4.3.0 try again later"
+    queue_id = send(pf.smtpd_port, message("deferred once"))
+    pf.wait_for_log(rf"{queue_id}: .*status=deferred")
+    assert sink.messages == [] and len(sink.refused) == 1
+    sink.data_reply = "250 2.0.0 OK sink"
+    pf.flush()
+    sink.wait_for(1, timeout=20)
