@@ -21,7 +21,7 @@ from typing import Any
 import Milter
 
 from .adapter import MilterAdapter
-from .errors import PolicyError, StoreError
+from .errors import PolicyError, PrivacyMilterError
 from .logsetup import configure_logging
 from .loopthread import LoopThread
 from .policy import Overrides, load_with
@@ -51,7 +51,7 @@ def run(policy_path: Path, overrides: Overrides) -> int:
     loop.start()
     try:
         runtime = loop.run(Runtime.start(policy, policy_path=policy_path, overrides=overrides), 60)
-    except StoreError as exc:
+    except PrivacyMilterError as exc:
         log.error("not starting: %s", exc)
         loop.stop()
         return EX_UNAVAILABLE

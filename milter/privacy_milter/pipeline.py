@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from .model import Action, Message, Reply, Result, Verdict
 from .policy import FilterSettings, Policy
@@ -24,11 +24,25 @@ DEFAULT_REPLIES = {
 }
 
 
+class TlsClassifier(Protocol):
+    """What the tls filter needs of the TLS policy service (tlspolicy.TlsPolicyService)."""
+
+    async def classify(self, domain: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Services:
+    """Long-lived helpers the daemon runs on the loop, handed to filters (None: not running)."""
+
+    tls_classifier: TlsClassifier | None = None
+
+
 @dataclass
 class Context:
-    """What a filter may use besides the message: the policy in force and earlier results."""
+    """What a filter may use besides the message: the policy in force, services, earlier results."""
 
     policy: Policy
+    services: Services = Services()
     results: list[Result] = field(default_factory=list)
 
 
@@ -48,8 +62,8 @@ class Pipeline:
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = tuple(stages)
 
-    async def run(self, message: Message, policy: Policy) -> Verdict:
-        ctx = Context(policy)
+    async def run(self, message: Message, policy: Policy, services: Services = Services()) -> Verdict:
+        ctx = Context(policy, services)
         for stage in self.stages:
             result = await self._run_one(stage, message, ctx)
             ctx.results.append(result)

@@ -16,10 +16,11 @@ from types import MappingProxyType
 
 from .errors import PolicyError
 from .model import Action, Confidence
+from .tlspolicy.config import TlsPolicyConfig
 from .tomlcheck import Problems, Reader
 
 CATEGORIES = ("payment_card", "iban", "uk_bank_account", "password")
-FILTER_NAMES = ("tls", "dlp")  # the filters this build knows, in their default order
+FILTER_NAMES = ("dlp", "tls")  # the filters this build knows, in their default order (tls reads dlp's result)
 DLP_ACTIONS = {"reject": Action.REJECT, "quarantine": Action.QUARANTINE,
                "tag": Action.TAG, "log": Action.ACCEPT}
 ON_ERROR = {"accept": Action.ACCEPT, "tempfail": Action.TEMPFAIL}
@@ -85,11 +86,31 @@ class FilterSettings:
     on_error: Action
 
 
+# What to do with a flagged outbound message (DLP findings acted on) per what is known of
+# the remote recipients' servers. "encrypt" delivers only over TLS (the X-Privacy-Encrypt
+# marker routes it to the privacy-encrypt transport); Postfix defers, then bounces, if TLS
+# cannot be had. The others act at SMTP time, as for any other action.
+FLAGGED_ACTIONS = {"encrypt": None, "reject": Action.REJECT, "quarantine": Action.QUARANTINE,
+                   "tempfail": Action.TEMPFAIL}
+
+
 @dataclass(frozen=True)
 class TlsFilterSettings(FilterSettings):
     require_tls_for_auth: bool = False
     require_tls_from_domains: frozenset[str] = frozenset()
     require_tls_from_networks: tuple[IpNetwork, ...] = ()
+    flagged_plaintext: str = "reject"   # a remote recipient's server offers no STARTTLS
+    flagged_unknown: str = "encrypt"    # nothing known yet (no answer from its MX)
+    flagged_mixed: str = "reject"       # local and remote recipients in one flagged message
+    remote_transports: frozenset[str] = frozenset({"smtp", "relay"})  # {rcpt_mailer} values
+
+
+@dataclass(frozen=True)
+class TlsPolicySettings:
+    """[tls_policy]: the socketmap service Postfix's smtp_tls_policy_maps asks."""
+
+    enabled: bool = True
+    config: TlsPolicyConfig = TlsPolicyConfig()
 
 
 def _default_dlp_actions() -> ActionTable:
@@ -137,6 +158,7 @@ class Policy:
     filters: tuple[str, ...]
     tls: TlsFilterSettings
     dlp: DlpSettings
+    tls_policy: TlsPolicySettings
     customers: Mapping[str, CustomerSettings]
 
     def customer(self, domain: str) -> CustomerSettings | None:
@@ -250,10 +272,25 @@ def _build(top: Reader, source: str) -> Policy:
     tls = _build_tls(filters.table("tls"))
     dlp = _build_dlp(filters.table("dlp"))
     filters.done()
+    tls_policy = _build_tls_policy(top.table("tls_policy"))
     customers = _build_customers(top.table("customers"))
     top.done()
+    if "dlp" in names and "tls" in names and names.index("tls") < names.index("dlp"):
+        pipeline.problem("filters", '"tls" must come after "dlp": it acts on what dlp found')
     return Policy(source=source, milter=milter, log=log, store=store, network=network,
-                  filters=names, tls=tls, dlp=dlp, customers=customers)
+                  filters=names, tls=tls, dlp=dlp, tls_policy=tls_policy, customers=customers)
+
+
+def _mode(r: Reader, key: str, default: int) -> int:
+    text = r.string(key, oct(default)[2:].rjust(4, "0"))
+    try:
+        mode = int(text, 8)
+        if not 0 <= mode <= 0o777:
+            raise ValueError
+    except ValueError:
+        r.problem(key, f'must be an octal mode such as "0660"; got "{text}"')
+        return default
+    return mode
 
 
 def _build_milter(r: Reader) -> MilterSettings:
@@ -261,17 +298,9 @@ def _build_milter(r: Reader) -> MilterSettings:
     socket = r.string("socket", d.socket)
     if problem := _socket_problem(socket):
         r.problem("socket", problem)
-    mode_text = r.string("socket_mode", oct(d.socket_mode)[2:].rjust(4, "0"))
-    try:
-        mode = int(mode_text, 8)
-        if not 0 <= mode <= 0o777:
-            raise ValueError
-    except ValueError:
-        r.problem("socket_mode", f'must be an octal mode such as "0660"; got "{mode_text}"')
-        mode = d.socket_mode
     settings = MilterSettings(
         socket=socket,
-        socket_mode=mode,
+        socket_mode=_mode(r, "socket_mode", d.socket_mode),
         timeout=r.integer("timeout", d.timeout, 1, 3600),
         deadline=r.number("deadline", d.deadline, 1, 290),
         header_prefix=r.string("header_prefix", d.header_prefix),
@@ -328,9 +357,60 @@ def _build_tls(r: Reader) -> TlsFilterSettings:
         require_tls_for_auth=r.boolean("require_tls_for_auth", False),
         require_tls_from_domains=_domains(r.strings("require_tls_from_domains", (), _check_domain)),
         require_tls_from_networks=_networks(r.strings("require_tls_from_networks", (), _check_network)),
+        flagged_plaintext=r.string("flagged_plaintext", "reject", FLAGGED_ACTIONS),
+        flagged_unknown=r.string("flagged_unknown", "encrypt", FLAGGED_ACTIONS),
+        flagged_mixed=r.string("flagged_mixed", "reject", ("reject", "tempfail", "quarantine")),
+        remote_transports=frozenset(r.strings("remote_transports", ("relay", "smtp"))),
     )
     r.done()
     return settings
+
+
+def _build_tls_policy(r: Reader) -> TlsPolicySettings:
+    d = TlsPolicyConfig()
+    pins_reader = r.table("pins")
+    pins: dict[str, str] = {}
+    for domain in pins_reader.keys():
+        level = pins_reader.string(domain, "encrypt", ("encrypt", "secure", "dane-only"))
+        if problem := _check_domain(domain.lstrip(".")):
+            pins_reader.problem(domain, problem)
+        else:
+            pins[domain] = level
+    pins_reader.done()
+    nameserver = r.string("nameserver", d.nameserver or "")
+    if nameserver:
+        try:
+            ipaddress.ip_address(nameserver)
+        except ValueError:
+            r.problem("nameserver", "must be an IP address such as 127.0.0.1 (a local validating resolver)")
+            nameserver = d.nameserver or ""
+    kwargs = dict(
+        socket_path=r.string("socket", d.socket_path),
+        socket_mode=_mode(r, "socket_mode", d.socket_mode),
+        map_name=r.string("map_name", d.map_name),
+        nameserver=nameserver or None,
+        nameserver_port=r.integer("nameserver_port", d.nameserver_port, 1, 65535),
+        dns_timeout=r.number("dns_timeout", d.dns_timeout, 0.1, 60),
+        dane_enabled=r.boolean("dane", d.dane_enabled),
+        mtasts_enabled=r.boolean("mta_sts", d.mtasts_enabled),
+        mtasts_fetch_timeout=r.number("mta_sts_fetch_timeout", d.mtasts_fetch_timeout, 0.1, 120),
+        probe_enabled=r.boolean("probe", d.probe_enabled),
+        probe_port=r.integer("probe_port", d.probe_port, 1, 65535),
+        probe_timeout=r.number("probe_timeout", d.probe_timeout, 0.1, 120),
+        probe_helo=r.string("probe_helo", d.probe_helo),
+        pins=pins,
+    )
+    enabled = r.boolean("enabled", True)
+    if not str(kwargs["socket_path"]).startswith("/"):
+        r.problem("socket", "must be an absolute path")
+        kwargs["socket_path"] = d.socket_path
+    try:
+        config = TlsPolicyConfig(**kwargs)  # type: ignore[arg-type]
+    except ValueError as exc:
+        r.problem("", str(exc))
+        config = d
+    r.done()
+    return TlsPolicySettings(enabled=enabled, config=config)
 
 
 def _build_actions(r: Reader) -> dict[tuple[str, Confidence], Action]:

@@ -19,10 +19,13 @@ from . import direction
 from .errors import PolicyError
 from .logline import message_line
 from .model import Message, Verdict
-from .pipeline import Pipeline
+from .pipeline import Pipeline, Services
 from .policy import Overrides, Policy, load_with
 from .registry import build_pipeline
 from .store import AddressHasher, Store, open_store, record_from
+from .store.policycache import SqlitePolicyCache
+from .tlspolicy import TlsPolicyService
+from .tlspolicy.model import TlsPolicyError
 
 log = logging.getLogger("privacy_milter")
 
@@ -33,8 +36,11 @@ WATCH_INTERVAL = 2.0
 class Runtime:
     def __init__(self, policy: Policy, store: Store, hasher: AddressHasher, *,
                  policy_path: Path | None = None, overrides: Overrides = Overrides(),
+                 tls_service: TlsPolicyService | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.policy = policy
+        self.tls_service = tls_service
+        self.services = Services(tls_classifier=tls_service)
         self.pipeline: Pipeline = build_pipeline(policy)
         self.store = store
         self.hasher = hasher
@@ -50,7 +56,18 @@ class Runtime:
         store = open_store(policy.store)
         await store.setup()
         hasher = AddressHasher.from_file(policy.store.key_file)
-        runtime = cls(policy, store, hasher, policy_path=policy_path, overrides=overrides)
+        tls_service = None
+        if policy.tls_policy.enabled:
+            tls_service = TlsPolicyService(policy.tls_policy.config,
+                                           cache=SqlitePolicyCache(policy.store.path))
+            try:
+                await tls_service.start()
+            except OSError as exc:
+                await store.close()
+                raise TlsPolicyError(f"cannot start the TLS policy service on "
+                                 f"{policy.tls_policy.config.socket_path}: {exc}") from None
+        runtime = cls(policy, store, hasher, policy_path=policy_path, overrides=overrides,
+                      tls_service=tls_service)
         runtime._tasks.append(asyncio.create_task(runtime._purge_daily(), name="purge"))
         if watch and policy_path is not None:
             runtime._tasks.append(asyncio.create_task(runtime._watch_policy(), name="policy-watch"))
@@ -61,13 +78,15 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.tls_service is not None:
+            await self.tls_service.stop()
         await self.store.close()
 
     async def process(self, message: Message) -> Verdict:
         """Decide direction, run the filters, record metadata, log one line."""
         policy, pipeline = self.policy, self.pipeline  # one consistent pair for this message
         message.direction = direction.decide(message.session, message.recipients, policy.network)
-        verdict = await pipeline.run(message, policy)
+        verdict = await pipeline.run(message, policy, self.services)
         self.store.add(record_from(message, verdict, self.hasher, self.clock()))
         log.info("%s", message_line(message, verdict))
         return verdict
@@ -84,7 +103,7 @@ class Runtime:
         except PolicyError as exc:
             log.error("policy reload (%s) refused, the running policy stays: %s", reason, exc)
             return False
-        for section in ("milter", "store"):
+        for section in ("milter", "store", "tls_policy"):
             if getattr(new, section) != getattr(self.policy, section):
                 log.warning("policy reload: [%s] changed; it takes effect at the next restart", section)
                 new = dataclasses.replace(new, **{section: getattr(self.policy, section)})

@@ -17,6 +17,8 @@ key_file = "{dir}/address.key"
 flush_interval = 0.05
 [network]
 hosted_domains = ["hosted.example"]
+[tls_policy]
+enabled = false
 """
 
 

@@ -148,7 +148,13 @@ async def _put(queue: asyncio.Queue[asyncio.Task[Response] | None], item: asynci
     """Queue `item` unless the sender died first (then the item is cancelled)."""
     if not sender.done():
         putter = asyncio.ensure_future(queue.put(item))
-        await asyncio.wait({putter, sender}, return_when=asyncio.FIRST_COMPLETED)
+        try:
+            await asyncio.wait({putter, sender}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            putter.cancel()
+            if item is not None:
+                item.cancel()
+            raise
         if putter.done():
             return True
         putter.cancel()
