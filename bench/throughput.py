@@ -103,7 +103,9 @@ class PrivacyMilterProcess:
             f'[milter]\nsocket = "{self.spec}"\nsocket_mode = "0666"\n'
             f'[log]\nfile = "{self.log_path}"\n'
             f'[store]\npath = "{self.store_path}"\nkey_file = "{self.workdir / "store" / "address.key"}"\n'
-            '[network]\ntrusted_networks = ["127.0.0.0/8"]\n')
+            '[network]\ntrusted_networks = ["127.0.0.0/8"]\n'
+            # the default policy's TLS policy service runs too, with its socket here
+            f'[tls_policy]\nsocket = "{self.workdir / "tlspolicy.sock"}"\n')
         return path
 
     def start(self) -> "PrivacyMilterProcess":

@@ -10,8 +10,9 @@ import asyncio
 
 from privacy_milter.model import Action, Confidence, Direction, Finding, Message, Reply, Result
 from privacy_milter.pipeline import Context
+from privacy_milter.policy import Policy
 
-from .dlp import scan
+from .dlp import Report, scan
 
 CATEGORY_WORDS = {
     "payment_card": "payment card numbers",
@@ -34,23 +35,44 @@ def reject_reply(categories: list[str]) -> Reply:
 
 
 class DlpFilter:
+    """The scan is CPU work: the adapter runs it in the SMTP connection's thread (`prepare`);
+    `check` runs it in a worker thread only when nothing was prepared (e.g. offline scan)."""
+
     name = "dlp"
 
+    def prepare(self, message: Message, policy: Policy) -> None:
+        if _skip_reason(message, policy) is None:
+            message.prepared[self.name] = _scan(message)
+
     async def check(self, message: Message, ctx: Context) -> Result:
-        policy = ctx.policy
-        settings = policy.dlp
-        outbound = message.direction is None or message.direction.direction is Direction.OUTBOUND
-        if not outbound and not settings.scan_inbound:
-            return Result(self.name, facts=(("dlp", "skipped-inbound"),))
-        if settings.allows(message.mail_from):
-            return Result(self.name, facts=(("dlp", "allowed-sender"),))
-        raw = message.raw()
-        try:
-            report = await asyncio.to_thread(scan, raw)
-        finally:
-            raw.close()
+        if skip := _skip_reason(message, ctx.policy):
+            return Result(self.name, facts=(("dlp", skip),))
+        report = message.prepared.pop(self.name, None)
+        if report is None:
+            report = await asyncio.to_thread(_scan, message)
+        outbound = _outbound(message)
         customer = message.sender_domain if outbound else _first_hosted(message, ctx)
         return decide(self.name, report.findings, report.unscannable, customer, ctx)
+
+
+def _outbound(message: Message) -> bool:
+    return message.direction is None or message.direction.direction is Direction.OUTBOUND
+
+
+def _skip_reason(message: Message, policy: Policy) -> str | None:
+    if not _outbound(message) and not policy.dlp.scan_inbound:
+        return "skipped-inbound"
+    if policy.dlp.allows(message.mail_from):
+        return "allowed-sender"
+    return None
+
+
+def _scan(message: Message) -> Report:
+    raw = message.raw()
+    try:
+        return scan(raw)
+    finally:
+        raw.close()
 
 
 def _first_hosted(message: Message, ctx: Context) -> str:

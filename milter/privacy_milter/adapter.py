@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 import Milter
 
@@ -37,18 +37,27 @@ TEMPFAIL_TEXT = ("451", "4.7.1", "Temporary problem checking this message; pleas
 
 _connection_ids = itertools.count(1)
 
-Process = Callable[[Message], Coroutine[Any, Any, Verdict]]
 Bridge = Callable[[Coroutine[Any, Any, Verdict], float], Verdict]
+
+
+class Handler(Protocol):
+    """What the adapter hands a finished message to (runtime.Runtime)."""
+
+    @property
+    def deadline(self) -> float: ...
+
+    def prepare(self, message: Message) -> Any: ...
+
+    def process(self, message: Message, snapshot: Any) -> Coroutine[Any, Any, Verdict]: ...
 
 
 class MilterAdapter(Milter.Base):
     """One instance per SMTP connection (pymilter's factory makes them)."""
 
-    def __init__(self, process: Process, bridge: Bridge, deadline: Callable[[], float]) -> None:
+    def __init__(self, handler: Handler, bridge: Bridge) -> None:
         super().__init__()
-        self._process = process
+        self._handler = handler
         self._bridge = bridge
-        self._deadline = deadline
         self._connection_id = f"c{next(_connection_ids)}"
         self.message: Message | None = None
         self._broken: str | None = None  # set when collecting failed: the message is tempfailed
@@ -127,9 +136,10 @@ class MilterAdapter(Milter.Base):
                 log.error("%s: tempfail: could not collect the message (%s)",
                           message.queue_id or "NOQUEUE", self._broken)
                 return self._tempfail()
-            deadline = self._deadline()
+            deadline = self._handler.deadline
+            snapshot = self._handler.prepare(message)  # CPU work, here in this connection's thread
             try:
-                verdict = self._bridge(self._process(message), deadline)
+                verdict = self._bridge(self._handler.process(message, snapshot), deadline)
             except TimeoutError:
                 log.error("%s: tempfail: filters took longer than the %gs deadline",
                           message.queue_id or "NOQUEUE", deadline)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import tempfile
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 # Bodies up to this size stay in memory; larger ones are spooled to a temporary file.
 SPOOL_MAX_MEMORY = 1024 * 1024
@@ -171,6 +171,8 @@ class Message:
     direction: DirectionDecision | None = None
     body: BinaryIO = field(default_factory=lambda: new_spool())
     body_size: int = 0
+    # What filters' prepare hooks computed for their check (filter name -> value).
+    prepared: dict[str, Any] = field(default_factory=dict)
 
     def write_body(self, chunk: bytes) -> None:
         self.body.write(chunk)

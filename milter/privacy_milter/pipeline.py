@@ -1,7 +1,9 @@
 """Filters in policy order, each with its own timeout and on_error, folded into one Verdict.
 
 A filter is anything with a `name` and `async def check(message, ctx) -> Result`; nothing
-to inherit. Filters run one after another so a later one can read earlier results (the TLS
+to inherit. A filter with CPU-bound work may also have `prepare(message, policy)`, which the
+adapter calls in the SMTP connection's own thread before handing the message to the event
+loop: the work then costs no thread hop and never runs on the loop. Filters run one after another so a later one can read earlier results (the TLS
 check needs the DLP findings); a REJECT ends the run early since nothing can soften it.
 """
 
@@ -62,6 +64,19 @@ class Pipeline:
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = tuple(stages)
 
+    def prepare(self, message: Message, policy: Policy) -> None:
+        """Run the filters' synchronous `prepare` hooks (in the caller's thread). A failing hook
+        is logged; its filter's `check` then does the work itself or fails with on_error."""
+        for stage in self.stages:
+            hook = getattr(stage.filter, "prepare", None)
+            if hook is None:
+                continue
+            try:
+                hook(message, policy)
+            except Exception as exc:
+                log.error("%s: filter %s: prepare failed: %s", message.queue_id or "NOQUEUE",
+                          stage.filter.name, type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+
     async def run(self, message: Message, policy: Policy, services: Services = Services()) -> Verdict:
         ctx = Context(policy, services)
         for stage in self.stages:
@@ -74,8 +89,9 @@ class Pipeline:
     async def _run_one(self, stage: Stage, message: Message, ctx: Context) -> Result:
         name = stage.filter.name
         try:
-            return await asyncio.wait_for(stage.filter.check(message, ctx), stage.settings.timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(stage.settings.timeout):  # no extra task, unlike wait_for
+                return await stage.filter.check(message, ctx)
+        except TimeoutError:
             problem = f"timed out after {stage.settings.timeout:g}s"
         except Exception as exc:  # a broken filter must cost one message, never the daemon
             problem = f"failed: {type(exc).__name__}"

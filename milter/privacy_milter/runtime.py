@@ -33,6 +33,12 @@ DAY = 86400.0
 WATCH_INTERVAL = 2.0
 
 
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    policy: Policy
+    pipeline: Pipeline
+
+
 class Runtime:
     def __init__(self, policy: Policy, store: Store, hasher: AddressHasher, *,
                  policy_path: Path | None = None, overrides: Overrides = Overrides(),
@@ -61,8 +67,10 @@ class Runtime:
             tls_service = TlsPolicyService(policy.tls_policy.config,
                                            cache=SqlitePolicyCache(policy.store.path))
             try:
+                Path(policy.tls_policy.config.socket_path).parent.mkdir(parents=True, exist_ok=True)
                 await tls_service.start()
             except OSError as exc:
+                await tls_service.stop()
                 await store.close()
                 raise TlsPolicyError(f"cannot start the TLS policy service on "
                                  f"{policy.tls_policy.config.socket_path}: {exc}") from None
@@ -82,11 +90,23 @@ class Runtime:
             await self.tls_service.stop()
         await self.store.close()
 
-    async def process(self, message: Message) -> Verdict:
-        """Decide direction, run the filters, record metadata, log one line."""
-        policy, pipeline = self.policy, self.pipeline  # one consistent pair for this message
-        message.direction = direction.decide(message.session, message.recipients, policy.network)
-        verdict = await pipeline.run(message, policy, self.services)
+    def prepare(self, message: Message) -> Snapshot:
+        """In the SMTP connection's thread: decide the direction and run the filters' CPU-bound
+        `prepare` hooks. Returns the policy and pipeline this message is judged by."""
+        snapshot = Snapshot(self.policy, self.pipeline)  # one consistent pair for this message
+        message.direction = direction.decide(message.session, message.recipients, snapshot.policy.network)
+        snapshot.pipeline.prepare(message, snapshot.policy)
+        return snapshot
+
+    @property
+    def deadline(self) -> float:
+        return self.policy.milter.deadline
+
+    async def process(self, message: Message, snapshot: Snapshot | None = None) -> Verdict:
+        """On the loop: run the filters, record metadata, log one line."""
+        if snapshot is None:
+            snapshot = self.prepare(message)
+        verdict = await snapshot.pipeline.run(message, snapshot.policy, self.services)
         self.store.add(record_from(message, verdict, self.hasher, self.clock()))
         log.info("%s", message_line(message, verdict))
         return verdict

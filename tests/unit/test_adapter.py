@@ -18,7 +18,12 @@ class Recorder:
         self.verdict = verdict or Verdict(Action.ACCEPT, ())
         self.error, self.delay, self.messages = error, delay, []
 
-    async def __call__(self, message):
+    deadline = 2.0
+
+    def prepare(self, message):
+        return None
+
+    async def process(self, message, snapshot):
         self.messages.append({
             "queue_id": message.queue_id, "from": message.mail_from,
             "rcpts": [(r.address, r.mailer, r.host) for r in message.recipients],
@@ -54,7 +59,7 @@ class Ctx(testctx.TestCtx):
 
 def drive(process, macros=None, headers=(("Subject", "hi"), ("From", "a@shop.example")),
           body=b"hello\r\n", rcpts=("<bob@far.example>",)):
-    Milter.factory = lambda: MilterAdapter(process, bridge, lambda: 2.0)
+    Milter.factory = lambda: MilterAdapter(process, bridge)
     ctx = Ctx()
     for k, v in {"{client_addr}": "192.0.2.1", "{daemon_name}": "smtpd", "{tls_version}": "TLSv1.3",
                  "{cipher}": "TLS_AES_128_GCM_SHA256", "{rcpt_mailer}": "smtp", "{rcpt_host}": "mx.far.example",
@@ -76,7 +81,7 @@ def drive(process, macros=None, headers=(("Subject", "hi"), ("From", "a@shop.exa
 
 
 def test_negotiates_away_unused_steps_and_replies():
-    Milter.factory = lambda: MilterAdapter(Recorder(), bridge, lambda: 2.0)
+    Milter.factory = lambda: MilterAdapter(Recorder(), bridge)
     ctx = Ctx()
     ctx._negotiate()
     for flag in ("P_NOCONNECT", "P_NOHELO", "P_NODATA", "P_NOEOH", "P_NOUNKNOWN",

@@ -51,7 +51,7 @@ CREATE INDEX IF NOT EXISTS recipients_hash ON recipients(address_hash);
 
 _COLUMNS = ("time", "queue_id", "direction", "direction_reason", "client_addr", "sender_domain",
             "sender_hash", "size", "tls_version", "tls_cipher", "action", "findings", "facts", "errors")
-_INSERT = f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_INSERT = f"INSERT INTO messages (id, {', '.join(_COLUMNS)}) VALUES (?, {', '.join('?' * len(_COLUMNS))})"
 
 
 def _row(record: Record) -> tuple[Any, ...]:
@@ -127,14 +127,19 @@ class SqliteStore(Store):
                 raise StoreError(f"store write failed: {exc}") from None
 
     async def _write(self, batch: list[Record]) -> None:
-        assert self._db is not None
-        for record in batch:
-            cursor = await self._db.execute(_INSERT, _row(record))
-            if record.recipients:
-                await self._db.executemany(
-                    "INSERT INTO recipients (message_id, domain, address_hash) VALUES (?, ?, ?)",
-                    [(cursor.lastrowid, domain, h) for domain, h in record.recipients])
-        await self._db.commit()
+        """A whole batch in one transaction and two statements. Ids are numbered here, under
+        the write lock BEGIN IMMEDIATE takes, so recipients can refer to their message
+        without a round trip per message to learn its rowid."""
+        db = self._need_db()
+        await db.execute("BEGIN IMMEDIATE")
+        async with db.execute("SELECT COALESCE(MAX(id), 0) FROM messages") as cur:
+            row = await cur.fetchone()
+        first = int(row[0]) + 1 if row else 1
+        await db.executemany(_INSERT, [(first + i, *_row(r)) for i, r in enumerate(batch)])
+        await db.executemany(
+            "INSERT INTO recipients (message_id, domain, address_hash) VALUES (?, ?, ?)",
+            [(first + i, domain, h) for i, r in enumerate(batch) for domain, h in r.recipients])
+        await db.commit()
 
     async def _rollback(self) -> None:
         if self._db is not None:

@@ -67,8 +67,10 @@ class PolicyFetcher:
             raise MtaStsError("policy fetcher not started")
         url = f"https://mta-sts.{domain}{WELL_KNOWN}"
         try:
-            async with asyncio.timeout(self._timeout):
-                async with self._session.get(url, allow_redirects=False) as resp:
+            # aiohttp's own timeout closes the connection cleanly; the outer one is a backstop
+            async with asyncio.timeout(self._timeout + 1):
+                async with self._session.get(url, allow_redirects=False,
+                                             timeout=aiohttp.ClientTimeout(total=self._timeout)) as resp:
                     if resp.status != 200:
                         raise MtaStsError(f"{url}: HTTP status {resp.status}, not 200")
                     if resp.content_type != "text/plain":
