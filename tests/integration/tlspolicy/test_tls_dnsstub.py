@@ -64,9 +64,9 @@ def test_tls_stub_truncates_big_udp_answers(dns_stub: DnsStub) -> None:
                     reason="needs root and unshare to bind port 53 and bind-mount resolv.conf")
 def test_tls_stub_on_port_53_serves_glibc_in_a_mount_namespace(short_dir: Path) -> None:
     try:
-        stub = DnsStub("127.0.0.77", 53).start()
+        stub = DnsStub("127.0.0.79", 53).start()
     except OSError as exc:
-        pytest.skip(f"127.0.0.77:53 not available: {exc}")
+        pytest.skip(f"127.0.0.79:53 not available: {exc}")
     try:
         stub.add("mx.glibc.test", "A", "127.0.0.9")
         resolv = stub.write_resolv_conf(short_dir / "resolv.conf")

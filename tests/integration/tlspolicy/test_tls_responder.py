@@ -98,15 +98,16 @@ async def test_tls_framing_errors_and_oversize_close_only_that_connection(
     assert await good.ask("still.example") == "OK tlspolicy:still.example"
 
 
-async def test_tls_stale_socket_is_replaced_and_other_files_are_not(short_dir: Path) -> None:
+async def test_tls_stale_socket_is_replaced_and_other_files_are_not(short_dir: Path, socketmap_client: Connect) -> None:
     stale = short_dir / "stale.sock"
     leftover = socket.socket(socket.AF_UNIX)
     leftover.bind(str(stale))
     leftover.close()  # the file stays, nobody listens: a crashed previous run
     server = SocketmapResponder(scripted, path=str(stale))
     await server.start()
-    client = await asyncio.open_unix_connection(str(stale))
-    client[1].close()
+    client = await socketmap_client(str(stale))
+    assert await client.ask("x.example") == "OK tlspolicy:x.example"
+    await client.close()
     await server.stop()
     assert not stale.exists()
     regular = short_dir / "not-a-socket"
