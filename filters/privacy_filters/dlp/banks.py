@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 
 from privacy_milter.model import Confidence
@@ -113,8 +114,10 @@ def _plausible_account(text: str, m: Match) -> bool:
 
 
 def _nearest(accounts: list[Match], sc: Match) -> Match | None:
+    """The closest account number within reach (accounts are in text order)."""
     best, best_gap = None, _PAIR_DISTANCE + 1
-    for a in accounts:
+    i = bisect.bisect_left(accounts, sc.start - _PAIR_DISTANCE - 8, key=lambda a: a.start)
+    for a in accounts[i:i + 8]:
         gap = a.start - sc.end if a.start >= sc.end else sc.start - a.end
         if 0 <= gap < best_gap:
             best, best_gap = a, gap

@@ -31,12 +31,15 @@ def _candidates(text: str, start: int, end: int) -> Iterator[tuple[int, int, lis
     window of groups is tried only when the groups cut off do not look like more of the
     same card (a 4-digit neighbour means the run is something longer, like a parcel number).
     """
+    if end - start > 120:
+        return  # a long run of spaced digits is a table of numbers, not a printed card
     spans = [(g.start(), g.end()) for g in _GROUP.finditer(text, start, end)]
     n = len(spans)
     i = 0
     while i < n:
         found = False
-        for j in range(n - 1, i - 1, -1):
+        # A printed card has at most five groups, so windows are short: linear overall.
+        for j in range(min(n - 1, i + 4), i - 1, -1):
             lengths = [b - a for a, b in spans[i:j + 1]]
             digits = sum(lengths)
             if not 12 <= digits <= 19 or not card_groups_ok(lengths):
@@ -47,7 +50,7 @@ def _candidates(text: str, start: int, end: int) -> Iterator[tuple[int, int, lis
             if (i > 0 and lengths[0] == 4 and spans[i - 1][1] - spans[i - 1][0] == 4) or (
                     j < n - 1 and spans[j + 1][1] - spans[j + 1][0] == 4 and len(lengths) > 1):
                 continue
-            if len(lengths) == 1 and n > 1:
+            if len(lengths) == 1 and n > 1 and lengths[0] < 12:
                 continue  # a lone long run inside spaced numbers is not a printed card
             yield spans[i][0], spans[j][1], lengths
             i, found = j + 1, True

@@ -82,7 +82,7 @@ _B64_RUN: Final = re.compile(r"[A-Za-z0-9+/=]{40,}")
 def find_credentials(text: str, engine: Engine, hits: frozenset[str]) -> Iterator[Hit]:
     if "pw_word" in hits:
         yield from _labelled(text, engine)
-        yield from _header_rows(text)
+        yield from _header_rows(text, engine)
     if "login_pair" in hits:
         yield from _login_pairs(text, engine)
     for name in _KEY_PATTERNS:
@@ -170,15 +170,24 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "") -> Hit 
     return None
 
 
-def _header_rows(text: str) -> Iterator[Hit]:
+def _header_rows(text: str, engine: Engine) -> Iterator[Hit]:
     """Tables: a heading row naming a password column, values in the rows below it."""
-    for heading in re.finditer(r"(?im)^(?P<row>[^\n]{0,200}(?:,|;|\t|\|)[^\n]{0,200})$", text):
-        cells = _cells(heading.group("row"))
+    seen_rows: set[int] = set()
+    for m in engine.find("pw_word", text):
+        row_start = text.rfind("\n", 0, m.start) + 1
+        if row_start in seen_rows:
+            continue
+        seen_rows.add(row_start)
+        row_end = text.find("\n", m.end)
+        row_end = len(text) if row_end == -1 else row_end
+        if row_end - row_start > 400:
+            continue
+        cells = _cells(text[row_start:row_end])
         column = next((i for i, c in enumerate(cells) if _WORD_RE.fullmatch(c.strip(" \"'"))),
                       None)
-        if column is None:
+        if column is None or len(cells) < 2:
             continue
-        below = text[heading.end() + 1:heading.end() + 2000].split("\n")[:20]
+        below = text[row_end + 1:row_end + 2000].split("\n")[:20]
         for row in below:
             values = _cells(row)
             if len(values) != len(cells):

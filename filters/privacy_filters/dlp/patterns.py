@@ -50,6 +50,9 @@ _SPECS: Final = (
 )
 
 NAMES: Final = tuple(name for name, _ in _SPECS)
+# Per pattern and chunk (256 K characters). Real mail has a handful of candidates; a
+# megabyte of "password: " must not cost seconds. Values past the cap are not seen.
+MAX_MATCHES: Final = 400
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,11 @@ class Engine:
         """Names of the patterns that occur at least once: the single pass."""
         return frozenset(NAMES[i] for i in self._set.Match(text) or ())  # None: no match
 
-    def find(self, name: str, text: str) -> Iterator[Match]:
-        for m in self._compiled[NAMES.index(name)].finditer(text):
+    def find(self, name: str, text: str, cap: int = MAX_MATCHES) -> Iterator[Match]:
+        """Positions of one pattern, at most `cap` of them (hostile text can hold millions)."""
+        for n, m in enumerate(self._compiled[NAMES.index(name)].finditer(text)):
+            if n >= cap:
+                return
             yield Match(m.start(), m.end())
 
 

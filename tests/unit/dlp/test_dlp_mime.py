@@ -86,3 +86,23 @@ def test_password_with_unscannable_attachment_is_high():
     report = scan(raw)
     assert report.unscannable == 1
     assert report.findings[0].confidence is Confidence.HIGH
+
+
+def test_hostile_inputs_stay_fast():
+    import time
+    cases = [
+        ("text/html", "<a" * 200_000),          # quadratic for html.parser
+        ("text/html", "<!--" + "x" * 500_000),
+        ("text/plain", "1 " * 200_000),          # one huge run of spaced digits
+        ("text/plain", "password: " * 100_000),  # a million candidates
+        ("text/plain", "Sort code 20-00-00 12345678 " * 20_000),
+    ]
+    for subtype, body in cases:
+        raw = (f"From: a@b\r\nSubject: x\r\nContent-Type: {subtype}\r\n\r\n{body}").encode()
+        start = time.perf_counter()
+        scan(raw)
+        assert time.perf_counter() - start < 3.0, subtype
+
+
+def test_card_in_space_separated_row(scan_text):
+    assert "payment_card" in categories(scan_text(f"card,exp,cvv\n{VISA} 12 2027 123"))
