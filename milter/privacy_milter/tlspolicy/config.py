@@ -55,11 +55,11 @@ class TlsPolicyConfig:
     max_request_bytes: int = 1024
     """Longest socketmap request accepted (a domain is at most 255 bytes); a longer one
     closes the connection."""
-    request_timeout: float = 20.0
+    request_timeout: float = 30.0
     """Seconds one lookup may take before it answers TEMP (the message is deferred, never
     sent with a weaker policy). An MTA-STS fetch cut off this way goes on in the
-    background and is cached, so Postfix's retry is fast. Keep it above dns_timeout * 3
-    + mtasts_fetch_timeout."""
+    background and is cached, so Postfix's retry is fast. Keep it above
+    2 * dns_timeout + mtasts_fetch_timeout (DANE MX, MTA-STS TXT, policy fetch)."""
     max_connections: int = 512
     """Concurrent client connections; more are closed at once."""
     idle_timeout: float = 300.0

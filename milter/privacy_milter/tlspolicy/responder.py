@@ -32,7 +32,7 @@ READ_SIZE = 4096
 
 class SocketmapResponder:
     def __init__(self, handler: Handler, *, path: str, mode: int = 0o666, max_request_bytes: int = 1024,
-                 request_timeout: float = 20.0, idle_timeout: float = 300.0, max_connections: int = 512) -> None:
+                 request_timeout: float = 30.0, idle_timeout: float = 300.0, max_connections: int = 512) -> None:
         self._handler = handler
         self.path = path
         self._mode = mode
