@@ -14,8 +14,9 @@ import pytest
 from privacy_milter.tlspolicy.dnsclient import DnsAnswer
 from privacy_milter.tlspolicy.model import DnsLookupError, MtaStsError
 
-# A socketmap conversation as Postfix 3.7's smtp(8) sends it (request netstrings) and
-# as this service answers (response netstrings), recorded byte for byte.
+# A socketmap conversation: requests as Postfix 3.7.11's socketmap client writes them
+# (the example.com and [smtp.relay.example]:587 lines were captured from `postmap -q`),
+# responses as this service writes them.
 TRANSCRIPT: list[tuple[bytes, bytes]] = [
     (b"21:tlspolicy example.com,",
      b"12:OK dane-only,"),
