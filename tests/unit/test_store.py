@@ -127,3 +127,30 @@ async def test_unopenable_store_is_a_clear_error(tmp_path):
     s = SqliteStore(tmp_path / "file" / "meta.db")
     with pytest.raises(StoreError, match="cannot open the store"):
         await s.setup()
+
+
+async def test_cancelled_write_keeps_records_and_ends_the_transaction(store, hasher, monkeypatch):
+    import asyncio
+
+    real_write = store._write
+    started = asyncio.Event()
+
+    async def slow(batch):
+        await store._db.execute("BEGIN IMMEDIATE")
+        started.set()
+        await asyncio.sleep(10)
+
+    store.add(make_record(hasher))
+    monkeypatch.setattr(store, "_write", slow)
+    task = asyncio.create_task(store.flush())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(store._pending) == 1 and not store._db.in_transaction
+    monkeypatch.setattr(store, "_write", real_write)
+    await store.close()
+    store2 = SqliteStore(store.path)
+    await store2.setup()
+    assert (await store2.stats())["messages"] == 1
+    await store2.close()

@@ -74,6 +74,7 @@ class SqliteStore(Store):
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def setup(self) -> None:
         try:
@@ -100,10 +101,11 @@ class SqliteStore(Store):
             self._wake.set()
 
     async def _flush_loop(self) -> None:
-        while True:
+        while not self._closing:
             try:
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.flush_interval):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self._wake.clear()
             try:
@@ -121,10 +123,12 @@ class SqliteStore(Store):
             batch, self._pending = self._pending, []
             try:
                 await self._write(batch)
-            except aiosqlite.Error as exc:
+            except BaseException as exc:  # cancelled mid-write too: keep the batch, end the transaction
                 self._pending[:0] = batch  # nothing lost: retried on the next flush
                 await self._rollback()
-                raise StoreError(f"store write failed: {exc}") from None
+                if isinstance(exc, aiosqlite.Error):
+                    raise StoreError(f"store write failed: {exc}") from None
+                raise
 
     async def _write(self, batch: list[Record]) -> None:
         """A whole batch in one transaction and two statements. Ids are numbered here, under
@@ -142,11 +146,11 @@ class SqliteStore(Store):
         await db.commit()
 
     async def _rollback(self) -> None:
-        if self._db is not None:
+        if self._db is not None and self._db.in_transaction:
             try:
                 await self._db.rollback()
-            except aiosqlite.Error:
-                pass
+            except aiosqlite.Error as exc:
+                log.error("store: rollback failed: %s", exc)
 
     async def purge(self, before: float) -> int:
         await self.flush()
@@ -207,11 +211,14 @@ class SqliteStore(Store):
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
+            # Let a write in progress finish rather than cancel it half-way.
+            self._closing = True
+            self._wake.set()
             try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+                async with asyncio.timeout(30):
+                    await self._task
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
             self._task = None
         if self._db is not None:
             try:
