@@ -79,6 +79,9 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
                 ctx.before(text, min(sc.start, account.start), 160)
                 + " " + ctx.after(text, max(sc.end, account.end), 80)):
             confidence = Confidence.MEDIUM
+        elif sort_code[1] and 0 <= account.start - sc.end <= 4 and ctx.BANK_WORDS.search(
+                ctx.before(text, sc.start, 120)):
+            confidence = Confidence.MEDIUM  # "bank details: Barclays 20-00-00 12345678"
         else:
             continue
         if table is not None:

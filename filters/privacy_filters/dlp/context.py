@@ -13,18 +13,18 @@ CARD_WORDS: Final = re.compile(
     r"\b(?:card|cards|visa|master\s?card|mc|amex|american\s+express|discover|jcb|diners|"
     r"maestro|union\s?pay|credit|debit|cvv2?|cvc2?|cv2|csc|security\s+code|expiry|expires|"
     r"exp|valid\s+(?:thru|until|to)|pan|karte|kreditkarte|carte|tarjeta|kaart|creditcard|"
-    r"carta|cartão|cartao|charge|pay(?:ment)?|billing)\b")
+    r"carta|cartão|cartao|charge|pay(?:ment)?|billing|cc|ccn|cc#|long\s+number)\b")
 # Card words that need no further support: they name the number itself.
 STRONG_CARD_WORDS: Final = re.compile(
     r"\b(?:card|visa|master\s?card|amex|american\s+express|discover|jcb|diners|maestro|"
     r"union\s?pay|cvv2?|cvc2?|cv2|expiry|exp|expires|karte|kreditkarte|carte|tarjeta|kaart|"
-    r"creditcard|carta|cartão|cartao)\b")
+    r"creditcard|carta|cartão|cartao|ccn|long\s+number)\b")
 # What a long number usually is, when it is not a card.
 NOT_CARD_WORDS: Final = re.compile(
     r"\b(?:order|tracking|track|parcel|shipment|consignment|reference|ref|invoice|inv|ticket|"
     r"case|booking|confirmation|transaction|txn|receipt|po|purchase\s+order|customer|member|"
     r"membership|policy|claim|serial|imei|iccid|isbn|phone|tel|telephone|mobile|fax|call|"
-    r"account\s+(?:no|number)|acct|id|number\s+is|barcode|sku|voucher|gift|loyalty|"
+    r"account\s+(?:no|number)|acct|id|barcode|sku|voucher|gift|loyalty|"
     r"bestellnummer|commande|pedido|referenz)\b")
 TEST_WORDS: Final = re.compile(r"\b(?:test|testing|sandbox|dummy|sample|example|fake)\b")
 

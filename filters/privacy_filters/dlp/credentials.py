@@ -56,9 +56,11 @@ here there via by in on at for to from with and or but if as of please see ask c
 sms phone whatsapp signal later tbc tbd unknown needed missing ok okay yes fine still also
 needs expires will must should can could would may has have had does did do
 ihr ihre dein deine votre vos su sus je jouw uw il la le les el los las o um uma
+thanks thank regards cheers best sincerely kind hello hi dear confirm enter repeat
 """.split())
 _LOGIN_RE: Final = re.compile(
-    r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?)\b[^\n]{0,80}?"
+    r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?|wi-?fi|wlan|ssid)\b"
+    r"[^\n]{0,80}?"
     r"(?<![\w.@+\-])(?P<user>[\w.@+\-]{2,64})[ \t]+/[ \t]+(?P<value>\S{4,64})")
 # Only the unambiguous words may be followed by a value with no separator at all.
 _FULL_WORD: Final = re.compile(
@@ -73,6 +75,10 @@ _CRED_CONTEXT: Final = re.compile(
 _SPECIMEN_HOST: Final = re.compile(r"(?:[\w-]+\.)*(?:example|localhost|myhost|host|server|"
                                    r"hostname|domain|test|invalid)(?:\.|$)")
 _CHANGED: Final = re.compile(r"(?i)\b(?:chang\w*|set|reset|updat\w*|switch\w*|modif\w*)\b")
+# A token value: 20+ characters of base64/hex-ish text mixing letters and digits.
+_TOKEN_VALUE: Final = re.compile(
+    r"""[ \t]*(?:is|=|:|=>)?[ \t]*["'`]?(?P<value>(?=[\w+/=.\-]*\d)(?=[\w+/=.\-]*[A-Za-z])"""
+    r"""[\w+/=.\-]{20,200})(?![\w+/=.\-])""")
 _PAIR_LEAD: Final = re.compile(r"(?i)(?:[:=]|\bis|\bit's|\bit’s|\bare|\buse|\bwith|\bas|-)\s*$")
 _KEY_PATTERNS: Final = ("pem", "aws_id", "aws_secret", "github", "gitlab", "slack", "slack_hook",
                         "stripe", "npm", "sendgrid", "ai_key")
@@ -83,6 +89,8 @@ def find_credentials(text: str, engine: Engine, hits: frozenset[str]) -> Iterato
     if "pw_word" in hits:
         yield from _labelled(text, engine)
         yield from _header_rows(text, engine)
+    if "token_word" in hits:
+        yield from _tokens(text, engine)
     if "login_pair" in hits:
         yield from _login_pairs(text, engine)
     for name in _KEY_PATTERNS:
@@ -108,8 +116,9 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
             # "Password:" with the value on the next line, as forms are often laid out.
             nxt_end = text.find("\n", line_end + 1, line_end + 200)
             nxt = text[line_end + 1:nxt_end if nxt_end != -1 else line_end + 200].strip()
-            if text[max(0, m.end - 1):m.end + 1].strip().endswith(":") or rest.startswith(":"):
-                rest = ": " + nxt
+            if (text[max(0, m.end - 1):m.end + 1].strip().endswith(":") or rest.startswith(":")) \
+                    and " " not in nxt and _strength(_clean(nxt)) == 2:
+                rest = ": " + nxt  # only a secret-looking value stands alone on the next line
         line_start = text.rfind("\n", 0, m.start) + 1
         lead = text[max(line_start, m.start - 60):m.start]
         if _NEGATIVE_BEFORE.search(lead):
@@ -127,7 +136,8 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
 def _next_line_value(rest: str, end: int) -> str:
     """The value in "your password is below:" is the next non-empty line, alone on it."""
     lines = [ln.strip() for ln in rest[end:].split("\n")[1:4] if ln.strip()]
-    return lines[0] if lines and " " not in lines[0] else ""
+    value = lines[0] if lines and " " not in lines[0] else ""
+    return value if _strength(_clean(value)) == 2 else ""
 
 
 def _glued(ch: str, extra: str) -> bool:
@@ -215,6 +225,18 @@ def _login_pairs(text: str, engine: Engine) -> Iterator[Hit]:
             continue  # "sign-in sheet / Q3-2001": no word says a login follows
         if _strength(value) >= 2 and "/" not in value:
             yield Hit("password", Confidence.MEDIUM, digest("password", value))
+
+
+def _tokens(text: str, engine: Engine) -> Iterator[Hit]:
+    """"API key: 9f8e…": a long random-looking value after a token word is key material."""
+    for m in engine.find("token_word", text):
+        found = _TOKEN_VALUE.match(text[m.end:m.end + 200])
+        if found is None:
+            continue
+        value = found.group("value")
+        if _is_placeholder(value) or re.search(r"(.)\1{5}", value) or "example" in value.lower():
+            continue
+        yield Hit("password", Confidence.HIGH, digest("password", value))
 
 
 def _keys(text: str, engine: Engine, name: str) -> Iterator[Hit]:

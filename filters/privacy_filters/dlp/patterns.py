@@ -30,10 +30,13 @@ _SPECS: Final = (
     ("iban", r"\b[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]){10,34}"),
     ("sortcode", r"\b\d{2}[ .\-–]?\d{2}[ .\-–]?\d{2}\b"),
     ("account", r"\b\d{8}\b"),
-    ("uk_words", r"(?i)sort[\s\-]?code|\bsort\s*:|\bs/c\b|\ba/c\b|\bacc(?:oun)?t\b|\bacct\b|\bsc:"),
+    ("uk_words", r"(?i)sort[\s\-]?code|\bsort\s*:|\bs/c\b|\ba/c\b|\bacc(?:oun)?t\b|\bacct\b|\bsc:|\bbank"),
     ("pw_word", r"(?i)(?:" + PASSWORD_WORDS + r")"),
-    ("login_pair", r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?)\b"
+    ("login_pair", r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?|"
+                   r"wi-?fi|wlan|ssid)\b"
                    r"[^\n]{0,80}?[\w.@+\-]{2,64}\s+/\s+\S{4,}"),
+    ("token_word", r"(?i)\b(?:api[ _-]?key|secret[ _-]?key|access[ _-]?token|auth[ _-]?token|"
+                   r"client[ _-]?secret|bearer|private[ _-]?token|app[ _-]?secret)\b"),
     ("pem", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
     ("aws_id", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|AIPA)[A-Z0-9]{16}\b"),
     ("aws_secret", r"(?i)aws.{0,20}secret.{0,20}[:=]\s*[\"']?[A-Za-z0-9/+]{40}\b"),

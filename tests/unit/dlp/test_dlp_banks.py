@@ -40,6 +40,7 @@ def test_iban_lookalikes_ignored(scan_text, body):
     "Our bank details changed: HSBC, 40.47.84 account no. 12345678",
     "Acc No: 12345678 Sort: 20-00-00",
     "Account Number | Sort Code\n12345678 | 20-00-00",
+    "Bank details: Barclays 20-00-00 12345678",
 ])
 def test_uk_account_found(scan_text, body):
     assert "uk_bank_account" in categories(scan_text(body))
@@ -49,6 +50,7 @@ def test_uk_account_found(scan_text, body):
     "Meeting on 12-11-26, your customer account number is 12345678.",
     "Sort code 20-00-00 is for the branch; no account given.",
     "Call 01632 960001 about order 12345678 on 20-03-24.",
+    "Meeting 12-11-26 12345678 bank holiday",
 ])
 def test_uk_lookalikes_ignored(scan_text, body):
     assert "uk_bank_account" not in categories(scan_text(body))

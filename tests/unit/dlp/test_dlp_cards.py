@@ -24,7 +24,13 @@ def spaced(number: str, groups: tuple[int, ...] = (4, 4, 4, 4), sep: str = " ") 
     f"Amex {spaced(AMEX, (4, 6, 5))} CVV 1234",
     f"Numéro de carte : {spaced(VISA, sep='.')}",
     f"name,card,expiry\nJo Bloggs,{VISA},01/29\n",
+    f"CC# {VISA}",
 ])
+
+
+def test_grouped_card_without_words_is_low(scan_text):
+    report = scan_text(f"My number is {spaced(VISA)}")
+    assert report.findings[0].confidence is Confidence.LOW
 def test_cards_found(scan_text, body):
     report = scan_text(body)
     assert "payment_card" in categories(report)

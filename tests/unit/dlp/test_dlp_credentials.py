@@ -36,6 +36,9 @@ FOUND = [
     "Password - Falcon1957",
     "Your temporary password is below:\n\nFalcon1957\n\nThanks",
     "パスワード: Sakura2024!",
+    "Wifi: GuestNet / BlueSky42",
+    "API key: 9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+    "client_secret = 'Zx81kLm29QpR7sT4uV6wX'",
 ]
 
 NOT_FOUND = [
@@ -65,6 +68,10 @@ NOT_FOUND = [
     "The password's strength matters",
     "PASSWD  - Elliot's account management",
     "password required\tpam_deny.so",
+    "Password:\nThanks,\nBob",
+    "Password:\nConfirm password:",
+    "API key: <your key here>",
+    "the api key is in the vault",
 ]
 
 
