@@ -26,11 +26,6 @@ def spaced(number: str, groups: tuple[int, ...] = (4, 4, 4, 4), sep: str = " ") 
     f"name,card,expiry\nJo Bloggs,{VISA},01/29\n",
     f"CC# {VISA}",
 ])
-
-
-def test_grouped_card_without_words_is_low(scan_text):
-    report = scan_text(f"My number is {spaced(VISA)}")
-    assert report.findings[0].confidence is Confidence.LOW
 def test_cards_found(scan_text, body):
     report = scan_text(body)
     assert "payment_card" in categories(report)
@@ -64,3 +59,8 @@ def test_same_card_in_text_and_html_counts_once(scan_text):
 def test_two_cards_count_two(scan_text):
     report = scan_text(f"card {spaced(VISA)}\nand the other card {spaced(MC2)}")
     assert report.findings[0].count == 2
+
+
+def test_grouped_card_without_words_is_low(scan_text):
+    report = scan_text(f"My number is {spaced(VISA)}")
+    assert report.findings[0].confidence is Confidence.LOW
