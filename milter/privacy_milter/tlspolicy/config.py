@@ -87,6 +87,9 @@ class TlsPolicyConfig:
     # --- MTA-STS --------------------------------------------------------------------------
     mtasts_fetch_timeout: float = 10.0
     """Seconds for fetching one policy file over HTTPS (connect, TLS, body)."""
+    mtasts_ca_file: str | None = None
+    """PEM bundle of CAs trusted for policy HTTPS. None: the system's CAs (production).
+    Only for tests and private deployments; an ssl_context given to TlsPolicyService wins."""
     mtasts_max_policy_bytes: int = 65536
     """Largest policy file accepted (RFC 8461 suggests 64 KiB)."""
     mtasts_min_max_age: int = 0

@@ -41,7 +41,8 @@ class TlsPolicyService:
                  https_hosts: Mapping[str, tuple[str, int]] | AbstractResolver | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         """`cache`: where MTA-STS policies live (default: in memory, config.cache_size).
-        `ssl_context`: trust for policy HTTPS fetches (default: system CAs).
+        `ssl_context`: trust for policy HTTPS fetches (default: config.mtasts_ca_file,
+        else the system CAs).
         `dns_resolver`: replaces the one built from config.nameserver/port.
         `https_hosts`: host → (address, port) for policy fetches, or an aiohttp resolver
         (tests; default: the system's name resolution)."""
@@ -50,6 +51,8 @@ class TlsPolicyService:
         resolver = dns_resolver or make_resolver(config.nameserver, config.nameserver_port, config.dns_timeout)
         self.dns = DnsClient(resolver)
         host_resolver = StaticHostResolver(https_hosts) if isinstance(https_hosts, Mapping) else https_hosts
+        if ssl_context is None and config.mtasts_ca_file:
+            ssl_context = ssl.create_default_context(cafile=config.mtasts_ca_file)
         self.fetcher = PolicyFetcher(timeout=config.mtasts_fetch_timeout, max_bytes=config.mtasts_max_policy_bytes,
                                      ssl_context=ssl_context, host_resolver=host_resolver)
         self.dane = DaneChecker(self.dns, memory_size=config.cache_size, clock=clock)

@@ -209,3 +209,16 @@ async def test_tls_service_lookup_without_socket(tls_config: Any, dane_domain: A
         assert decision.source.value == "dane"
     finally:
         await service.stop()
+
+
+async def test_tls_ca_file_from_config(tls_config: Any, short_dir: Any, mtasts_domain: Any,
+                                       mtasts_web: MtaStsHttpsServer) -> None:
+    mtasts_domain("sts.test")
+    ca_file = short_dir / "ca.pem"
+    mtasts_web.ca.cert_pem.write_to_path(str(ca_file))
+    service = TlsPolicyService(tls_config(mtasts_ca_file=str(ca_file)), https_hosts=mtasts_web.host_map())
+    await service.start(serve=False)
+    try:
+        assert str(await service.lookup("sts.test")) == "OK secure match=mx1.sts.test"
+    finally:
+        await service.stop()
