@@ -21,6 +21,11 @@ DEFAULT_POLICY = Path("/etc/privacy-milter/policy.toml")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["tls-query"]:  # its own parser, options and all
+        from .tlspolicy.query import main as query_main
+
+        return query_main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -71,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     subject.add_argument("address", help="the person's email address")
     _store_args(subject)
     subject.set_defaults(handler=_subject)
+
+    sub.add_parser("tls-query", add_help=False,
+                   help="show the outbound TLS policy Postfix would get for a domain (see tls-query --help)")
 
     purge = sub.add_parser("purge", help="delete records older than the retention window now")
     _store_args(purge)
