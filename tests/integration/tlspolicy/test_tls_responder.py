@@ -138,3 +138,13 @@ async def test_tls_connection_limit(short_dir: Path, socketmap_client: Connect) 
         assert await extra.closed_by_server()
     finally:
         await server.stop()
+
+
+async def test_tls_client_vanishing_mid_pipeline_does_not_hurt(responder: SocketmapResponder,
+                                                               socketmap_client: Connect) -> None:
+    rude = await socketmap_client(responder.path)
+    await rude.send_raw(b"".join(netstring.encode(f"tlspolicy sleep-50-{i}".encode()) for i in range(10)))
+    await rude.close()
+    await asyncio.sleep(0.2)
+    polite = await socketmap_client(responder.path)
+    assert await polite.ask("after.example") == "OK tlspolicy:after.example"

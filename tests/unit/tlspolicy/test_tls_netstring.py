@@ -100,3 +100,19 @@ def test_tls_decoder_stays_broken_after_an_error() -> None:
 def test_tls_byte_at_a_time_of_many_requests_is_bounded() -> None:
     stream = b"".join(encode(f"tlspolicy d{i}.example".encode()) for i in range(200))
     assert len(replay(stream, 1)) == 200
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_tls_random_bytes_only_ever_raise_netstring_error(seed: int) -> None:
+    import random
+    rng = random.Random(seed)
+    alphabet = b"0123456789:,ab \x00"
+    for _ in range(50):
+        stream = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 64)))
+        decoder = NetstringDecoder(32)
+        try:
+            for piece in chunks(stream, rng.choice(READ_SIZES)):
+                for out in decoder.feed(piece):
+                    assert len(out) <= 32
+        except NetstringError:
+            pass
