@@ -31,6 +31,7 @@ _SEP_RE: Final = re.compile(
       |(?P<to>\s+to\b)
       |(?P<bare>\s))
     [ \t]*(?P<value>\S{1,128})""")
+_GAP_CHARS: Final = re.compile(r"[\w\s'’()\-/]*")
 _GAP_STOP: Final = re.compile(
     r"(?i)\b(?:must|should|will|can|cannot|can't|could|would|may|might|has|have|had|needs?|"
     r"requires?|required|optional|expires?|expired|protected|field|box|manager|policy|rules?|reset|change|"
@@ -40,7 +41,7 @@ _GAP_STOP: Final = re.compile(
     r"option|variable|function)\b|[.!?;,]")
 # Words that introduce an example, a rule or a request rather than an actual secret.
 _NEGATIVE_BEFORE: Final = re.compile(
-    r"(?i)\b(?:e\.g\.|eg|example|for\ instance|such\ as|sample|dummy|placeholder|like|"
+    r"(?i)\b(?:e\.g\.|eg|example|for\ instance|such\ as|sample|dummy|placeholder|"
     r"never|don't|do\ not|must|should|policy|requirement|forgot|forgotten|reset\ link|"
     r"weak|strong|bad|common|guess|enter\ your|type\ your)\b")
 _NEGATIVE_VALUE: Final = re.compile(r"(?i)(?:see|ask|call|text|sent|in\ the|on\ the|attached)\b")
@@ -150,11 +151,12 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "") -> Hit 
     while (found := _SEP_RE.search(rest, pos)) is not None:
         pos = found.start() + 1  # overlapping: a value tried as bare may hold the next ":"
         gap = rest[:found.start()]
-        if len(gap.split()) > 5 or _GAP_STOP.search(gap):
-            return None
         bare = found.group("bare") is not None or found.group("to") is not None
         if bare and gap.strip() and found.group("to") is None:
             continue  # "password for the wifi Falcon1" has no separator: keep looking
+        if len(gap.split()) > 5 or _GAP_STOP.search(gap) or not _GAP_CHARS.fullmatch(gap) \
+                or gap.count("(") != gap.count(")"):
+            return None  # linking words only: no code, markup or unclosed brackets
         if bare and (not _FULL_WORD.fullmatch(word) or not _BARE_VALUE.fullmatch(_clean(
                 found.group("value")))):
             continue  # "pass --quiet to gpg": short words and option-like values prove nothing
@@ -289,8 +291,8 @@ def _strength(value: str) -> int:
         return 0
     if value.lower() in _STOP_VALUES or value.startswith(("http://", "https://", "www.")):
         return 0
-    if re.search(r"\w\(.*\)|\)\s*;?$|^\$\{?[a-z_]+\}?$|::|->", value):
-        return 0  # code: getpass(), $var, obj->field
+    if re.search(r"\w\(.*\)|\)\s*;?$|^\$\{?[a-z_]+\}?$|::|->|^[~.]?/|\|", value):
+        return 0  # code, paths and type lists: getpass(), $var, obj->x, /home/x, string|Buffer
     if "@" in value and "." in value.split("@")[-1]:
         return 0  # an email address: a user name, not a password
     lower = any(c.islower() for c in value)
@@ -318,6 +320,6 @@ def _value_confidence(raw_value: str, formal: bool, word: str) -> Confidence | N
         is_code = bool(re.search(r"(?i)code|pin|key", word))
         if value.isdigit():
             return Confidence.MEDIUM if len(value) >= (4 if is_code else 6) else None
-        if len(value) >= 6 and not value.islower():
+        if len(value) >= 6 and value.isalpha() and not value.islower():
             return Confidence.MEDIUM  # "Password: Sunshine"
     return None
