@@ -58,6 +58,10 @@ class MtaStsResolver:
         self._refresher: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
+    def use_cache(self, cache: PolicyCache) -> None:
+        """Switch caches (the service falls back to memory when a store fails to open)."""
+        self._cache = cache
+
     async def start(self) -> None:
         if self._config.mtasts_refresh_interval > 0 and self._refresher is None:
             self._refresher = asyncio.create_task(self._refresh_loop(), name="mta-sts-refresh")

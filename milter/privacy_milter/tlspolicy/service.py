@@ -73,12 +73,21 @@ class TlsPolicyService:
         on config.socket_path. Call on the running loop; safe to call twice."""
         if self._started:
             return
-        await self.cache.setup()
+        try:
+            await self.cache.setup()
+        except Exception:  # a broken store must not take outbound TLS down with it
+            log.exception("tls policy cache: setup failed; using an in-memory cache instead")
+            self.cache = MemoryPolicyCache(self.config.cache_size)
+            self.mtasts.use_cache(self.cache)
         await self.fetcher.start()
         await self.mtasts.start()
         self._started = True
         if serve:
-            await self.responder.start()
+            try:
+                await self.responder.start()
+            except BaseException:
+                await self.stop()
+                raise
             self._serving = True
 
     async def stop(self) -> None:

@@ -222,3 +222,33 @@ async def test_tls_ca_file_from_config(tls_config: Any, short_dir: Any, mtasts_d
         assert str(await service.lookup("sts.test")) == "OK secure match=mx1.sts.test"
     finally:
         await service.stop()
+
+
+async def test_tls_broken_cache_setup_falls_back_to_memory(tls_config: Any, mtasts_domain: Any,
+                                                           mtasts_web: MtaStsHttpsServer) -> None:
+    from privacy_milter.tlspolicy.cache import MemoryPolicyCache
+
+    class Broken(MemoryPolicyCache):
+        async def setup(self) -> None:
+            raise OSError("database is locked")
+
+    mtasts_domain("sts.test")
+    service = TlsPolicyService(tls_config(), cache=Broken(), ssl_context=mtasts_web.client_context(),
+                               https_hosts=mtasts_web.host_map())
+    await service.start(serve=False)
+    try:
+        assert not isinstance(service.cache, Broken)
+        assert str(await service.lookup("sts.test")) == "OK secure match=mx1.sts.test"
+        assert await service.cache.get("sts.test") is not None
+    finally:
+        await service.stop()
+
+
+async def test_tls_start_failure_leaves_nothing_running(tls_config: Any, short_dir: Any) -> None:
+    blocker = short_dir / "not-a-socket"
+    blocker.write_text("x")
+    service = TlsPolicyService(tls_config(socket_path=str(blocker), mtasts_refresh_interval=60))
+    with pytest.raises(FileExistsError):
+        await service.start()
+    assert service.mtasts._refresher is None
+    await service.stop()  # harmless after a failed start
