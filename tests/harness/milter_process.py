@@ -48,10 +48,11 @@ class MilterProcess:
             + extra)
 
     def start(self) -> "MilterProcess":
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(VENV_BIN / "privacy-milter"), "run", "--policy", str(self.policy_path)],
                                      stdout=self._log, stderr=subprocess.STDOUT)
-        self.wait_for_log(r"privacy-milter ready on", START_TIMEOUT)
+        self.wait_for_log(r"privacy-milter ready on", START_TIMEOUT, since=offset)
         return self
 
     def stop(self) -> int | None:
@@ -74,11 +75,12 @@ class MilterProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def wait_for_log(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+    def wait_for_log(self, pattern: str, timeout: float = 10.0, since: int = 0) -> re.Match[str]:
+        """The first match of `pattern` in the log after byte `since`."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if m := regex.search(self.log()):
+            if m := regex.search(self.log()[since:]):
                 return m
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"privacy-milter exited ({self.proc.returncode}):\n{self.log()[-3000:]}")

@@ -295,3 +295,61 @@ def test_milter_down_means_tempfail_not_unchecked(postfix_factory, sink, milter_
              else [exc.smtp_code])  # type: ignore[attr-defined]
     assert all(400 <= c < 500 for c in codes), codes
     assert sink.messages == []
+
+
+# --- policy reload on a running daemon ----------------------------------------------------
+
+def test_sigusr1_and_file_edit_reload_and_an_invalid_edit_is_refused(postfix_factory, sink, milter_factory, certs):
+    import signal
+
+    milter = milter_factory(MILTER_POLICY)
+    postfix = postfix_factory(**postfix_settings(milter, sink, certs))
+    milter.proc.send_signal(signal.SIGUSR1)
+    milter.wait_for_log(r"policy reloaded \(SIGUSR1\)")
+    # An edit that makes IBANs a reason to reject takes effect without a restart.
+    milter.write_policy(MILTER_POLICY.replace('iban = { high = "quarantine", medium = "quarantine" }',
+                                              'iban = { high = "reject", medium = "reject" }'))
+    milter.wait_for_log(r"policy reloaded \(file changed\)")
+    with pytest.raises(smtplib.SMTPDataError) as info:
+        send(postfix.smtpd_port, text_message("Please pay IBAN GB53 MIDL 4005 1571 2345 67 today"))
+    assert info.value.smtp_code == 550
+    # A broken edit is refused, logged with its line, and the running policy stays.
+    milter.write_policy(MILTER_POLICY + "\n[filters.dlp]\ntimeout = 'soon'\n")
+    milter.wait_for_log(r"refused, the running policy stays")
+    assert "filters.dlp.timeout: expected a number" in milter.log()
+    with pytest.raises(smtplib.SMTPDataError):
+        send(postfix.smtpd_port, text_message("Please pay IBAN GB53 MIDL 4005 1571 2345 67 today"))
+    assert milter.alive()
+
+
+# --- no secret leaves the scanner ---------------------------------------------------------
+
+SECRETS = {
+    "payment_card": ("4539 1488 0343 6467", "Here is my card: {} exp 09/27"),
+    "iban": ("GB53 MIDL 4005 1571 2345 67", "Please pay the invoice to IBAN {}, thanks"),
+    "uk_bank_account": ("55779911", "Our bank: sort code 20-00-00, account number {}."),
+    "password": ("Tr0ub4dor&3xQ", "Your new password is: {}"),
+}
+
+
+def test_no_found_value_reaches_logs_headers_replies_or_the_store(mail):
+    milter, postfix, sink = mail
+    replies = []
+    for category, (secret, template) in SECRETS.items():
+        raw = text_message(template.format(secret), subject=f"leak check {category}")
+        try:
+            send(postfix.smtpd_port, raw)
+        except smtplib.SMTPDataError as exc:
+            replies.append(exc.smtp_error.decode(errors="replace"))
+    mail.records(len(SECRETS))
+    milter.stop()  # flush everything to the store files before reading them
+    texts = {"milter log": milter.log(), "maillog": postfix.maillog(), "smtp replies": "\n".join(replies)}
+    for path in milter.store_path.parent.iterdir():
+        texts[f"store {path.name}"] = path.read_bytes().decode("latin-1")
+    for m in sink.messages:
+        texts[f"headers of {m.rcpt_tos}"] = m.raw.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    for category, (secret, _) in SECRETS.items():
+        for form in {secret, secret.replace(" ", "")}:
+            for where, text in texts.items():
+                assert form not in text, f"{category} value found in {where}"
+    milter.start()  # the module's other tests share this daemon
