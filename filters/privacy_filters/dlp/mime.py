@@ -166,6 +166,9 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
             budget.unscannable += 1
         if not is_attachment and ctype in ("text/plain", "text/html", "text/enriched", ""):
             text = decode_bytes(data, part.get_content_charset())
+            if str(part.get_param("format", "", header="content-type")).lower() == "flowed":
+                # RFC 3676: a line ending in a space continues on the next one.
+                text = text.replace("\r\n", "\n").replace(" \n", " ")
             if ctype == "text/html":
                 text = html_to_text(text, budget.limits.max_part_chars)
             sink(budget.take_text(text), where)

@@ -27,7 +27,9 @@ PASSWORD_WORDS: Final = (
 _SPECS: Final = (
     # name, pattern
     ("card", r"\b\d(?:[ .\-]?\d){11,}"),
-    ("iban", r"\b[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]){10,34}"),
+    # Groups may wrap onto the next line (hard-wrapped plain text); banks.py cuts the match
+    # at the country's length, so a following line never becomes part of the IBAN.
+    ("iban", r"\b[A-Z]{2}\d{2}(?:(?:[ \-]|[ ]?\n)?[A-Z0-9]){10,34}"),
     ("sortcode", r"\b\d{2}[ .\-–]?\d{2}[ .\-–]?\d{2}\b"),
     ("account", r"\b\d{8}\b"),
     ("uk_words", r"(?i)sort[\s\-]?code|\bsort\s*:|\bs/c\b|\ba/c\b|\bacc(?:oun)?t\b|\bacct\b|\bsc:|\bbank"),

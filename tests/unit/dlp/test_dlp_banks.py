@@ -81,3 +81,8 @@ def test_modulus_unknown_sort_code_unchanged(tmp_path):
 def test_modulus_missing_file_is_ignored(tmp_path):
     raw = message("Sort code 30-00-00, account 12345678")
     assert scan(raw, modulus_table=tmp_path / "absent.txt").findings == scan(raw).findings
+
+
+def test_iban_wrapped_over_two_lines(scan_text):
+    g = grouped(FR)
+    assert "iban" in categories(scan_text(f"Please pay to IBAN {g[:14]}\n{g[15:]}\nThanks"))

@@ -106,3 +106,10 @@ def test_hostile_inputs_stay_fast():
 
 def test_card_in_space_separated_row(scan_text):
     assert "payment_card" in categories(scan_text(f"card,exp,cvv\n{VISA} 12 2027 123"))
+
+
+def test_format_flowed_soft_breaks_are_joined():
+    g = " ".join(VISA[i:i + 4] for i in range(0, 16, 4))
+    raw = ("From: a@b\r\nSubject: x\r\nContent-Type: text/plain; format=flowed\r\n\r\n"
+           f"My card number is {g[:9]} \r\n{g[10:]}\r\n").encode()
+    assert "payment_card" in categories(scan(raw))
