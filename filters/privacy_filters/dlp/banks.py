@@ -70,7 +70,7 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
         account = _nearest(accounts, sc)
         if account is None:
             continue
-        acct = text[account.start:account.end]
+        acct = text[account.start:account.end].replace(" ", "")
         named_sc = _sort_code_named(text, sc)
         named_acct = bool(ctx.ACCOUNT_WORDS.search(ctx.before(text, account.start, 40)))
         if named_sc:
@@ -113,6 +113,10 @@ def _plausible_account(text: str, m: Match) -> bool:
     """An 8-digit number that is not labelled as some other kind of number."""
     if ctx.NOT_ACCOUNT_WORDS.search(ctx.line_before(text, m.start, 60)):
         return False
+    if " " in text[m.start:m.end] and (text[m.end:m.end + 2].strip(" ")[:1].isdigit()
+                                      or text[max(0, m.start - 2):m.start].strip(" ")[-1:]
+                                      .isdigit()):
+        return False  # "1234 5678" inside a longer spaced number (card, phone)
     return text[m.start:m.end] != "00000000"
 
 

@@ -31,7 +31,7 @@ _SPECS: Final = (
     # at the country's length, so a following line never becomes part of the IBAN.
     ("iban", r"\b[A-Z]{2}\d{2}(?:(?:[ \-]|[ ]?\n)?[A-Z0-9]){10,34}"),
     ("sortcode", r"\b\d{2}[ .\-–]?\d{2}[ .\-–]?\d{2}\b"),
-    ("account", r"\b\d{8}\b"),
+    ("account", r"\b\d{8}\b|\b\d{4} \d{4}\b"),
     ("uk_words", r"(?i)sort[\s\-]?code|\bsort\s*:|\bs/c\b|\ba/c\b|\bacc(?:oun)?t\b|\bacct\b|\bsc:|\bbank"),
     ("pw_word", r"(?i)(?:" + PASSWORD_WORDS + r")"),
     ("login_pair", r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?|"

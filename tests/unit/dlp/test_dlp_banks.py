@@ -41,6 +41,7 @@ def test_iban_lookalikes_ignored(scan_text, body):
     "Acc No: 12345678 Sort: 20-00-00",
     "Account Number | Sort Code\n12345678 | 20-00-00",
     "Bank details: Barclays 20-00-00 12345678",
+    "Sort code 40 11 62 account number 2145 8732",
 ])
 def test_uk_account_found(scan_text, body):
     assert "uk_bank_account" in categories(scan_text(body))
@@ -51,6 +52,7 @@ def test_uk_account_found(scan_text, body):
     "Sort code 20-00-00 is for the branch; no account given.",
     "Call 01632 960001 about order 12345678 on 20-03-24.",
     "Meeting 12-11-26 12345678 bank holiday",
+    "Sort code 40-11-62 tel 0207 2145 8732",
 ])
 def test_uk_lookalikes_ignored(scan_text, body):
     assert "uk_bank_account" not in categories(scan_text(body))
