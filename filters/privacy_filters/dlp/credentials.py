@@ -106,7 +106,10 @@ def find_credentials(text: str, engine: Engine, hits: frozenset[str]) -> Iterato
 
 def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
     for m in engine.find("pw_word", text):
-        if m.start > 0 and _glued(text[m.start - 1], "_-$/.@\\") or m.end < len(text) and (
+        word = text[m.start:m.end]
+        # "WLAN-Passwort" is a password word; "multi-pass" is not: only long words may follow "-".
+        before = "_$/.@\\" if _FULL_WORD.fullmatch(word) else "_-$/.@\\"
+        if m.start > 0 and _glued(text[m.start - 1], before) or m.end < len(text) and (
                 _glued(text[m.end], "_-(") and not text[m.end - 1].isspace()):
             continue  # part of a longer word or name: "passenger", "multi-pass", "pass_manager"
         line_end = text.find("\n", m.end, m.end + 200)

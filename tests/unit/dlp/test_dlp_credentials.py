@@ -39,6 +39,12 @@ FOUND = [
     "Wifi: GuestNet / BlueSky42",
     "API key: 9f8e7d6c5b4a39281706f5e4d3c2b1a0",
     "client_secret = 'Zx81kLm29QpR7sT4uV6wX'",
+    "WLAN-Passwort: Sommer2024",
+    "Can you log in as admin with password Falcon1957?",
+    "the password to the shared mailbox is Falcon1957",
+    "Password for Wi-Fi network 'Office5G' is Falcon1957",
+    "Zugangsdaten: Benutzer mmeier, Passwort Sommer2024",
+    "Usuario: jlopez Contraseña: Perro-Azul-77",
 ]
 
 NOT_FOUND = [
@@ -72,6 +78,8 @@ NOT_FOUND = [
     "Password:\nConfirm password:",
     "API key: <your key here>",
     "the api key is in the vault",
+    "smtp_sasl_password_maps = hash:/etc/postfix/sasl",
+    "Use multi-pass: x265 --pass 2",
 ]
 
 
