@@ -60,16 +60,18 @@ def read_source(source: bytes | object, limits: Limits) -> tuple[bytes, bool]:
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Bytes to text in the declared charset, else UTF-8, else Latin-1 (which never fails)."""
-    data = data.replace(b"\x00", b" ")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        charset = "utf-16"  # a byte order mark outranks a missing or wrong label
     for name in (charset, "utf-8"):
         if not name:
             continue
         try:
             codecs.lookup(name)
-            return data.decode(name)
+            # NULs go after decoding: in UTF-16 they are half of every ASCII letter.
+            return data.decode(name).replace("\x00", " ")
         except (LookupError, UnicodeDecodeError, ValueError):
             continue
-    return data.decode("cp1252", "replace")
+    return data.decode("cp1252", "replace").replace("\x00", " ")
 
 
 def header_text(value: object) -> str:

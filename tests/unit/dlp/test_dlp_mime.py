@@ -113,3 +113,10 @@ def test_format_flowed_soft_breaks_are_joined():
     raw = ("From: a@b\r\nSubject: x\r\nContent-Type: text/plain; format=flowed\r\n\r\n"
            f"My card number is {g[:9]} \r\n{g[10:]}\r\n").encode()
     assert "payment_card" in categories(scan(raw))
+
+
+def test_utf16_attachment_text():
+    body = f"Card number {VISA}".encode("utf-16")
+    raw = message("see file", attachments=[(body, "text", "plain", "card.txt")])
+    # No charset label: the byte order mark says UTF-16.
+    assert "payment_card" in categories(scan(raw))
