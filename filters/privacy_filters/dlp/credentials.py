@@ -120,8 +120,10 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
             # "Password:" with the value on the next line, as forms are often laid out.
             nxt_end = text.find("\n", line_end + 1, line_end + 200)
             nxt = text[line_end + 1:nxt_end if nxt_end != -1 else line_end + 200].strip()
-            if (text[max(0, m.end - 1):m.end + 1].strip().endswith(":") or rest.startswith(":")) \
-                    and " " not in nxt and _strength(_clean(nxt)) == 2:
+            alone = _FULL_WORD.fullmatch(word) and not text[
+                text.rfind("\n", 0, m.start) + 1:m.start].strip()  # a heading: "Password\n…"
+            if (rest.strip() == ":" or alone) and " " not in nxt and nxt and \
+                    _strength(_clean(nxt)) == 2:
                 rest = ": " + nxt  # only a secret-looking value stands alone on the next line
         line_start = text.rfind("\n", 0, m.start) + 1
         lead = text[max(line_start, m.start - 60):m.start]

@@ -45,6 +45,8 @@ FOUND = [
     "Password for Wi-Fi network 'Office5G' is Falcon1957",
     "Zugangsdaten: Benutzer mmeier, Passwort Sommer2024",
     "Usuario: jlopez Contraseña: Perro-Azul-77",
+    "Username\njsmith\nPassword\nFalcon1957\n",
+    "Password :\nFalcon1957\n",
 ]
 
 NOT_FOUND = [
@@ -80,6 +82,8 @@ NOT_FOUND = [
     "the api key is in the vault",
     "smtp_sasl_password_maps = hash:/etc/postfix/sasl",
     "Use multi-pass: x265 --pass 2",
+    "Password\nKeep it secret",
+    "Password\n\nChange2024 is the campaign name",
 ]
 
 
