@@ -60,6 +60,8 @@ def _candidates(text: str, start: int, end: int) -> Iterator[tuple[int, int, lis
 
 
 def _judge(text: str, start: int, end: int, groups: list[int]) -> Hit | None:
+    if start > 0 and text[start - 1] in "/#_":
+        return None  # an identifier in a URL path or a name: ".../testcase/5229304507138048"
     digits = "".join(ch for ch in text[start:end] if ch.isdigit())
     scheme = card_scheme(digits)
     if scheme is None or not luhn_ok(digits) or digits in TEST_CARDS or len(set(digits)) <= 2:

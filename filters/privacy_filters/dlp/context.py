@@ -13,7 +13,7 @@ CARD_WORDS: Final = re.compile(
     r"\b(?:card|cards|visa|master\s?card|mc|amex|american\s+express|discover|jcb|diners|"
     r"maestro|union\s?pay|credit|debit|cvv2?|cvc2?|cv2|csc|security\s+code|expiry|expires|"
     r"exp|valid\s+(?:thru|until|to)|pan|karte|kreditkarte|carte|tarjeta|kaart|creditcard|"
-    r"carta|cartão|cartao|charge|pay(?:ment)?|billing|cc|ccn|cc#|long\s+number)\b")
+    r"carta|cartão|cartao|charge|pay(?:ment)?|billing|ccn|long\s+number)\b|\bcc\s?#|\bcc\s?no\b")
 # Card words that need no further support: they name the number itself.
 STRONG_CARD_WORDS: Final = re.compile(
     r"\b(?:card|visa|master\s?card|amex|american\s+express|discover|jcb|diners|maestro|"
