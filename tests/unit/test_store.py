@@ -154,3 +154,30 @@ async def test_cancelled_write_keeps_records_and_ends_the_transaction(store, has
     await store2.setup()
     assert (await store2.stats())["messages"] == 1
     await store2.close()
+
+
+async def test_policy_cache_on_the_same_file_does_not_break_other_readers(store, hasher):
+    """Regression: opening the policy cache must not drop the store's SQLite locks, or the
+    next outside reader deletes the WAL and later records vanish from everyone else's view."""
+    from privacy_milter.store.policycache import SqlitePolicyCache
+
+    cache = SqlitePolicyCache(store.path)
+    await cache.setup()
+    store.add(make_record(hasher))
+    await store.flush()
+
+    async def outside_count():  # another process, as `privacy-milter stats` would be
+        import subprocess
+        import sys
+
+        code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                "print(c.execute('SELECT COUNT(*) FROM messages').fetchone()[0]); c.close()")
+        out = subprocess.run([sys.executable, "-c", code, str(store.path)], capture_output=True, text=True,
+                             timeout=30, check=True)
+        return int(out.stdout)
+
+    assert await outside_count() == 1
+    store.add(make_record(hasher))
+    await store.flush()
+    assert await outside_count() == 2
+    await cache.teardown()

@@ -4,6 +4,7 @@ window in which an attacker who strips STARTTLS could downgrade delivery)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable
@@ -34,7 +35,13 @@ class SqlitePolicyCache(PolicyCache):
 
     async def setup(self) -> None:
         self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        # Create the file only if it is missing. Never open()+close() a file this process
+        # already has open through SQLite (the store's connection): closing any descriptor
+        # drops all of the process's POSIX locks on it, and the next other process to close
+        # the database (privacy-milter stats) then thinks it is the last user and deletes
+        # the WAL, so every later write goes to an unlinked file.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         self._db = await aiosqlite.connect(self.path)
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA busy_timeout=5000")

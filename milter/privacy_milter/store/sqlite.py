@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -80,7 +81,10 @@ class SqliteStore(Store):
         try:
             self.path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
             # Create the file 0600 before SQLite does; its -wal and -shm files copy this mode.
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            # O_EXCL: never open()+close() a database this process may already hold open
+            # through SQLite (see store/policycache.py); the close would drop its locks.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
             os.chmod(self.path, 0o600)
             self._db = await aiosqlite.connect(self.path)
             await self._db.execute("PRAGMA journal_mode=WAL")
