@@ -353,3 +353,35 @@ def test_no_found_value_reaches_logs_headers_replies_or_the_store(mail):
             for where, text in texts.items():
                 assert form not in text, f"{category} value found in {where}"
     milter.start()  # the module's other tests share this daemon
+
+
+# --- authenticated submission ----------------------------------------------------------------
+
+def test_authenticated_client_is_outbound_and_refused_without_tls_when_policy_says_so(
+        postfix_factory, sink, milter_factory, certs):
+    milter = milter_factory(MILTER_POLICY.replace("[network]", "[filters.tls]\nrequire_tls_for_auth = true\n[network]")
+                            .replace('trusted_networks = ["127.0.0.1/32"]', "trusted_networks = []"))
+    settings = postfix_settings(milter, sink, certs)
+    settings.update(submission=True, mynetworks="127.0.0.254/32")
+    postfix = postfix_factory(**settings)
+    login = postfix.add_sasl_user("alice", "correct horse")
+
+    def submit(body: str, tls: bool) -> None:
+        with smtplib.SMTP("127.0.0.1", postfix.submission_port, timeout=60) as client:
+            client.ehlo("client.test")
+            if tls:
+                client.starttls(context=certs.client_context())
+                client.ehlo("client.test")
+            client.login(login, "correct horse")
+            client.sendmail("alice@shop.example", ["bob@far.example"], text_message(body))
+
+    # Without TLS: AUTH over plain text is allowed by this Postfix, but the policy refuses the mail.
+    with pytest.raises(smtplib.SMTPDataError) as info:
+        submit("no tls here", tls=False)
+    assert info.value.smtp_code == 530 and b"5.7.10" in info.value.smtp_error
+    assert "direction=outbound reason=auth" in milter.wait_for_log(r"direction=outbound reason=auth[^\n]*").group(0)
+    # With STARTTLS the same client is accepted and its TLS recorded.
+    submit("over tls", tls=True)
+    arrived(sink, b"over tls")
+    line = milter.wait_for_log(r"reason=auth [^\n]*action=accept[^\n]*").group(0)
+    assert "tls=TLSv1.3" in line
