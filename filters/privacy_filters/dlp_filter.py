@@ -7,12 +7,15 @@ messages meanwhile. Only categories, confidences and counts leave this module.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from privacy_milter.model import Action, Confidence, Direction, Finding, Message, Reply, Result
 from privacy_milter.pipeline import Context
 from privacy_milter.policy import Policy
 
-from .dlp import Report, scan
+from .dlp import Limits, ModulusTable, Report, scan
+
+log = logging.getLogger("privacy_milter.dlp")
 
 CATEGORY_WORDS = {
     "payment_card": "payment card numbers",
@@ -40,19 +43,37 @@ class DlpFilter:
 
     name = "dlp"
 
+    def __init__(self, policy: Policy | None = None) -> None:
+        settings = policy.dlp if policy is not None else None
+        self.limits = Limits(max_message_bytes=settings.max_message_bytes) if settings else Limits()
+        self.table: ModulusTable | None = None
+        if settings is not None and settings.modulus_table is not None:
+            try:
+                self.table = ModulusTable.load(settings.modulus_table)
+            except OSError as exc:  # checked at policy load; the file may have gone since
+                log.error("dlp: cannot read the modulus table %s (%s); UK accounts are checked without it",
+                          settings.modulus_table, exc.strerror)
+
     def prepare(self, message: Message, policy: Policy) -> None:
         if _skip_reason(message, policy) is None:
-            message.prepared[self.name] = _scan(message)
+            message.prepared[self.name] = self._scan(message)
 
     async def check(self, message: Message, ctx: Context) -> Result:
         if skip := _skip_reason(message, ctx.policy):
             return Result(self.name, facts=(("dlp", skip),))
         report = message.prepared.pop(self.name, None)
         if report is None:
-            report = await asyncio.to_thread(_scan, message)
+            report = await asyncio.to_thread(self._scan, message)
         outbound = _outbound(message)
         customer = message.sender_domain if outbound else _first_hosted(message, ctx)
         return decide(self.name, report.findings, report.unscannable, customer, ctx)
+
+    def _scan(self, message: Message) -> Report:
+        raw = message.raw()
+        try:
+            return scan(raw, self.limits, modulus_table=self.table)
+        finally:
+            raw.close()
 
 
 def _outbound(message: Message) -> bool:
@@ -65,14 +86,6 @@ def _skip_reason(message: Message, policy: Policy) -> str | None:
     if policy.dlp.allows(message.mail_from):
         return "allowed-sender"
     return None
-
-
-def _scan(message: Message) -> Report:
-    raw = message.raw()
-    try:
-        return scan(raw)
-    finally:
-        raw.close()
 
 
 def _first_hosted(message: Message, ctx: Context) -> str:

@@ -8,6 +8,7 @@ never half-applied (see `load`).
 from __future__ import annotations
 
 import ipaddress
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -129,6 +130,7 @@ class DlpSettings(FilterSettings):
     allow_senders: frozenset[str] = frozenset()  # addresses or @domains whose mail is not scanned
     actions: ActionTable = field(default_factory=_default_dlp_actions)
     modulus_table: Path | None = None
+    max_message_bytes: int = 25 * 1024 * 1024  # scanned per message; the rest counts as unscannable
 
     def action_for(self, category: str, confidence: Confidence) -> Action:
         return self.actions.get((category, confidence), Action.ACCEPT)
@@ -439,6 +441,8 @@ def _build_dlp(r: Reader) -> DlpSettings:
     actions = dict(_default_dlp_actions())
     actions.update(_build_actions(r.table("actions")))
     modulus = r.string("modulus_table", "")
+    if modulus and not os.access(modulus, os.R_OK):
+        r.problem("modulus_table", f"cannot read {modulus}")
     senders = r.strings("allow_senders", (),
                         check=lambda s: None if "@" in s else "must be an address or @domain")
     settings = DlpSettings(
@@ -448,6 +452,7 @@ def _build_dlp(r: Reader) -> DlpSettings:
         allow_senders=frozenset(s.lower() for s in senders),
         actions=MappingProxyType(actions),
         modulus_table=Path(modulus) if modulus else None,
+        max_message_bytes=r.integer("max_message_mb", 25, 1, 1024) * 1024 * 1024,
     )
     r.done()
     return settings

@@ -10,8 +10,9 @@ from privacy_filters.tls import TlsFilter
 from .pipeline import Filter, Pipeline, Stage
 from .policy import FilterSettings, Policy
 
-# name → (factory, reads only the message content: usable offline by `privacy-milter scan`)
-FILTERS: dict[str, tuple[Callable[[], Filter], bool]] = {
+# name → (factory taking the policy, reads only the message content: usable offline by
+# `privacy-milter scan`). Filters are built again with each policy load.
+FILTERS: dict[str, tuple[Callable[[Policy], Filter], bool]] = {
     "tls": (TlsFilter, False),
     "dlp": (DlpFilter, True),
 }
@@ -29,5 +30,5 @@ def build_pipeline(policy: Policy, *, content_only: bool = False) -> Pipeline:
         factory, is_content = FILTERS[name]
         if content_only and not is_content:
             continue
-        stages.append(Stage(factory(), settings_for(policy, name)))
+        stages.append(Stage(factory(policy), settings_for(policy, name)))
     return Pipeline(stages)
