@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 from privacy_milter.model import Action, Confidence, Direction, Finding, Message, Reply, Result
 from privacy_milter.pipeline import Context
@@ -16,6 +17,8 @@ from privacy_milter.policy import Policy
 from .dlp import Limits, ModulusTable, Report, scan
 
 log = logging.getLogger("privacy_milter.dlp")
+
+LARGE_MESSAGE = 4 * 1024 * 1024  # bodies from this size on take turns to be scanned
 
 CATEGORY_WORDS = {
     "payment_card": "payment card numbers",
@@ -45,6 +48,9 @@ class DlpFilter:
 
     def __init__(self, policy: Policy | None = None) -> None:
         settings = policy.dlp if policy is not None else None
+        # Scanning holds a message several times over in memory, so scans of large messages
+        # take turns: peak memory stays that of `large_scans` scans however many arrive.
+        self._large = threading.BoundedSemaphore(settings.large_scans if settings else 1)
         self.limits = Limits(max_message_bytes=settings.max_message_bytes) if settings else Limits()
         self.table: ModulusTable | None = None
         if settings is not None and settings.modulus_table is not None:
@@ -69,6 +75,12 @@ class DlpFilter:
         return decide(self.name, report.findings, report.unscannable, customer, ctx)
 
     def _scan(self, message: Message) -> Report:
+        if message.body_size < LARGE_MESSAGE:
+            return self._scan_now(message)
+        with self._large:
+            return self._scan_now(message)
+
+    def _scan_now(self, message: Message) -> Report:
         raw = message.raw()
         try:
             return scan(raw, self.limits, modulus_table=self.table)

@@ -131,6 +131,7 @@ class DlpSettings(FilterSettings):
     actions: ActionTable = field(default_factory=_default_dlp_actions)
     modulus_table: Path | None = None
     max_message_bytes: int = 25 * 1024 * 1024  # scanned per message; the rest counts as unscannable
+    large_scans: int = 1  # messages of 4 MB or more scanned at the same time (memory bound)
 
     def action_for(self, category: str, confidence: Confidence) -> Action:
         return self.actions.get((category, confidence), Action.ACCEPT)
@@ -453,6 +454,7 @@ def _build_dlp(r: Reader) -> DlpSettings:
         actions=MappingProxyType(actions),
         modulus_table=Path(modulus) if modulus else None,
         max_message_bytes=r.integer("max_message_mb", 25, 1, 1024) * 1024 * 1024,
+        large_scans=r.integer("large_scans", 1, 1, 64),
     )
     r.done()
     return settings
