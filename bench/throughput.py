@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ if str(ROOT) not in sys.path:
 from tests.harness.noop_milter import NoopMilterProcess  # noqa: E402
 from tests.harness.postfix import PostfixInstance  # noqa: E402
 from tests.harness.sink import Sink  # noqa: E402
+from tests.harness.smtp import wait_for_unix_socket  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 PRIVACY_MILTER = VENV_BIN / "privacy-milter"
@@ -119,19 +119,10 @@ class PrivacyMilterProcess:
             [str(PRIVACY_MILTER), "run", "--policy", str(self.policy), "--socket", self.spec,
              "--store", str(self.store_path)],
             stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + MILTER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"privacy-milter exited with {self.proc.returncode}:\n{self.output()}")
-            if self.socket_path.exists():
-                try:
-                    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                        s.settimeout(1.0)
-                        s.connect(str(self.socket_path))
-                    return self
-                except OSError:
-                    pass
-            time.sleep(0.05)
+        if wait_for_unix_socket(self.socket_path, self.proc, MILTER_START_TIMEOUT):
+            return self
+        if self.proc.poll() is not None:
+            raise BenchError(f"privacy-milter exited with {self.proc.returncode}:\n{self.output()}")
         raise BenchError(f"privacy-milter: no socket within {MILTER_START_TIMEOUT}s:\n{self.output()}")
 
     def output(self) -> str:

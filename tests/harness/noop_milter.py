@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 START_TIMEOUT = 15.0
@@ -39,21 +37,14 @@ class NoopMilterProcess:
         self.proc = subprocess.Popen([self.python, str(Path(__file__).resolve()), self.spec],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                out = self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
-                self.proc = None
-                raise RuntimeError(f"noop milter exited during start-up:\n{out}")
-            if self.socket_path.exists():
-                try:
-                    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                        s.settimeout(1.0)
-                        s.connect(str(self.socket_path))
-                    return self
-                except OSError:
-                    pass
-            time.sleep(0.05)
+        from tests.harness.smtp import wait_for_unix_socket  # this file also runs as a script
+
+        if wait_for_unix_socket(self.socket_path, self.proc, START_TIMEOUT):
+            return self
+        if self.proc.poll() is not None:
+            out = self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
+            self.proc = None
+            raise RuntimeError(f"noop milter exited during start-up:\n{out}")
         self.stop()
         raise RuntimeError(f"noop milter: no socket at {self.socket_path} within {START_TIMEOUT}s")
 

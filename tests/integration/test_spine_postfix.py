@@ -16,6 +16,7 @@ import pytest
 from privacy_milter.adapter import POSTFIX_MACRO_PARAMETERS
 from tests.harness.fixtures import harness_dir
 from tests.harness.postfix import PostfixInstance
+from tests.harness import smtp
 from tests.harness.sink import Sink
 
 from tests.harness.milter_process import MilterProcess
@@ -57,20 +58,7 @@ def arrived(sink, marker: bytes, timeout: float = 30.0):
 
 def send(port: int, raw: bytes, sender: str = "alice@shop.example", rcpts=("bob@far.example",),
          source: str = "127.0.0.1", starttls: ssl.SSLContext | None = None) -> str:
-    """Send one message; return the queue id from Postfix's 250 reply. SMTP errors propagate."""
-    with smtplib.SMTP("127.0.0.1", port, source_address=(source, 0), timeout=60) as client:
-        client.ehlo("client.test")
-        if starttls is not None:
-            client.starttls(context=starttls)
-            client.ehlo("client.test")
-        client.mail(sender)
-        for rcpt in rcpts:
-            code, text = client.rcpt(rcpt)
-            assert code == 250, (code, text)
-        code, text = client.data(raw)
-        if code != 250:
-            raise smtplib.SMTPDataError(code, text)
-        return text.decode().rsplit(" ", 1)[-1]
+    return smtp.send(port, raw, sender, rcpts, source=source, starttls=starttls)
 
 
 def postfix_settings(milter, sink, certs) -> dict:

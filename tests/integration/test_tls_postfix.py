@@ -38,6 +38,7 @@ from tests.harness.dnsstub import DnsStub
 from tests.harness.fixtures import harness_dir
 from tests.harness.https_server import MtaStsHttpsServer
 from tests.harness.postfix import PostfixInstance
+from tests.harness import smtp
 from tests.harness.sink import ReceivedMessage, Sink
 from tests.integration.tls_e2e_helpers import (
     NamespacedMilter,
@@ -228,18 +229,8 @@ def message(marker: str, to: str, body: str = "") -> bytes:
 
 def send(w: World, to: str, raw: bytes, starttls: bool = False) -> str:
     """One message from 127.0.0.1 (mynetworks: outbound); the queue id from Postfix's 250."""
-    with smtplib.SMTP("127.0.0.1", w.postfix.smtpd_port, source_address=("127.0.0.1", 0), timeout=60) as c:
-        c.ehlo("client.e2e.test")
-        if starttls:
-            c.starttls(context=ssl.create_default_context(cafile=str(w.ca_file)))
-            c.ehlo("client.e2e.test")
-        c.mail(SENDER)
-        code, text = c.rcpt(to)
-        assert code == 250, (code, text)
-        code, text = c.data(raw)
-        if code != 250:
-            raise smtplib.SMTPDataError(code, text)
-        return text.decode().rsplit(" ", 1)[-1]
+    context = ssl.create_default_context(cafile=str(w.ca_file)) if starttls else None
+    return smtp.send(w.postfix.smtpd_port, raw, SENDER, [to], starttls=context, helo="client.e2e.test")
 
 
 def arrived(sink: Sink, marker: str, timeout: float = TIMEOUT) -> ReceivedMessage:
