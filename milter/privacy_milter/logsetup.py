@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import socket
 
 from .policy import LogSettings
@@ -10,7 +11,8 @@ from .policy import LogSettings
 
 def configure_logging(settings: LogSettings) -> None:
     if settings.file:
-        handler: logging.Handler = logging.FileHandler(settings.file)
+        # Reopens the file when logrotate moves it, like Postfix's own maillog_file.
+        handler: logging.Handler = logging.handlers.WatchedFileHandler(settings.file)
         # Postfix's maillog_file format: "Mon DD HH:MM:SS host program[pid]: text"
         fmt = f"%(asctime)s {socket.gethostname()} privacy-milter[%(process)d]: %(message)s"
         handler.setFormatter(logging.Formatter(fmt, datefmt="%b %d %H:%M:%S"))
