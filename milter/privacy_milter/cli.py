@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import policy as policy_mod
-from .errors import PolicyError, PrivacyMilterError
+from .errors import PolicyError, PrivacyMilterError, StoreError
 from .model import Direction, DirectionDecision, Message, Session
 from .policy import Policy
 from .policy import Overrides
@@ -170,6 +170,8 @@ def _with_store(args: argparse.Namespace, work: Any) -> Any:
     from .store import AddressHasher, open_store
 
     policy = Overrides(store=args.store).apply(_policy_for(args.policy))
+    if not policy.store.path.exists():
+        raise StoreError(f"no store at {policy.store.path}: check [store] path in the policy, or --store")
 
     async def go() -> Any:
         store = open_store(policy.store)

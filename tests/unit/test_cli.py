@@ -65,3 +65,11 @@ def test_run_refuses_invalid_policy(tmp_path, capsys):
     bad.write_text("[milter]\nsocket = 'nowhere'\n")
     assert cli.main(["run", "--policy", str(bad)]) == 78
     assert "not starting" in capsys.readouterr().err
+
+
+def test_store_commands_do_not_create_a_missing_store(tmp_path, capsys):
+    p = tmp_path / "policy.toml"
+    p.write_text(f'[store]\npath = "{tmp_path}/absent/meta.db"\n')
+    assert cli.main(["stats", "--policy", str(p)]) == 69
+    assert "no store at" in capsys.readouterr().err
+    assert not (tmp_path / "absent").exists()
