@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterator
 
 from privacy_milter.model import Confidence
@@ -31,7 +32,10 @@ def find_ibans(text: str, engine: Engine) -> Iterator[Hit]:
         window = ctx.before(text, m.start, 80) + " " + ctx.after(text, m.end, 40)
         if ctx.TEST_WORDS.search(ctx.before(text, m.start, 30)):
             continue
-        confidence = Confidence.HIGH if ctx.IBAN_WORDS.search(window) else Confidence.MEDIUM
+        named = bool(ctx.IBAN_WORDS.search(window))
+        if text[m.start].islower() and not named and text[m.start + 4:m.start + 5] != " ":
+            continue  # lower case and unbroken ("de44...") counts only where a bank word says so
+        confidence = Confidence.HIGH if named else Confidence.MEDIUM
         yield Hit("iban", confidence, digest("iban", compact))
 
 
@@ -41,7 +45,7 @@ def _iban_at(text: str, m: Match) -> str | None:
     The pattern may run on into following capitals ("... 00 BIC ..."), so the cut must
     fall where the written IBAN ends: at a separator or the end of the run.
     """
-    want = IBAN_LENGTHS.get(text[m.start:m.start + 2])
+    want = IBAN_LENGTHS.get(text[m.start:m.start + 2].upper())
     if want is None:
         return None
     chars: list[str] = []
@@ -49,7 +53,7 @@ def _iban_at(text: str, m: Match) -> str | None:
     while pos < m.end and len(chars) < want:
         ch = text[pos]
         if ch.isalnum():
-            chars.append(ch)
+            chars.append(ch.upper())
         pos += 1
     if len(chars) < want or (pos < len(text) and text[pos].isalnum()):
         return None
@@ -79,9 +83,11 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
                 ctx.before(text, min(sc.start, account.start), 160)
                 + " " + ctx.after(text, max(sc.end, account.end), 80)):
             confidence = Confidence.MEDIUM
-        elif sort_code[1] and 0 <= account.start - sc.end <= 4 and ctx.BANK_WORDS.search(
-                ctx.before(text, sc.start, 120)):
-            confidence = Confidence.MEDIUM  # "bank details: Barclays 20-00-00 12345678"
+        elif 0 <= account.start - sc.end <= 4 and ctx.BANK_WORDS.search(
+                ctx.before(text, sc.start, 120)) and (sort_code[1] or named_acct or ctx.ACCOUNT_WORDS
+                                                      .search(ctx.before(text, sc.start, 60))):
+            # "bank details: Barclays 20-00-00 12345678"; "my HSBC account? 200000 12345678"
+            confidence = Confidence.MEDIUM
         else:
             continue
         if table is not None:
@@ -97,6 +103,8 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
 def _sort_code(text: str, m: Match) -> tuple[str, bool] | None:
     """(six digits, written with separators) when the separators are consistent."""
     raw = text[m.start:m.end]
+    if ctx.NOT_ACCOUNT_WORDS.search(ctx.line_before(text, m.start, 60)):
+        return None  # "PO 601946", "Company number 123456": labelled as something else
     digits = "".join(ch for ch in raw if ch.isdigit())
     seps = {ch for ch in raw if not ch.isdigit()}
     if len(digits) != 6 or len(seps) > 1 or len(raw) not in (6, 8):
@@ -104,8 +112,10 @@ def _sort_code(text: str, m: Match) -> tuple[str, bool] | None:
     # A sort code glued to more digits by the same separator is a phone number or a date.
     nxt = text[m.end:m.end + 2]
     prv = text[max(0, m.start - 2):m.start]
-    if seps and (nxt[:1] in seps and nxt[1:2].isdigit() or prv[1:2] in seps and prv[:1].isdigit()):
-        return None
+    account_next = re.match(r" (?:\d{8}|\d{4} \d{4})(?!\d)", text[m.end:m.end + 11])
+    if seps and (nxt[:1] in seps and nxt[1:2].isdigit() and not (seps == {" "} and account_next)
+                 or prv[1:2] in seps and prv[:1].isdigit()):
+        return None  # but "20 00 00 12345678" is a sort code and its account side by side
     return digits, bool(seps)
 
 
@@ -133,8 +143,14 @@ def _nearest(accounts: list[Match], sc: Match) -> Match | None:
 
 def _sort_code_named(text: str, sc: Match) -> bool:
     """"Sort code" written just before, or as the column heading of a table above."""
-    if ctx.SORT_CODE_WORDS.search(ctx.before(text, sc.start, 40)):
+    before = ctx.before(text, sc.start, 40)
+    if ctx.SORT_CODE_WORDS.search(before) or ctx.SORT_JUST_BEFORE.search(before):
         return True
     above = ctx.before(text, sc.start, 300)
     lines = above.split("\n")
-    return len(lines) >= 2 and any(ctx.SORT_CODE_WORDS.search(line) for line in lines[-3:-1])
+    # A column heading: a short line or one split into cells, not a sentence that mentions
+    # sort codes ("never give your sort code and account number to anyone").
+    return len(lines) >= 2 and any(
+        ctx.SORT_CODE_WORDS.search(line) and ("\t" in line or "|" in line or "," in line
+                                              or len(line.split()) <= 6)
+        for line in lines[-3:-1])

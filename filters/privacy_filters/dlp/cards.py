@@ -14,17 +14,18 @@ from .validators import NEEDS_CONTEXT, TEST_CARDS, card_groups_ok, card_scheme, 
 
 _GROUP = re.compile(r"\d+")
 _PRINTED_SCHEMES = frozenset(("visa", "mastercard", "amex", "discover"))
+_PLAIN_SEPS = frozenset(("", " ", "-", "."))
 
 
 def find_cards(text: str, engine: Engine) -> Iterator[Hit]:
     for m in engine.find("card", text):
-        for start, end, groups in _candidates(text, m.start, m.end):
-            hit = _judge(text, start, end, groups)
+        for start, end, groups, loose in _candidates(text, m.start, m.end):
+            hit = _judge(text, start, end, groups, loose)
             if hit is not None:
                 yield hit
 
 
-def _candidates(text: str, start: int, end: int) -> Iterator[tuple[int, int, list[int]]]:
+def _candidates(text: str, start: int, end: int) -> Iterator[tuple[int, int, list[int], bool]]:
     """Runs of digit groups that are shaped like a printed card number.
 
     A digit run may hold a card glued to other numbers by spaces ("room 31 4111 ..."); a
@@ -45,21 +46,25 @@ def _candidates(text: str, start: int, end: int) -> Iterator[tuple[int, int, lis
             if not 12 <= digits <= 19 or not card_groups_ok(lengths):
                 continue
             seps = {text[spans[k][1]:spans[k + 1][0]] for k in range(i, j)}
-            if len(seps) > 1:
+            # One plain separator throughout is how cards are printed; anything else
+            # (mixed separators, " - ", tabs, a line break) is a loose reading that needs
+            # card words around it and a grouping that is exactly a card's.
+            loose = len(seps) > 1 or not seps <= _PLAIN_SEPS
+            if loose and (len(lengths) < 3 or not card_groups_ok(lengths)):
                 continue
             if (i > 0 and lengths[0] == 4 and spans[i - 1][1] - spans[i - 1][0] == 4) or (
                     j < n - 1 and spans[j + 1][1] - spans[j + 1][0] == 4 and len(lengths) > 1):
                 continue
             if len(lengths) == 1 and n > 1 and lengths[0] < 12:
                 continue  # a lone long run inside spaced numbers is not a printed card
-            yield spans[i][0], spans[j][1], lengths
+            yield spans[i][0], spans[j][1], lengths, loose
             i, found = j + 1, True
             break
         if not found:
             i += 1
 
 
-def _judge(text: str, start: int, end: int, groups: list[int]) -> Hit | None:
+def _judge(text: str, start: int, end: int, groups: list[int], loose: bool = False) -> Hit | None:
     if start > 0 and text[start - 1] in "/#_":
         return None  # an identifier in a URL path or a name: ".../testcase/5229304507138048"
     digits = "".join(ch for ch in text[start:end] if ch.isdigit())
@@ -71,10 +76,14 @@ def _judge(text: str, start: int, end: int, groups: list[int]) -> Hit | None:
     if ctx.TEST_WORDS.search(before[-40:]):
         return None
     card_at = ctx.last_match_end(ctx.CARD_WORDS, before)
-    not_card_at = ctx.last_match_end(ctx.NOT_CARD_WORDS, before)
+    # "PO 368567.\n\nCC: ..." : a label in an earlier line or sentence says nothing here.
+    clause = max(before.rfind("\n"), before.rfind(". "), before.rfind(";")) + 1
+    not_card_at = ctx.last_match_end(ctx.NOT_CARD_WORDS, before[clause:])
+    not_card_at = not_card_at + clause if not_card_at >= 0 else -1
     if not_card_at > card_at and not_card_at >= len(before) - 32:
         return None  # the word right before says order/reference/phone number
-    if ctx.STRONG_CARD_WORDS.search(before) or ctx.STRONG_CARD_WORDS.search(after):
+    if ctx.STRONG_CARD_WORDS.search(before) or ctx.STRONG_CARD_WORDS.search(after) or (
+            ctx.EXPIRY.search(after) or ctx.EXPIRY.search(before[-24:])):
         confidence: Confidence | None = Confidence.HIGH
     elif card_at >= 0 or ctx.CARD_WORDS.search(after):
         confidence = Confidence.MEDIUM
@@ -82,6 +91,7 @@ def _judge(text: str, start: int, end: int, groups: list[int]) -> Hit | None:
         confidence = Confidence.LOW  # printed like a card, valid, but nobody said so
     else:
         confidence = None
-    if confidence is None or (scheme in NEEDS_CONTEXT and confidence < Confidence.HIGH):
+    if confidence is None or (scheme in NEEDS_CONTEXT and confidence < Confidence.HIGH) or (
+            loose and confidence < Confidence.MEDIUM):
         return None
     return Hit("payment_card", confidence, digest("payment_card", digits))

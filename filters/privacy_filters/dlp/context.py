@@ -12,12 +12,12 @@ from typing import Final
 CARD_WORDS: Final = re.compile(
     r"\b(?:card|cards|visa|master\s?card|mc|amex|american\s+express|discover|jcb|diners|"
     r"maestro|union\s?pay|credit|debit|cvv2?|cvc2?|cv2|csc|security\s+code|expiry|expires|"
-    r"exp|valid\s+(?:thru|until|to)|pan|karte|kreditkarte|carte|tarjeta|kaart|creditcard|"
+    r"exp|valid\s+(?:thru|until|to)|pan|karte|kreditkarte|(?:kredit)?kartennummer|carte|tarjeta|kaart|creditcard|"
     r"carta|cartão|cartao|charge|pay(?:ment)?|billing|ccn|long\s+number)\b|\bcc\s?#|\bcc\s?no\b")
 # Card words that need no further support: they name the number itself.
 STRONG_CARD_WORDS: Final = re.compile(
     r"\b(?:card|visa|master\s?card|amex|american\s+express|discover|jcb|diners|maestro|"
-    r"union\s?pay|cvv2?|cvc2?|cv2|expiry|exp|expires|karte|kreditkarte|carte|tarjeta|kaart|"
+    r"union\s?pay|cvv2?|cvc2?|cv2|expiry|exp|expires|karte|kreditkarte|(?:kredit)?kartennummer|carte|tarjeta|kaart|"
     r"creditcard|carta|cartão|cartao|ccn|long\s+number)\b")
 # What a long number usually is, when it is not a card.
 NOT_CARD_WORDS: Final = re.compile(
@@ -26,6 +26,8 @@ NOT_CARD_WORDS: Final = re.compile(
     r"membership|policy|claim|serial|imei|iccid|isbn|phone|tel|telephone|mobile|fax|call|"
     r"account\s+(?:no|number)|acct|id|barcode|sku|voucher|gift|loyalty|"
     r"bestellnummer|commande|pedido|referenz)\b")
+# A card's expiry date, MM/YY or MM/YYYY, standing alone (not part of a full date 12/03/2026).
+EXPIRY: Final = re.compile(r"(?<![\d/.\-])(?:0[1-9]|1[0-2])\s?/\s?(?:\d{2}|20\d{2})(?![\d/.\-])")
 TEST_WORDS: Final = re.compile(r"\b(?:test|testing|sandbox|dummy|sample|example|fake)\b")
 
 IBAN_WORDS: Final = re.compile(
@@ -37,10 +39,18 @@ SORT_CODE_WORDS: Final = re.compile(r"sort[\s\-]?code|sortcode|\bs/c\b|\bsc\b|\b
 ACCOUNT_WORDS: Final = re.compile(r"\b(?:account|acct|acc|a/c)\b")
 NOT_ACCOUNT_WORDS: Final = re.compile(
     r"\b(?:customer|member|membership|order|invoice|reference|ref|policy|ticket|case|"
-    r"phone|tel|mobile|client|loyalty|user)\s*(?:account\s*)?(?:no\.?|number|num|#|id)?\s*(?:is\s*)?[:#]?\s*$")
+    r"phone|tel|mobile|client|loyalty|user|po|company|vat|tracking|booking|serial|"
+    r"registered\s+in\s+[a-z& ]{2,30}?)\s*(?:account\s*)?(?:no\.?|number|num|#|id)?\s*"
+    r"(?:is\s*)?[:#]?\s*$")
+# "sort 20-00-00", "sort: 200000": the bare word right before the digits names a sort code.
+SORT_JUST_BEFORE: Final = re.compile(r"\bsort\s*(?:code)?\s*[:\-]?\s*$")
 BANK_WORDS: Final = re.compile(
     r"\b(?:bank|banking|pay|paid|payment|transfer|payee|beneficiary|remit|bacs|faster\s+payments?|"
-    r"chaps|deposit|refund|salary|wages)\b")
+    r"chaps|deposit|refund|salary|wages|"
+    # UK banks and building societies: naming one says the numbers are bank details.
+    r"barclays|natwest|lloyds|hsbc|santander|halifax|nationwide|tsb|monzo|starling|revolut|"
+    r"metro\s+bank|rbs|royal\s+bank\s+of\s+scotland|co-?operative\s+bank|virgin\s+money|"
+    r"first\s+direct|coutts|handelsbanken|tide|clydesdale|yorkshire\s+bank|danske)\b")
 
 
 def before(text: str, start: int, width: int) -> str:

@@ -24,11 +24,12 @@ _WORD_RE: Final = re.compile(r"(?i)(?:" + PASSWORD_WORDS + r")")
 _SEP_RE: Final = re.compile(
     r"""(?ix)
     (?P<sep>\s*(?::|=>|=|->|→|\t|\|)|\s+[-–]\s|['’]s\b
-      |\s+(?:is|was|ist|lautet|est|es|è|é|är|er|jest|je|wordt|sind|are)
+      |\s+(?:is|was|ist|lautet|est|es|è|é|är|er|jest|je|wordt|sind|are)\b
          (?:\s+(?:now|still|currently|just|simply|nun|jetzt|maintenant|ahora|ora|agora))?\s*:?
       |\s+(?:will\ be|has\ been\ (?:set|changed|reset|updated)\ to|(?:is\ )?set\ to|changed\ to|
             reset\ to|updated\ to)\b\s*:?
       |(?P<to>\s+to\b)
+      |(?P<cell>["'”]?[ \t]*[,;])
       |(?P<bare>\s))
     [ \t]*(?P<value>\S{1,128})""")
 _GAP_CHARS: Final = re.compile(r"[\w\s'’()\-/]*")
@@ -66,7 +67,12 @@ _LOGIN_RE: Final = re.compile(
 # Only the unambiguous words may be followed by a value with no separator at all.
 _FULL_WORD: Final = re.compile(
     r"(?i)password|passwort|kennwort|wachtwoord|contrase(?:ñ|n)a|senha|mot\s+de\s+passe|"
-    r"has(?:ł|l)o|heslo|l(?:ö|o)senord|passord|salasana|adgangskode|пароль")
+    r"has(?:ł|l)o|heslo|l(?:ö|o)senord|passord|salasana|adgangskode|пароль|passcode|passphrase|"
+    r"(?:wlan|wi-?fi|netzwerk)-?(?:schlüssel|schluessel|kennwort|passwort)|"
+    r"code\s+wi-?fi|cl(?:é|e)\s+(?:wi-?fi|wpa|wlan)")
+_PASSPHRASE: Final = re.compile(r"[A-Za-z]{2,}(?:-[A-Za-z]{2,}){3,}")
+# Languages where the word for "is" is "to": "Hasło to Orchid1975".
+_TO_IS: Final = re.compile(r"(?i)has(?:ł|l)o")
 _BARE_VALUE: Final = re.compile(r"(?=[^\s]*\d)(?=[^\s]*[A-Za-z])[A-Za-z0-9][^\s=]{5,63}")
 _AMBIGUOUS: Final = re.compile(r"(?i)pass(?:es)?|pw|pin|mdp|clave|parola|code")
 _CRED_CONTEXT: Final = re.compile(
@@ -99,7 +105,11 @@ def find_credentials(text: str, engine: Engine, hits: frozenset[str]) -> Iterato
             yield from _keys(text, engine, name)
     if "google" in hits:
         for m in engine.find("google", text):
+            if m.end < len(text) and (text[m.end].isalnum() or text[m.end] in "_-"):
+                continue  # longer than a key: some other identifier
             yield Hit("password", Confidence.MEDIUM, digest("password", text[m.start:m.end]))
+    if "cred_below" in hits:
+        yield from _credentials_below(text, engine)
     if "url_cred" in hits:
         yield from _url_credentials(text, engine)
 
@@ -129,14 +139,35 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
         lead = text[max(line_start, m.start - 60):m.start]
         if _NEGATIVE_BEFORE.search(lead):
             continue
-        if _AMBIGUOUS.fullmatch(text[m.start:m.end]) and not _CRED_CONTEXT.search(
-                text[max(0, m.start - 250):m.start]):
-            continue  # "PASS: test 12" in a log; "pass:" counts only under a login or user line
+        # "PASS: test 12" in a log: a short word counts under a login or user line, or
+        # alone when written "word: value" with a value that is plainly a secret.
+        strict = bool(_AMBIGUOUS.fullmatch(word)) and not _CRED_CONTEXT.search(
+            text[max(0, m.start - 250):m.start])
+        if strict and word.lower().startswith("pass"):
+            continue  # "PASS: addr2line" in a test log: "pass" needs a login or user line
         conference = bool(_CONFERENCE.search(text, max(0, m.start - 300), m.start)
                           or _CONFERENCE.search(rest))
-        hit = _value_after(rest[:160], text[m.start:m.end], conference, lead)
+        hit = _value_after(rest[:160], word, conference, lead, strict)
         if hit is not None:
             yield hit
+
+
+def _credentials_below(text: str, engine: Engine) -> Iterator[Hit]:
+    """"Login details below:" then the user name and the password on lines of their own."""
+    for m in engine.find("cred_below", text):
+        line_start = text.rfind("\n", 0, m.start) + 1
+        if _NEGATIVE_BEFORE.search(text, line_start, m.start) or _GAP_STOP.search(
+                text[line_start:m.end].replace(",", " ").replace(".", " ")):
+            continue  # "credentials will be sent below", "never share login details:"
+        lines = [ln.strip().lstrip(">").strip() for ln in text[m.end:m.end + 300].split("\n")[1:5]]
+        lines = [ln for ln in lines if ln][:3]
+        for line in lines:
+            if " " in line or ":" in line:
+                break  # a labelled form ("User: x") is read by the password-word rules
+            value = _clean(line)
+            if _strength(value) == 2 and len(value) >= 6:
+                yield Hit("password", Confidence.MEDIUM, digest("password", value))
+                break
 
 
 def _next_line_value(rest: str, end: int) -> str:
@@ -150,25 +181,34 @@ def _glued(ch: str, extra: str) -> bool:
     return ch.isalnum() or ch in extra
 
 
-def _value_after(rest: str, word: str, conference: bool, lead: str = "") -> Hit | None:
+def _value_after(rest: str, word: str, conference: bool, lead: str = "",
+                 strict: bool = False) -> Hit | None:
     """The first separator-and-value after a password word that reads as a real secret."""
     pos = 0
     while (found := _SEP_RE.search(rest, pos)) is not None:
         pos = found.start() + 1  # overlapping: a value tried as bare may hold the next ":"
         gap = rest[:found.start()]
-        bare = found.group("bare") is not None or found.group("to") is not None
-        if bare and gap.strip() and found.group("to") is None:
+        to = found.group("to") is not None
+        bare = found.group("bare") is not None or to
+        if bare and gap.strip() and not to:
             continue  # "password for the wifi Falcon1" has no separator: keep looking
+        if found.group("cell") is not None and (gap or lead.strip() not in ("", '"', "'") and
+                                                not lead.rstrip().endswith(('"', "'", ",", ";"))):
+            continue  # a cell separator only between cells: '"password","x"', 'pwd,x'
+        if strict and (gap.strip() or found.group("sep").strip().lower() not in (":", "=", "is")):
+            return None
         if len(gap.split()) > 5 or _GAP_STOP.search(gap) or not _GAP_CHARS.fullmatch(gap) \
                 or gap.count("(") != gap.count(")"):
             return None  # linking words only: no code, markup or unclosed brackets
-        if bare and (not _FULL_WORD.fullmatch(word) or not _BARE_VALUE.fullmatch(_clean(
-                found.group("value")))):
+        if to and not _CHANGED.search(lead) and not _TO_IS.fullmatch(word):
+            continue  # "to" names a value only after "changed/set the password" (or "hasło to")
+        if bare and not to and (not _FULL_WORD.fullmatch(word) or not (
+                _BARE_VALUE.fullmatch(_clean(found.group("value")))
+                or _PASSPHRASE.fullmatch(_clean(found.group("value"))))):
             continue  # "pass --quiet to gpg": short words and option-like values prove nothing
         sep = found.group("sep").strip().lower()
-        if found.group("to") is not None and not _CHANGED.search(lead):
-            return None  # "to" names a value only after "changed/set the password"
-        if _AMBIGUOUS.fullmatch(word) and (gap.strip() or sep not in (":", "=", "|", "")):
+        loose_short = _AMBIGUOUS.fullmatch(word) and (gap.strip() or sep not in (":", "=", "|", ""))
+        if loose_short and (gap.strip() or sep != "is"):
             return None  # "the preceding pass is ...": short words need "pass: value"
         formal = sep in (":", "=", "=>", "->", "→", "|", "") and not bare
         value = found.group("value")
@@ -178,6 +218,13 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "") -> Hit 
             return None  # "passcode: 482913" on a dial-in line is for a phone bridge
         tail = rest[found.end():].strip()
         confidence = _value_confidence(value, formal, word)
+        if loose_short and confidence is not Confidence.HIGH:
+            return None  # "the new pw is Tiger1973" only with a value that is plainly a secret
+        if strict and confidence is not None and (tail[:1].isalnum() or tail[:1] in ("-", "/", "=") or (
+                confidence < Confidence.HIGH and not (re.fullmatch(r"(?i)pin", word)
+                                                      and _clean(value).isdigit()
+                                                      and 4 <= len(_clean(value)) <= 8))):
+            return None  # "pw: x1", "PASS: addr2line -f" prove little; "PIN: 4821" does
         if confidence is not None and confidence < Confidence.HIGH and re.match(r"\w", tail):
             return None  # "Password: Update ELF header": a plain word that starts a sentence
         if confidence is not None and (not bare or confidence is Confidence.HIGH):

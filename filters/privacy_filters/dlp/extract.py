@@ -14,7 +14,8 @@ import zipfile
 from xml.etree import ElementTree
 
 from .htmltext import html_to_text
-from .mime import Budget, Sink, decode_bytes, walk_message
+from .mime import Budget, Sink, decode_bytes, utf16_without_bom, walk_message
+from .rtftext import rtf_to_text
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,11 @@ def _dispatch(data: bytes, ctype: str, name: str, charset: str | None, sink: Sin
     elif data.startswith(_OLE_MAGIC):
         # Legacy .doc/.xls, or an encrypted OOXML file: both opaque to us.
         budget.unscannable += 1
+    elif data.startswith(b"{\\rtf") or ctype in ("application/rtf", "text/rtf") or \
+            name.endswith(".rtf"):
+        # Control words (\\par, \\'e9, \\b) would otherwise break numbers and words apart.
+        sink(budget.take_text(rtf_to_text(decode_bytes(data, charset),
+                                          budget.limits.max_part_chars)), "attachment")
     elif ctype in ("text/html", "application/xhtml+xml") or name.endswith(_HTML_EXT):
         text = html_to_text(decode_bytes(data, charset), budget.limits.max_part_chars)
         sink(budget.take_text(text), "attachment")
@@ -66,6 +72,8 @@ def _dispatch(data: bytes, ctype: str, name: str, charset: str | None, sink: Sin
 def _looks_textual(data: bytes) -> bool:
     """Unlabelled bytes that are mostly printable are worth scanning as text."""
     sample = data[:4096]
+    if utf16_without_bom(sample) is not None or sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True  # UTF-16 text: half its bytes are NUL
     if b"\x00" in sample:
         return False
     printable = sum(1 for b in sample if b >= 0x20 or b in (9, 10, 13))
@@ -190,9 +198,27 @@ def _sheet_text(body: bytes, shared: list[str]) -> str:
             inline = "".join(t.text or "" for t in elem.iter() if _local(t.tag) == "t")
             if elem.get("t") == "s" and value.isdigit() and int(value) < len(shared):
                 value = shared[int(value)]
+            elif elem.get("t") in (None, "n") and ("E" in value or "e" in value):
+                value = _plain_number(value)
             out.append((inline or value) + "\t")
             elem.clear()
         elif name == "row":
             out.append("\n")
             elem.clear()
     return "".join(out)
+
+
+def _plain_number(value: str) -> str:
+    """A numeric cell stored as "1.2345678E+7" written out as Excel displays it.
+
+    Excel keeps 15 significant digits, so a 16-digit card typed as a number has already
+    lost its last digit in the file: nothing can restore it. Shorter integers (account
+    numbers, sort codes) come back exactly.
+    """
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    if number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return value

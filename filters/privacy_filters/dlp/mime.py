@@ -62,6 +62,8 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     """Bytes to text in the declared charset, else UTF-8, else Latin-1 (which never fails)."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         charset = "utf-16"  # a byte order mark outranks a missing or wrong label
+    elif (sniffed := utf16_without_bom(data)) is not None:
+        charset = sniffed  # "H\0i\0 \0..." written by Windows tools without a BOM
     for name in (charset, "utf-8"):
         if not name:
             continue
@@ -72,6 +74,19 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
         except (LookupError, UnicodeDecodeError, ValueError):
             continue
     return data.decode("cp1252", "replace").replace("\x00", " ")
+
+
+def utf16_without_bom(data: bytes) -> str | None:
+    """"utf-16-le"/"utf-16-be" when every other byte of a sample is NUL (ASCII as UTF-16)."""
+    sample = data[:4096]
+    if len(sample) < 8 or sample.count(0) < len(sample) // 3:
+        return None
+    odd, even = sample[1::2], sample[0::2]
+    if odd.count(0) >= 0.7 * len(odd) and even.count(0) <= 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) >= 0.7 * len(even) and odd.count(0) <= 0.1 * len(odd):
+        return "utf-16-be"
+    return None
 
 
 def header_text(value: object) -> str:

@@ -20,23 +20,35 @@ PASSWORD_WORDS: Final = (
     r"pass(?:word|wd|phrase|code|wort)?s?|pwd|pw|kennwort|mot\s+de\s+passe|mdp|"
     r"contrase(?:ñ|n)a|clave|wachtwoord|parola(?:\s+d['’]ordine)?|password|senha|"
     r"has(?:ł|l)o|heslo|l(?:ö|o)senord|adgangskode|passord|salasana|jelsz(?:ó|o)|пароль|パスワード|密码|密碼|비밀번호|"
-    r"wi-?fi\s+(?:code|key)|network\s+key|wpa2?\s+key|pin(?:\s+code|\s+number)?|"
+    r"wi-?fi\s+(?:code|key)|network\s+key|(?:wlan|wi-?fi|netzwerk)-?(?:schlüssel|schluessel)|"
+    r"code\s+wi-?fi|cl(?:é|e)\s+(?:wi-?fi|wpa|wlan)|wpa2?\s+key|pin(?:\s+code|\s+number)?|"
     r"(?:access|door|alarm|entry|gate|safe|login|unlock)\s+code"
 )
 
 _SPECS: Final = (
     # name, pattern
-    ("card", r"\b\d(?:[ .\-]?\d){11,}"),
+    # Groups joined by one separator, a loose one (" - ", two spaces, a tab) or a line break
+    # (a number wrapped in plain text or split over table cells); cards.py decides.
+    ("card", r"\b\d(?:(?:[ \t]{0,4}[.\-]?[ \t]{0,4}(?:\n[> \t]{0,6})?)?\d){11,}"),
     # Groups may wrap onto the next line (hard-wrapped plain text); banks.py cuts the match
     # at the country's length, so a following line never becomes part of the IBAN.
-    ("iban", r"\b[A-Z]{2}\d{2}(?:(?:[ \-]|[ ]?\n)?[A-Z0-9]){10,34}"),
+    ("iban", r"\b[A-Z]{2}\d{2}(?:(?:[ \-]|[ ]?\n)?[A-Z0-9]){10,34}"
+             # lower case only compact or in groups of four: prose ("be16 and be32") is neither
+             r"|\b[a-z]{2}\d{2}(?:[a-z0-9]{10,30}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,4})?)\b"),
     ("sortcode", r"\b\d{2}[ .\-–]?\d{2}[ .\-–]?\d{2}\b"),
     ("account", r"\b\d{8}\b|\b\d{4} \d{4}\b"),
-    ("uk_words", r"(?i)sort[\s\-]?code|\bsort\s*:|\bs/c\b|\ba/c\b|\bacc(?:oun)?t\b|\bacct\b|\bsc:|\bbank"),
+    ("uk_words", r"(?i)sort[\s\-]?code|\bsort\b|\bs/c\b|\ba/c\b|\bacc(?:oun)?t\b|\bacct\b|\bsc:|\bbank|"
+                 r"\bbacs\b|\bpay|\btransfer|\bpayee|barclays|natwest|lloyds|hsbc|santander|"
+                 r"halifax|nationwide|monzo|starling"),
     ("pw_word", r"(?i)(?:" + PASSWORD_WORDS + r")"),
     ("login_pair", r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?|"
                    r"wi-?fi|wlan|ssid)\b"
                    r"[^\n]{0,80}?[\w.@+\-]{2,64}\s+/\s+\S{4,}"),
+    ("cred_below", r"(?im)\b(?:credentials|log-?in\s+details|log-?in\s+data|access\s+details|"
+                   r"zugangsdaten|anmeldedaten|identifiants|credenciales|inloggegevens|"
+                   r"credenziali|credenciais|dane\s+logowania)\b[^\n]{0,40}?"
+                   r"(?:\b(?:below|follows?|unten|ci-dessous|abajo|hieronder|sotto|abaixo|poniżej)\b"
+                   r"[ \t]*:?|:)[ \t]*$"),
     ("token_word", r"(?i)\b(?:api[ _-]?key|secret[ _-]?key|access[ _-]?token|auth[ _-]?token|"
                    r"client[ _-]?secret|bearer|private[ _-]?token|app[ _-]?secret)\b"),
     ("pem", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
@@ -47,7 +59,7 @@ _SPECS: Final = (
     ("slack", r"\bxox[abposr]-[0-9]+-[A-Za-z0-9\-]{10,}"),
     ("slack_hook", r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{20,}"),
     ("stripe", r"\b(?:sk|rk)_live_[A-Za-z0-9]{20,}"),
-    ("google", r"\bAIza[0-9A-Za-z_\-]{35}\b"),
+    ("google", r"\bAIza[0-9A-Za-z_\-]{35}"),  # the end is checked in credentials.py
     ("npm", r"\bnpm_[A-Za-z0-9]{36}\b"),
     ("sendgrid", r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b"),
     ("ai_key", r"\bsk-(?:proj|ant-api\d\d|svcacct)-[A-Za-z0-9_\-]{30,}"),
