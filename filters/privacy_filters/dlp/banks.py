@@ -84,8 +84,9 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
                 + " " + ctx.after(text, max(sc.end, account.end), 80)):
             confidence = Confidence.MEDIUM
         elif 0 <= account.start - sc.end <= 4 and ctx.BANK_WORDS.search(
-                ctx.before(text, sc.start, 120)) and (sort_code[1] or named_acct or ctx.ACCOUNT_WORDS
-                                                      .search(ctx.before(text, sc.start, 60))):
+                ctx.before(text, sc.start, 120)) and (
+                    sort_code[1] or named_acct or ctx.ACCOUNT_WORDS.search(ctx.before(text, sc.start, 60))
+                    or ctx.UK_PAYMENT_WORDS.search(ctx.before(text, sc.start, 120))):
             # "bank details: Barclays 20-00-00 12345678"; "my HSBC account? 200000 12345678"
             confidence = Confidence.MEDIUM
         else:

@@ -35,13 +35,15 @@ IBAN_WORDS: Final = re.compile(
     r"remit|deposit|kontonummer|konto|compte|cuenta|rekening|conto|bankverbindung|"
     r"virement|überweisung|ueberweisung)\b")
 
-SORT_CODE_WORDS: Final = re.compile(r"sort[\s\-]?code|sortcode|\bs/c\b|\bsc\b|\bsort\s*:")
+SORT_CODE_WORDS: Final = re.compile(r"sort[\s\-]?code|sortcode|\bs/c\b|\bs/code\b|\bsc\b|\bsort\s*:")
 ACCOUNT_WORDS: Final = re.compile(r"\b(?:account|acct|acc|a/c)\b")
 NOT_ACCOUNT_WORDS: Final = re.compile(
     r"\b(?:customer|member|membership|order|invoice|reference|ref|policy|ticket|case|"
     r"phone|tel|mobile|client|loyalty|user|po|company|vat|tracking|booking|serial|"
     r"registered\s+in\s+[a-z& ]{2,30}?)\s*(?:account\s*)?(?:no\.?|number|num|#|id)?\s*"
     r"(?:is\s*)?[:#]?\s*$")
+# UK payment schemes: the numbers after them are a sort code and an account number.
+UK_PAYMENT_WORDS: Final = re.compile(r"\b(?:bacs|chaps|faster\s+payments?|standing\s+order|direct\s+debit)\b")
 # "sort 20-00-00", "sort: 200000": the bare word right before the digits names a sort code.
 SORT_JUST_BEFORE: Final = re.compile(r"\bsort\s*(?:code)?\s*[:\-]?\s*$")
 BANK_WORDS: Final = re.compile(
