@@ -79,13 +79,15 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
         named_acct = bool(ctx.ACCOUNT_WORDS.search(ctx.before(text, account.start, 40)))
         if named_sc:
             confidence = Confidence.HIGH
-        elif named_acct and sort_code[1] and ctx.BANK_WORDS.search(
+        elif named_acct and sort_code[1] and _bank_near(
                 ctx.before(text, min(sc.start, account.start), 160)
-                + " " + ctx.after(text, max(sc.end, account.end), 80)):
+                + " " + ctx.after(text, max(sc.end, account.end), 80), True):
             confidence = Confidence.MEDIUM
-        elif 0 <= account.start - sc.end <= 4 and ctx.BANK_WORDS.search(
-                ctx.before(text, sc.start, 120)) and (
-                    sort_code[1] or named_acct or ctx.ACCOUNT_WORDS.search(ctx.before(text, sc.start, 60))
+        elif 0 <= account.start - sc.end <= 4 and (ctx.BANK_WORDS.search(
+                ctx.before(text, sc.start, 120)) or ctx.UK_BANK_NAMES.search(
+                ctx.before(text, sc.start, 120) + " " + ctx.after(text, account.end, 40))) and (
+                    sort_code[1] and ctx.BANK_WORDS.search(ctx.before(text, sc.start, 120))
+                    or named_acct or ctx.ACCOUNT_WORDS.search(ctx.before(text, sc.start, 60))
                     or ctx.UK_PAYMENT_WORDS.search(ctx.before(text, sc.start, 120))):
             # "bank details: Barclays 20-00-00 12345678"; "my HSBC account? 200000 12345678"
             confidence = Confidence.MEDIUM
@@ -99,6 +101,11 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
                 confidence = Confidence(max(Confidence.LOW, confidence - 1))
         yield Hit("uk_bank_account", confidence,
                   digest("uk_bank_account", sort_code[0] + acct))
+
+
+def _bank_near(window: str, account_named: bool) -> bool:
+    """A bank or payment word, or a UK bank's name when the account number is labelled."""
+    return bool(ctx.BANK_WORDS.search(window) or account_named and ctx.UK_BANK_NAMES.search(window))
 
 
 def _sort_code(text: str, m: Match) -> tuple[str, bool] | None:

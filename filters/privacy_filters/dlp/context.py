@@ -48,9 +48,10 @@ UK_PAYMENT_WORDS: Final = re.compile(r"\b(?:bacs|chaps|faster\s+payments?|standi
 SORT_JUST_BEFORE: Final = re.compile(r"\bsort\s*(?:code)?\s*[:\-]?\s*$")
 BANK_WORDS: Final = re.compile(
     r"\b(?:bank|banking|pay|paid|payment|transfer|payee|beneficiary|remit|bacs|faster\s+payments?|"
-    r"chaps|deposit|refund|salary|wages|"
-    # UK banks and building societies: naming one says the numbers are bank details.
-    r"barclays|natwest|lloyds|hsbc|santander|halifax|nationwide|tsb|monzo|starling|revolut|"
+    r"chaps|deposit|refund|salary|wages)\b")
+# UK banks and building societies: with an account or payment word, the numbers are bank details.
+UK_BANK_NAMES: Final = re.compile(
+    r"\b(?:barclays|natwest|lloyds|hsbc|santander|halifax|nationwide|tsb|monzo|starling|revolut|"
     r"metro\s+bank|rbs|royal\s+bank\s+of\s+scotland|co-?operative\s+bank|virgin\s+money|"
     r"first\s+direct|coutts|handelsbanken|tide|clydesdale|yorkshire\s+bank|danske)\b")
 

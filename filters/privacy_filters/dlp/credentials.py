@@ -23,7 +23,7 @@ _WORD_RE: Final = re.compile(r"(?i)(?:" + PASSWORD_WORDS + r")")
 # "changed to"; up to five linking words may sit before it ("password for the wifi is").
 _SEP_RE: Final = re.compile(
     r"""(?ix)
-    (?P<sep>\s*(?::|=>|=|->|→|\t|\|)|\s+[-–]\s|['’]s\b
+    (?P<sep>["']?\s*(?::|=>|=|->|→|\t|\|)|\s+[-–]\s|['’]s\b
       |\s+(?:is|was|ist|lautet|est|es|è|é|är|er|jest|je|wordt|sind|are)\b
          (?:\s+(?:now|still|currently|just|simply|nun|jetzt|maintenant|ahora|ora|agora))?\s*:?
       |\s+(?:will\ be|has\ been\ (?:set|changed|reset|updated)\ to|(?:is\ )?set\ to|changed\ to|
@@ -48,7 +48,7 @@ _NEGATIVE_BEFORE: Final = re.compile(
 _NEGATIVE_VALUE: Final = re.compile(r"(?i)(?:see|ask|call|text|sent|in\ the|on\ the|attached)\b")
 _CONFERENCE: Final = re.compile(
     r"(?i)\b(?:call-?in|dial-?in|conference|bridge|participant|moderator|host|meeting\ id|"
-    r"webex|zoom|teams|toll|access\ number)\b")
+    r"webex|zoom|teams|toll|access\ number|meeting\ (?:passcode|password|code|link)|webinar|dial)\b")
 _STOP_VALUES: Final = frozenset("""
 a an the your my our their his her its this that these those it is was be been being
 not no none n/a na nil null empty blank same unchanged different below above attached
@@ -61,9 +61,14 @@ ihr ihre dein deine votre vos su sus je jouw uw il la le les el los las o um uma
 thanks thank regards cheers best sincerely kind hello hi dear confirm enter repeat
 """.split())
 _LOGIN_RE: Final = re.compile(
-    r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?|wi-?fi|wlan|ssid)\b"
+    r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?|wi-?fi|wlan|ssid|"
+    r"zugang(?:sdaten)?|benutzer(?:name)?|anmeldung|identifiants?|usuario|utente|"
+    r"gebruiker(?:snaam)?)\b"
     r"[^\n]{0,80}?"
     r"(?<![\w.@+\-])(?P<user>[\w.@+\-]{2,64})[ \t]+/[ \t]+(?P<value>\S{4,64})")
+_USER_PASS_RE: Final = re.compile(
+    r"(?i)(?:user(?:name)?|login)\s*/\s*pass(?:word)?\s*[:=]\s*(?P<user>[\w.@+\-]{2,64})/"
+    r"(?P<value>\S{4,64})")
 # Only the unambiguous words may be followed by a value with no separator at all.
 _FULL_WORD: Final = re.compile(
     r"(?i)password|passwort|kennwort|wachtwoord|contrase(?:ñ|n)a|senha|mot\s+de\s+passe|"
@@ -73,6 +78,9 @@ _FULL_WORD: Final = re.compile(
 _PASSPHRASE: Final = re.compile(r"[A-Za-z]{2,}(?:-[A-Za-z]{2,}){3,}")
 # Languages where the word for "is" is "to": "Hasło to Orchid1975".
 _TO_IS: Final = re.compile(r"(?i)has(?:ł|l)o")
+_SETTING_START: Final = re.compile(r"(?:^|[\s\"'{,])[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_$")
+_SETTING_SEP: Final = re.compile(r"[\"']?[ \t]*(?:=|:)[ \t]*[^\s$%{<]")
+_IS_WORDS: Final = frozenset("is ist est es è é är er jest je wordt lautet".split())
 _BARE_VALUE: Final = re.compile(r"(?=[^\s]*\d)(?=[^\s]*[A-Za-z])[A-Za-z0-9][^\s=]{5,63}")
 _AMBIGUOUS: Final = re.compile(r"(?i)pass(?:es)?|pw|pin|mdp|clave|parola|code")
 _CRED_CONTEXT: Final = re.compile(
@@ -119,8 +127,12 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
         word = text[m.start:m.end]
         # "WLAN-Passwort" is a password word; "multi-pass" is not: only long words may follow "-".
         before = "_$/.@\\" if _FULL_WORD.fullmatch(word) else "_-$/.@\\"
-        if m.start > 0 and _glued(text[m.start - 1], before) or m.end < len(text) and (
-                _glued(text[m.end], "_-(") and not text[m.end - 1].isspace()):
+        # DB_PASSWORD=…, "smtp_password": … : a setting named after a password, given a value.
+        setting = m.start > 0 and text[m.start - 1] == "_" and bool(
+            _SETTING_START.search(text, max(0, m.start - 40), m.start)) and bool(
+            _SETTING_SEP.match(text, m.end))
+        if not setting and (m.start > 0 and _glued(text[m.start - 1], before) or m.end < len(text)
+                            and (_glued(text[m.end], "_-(") and not text[m.end - 1].isspace())):
             continue  # part of a longer word or name: "passenger", "multi-pass", "pass_manager"
         line_end = text.find("\n", m.end, m.end + 200)
         rest = text[m.end:line_end if line_end != -1 else m.end + 200]
@@ -141,7 +153,7 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
             continue
         # "PASS: test 12" in a log: a short word counts under a login or user line, or
         # alone when written "word: value" with a value that is plainly a secret.
-        strict = bool(_AMBIGUOUS.fullmatch(word)) and not _CRED_CONTEXT.search(
+        strict = bool(_AMBIGUOUS.fullmatch(word)) and not setting and not _CRED_CONTEXT.search(
             text[max(0, m.start - 250):m.start])
         if strict and word.lower().startswith("pass"):
             continue  # "PASS: addr2line" in a test log: "pass" needs a login or user line
@@ -195,7 +207,15 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "",
         if found.group("cell") is not None and (gap or lead.strip() not in ("", '"', "'") and
                                                 not lead.rstrip().endswith(('"', "'", ",", ";"))):
             continue  # a cell separator only between cells: '"password","x"', 'pwd,x'
-        if strict and (gap.strip() or found.group("sep").strip().lower() not in (":", "=", "is")):
+        sep = found.group("sep").strip().lower()
+        raw_digits = _clean(found.group("value"))
+        # "the alarm code is 2580", "PIN for the card is 8812": digits after "is" are a code
+        code_is = bool(re.search(r"(?i)code|pin", word)) and sep.rstrip(":").strip() in _IS_WORDS \
+            and raw_digits.isdigit() and 4 <= len(raw_digits) <= 8 and not conference \
+            and not tail_word(rest, found.end())
+        if strict and not code_is and (gap.strip() or sep not in (":", "=", "is")):
+            if bare:
+                continue  # no separator yet: a later "is" may still follow
             return None
         if len(gap.split()) > 5 or _GAP_STOP.search(gap) or not _GAP_CHARS.fullmatch(gap) \
                 or gap.count("(") != gap.count(")"):
@@ -206,9 +226,8 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "",
                 _BARE_VALUE.fullmatch(_clean(found.group("value")))
                 or _PASSPHRASE.fullmatch(_clean(found.group("value"))))):
             continue  # "pass --quiet to gpg": short words and option-like values prove nothing
-        sep = found.group("sep").strip().lower()
         loose_short = _AMBIGUOUS.fullmatch(word) and (gap.strip() or sep not in (":", "=", "|", ""))
-        if loose_short and (gap.strip() or sep != "is"):
+        if loose_short and not code_is and (gap.strip() or sep != "is"):
             return None  # "the preceding pass is ...": short words need "pass: value"
         formal = sep in (":", "=", "=>", "->", "→", "|", "") and not bare
         value = found.group("value")
@@ -218,7 +237,9 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "",
             return None  # "passcode: 482913" on a dial-in line is for a phone bridge
         tail = rest[found.end():].strip()
         confidence = _value_confidence(value, formal, word)
-        if loose_short and confidence is not Confidence.HIGH:
+        if code_is and confidence is None:
+            confidence = Confidence.MEDIUM
+        if loose_short and confidence is not Confidence.HIGH and not code_is:
             return None  # "the new pw is Tiger1973" only with a value that is plainly a secret
         if strict and confidence is not None and (tail[:1].isalnum() or tail[:1] in ("-", "/", "=") or (
                 confidence < Confidence.HIGH and not (re.fullmatch(r"(?i)pin", word)
@@ -232,6 +253,11 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "",
         if not bare:
             return None  # a separator followed by a non-secret: the sentence says something else
     return None
+
+
+def tail_word(rest: str, end: int) -> bool:
+    """A word right after the value: "the PIN is 4 digits long", "code is 1234 characters"."""
+    return bool(re.match(r"[ \t]*[A-Za-z]", rest[end:]))
 
 
 def _header_rows(text: str, engine: Engine) -> Iterator[Hit]:
@@ -270,6 +296,12 @@ def _cells(row: str) -> list[str]:
 
 def _login_pairs(text: str, engine: Engine) -> Iterator[Hit]:
     for m in engine.find("login_pair", text):
+        compact = _USER_PASS_RE.match(text, m.start, m.end + 1)
+        if compact is not None:  # "user/pass: admin/Zx9vBn3m"
+            value = _clean(compact.group("value"))
+            if _strength(value) >= 2:
+                yield Hit("password", Confidence.MEDIUM, digest("password", value))
+            continue
         found = _LOGIN_RE.search(text, m.start, m.end + 1)
         if found is None:
             continue
@@ -330,7 +362,7 @@ def _is_placeholder(value: str) -> bool:
     v = value.strip()
     if not v or set(v) <= set("*xX•●.#_-?~·"):
         return True
-    if v[0] in "<[{%`" or v.startswith(("${", "$(")):
+    if v[0] in "<[{%`" or v.startswith(("${", "$(", "!vault")):
         return True
     low = v.lower()
     return any(word in low for word in ("password", "passwort", "your", "xxxx", "****",
@@ -343,7 +375,7 @@ def _strength(value: str) -> int:
         return 0
     if value.lower() in _STOP_VALUES or value.startswith(("http://", "https://", "www.")):
         return 0
-    if re.search(r"\w\(.*\)|\)\s*;?$|^\$\{?[a-z_]+\}?$|::|->|^[~.]?/|\|", value):
+    if re.search(r"\w\(|^:|^&|\)\s*;?$|^\$\{?[a-z_]+\}?$|::|->|^[~.]?/|\|", value):
         return 0  # code, paths and type lists: getpass(), $var, obj->x, /home/x, string|Buffer
     if "@" in value and "." in value.split("@")[-1]:
         return 0  # an email address: a user name, not a password

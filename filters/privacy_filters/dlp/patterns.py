@@ -42,8 +42,10 @@ _SPECS: Final = (
                  r"halifax|nationwide|monzo|starling"),
     ("pw_word", r"(?i)(?:" + PASSWORD_WORDS + r")"),
     ("login_pair", r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?|"
-                   r"wi-?fi|wlan|ssid)\b"
-                   r"[^\n]{0,80}?[\w.@+\-]{2,64}\s+/\s+\S{4,}"),
+                   r"wi-?fi|wlan|ssid|zugang(?:sdaten)?|benutzer(?:name)?|anmeldung|identifiants?|"
+                   r"usuario|utente|gebruiker(?:snaam)?)\b"
+                   r"[^\n]{0,80}?[\w.@+\-]{2,64}\s+/\s+\S{4,}"
+                   r"|(?i)\b(?:user(?:name)?|login)\s*/\s*pass(?:word)?\s*[:=]\s*[\w.@+\-]{2,64}/\S{4,}"),
     ("cred_below", r"(?im)\b(?:credentials|log-?in\s+details|log-?in\s+data|access\s+details|"
                    r"zugangsdaten|anmeldedaten|identifiants|credenciales|inloggegevens|"
                    r"credenziali|credenciais|dane\s+logowania)\b[^\n]{0,40}?"

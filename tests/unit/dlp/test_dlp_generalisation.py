@@ -103,6 +103,7 @@ def test_uk_account_layouts(scan_text, body):
     "Quote PO 412876 on the invoice. Registered in Scotland No. 40318870",
     "Company number 77120045, PO 301299, please pay by card.",
     "Ticket 20-11-09 raised for meter 55120934",
+    "Lloyds half-year figures 28-07-25 41772090 shares changed hands",  # a bank's name alone
 ])
 def test_uk_lookalikes_ignored(scan_text, body):
     assert "uk_bank_account" not in categories(scan_text(body))
@@ -204,3 +205,34 @@ def test_xlsx_numeric_card_cell():
     msg = message("cards", attachments=[(data, "application", "vnd.openxmlformats-"
                                          "officedocument.spreadsheetml.sheet", "c.xlsx")])
     assert "payment_card" in categories(scan(msg))
+
+
+# --- settings, structured data, digit codes after "is", login pairs in other languages ----
+
+@pytest.mark.parametrize("body", [
+    "SMTP_PASSWORD=Kq7!vLr29x",                        # an environment/config setting
+    '{"login": "ops", "password": "Lz4$kPq8w"}',       # JSON key in quotes
+    "postgres:\n  passwd: 'Fg6tY8uJ2'",                # YAML
+    "the safe code is 90817",                          # a code word, "is", digits
+    "PIN on the new debit card is 4096",
+    "Anmeldung: k.weber / Rosenkohl8",                  # login pair, German label
+    "usuario: lperez / Naranja55",
+    "user/password: ops/Vx7hQ2mLp",
+])
+def test_structured_and_digit_credentials(scan_text, body):
+    assert "password" in categories(scan_text(body))
+
+
+@pytest.mark.parametrize("body", [
+    "SMTP_PASSWORD=${SMTP_PASSWORD}",
+    '"password": "<set in vault>"',
+    "the_password_field = None",
+    "Webinar passcode is 773120, dial 0800 000 0000 to join",
+    "The PIN is 4 digits long",
+    "Error code is 4040",
+    "Anmeldung: Montag / Dienstag",
+    "smtp_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256",
+    "png_pass = PNG_PASS_START_COL(pass);",
+])
+def test_structured_lookalikes(scan_text, body):
+    assert "password" not in categories(scan_text(body))
