@@ -140,8 +140,16 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
             rest = text[m.end:m.end + 300]  # the value sits on a following line
         if rest.strip() in ("", ":") and line_end != -1:
             # "Password:" with the value on the next line, as forms are often laid out.
-            nxt_end = text.find("\n", line_end + 1, line_end + 200)
-            nxt = text[line_end + 1:nxt_end if nxt_end != -1 else line_end + 200].strip()
+            start = line_end + 1
+            for _ in range(2):  # one blank line may sit between label and value
+                if text[start:start + 1] != "\n" and text[start:start + 200].split("\n", 1)[0].strip():
+                    break
+                nl = text.find("\n", start, start + 200)
+                if nl == -1:
+                    break
+                start = nl + 1
+            nxt_end = text.find("\n", start, start + 200)
+            nxt = text[start:nxt_end if nxt_end != -1 else start + 200].strip()
             alone = _FULL_WORD.fullmatch(word) and not text[
                 text.rfind("\n", 0, m.start) + 1:m.start].strip()  # a heading: "Password\n…"
             if (rest.strip() == ":" or alone) and " " not in nxt and nxt and \

@@ -236,3 +236,20 @@ def test_structured_and_digit_credentials(scan_text, body):
 ])
 def test_structured_lookalikes(scan_text, body):
     assert "password" not in categories(scan_text(body))
+
+
+def test_value_after_a_blank_line(scan_text):
+    assert "password" in categories(scan_text("Kennwort:\n\n  Bergsee#19\n\nGruss"))
+
+
+def test_html_blocks_label_then_value():
+    html = "<div>Benutzer</div><div>hk</div><div>Passwort</div><div>Wg5!tRe8q</div>"
+    assert "password" in categories(scan(message("html only", html=html)))
+
+
+@pytest.mark.parametrize("body", [
+    "Password:\n\nPlease ask the service desk.",
+    "Password:\n\n\n\nDeploy2024 notes follow",
+])
+def test_blank_line_then_prose_is_not_a_value(scan_text, body):
+    assert "password" not in categories(scan_text(body))
