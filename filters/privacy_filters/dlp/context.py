@@ -10,13 +10,13 @@ import re
 from typing import Final
 
 CARD_WORDS: Final = re.compile(
-    r"\b(?:card|cards|visa|master\s?card|mc|amex|american\s+express|discover|jcb|diners|"
+    r"\b(?:card(?:_?(?:number|num|no|holder))?|cards|visa|master\s?card|mc|amex|american\s+express|discover|jcb|diners|"
     r"maestro|union\s?pay|credit|debit|cvv2?|cvc2?|cv2|csc|security\s+code|expiry|expires|"
     r"exp|valid\s+(?:thru|until|to)|pan|karte|kreditkarte|(?:kredit)?kartennummer|carte|tarjeta|kaart|creditcard|"
     r"carta|cartão|cartao|charge|pay(?:ment)?|billing|ccn|long\s+number)\b|\bcc\s?#|\bcc\s?no\b")
 # Card words that need no further support: they name the number itself.
 STRONG_CARD_WORDS: Final = re.compile(
-    r"\b(?:card|visa|master\s?card|amex|american\s+express|discover|jcb|diners|maestro|"
+    r"\b(?:card(?:_?(?:number|num|no))?|visa|master\s?card|amex|american\s+express|discover|jcb|diners|maestro|"
     r"union\s?pay|cvv2?|cvc2?|cv2|expiry|exp|expires|karte|kreditkarte|(?:kredit)?kartennummer|carte|tarjeta|kaart|"
     r"creditcard|carta|cartão|cartao|ccn|long\s+number)\b")
 # What a long number usually is, when it is not a card.
@@ -35,8 +35,8 @@ IBAN_WORDS: Final = re.compile(
     r"remit|deposit|kontonummer|konto|compte|cuenta|rekening|conto|bankverbindung|"
     r"virement|überweisung|ueberweisung)\b")
 
-SORT_CODE_WORDS: Final = re.compile(r"sort[\s\-]?code|sortcode|\bs/c\b|\bs/code\b|\bsc\b|\bsort\s*:")
-ACCOUNT_WORDS: Final = re.compile(r"\b(?:account|acct|acc|a/c)\b")
+SORT_CODE_WORDS: Final = re.compile(r"sort[\s\-_]?code|sortcode|\bs/c\b|\bs/code\b|\bsc\b|\bsort\s*:")
+ACCOUNT_WORDS: Final = re.compile(r"\b(?:account|acct|acc|a/c)(?:_?(?:number|num|no))?\b")
 NOT_ACCOUNT_WORDS: Final = re.compile(
     r"\b(?:customer|member|membership|order|invoice|reference|ref|policy|ticket|case|"
     r"phone|tel|mobile|client|loyalty|user|po|company|vat|tracking|booking|serial|"

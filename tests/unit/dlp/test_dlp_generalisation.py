@@ -253,3 +253,12 @@ def test_html_blocks_label_then_value():
 ])
 def test_blank_line_then_prose_is_not_a_value(scan_text, body):
     assert "password" not in categories(scan_text(body))
+
+
+@pytest.mark.parametrize("csv, category", [
+    (f"holder,card_number,amount\nA Jones,{MC},99.00\n", "payment_card"),
+    ("name,sort_code,account_number\nA Jones,40-11-62,71825530\n", "uk_bank_account"),
+])
+def test_snake_case_column_names(csv, category):
+    msg = message("export attached", attachments=[(csv.encode(), "text", "csv", "e.csv")])
+    assert category in categories(scan(msg))
