@@ -20,7 +20,8 @@ from .report import Hit, digest
 
 _WORD_RE: Final = re.compile(r"(?i)(?:" + PASSWORD_WORDS + r")")
 # What links a password word to its value: ":" "=" table cells, "is" and its translations,
-# "changed to"; up to five linking words may sit before it ("password for the wifi is").
+# "changed to"; up to five linking words may sit before it ("password for the wifi is"), eight
+# when the value is plainly a secret.
 _SEP_RE: Final = re.compile(
     r"""(?ix)
     (?P<sep>["']?\s*(?::|=>|=|->|→|\t|\|)|\s+[-–]\s|['’]s\b
@@ -34,7 +35,7 @@ _SEP_RE: Final = re.compile(
     [ \t]*(?P<value>\S{1,128})""")
 _GAP_CHARS: Final = re.compile(r"[\w\s'’()\-/]*")
 _GAP_STOP: Final = re.compile(
-    r"(?i)\b(?:must|should|will|can|cannot|can't|could|would|may|might|has|have|had|needs?|"
+    r"(?i)\b(?:must|should|will|can|cannot|can't|could|would|may|might|has|have|had|needs|"
     r"requires?|required|optional|expires?|expired|protected|field|box|manager|policy|rules?|reset|change|"
     r"changed|forgot|forgotten|hint|strength|hash|hashing|hashed|algorithm|length|format|"
     r"complexity|requirements?|prompt|dialog|screen|page|form|file|expiry|expiration|age|"
@@ -225,7 +226,10 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "",
             if bare:
                 continue  # no separator yet: a later "is" may still follow
             return None
-        if len(gap.split()) > 5 or _GAP_STOP.search(gap) or not _GAP_CHARS.fullmatch(gap) \
+        # Up to five linking words, eight when the value is plainly a secret (checked below):
+        # "the password I set up for your account yesterday is …"
+        long_gap = len(gap.split()) > 5
+        if len(gap.split()) > 8 or _GAP_STOP.search(gap) or not _GAP_CHARS.fullmatch(gap) \
                 or gap.count("(") != gap.count(")"):
             return None  # linking words only: no code, markup or unclosed brackets
         if to and not _CHANGED.search(lead) and not _TO_IS.fullmatch(word):
@@ -247,6 +251,8 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "",
         confidence = _value_confidence(value, formal, word)
         if code_is and confidence is None:
             confidence = Confidence.MEDIUM
+        if long_gap and confidence is not Confidence.HIGH:
+            return None
         if loose_short and confidence is not Confidence.HIGH and not code_is:
             return None  # "the new pw is Tiger1973" only with a value that is plainly a secret
         if strict and confidence is not None and (tail[:1].isalnum() or tail[:1] in ("-", "/", "=") or (

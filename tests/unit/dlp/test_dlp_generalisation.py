@@ -262,3 +262,14 @@ def test_blank_line_then_prose_is_not_a_value(scan_text, body):
 def test_snake_case_column_names(csv, category):
     msg = message("export attached", attachments=[(csv.encode(), "text", "csv", "e.csv")])
     assert category in categories(scan(msg))
+
+
+@pytest.mark.parametrize("body, found", [
+    ("the password you need for the VPN is Quokka!88", True),
+    ("The password I created for your laptop this morning is Quokka!88", True),
+    ("password for the printer in the second floor office is Quokka!88", True),
+    ("the password for the shared drive that we use in the finance team is different", False),
+    ("the password for the shared drive that we use in finance is Sunshine", False),
+])
+def test_label_several_words_before_is(scan_text, body, found):
+    assert ("password" in categories(scan_text(body))) is found
