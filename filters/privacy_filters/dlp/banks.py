@@ -14,7 +14,9 @@ from .patterns import Engine, Match
 from .report import Hit, digest
 from .validators import IBAN_LENGTHS, iban_ok
 
-# Specimen IBANs printed in standards, bank documentation and software manuals.
+# Specimen IBANs printed in standards, bank documentation and software manuals. People do
+# paste them as real payment details (and test data is made from them), so one counts like
+# any IBAN unless the text around it says it is an example; then at most medium confidence.
 _SPECIMENS = frozenset((
     "GB82WEST12345698765432", "DE89370400440532013000", "FR1420041010050500013M02606",
     "NL91ABNA0417164300", "GB29NWBK60161331926819", "CH9300762011623852957",
@@ -27,15 +29,16 @@ _PAIR_DISTANCE = 160  # characters between a sort code and its account number
 def find_ibans(text: str, engine: Engine) -> Iterator[Hit]:
     for m in engine.find("iban", text):
         compact = _iban_at(text, m)
-        if compact is None or compact in _SPECIMENS:
+        if compact is None:
             continue
         window = ctx.before(text, m.start, 80) + " " + ctx.after(text, m.end, 40)
-        if ctx.TEST_WORDS.search(ctx.before(text, m.start, 30)):
+        specimen = compact in _SPECIMENS
+        if ctx.TEST_WORDS.search(ctx.before(text, m.start, 80 if specimen else 30)):
             continue
         named = bool(ctx.IBAN_WORDS.search(window))
         if text[m.start].islower() and not named and text[m.start + 4:m.start + 5] != " ":
             continue  # lower case and unbroken ("de44...") counts only where a bank word says so
-        confidence = Confidence.HIGH if named else Confidence.MEDIUM
+        confidence = Confidence.HIGH if named and not specimen else Confidence.MEDIUM
         yield Hit("iban", confidence, digest("iban", compact))
 
 

@@ -273,3 +273,12 @@ def test_snake_case_column_names(csv, category):
 ])
 def test_label_several_words_before_is(scan_text, body, found):
     assert ("password" in categories(scan_text(body))) is found
+
+
+def test_specimen_iban_counts_as_payment_details_unless_marked_as_an_example():
+    from privacy_filters.dlp import scan
+
+    paid = scan(b"Subject: invoice\r\n\r\nPlease pay to IBAN GB82 WEST 1234 5698 7654 32 by Friday.\r\n")
+    assert [f.category for f in paid.findings] == ["iban"]
+    shown = scan(b"Subject: help\r\n\r\nAn IBAN looks like this example: GB82 WEST 1234 5698 7654 32.\r\n")
+    assert shown.findings == ()
