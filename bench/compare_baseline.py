@@ -1,0 +1,463 @@
+"""Quality and speed of a model-free open baseline (Presidio pattern recognizers + detect-secrets)
+against `privacy-milter scan --json` on a labelled corpus.
+
+    .venv/bin/python bench/compare_baseline.py [CORPUS_DIR] [--copies 5] [--runs 3] [--ours-rev REV]
+        [--only presidio|detect-secrets] [--us-bank] [--html raw] [--ds-mode adhoc] [--quality-only]
+
+CORPUS_DIR (default /work/shared/corpus/dlp-dev) holds *.eml files and labels.jsonl
+({"file": ..., "labels": [...]}).
+
+The baseline runs in its own throwaway venv (default bench/.baseline-venv, built on first use
+with the pinned presidio-analyzer and detect-secrets from PyPI; never the repository's .venv).
+This same file is its worker: `compare_baseline.py --worker OUT.jsonl PATH...` under that
+venv's python extracts the text of every message with the stdlib `email` package (subject and
+every text/* part, decoded; HTML turned into text with html.parser; timed as part of the
+baseline), runs Presidio's AnalyzerEngine with a no-op NLP engine (no spaCy model) and only
+pattern recognizers, and detect-secrets' plugins with its default filters, and writes one JSON
+line per message: its path, our categories, and the raw entity/secret types (never the
+matched text).
+
+Mapping to our categories: CREDIT_CARD -> payment_card, IBAN_CODE -> iban, any detect-secrets
+secret type -> password. Presidio has no UK sort code/account recognizer; --us-bank maps its
+US_BANK_NUMBER (8-17 digits) to uk_bank_account as a generous variant.
+
+Quality: a message counts as flagged for a category when the tool reports any finding of it.
+Speed: the whole command, as a user would run it, as a subprocess (wall time): ours is
+`.venv/bin/privacy-milter scan --json DIR`, the baseline is the worker over the same DIR. The
+speed corpus is CORPUS_DIR copied --copies times under distinct names (5 x 400 = 2,000). Each
+timing runs --runs times, alternating tools; best and median are reported.
+
+Exit 0 with the tables printed; 2 if a step fails or the whole run passes --deadline seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CATEGORIES = ("payment_card", "iban", "uk_bank_account", "password")
+BASELINE_PACKAGES = ("presidio-analyzer==2.2.366", "detect-secrets==1.5.0")  # the versions measured in docs
+PRESIDIO_MAP = {"CREDIT_CARD": "payment_card", "IBAN_CODE": "iban"}
+
+
+class Failed(Exception):
+    pass
+
+
+# --- worker: runs under the baseline venv's python, imports nothing from this repository -----
+
+def _html_to_text(html: str) -> str:
+    from html.parser import HTMLParser
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.parts: list[str] = []
+            self.skip = 0
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag in ("script", "style"):
+                self.skip += 1
+            self.parts.append("\n" if tag in ("br", "p", "div", "tr", "li", "table", "h1", "h2", "h3")
+                              else " ")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("script", "style") and self.skip:
+                self.skip -= 1
+            self.parts.append("\n" if tag in ("p", "div", "tr", "li", "table") else " ")
+
+        def handle_data(self, data: str) -> None:
+            if not self.skip:
+                self.parts.append(data)
+
+    parser = Text()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def message_text(raw: bytes, html_mode: str = "text") -> str:
+    """Subject plus every text/* part, transfer- and charset-decoded (stdlib compat32 parser,
+    the fast one: the slow header registry of email.policy.default would bill the baseline for
+    our harness)."""
+    import email
+    from email.header import decode_header, make_header
+
+    msg = email.message_from_bytes(raw)
+    subject = msg.get("subject", "")
+    try:
+        chunks = [str(make_header(decode_header(subject)))]
+    except (LookupError, ValueError, UnicodeError):
+        chunks = [str(subject)]
+    for part in msg.walk():
+        if part.is_multipart() or part.get_content_maintype() != "text":
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            text = payload.decode(charset, "replace")
+        except LookupError:
+            text = payload.decode("utf-8", "replace")
+        if part.get_content_subtype() == "html" and html_mode == "text":
+            text = _html_to_text(text)
+        chunks.append(text)
+    return "\n".join(chunks)
+
+
+def worker(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="compare_baseline.py --worker")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("--us-bank", action="store_true")
+    parser.add_argument("--html", choices=("text", "raw"), default="text")
+    parser.add_argument("--ds-mode", choices=("file", "adhoc"), default="file")
+    parser.add_argument("--only", choices=("presidio", "detect-secrets"))
+    args = parser.parse_args(argv)
+
+    from detect_secrets.core import scan as ds_scan
+    from detect_secrets.settings import default_settings
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NoOpNlpEngine
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        IbanRecognizer,
+    )
+
+    recognizers = [CreditCardRecognizer(), IbanRecognizer()]
+    mapping = dict(PRESIDIO_MAP)
+    if args.us_bank:
+        from presidio_analyzer.predefined_recognizers import UsBankRecognizer
+
+        recognizers.append(UsBankRecognizer())
+        mapping["US_BANK_NUMBER"] = "uk_bank_account"
+    registry = RecognizerRegistry(recognizers=recognizers, supported_languages=["en"])
+    nlp = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "no_op"}])
+    nlp.load()
+    analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=["en"])
+    entities = sorted(mapping)
+
+    files: list[Path] = []
+    for path in args.paths:
+        files.extend(sorted(p for p in path.rglob("*.eml") if p.is_file()) if path.is_dir() else [path])
+
+    phases = {"extract": 0.0, "presidio": 0.0, "detect_secrets": 0.0}
+    clock = time.perf_counter
+    scratch = Path(tempfile.mkdtemp(prefix="baseline-ds-"))
+    try:
+        with default_settings(), args.out.open("w") as out:
+            for path in files:
+                t0 = clock()
+                text = message_text(path.read_bytes(), args.html)
+                t1 = clock()
+                types = set()
+                if args.only != "detect-secrets":
+                    types = {r.entity_type for r in analyzer.analyze(text=text, language="en", entities=entities)}
+                t2 = clock()
+                if args.only == "presidio":
+                    secrets = []
+                elif args.ds_mode == "file":
+                    # What `detect-secrets scan FILE` does, on the message text saved as a .txt file.
+                    tmp = scratch / "message.txt"
+                    tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
+                    secrets = list(ds_scan.scan_file(str(tmp)))
+                else:
+                    # `detect-secrets scan --string`, line by line (eager keyword search).
+                    secrets = [s for line in text.splitlines() for s in ds_scan.scan_line(line)]
+                ds_types = {s.type for s in secrets}
+                t3 = clock()
+                phases["extract"] += t1 - t0
+                phases["presidio"] += t2 - t1
+                phases["detect_secrets"] += t3 - t2
+                categories = sorted({mapping[t] for t in types if t in mapping}
+                                    | ({"password"} if ds_types else set()))
+                out.write(json.dumps({"path": str(path), "categories": categories,
+                                      "types": sorted(types | ds_types)}) + "\n")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    args.out.with_suffix(".phases.json").write_text(json.dumps(phases))
+    return 0
+
+
+# --- driver -----------------------------------------------------------------------------------
+
+class Clock:
+    def __init__(self, seconds: float) -> None:
+        self.end = time.monotonic() + seconds
+        self.total = seconds
+
+    def left(self, what: str) -> float:
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise Failed(f"deadline of {self.total:.0f} s passed before {what}")
+        return left
+
+
+def run(cmd: list[str], clock: Clock, what: str, stdout: Path | None = None,
+        env: dict[str, str] | None = None) -> float:
+    """Run cmd, stdout to a file; return wall seconds. Fail clearly on error or deadline."""
+    left = clock.left(what)
+    with (stdout.open("wb") if stdout else open(os.devnull, "wb")) as out:
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, timeout=left, env=env,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            raise Failed(f"{what}: still running when the deadline of {clock.total:.0f} s passed") from None
+        elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
+        raise Failed(f"{what}: exit {proc.returncode}: {' | '.join(tail)}")
+    return elapsed
+
+
+def ensure_venv(venv: Path, clock: Clock) -> Path:
+    python = venv / "bin" / "python"
+    probe = [str(python), "-c", "import presidio_analyzer, detect_secrets"]
+    if python.exists() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+        return python
+    print(f"building the baseline venv {venv} ...", file=sys.stderr)
+    run([sys.executable if Path(sys.executable).exists() else "python3", "-m", "venv", "--clear",
+         str(venv)], clock, "python -m venv")
+    run([str(python), "-m", "pip", "install", "-q", *BASELINE_PACKAGES], clock,
+        "pip install " + " ".join(BASELINE_PACKAGES))
+    return python
+
+
+def versions(python: Path) -> dict[str, str]:
+    code = ("import importlib.metadata as m, json, platform; print(json.dumps({p: m.version(p) for p in "
+            "('presidio-analyzer', 'detect-secrets')} | {'python': platform.python_version()}))")
+    return json.loads(subprocess.run([str(python), "-c", code], capture_output=True, check=True).stdout)
+
+
+def ours_source(rev: str | None, dest: Path) -> tuple[dict[str, str] | None, str]:
+    """Environment that makes .venv's privacy-milter run the sources of git revision rev
+    (exported into dest, ahead of the editable install on sys.path), and a description."""
+    if rev is None:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=False).stdout.strip() or "?"
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "milter", "filters"],
+                               capture_output=True, text=True, check=False).stdout.strip()
+        return None, f"installed work tree at {head}{' with uncommitted changes' if dirty else ''}"
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", rev + "^{commit}"],
+                            capture_output=True, text=True, check=False)
+    if commit.returncode != 0:
+        raise Failed(f"unknown revision {rev}")
+    dest.mkdir()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", commit.stdout.strip(),
+                              "milter", "filters"], capture_output=True, check=False)
+    if archive.returncode != 0:
+        raise Failed(f"git archive {rev}: {archive.stderr.decode(errors='replace').strip()}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+        else:  # Python < 3.11.4; the archive is this repository's own
+            tar.extractall(dest)
+    env = dict(os.environ, PYTHONPATH=f"{dest / 'milter'}{os.pathsep}{dest / 'filters'}")
+    python = REPO / ".venv" / "bin" / "python"
+    probe = "import privacy_milter, privacy_filters.dlp as d; print(privacy_milter.__file__); print(d.__file__)"
+    where = subprocess.run([str(python), "-c", probe],
+                           capture_output=True, text=True, env=env, check=False).stdout.split()
+    if len(where) != 2 or not all(w.startswith(str(dest)) for w in where):
+        raise Failed(f"--ours-rev: .venv's python does not import the exported sources ({where})")
+    return env, f"sources of commit {commit.stdout.strip()[:10]}"
+
+
+def ours_categories(jsonl: Path) -> dict[str, set[str]]:
+    result = {}
+    for line in jsonl.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            result[Path(record["path"]).name] = {f["category"] for f in record["findings"]} & set(CATEGORIES)
+    return result
+
+
+def baseline_categories(jsonl: Path) -> dict[str, set[str]]:
+    result = {}
+    for line in jsonl.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            result[Path(record["path"]).name] = set(record["categories"])
+    return result
+
+
+def quality(labels: list[dict], got: dict[str, set[str]]) -> dict:
+    tp = dict.fromkeys(CATEGORIES, 0)
+    fp = dict.fromkeys(CATEGORIES, 0)
+    fn = dict.fromkeys(CATEGORIES, 0)
+    clean = clean_flagged = 0
+    for entry in labels:
+        truth = set(entry["labels"])
+        if entry["file"] not in got:
+            raise Failed(f"no result for {entry['file']}")
+        flagged = got[entry["file"]]
+        for c in CATEGORIES:
+            tp[c] += c in flagged and c in truth
+            fp[c] += c in flagged and c not in truth
+            fn[c] += c not in flagged and c in truth
+        if not truth:
+            clean += 1
+            clean_flagged += bool(flagged)
+    rows = {c: (*_prf(tp[c], fp[c], fn[c]), tp[c], fp[c], fn[c]) for c in CATEGORIES}
+    rows["micro"] = (*_prf(sum(tp.values()), sum(fp.values()), sum(fn.values())),
+                     sum(tp.values()), sum(fp.values()), sum(fn.values()))
+    return {"rows": rows, "clean": clean, "clean_flagged": clean_flagged}
+
+
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return p, r, f
+
+
+def print_quality(name: str, q: dict) -> None:
+    print(f"\n{name}")
+    print("| category | precision | recall | F1 | tp | fp | fn |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for c, (p, r, f, tp, fp, fn) in q["rows"].items():
+        print(f"| {c} | {p:.3f} | {r:.3f} | {f:.3f} | {tp} | {fp} | {fn} |")
+    share = q["clean_flagged"] / q["clean"] if q["clean"] else 0.0
+    print(f"clean messages flagged: {q['clean_flagged']}/{q['clean']} = {share:.2%}")
+
+
+def speed_corpus(corpus: Path, copies: int, dest: Path) -> int:
+    n = 0
+    sources = sorted(p for p in corpus.rglob("*.eml") if p.is_file())
+    for i in range(copies):
+        for src in sources:
+            shutil.copyfile(src, dest / f"c{i}-{src.name}")
+            n += 1
+    return n
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        return worker(sys.argv[2:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus", type=Path, nargs="?", default=Path("/work/shared/corpus/dlp-dev"))
+    parser.add_argument("--copies", type=int, default=5, help="copies of the corpus for the speed run")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per tool")
+    parser.add_argument("--venv", type=Path, default=REPO / "bench" / ".baseline-venv")
+    parser.add_argument("--ours", type=Path, default=REPO / ".venv" / "bin" / "privacy-milter")
+    parser.add_argument("--us-bank", action="store_true",
+                        help="map Presidio's US_BANK_NUMBER to uk_bank_account (variant)")
+    parser.add_argument("--html", choices=("text", "raw"), default="text",
+                        help="give the baseline HTML parts as text (default) or raw markup")
+    parser.add_argument("--ds-mode", choices=("file", "adhoc"), default="file",
+                        help="detect-secrets as `scan FILE` (default) or `scan --string` per line")
+    parser.add_argument("--ours-rev", metavar="REV",
+                        help="run .venv's privacy-milter on the sources of this git revision instead of the work tree")
+    parser.add_argument("--only", choices=("presidio", "detect-secrets"),
+                        help="run one half of the baseline (to see where its time goes)")
+    parser.add_argument("--quality-only", action="store_true")
+    parser.add_argument("--deadline", type=float, default=1800, help="seconds for the whole run")
+    parser.add_argument("--keep", type=Path, help="write both tools' JSON Lines into this directory")
+    args = parser.parse_args()
+    clock = Clock(args.deadline)
+    try:
+        return _main(args, clock)
+    except Failed as exc:
+        print(f"compare_baseline: FAILED: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(args: argparse.Namespace, clock: Clock) -> int:
+    corpus = args.corpus.resolve()
+    labels_file = corpus / "labels.jsonl"
+    if not labels_file.exists():
+        raise Failed(f"{labels_file} not found")
+    if not args.ours.exists():
+        raise Failed(f"{args.ours} not found: install the project into .venv first")
+    labels = [json.loads(line) for line in labels_file.read_text().splitlines() if line.strip()]
+    python = ensure_venv(args.venv, clock)
+    vers = versions(python)
+    worker_opts = ((["--us-bank"] if args.us_bank else []) + (["--only", args.only] if args.only else [])
+                   + ["--html", args.html, "--ds-mode", args.ds_mode])
+    baseline_cmd = [str(python), str(Path(__file__).resolve()), "--worker"]
+    ours_cmd = [str(args.ours), "scan", "--json"]
+
+    with tempfile.TemporaryDirectory(prefix="compare-baseline-") as tmp_name:
+        tmp = Path(tmp_name)
+        out_dir = args.keep or tmp
+        out_dir.mkdir(parents=True, exist_ok=True)
+        ours_out, base_out = out_dir / "ours.jsonl", out_dir / "baseline.jsonl"
+        env, ours_desc = ours_source(args.ours_rev, tmp / "src")
+        run(ours_cmd + [str(corpus)], clock, "privacy-milter scan (quality)", ours_out, env)
+        run(baseline_cmd + [str(base_out), *worker_opts, str(corpus)], clock, "baseline (quality)")
+        q_ours = quality(labels, ours_categories(ours_out))
+        q_base = quality(labels, baseline_categories(base_out))
+        print(f"corpus: {corpus} ({len(labels)} labelled messages)")
+        print(f"ours: {args.ours} scan --json, {ours_desc}")
+        print(f"baseline: presidio-analyzer {vers['presidio-analyzer']} (CreditCardRecognizer, "
+              f"IbanRecognizer{', UsBankRecognizer' if args.us_bank else ''}; NoOpNlpEngine), "
+              f"detect-secrets {vers['detect-secrets']} (all plugins, default filters, {args.ds_mode} mode), "
+              f"HTML {args.html}, Python {vers['python']}{', ONLY ' + args.only if args.only else ''}")
+        print_quality("privacy-milter scan --json", q_ours)
+        base_label = {"presidio": "Presidio pattern recognizers only",
+                      "detect-secrets": "detect-secrets only"}.get(args.only or "",
+                                                                   "Presidio pattern recognizers + detect-secrets")
+        print_quality(base_label, q_base)
+        if args.quality_only:
+            return 0
+
+        speed_dir = tmp / "speed"
+        speed_dir.mkdir()
+        n = speed_corpus(corpus, args.copies, speed_dir)
+        times: dict[str, list[float]] = {"ours": [], "baseline": []}
+        for i in range(args.runs):
+            times["ours"].append(run(ours_cmd + [str(speed_dir)], clock, f"privacy-milter scan run {i + 1}",
+                                     tmp / "ours-speed.jsonl", env))
+            times["baseline"].append(run(baseline_cmd + [str(tmp / "base-speed.jsonl"), *worker_opts,
+                                                         str(speed_dir)], clock, f"baseline run {i + 1}"))
+        # Fixed cost of each command (interpreter, imports, set-up) on an empty directory.
+        empty = tmp / "empty"
+        empty.mkdir()
+        startup: dict[str, list[float]] = {"ours": [], "baseline": []}
+        for i in range(args.runs):
+            startup["ours"].append(run(ours_cmd + [str(empty)], clock, f"privacy-milter scan, empty dir, run {i + 1}",
+                                       env=env))
+            startup["baseline"].append(run(baseline_cmd + [str(tmp / "base-empty.jsonl"), *worker_opts, str(empty)],
+                                           clock, f"baseline, empty dir, run {i + 1}"))
+        for name, path in (("ours", tmp / "ours-speed.jsonl"), ("baseline", tmp / "base-speed.jsonl")):
+            lines = sum(1 for line in path.read_text().splitlines() if line.strip())
+            if lines != n:
+                raise Failed(f"{name} speed run wrote {lines} results for {n} messages")
+        print(f"\nspeed: {n} messages ({args.copies} x {len(labels)}), whole command, wall seconds, "
+              f"{args.runs} runs each")
+        print("| tool | best s | median s | msg/s (best) | msg/s (median) |")
+        print("|---|---:|---:|---:|---:|")
+        summary = {}
+        for name, label in (("ours", "privacy-milter scan --json"),
+                            ("baseline", base_label)):
+            best, median = min(times[name]), statistics.median(times[name])
+            summary[name] = (best, median)
+            print(f"| {label} | {best:.2f} | {median:.2f} | {n / best:.0f} | {n / median:.0f} |")
+        print(f"speed ratio (baseline time / ours): best {summary['baseline'][0] / summary['ours'][0]:.1f}x, "
+              f"median {summary['baseline'][1] / summary['ours'][1]:.1f}x")
+        print("start-up alone (empty directory), best / median s: " + "; ".join(
+            f"{k} {min(v):.2f} / {statistics.median(v):.2f}" for k, v in startup.items()))
+        per_ours = (summary["ours"][0] - min(startup["ours"])) / n
+        per_base = (summary["baseline"][0] - min(startup["baseline"])) / n
+        print(f"per message after start-up (best runs): ours {per_ours * 1e3:.2f} ms, baseline {per_base * 1e3:.2f} ms"
+              f" ({per_base / per_ours:.1f}x)" if per_ours > 0 else "")
+        ph = json.loads((tmp / "base-speed.phases.json").read_text())
+        print("baseline time inside its loop, last run (s): " + ", ".join(f"{k} {v:.2f}" for k, v in ph.items()))
+        print("all runs (s): " + "; ".join(f"{k} " + ", ".join(f"{t:.2f}" for t in v) for k, v in times.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
