@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import asyncio
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from . import policy as policy_mod
 from .errors import PolicyError, PrivacyMilterError, StoreError
-from .model import Direction, DirectionDecision, Message, Session
 from .policy import Policy
 from .policy import Overrides
 
@@ -118,52 +118,12 @@ def _policy_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eml_files(paths: Sequence[Path]) -> Iterator[Path]:
-    for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.eml") if p.is_file())
-        else:
-            yield path
-
-
 def _scan(args: argparse.Namespace) -> int:
-    policy = _policy_for(args.policy)
-    return asyncio.run(_scan_all(policy, list(_eml_files(args.paths)), args.json))
+    from .scan import eml_files, scan_files
 
-
-async def _scan_all(policy: Policy, files: list[Path], as_json: bool) -> int:
-    from .registry import build_pipeline  # the filters load only for the commands that use them
-
-    pipeline = build_pipeline(policy, content_only=True)
-    session = Session(connection_id="scan")
-    status = 0
-    out = sys.stdout
-    for path in files:
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            print(f"privacy-milter: {path}: cannot read: {exc.strerror}", file=sys.stderr)
-            status = 1
-            continue
-        message = Message.from_bytes(raw, session)
-        message.direction = DirectionDecision(Direction.OUTBOUND, "scan")
-        try:
-            verdict = await pipeline.run(message, policy)
-        finally:
-            message.close()
-        findings = [{"category": f.category, "confidence": f.confidence.label, "count": f.count}
-                    for f in verdict.findings]
-        failed = [r.filter for r in verdict.results if r.error]
-        if as_json:
-            record: dict[str, Any] = {"path": str(path), "findings": findings, "action": verdict.action.label}
-            if failed:
-                record["failed"] = failed
-            out.write(json.dumps(record) + "\n")
-        else:
-            summary = ", ".join(f"{f['category']}={f['count']} ({f['confidence']})" for f in findings)
-            out.write(f"{path}: {verdict.action.label}: {summary or 'nothing found'}"
-                      f"{' (failed: ' + ', '.join(failed) + ')' if failed else ''}\n")
-    return status
+    _policy_for(args.policy)  # a bad policy is reported here, once, not by each worker
+    loader = functools.partial(_policy_for, args.policy)
+    return scan_files(list(eml_files(args.paths)), loader, args.json)
 
 
 def _with_store(args: argparse.Namespace, work: Any) -> Any:

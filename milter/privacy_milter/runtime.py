@@ -24,7 +24,7 @@ from .policy import Overrides, Policy, load_with
 from .registry import build_pipeline
 from .store import AddressHasher, Store, open_store, record_from
 from .store.policycache import SqlitePolicyCache
-from .tlspolicy import TlsPolicyService
+from .tlspolicy.service import TlsPolicyService
 from .tlspolicy.model import TlsPolicyError
 
 log = logging.getLogger("privacy_milter")

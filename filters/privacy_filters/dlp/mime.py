@@ -153,10 +153,11 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
         if budget.parts > budget.limits.max_parts:
             budget.unscannable += 1
             return
+        ctype = (part.get_content_type() or "text/plain").lower()  # parsed once per part
         if part.is_multipart():
             payload = part.get_payload()
             cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-            if part.get_content_type() == "message/rfc822" and cte in ("base64",
+            if ctype == "message/rfc822" and cte in ("base64",
                                                                         "quoted-printable"):
                 # Forbidden by RFC 2046 but sent anyway: the parser saw encoded text, not a
                 # message, so decode it ourselves and walk it as an attached message.
@@ -167,23 +168,25 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
                     walk_message(inner_raw, sink, budget, depth + 1, where="attachment")
                 continue
             if isinstance(payload, list):
-                if part.get_content_type() == "message/rfc822":
+                if ctype == "message/rfc822":
                     for inner in payload:  # a forwarded message's subject is visible text too
                         subject = header_text(inner.get("Subject")) if isinstance(inner, Message) else ""
                         if subject:
                             sink(budget.take_text(subject), where)
                 stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
             continue
-        ctype = (part.get_content_type() or "text/plain").lower()
         disposition = str(part.get("Content-Disposition", "")).lower()
-        filename = header_text(part.get_filename(None) if _safe_filename(part) else None)
+        # get_filename parses two headers' parameters: only ask when a name can be there.
+        named = "name" in disposition or "name" in str(part.get("Content-Type", "")).lower()
+        filename = header_text(part.get_filename(None) if named and _safe_filename(part) else None)
         is_attachment = "attachment" in disposition or bool(filename)
         data, cut = part_payload(part, budget.limits.max_part_bytes)
         if cut:
             budget.unscannable += 1
         if not is_attachment and ctype in ("text/plain", "text/html", "text/enriched", ""):
             text = decode_bytes(data, part.get_content_charset())
-            if str(part.get_param("format", "", header="content-type")).lower() == "flowed":
+            if "flowed" in str(part.get("Content-Type", "")).lower() and \
+                    str(part.get_param("format", "", header="content-type")).lower() == "flowed":
                 # RFC 3676: a line ending in a space continues on the next one.
                 text = text.replace("\r\n", "\n").replace(" \n", " ")
             if ctype == "text/html":

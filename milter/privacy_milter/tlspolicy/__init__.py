@@ -7,8 +7,24 @@ mtasts and cache underneath; probe answers "does this MX offer STARTTLS"; servic
 them together for the daemon; query is the admin's command-line twin.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from privacy_milter.tlspolicy.config import TlsPolicyConfig
 from privacy_milter.tlspolicy.model import TlsClass
-from privacy_milter.tlspolicy.service import TlsPolicyService
+
+if TYPE_CHECKING:
+    from privacy_milter.tlspolicy.service import TlsPolicyService
 
 __all__ = ["TlsClass", "TlsPolicyConfig", "TlsPolicyService"]
+
+
+def __getattr__(name: str) -> Any:
+    # The service pulls in aiohttp and dnspython (a quarter of a second); commands that only
+    # read the policy (`policy check`, `scan`, `stats`) should not pay for it.
+    if name == "TlsPolicyService":
+        from privacy_milter.tlspolicy.service import TlsPolicyService
+
+        return TlsPolicyService
+    raise AttributeError(name)
