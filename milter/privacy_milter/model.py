@@ -9,6 +9,7 @@ a confidence and a count.
 from __future__ import annotations
 
 import enum
+import io
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -173,6 +174,8 @@ class Message:
     body_size: int = 0
     # What filters' prepare hooks computed for their check (filter name -> value).
     prepared: dict[str, Any] = field(default_factory=dict)
+    # The message exactly as read from a file (privacy-milter scan): raw() returns it as is.
+    source: bytes | None = None
 
     def write_body(self, chunk: bytes) -> None:
         self.body.write(chunk)
@@ -194,6 +197,8 @@ class Message:
 
         Built on demand for content filters; the headers are small, the body stays spooled.
         """
+        if self.source is not None:
+            return io.BytesIO(self.source)
         out = new_spool()
         for key, value in self.headers:
             out.write(f"{key}: {value}\r\n".encode("utf-8", "surrogateescape"))
@@ -220,6 +225,7 @@ class Message:
         message = cls(session=session, mail_from=mail_from, recipients=list(recipients or []))
         message.headers = _split_headers(header_block)
         message.write_body(body)
+        message.source = raw
         return message
 
 
