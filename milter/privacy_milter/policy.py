@@ -21,11 +21,17 @@ from .tlspolicy.config import TlsPolicyConfig
 from .tomlcheck import Problems, Reader
 
 CATEGORIES = ("payment_card", "iban", "uk_bank_account", "password")
-FILTER_NAMES = ("dlp", "tls")  # the filters this build knows, in their default order (tls reads dlp's result)
+FILTER_NAMES = ("dlp", "tls", "virus", "spam")  # the filters this build knows (tls reads dlp's result)
+# Run when [pipeline] filters is not given. virus and spam act only for opted-in customers,
+# but need their engines running: an admin turns them on by listing them (docs/POLICY.md).
+DEFAULT_FILTERS = ("dlp", "tls")
 DLP_ACTIONS = {"reject": Action.REJECT, "quarantine": Action.QUARANTINE,
                "tag": Action.TAG, "log": Action.ACCEPT}
 ON_ERROR = {"accept": Action.ACCEPT, "tempfail": Action.TEMPFAIL}
 LOG_LEVELS = ("debug", "info", "warning", "error")
+SCANNER_ACTIONS = {"reject": Action.REJECT, "quarantine": Action.QUARANTINE, "tag": Action.TAG,
+                   "log": Action.ACCEPT}
+SPAM_BACKENDS = ("spamd", "rspamd")
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 ActionTable = Mapping[tuple[str, Confidence], Action]
@@ -85,6 +91,26 @@ def in_networks(addr: str | None, networks: tuple[IpNetwork, ...]) -> bool:
 class FilterSettings:
     timeout: float
     on_error: Action
+
+
+@dataclass(frozen=True)
+class VirusFilterSettings(FilterSettings):
+    """[filters.virus]: clamd over zINSTREAM."""
+
+    address: str = "unix:/run/clamav/clamd.ctl"
+    action: Action = Action.REJECT          # what a FOUND verdict does
+    max_size: int = 25 * 1024 * 1024        # bytes streamed; larger messages are not scanned (fact only)
+
+
+@dataclass(frozen=True)
+class SpamFilterSettings(FilterSettings):
+    """[filters.spam]: SpamAssassin's spamd or rspamd."""
+
+    backend: str = "spamd"
+    address: str = "inet:127.0.0.1:783"     # spamd: unix:/path or inet:host:port; rspamd: http(s) URL
+    action: Action = Action.TAG             # what a message the engine calls spam gets
+    reject_score: float = 15.0              # from this score on: 550 5.7.1 whatever `action` says
+    max_size: int = 1024 * 1024             # bytes; larger messages are not scanned (fact only)
 
 
 # What to do with a flagged outbound message (DLP findings acted on) per what is known of
@@ -161,6 +187,8 @@ class Policy:
     filters: tuple[str, ...]
     tls: TlsFilterSettings
     dlp: DlpSettings
+    virus: VirusFilterSettings
+    spam: SpamFilterSettings
     tls_policy: TlsPolicySettings
     customers: Mapping[str, CustomerSettings]
 
@@ -265,7 +293,7 @@ def _build(top: Reader, source: str) -> Policy:
     store = _build_store(top.table("store"))
     network = _build_network(top.table("network"))
     pipeline = top.table("pipeline")
-    names = pipeline.strings("filters", FILTER_NAMES,
+    names = pipeline.strings("filters", DEFAULT_FILTERS,
                              check=lambda n: None if n in FILTER_NAMES
                              else f"unknown filter; known: {', '.join(FILTER_NAMES)}")
     if len(set(names)) != len(names):
@@ -274,6 +302,8 @@ def _build(top: Reader, source: str) -> Policy:
     filters = top.table("filters")
     tls = _build_tls(filters.table("tls"))
     dlp = _build_dlp(filters.table("dlp"))
+    virus = _build_virus(filters.table("virus"))
+    spam = _build_spam(filters.table("spam"))
     filters.done()
     tls_policy = _build_tls_policy(top.table("tls_policy"))
     customers = _build_customers(top.table("customers"))
@@ -281,7 +311,7 @@ def _build(top: Reader, source: str) -> Policy:
     if "dlp" in names and "tls" in names and names.index("tls") < names.index("dlp"):
         pipeline.problem("filters", '"tls" must come after "dlp": it acts on what dlp found')
     return Policy(source=source, milter=milter, log=log, store=store, network=network,
-                  filters=names, tls=tls, dlp=dlp, tls_policy=tls_policy, customers=customers)
+                  filters=names, tls=tls, dlp=dlp, virus=virus, spam=spam, tls_policy=tls_policy, customers=customers)
 
 
 def _mode(r: Reader, key: str, default: int) -> int:
@@ -455,6 +485,67 @@ def _build_dlp(r: Reader) -> DlpSettings:
         modulus_table=Path(modulus) if modulus else None,
         max_message_bytes=r.integer("max_message_mb", 25, 1, 1024) * 1024 * 1024,
         large_scans=r.integer("large_scans", 1, 1, 64),
+    )
+    r.done()
+    return settings
+
+
+def scanner_address_problem(spec: str) -> str | None:
+    """unix:/absolute/path or inet:host:port (IPv6 host in brackets)."""
+    kind, _, rest = spec.partition(":")
+    if kind == "unix" and rest.startswith("/"):
+        return None
+    if kind == "inet":
+        host, _, port = rest.rpartition(":")
+        if host.strip("[]") and port.isdigit() and 0 < int(port) < 65536:
+            return None
+    return "must look like unix:/run/clamav/clamd.ctl or inet:127.0.0.1:3310"
+
+
+def _url_problem(url: str) -> str | None:
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("http", "https") and sep and rest and not rest.startswith("/") and " " not in url:
+        return None
+    return "must be an rspamd URL such as http://127.0.0.1:11333"
+
+
+def _build_virus(r: Reader) -> VirusFilterSettings:
+    d = VirusFilterSettings(timeout=30.0, on_error=Action.TEMPFAIL)
+    timeout, on_error = _filter_common(r, d.timeout, "tempfail")
+    address = r.string("address", d.address)
+    if problem := scanner_address_problem(address):
+        r.problem("address", problem)
+        address = d.address
+    settings = VirusFilterSettings(
+        timeout=timeout,
+        on_error=on_error,
+        address=address,
+        action=SCANNER_ACTIONS[r.string("action", "reject", ("reject", "quarantine", "tag"))],
+        max_size=r.integer("max_size_mb", 25, 1, 1024) * 1024 * 1024,
+    )
+    r.done()
+    return settings
+
+
+def _build_spam(r: Reader) -> SpamFilterSettings:
+    d = SpamFilterSettings(timeout=20.0, on_error=Action.ACCEPT)
+    timeout, on_error = _filter_common(r, d.timeout, "accept")
+    backend = r.string("backend", d.backend, SPAM_BACKENDS)
+    default_address = d.address if backend == "spamd" else "http://127.0.0.1:11333"
+    address = r.string("address", default_address)
+    problem = scanner_address_problem(address) if backend == "spamd" else _url_problem(address)
+    if problem:
+        r.problem("address", problem if backend == "rspamd" else problem.replace(
+            "unix:/run/clamav/clamd.ctl or inet:127.0.0.1:3310", "unix:/run/spamd.sock or inet:127.0.0.1:783"))
+        address = default_address
+    settings = SpamFilterSettings(
+        timeout=timeout,
+        on_error=on_error,
+        backend=backend,
+        address=address,
+        action=SCANNER_ACTIONS[r.string("action", "tag", SCANNER_ACTIONS)],
+        reject_score=r.number("reject_score", d.reject_score, 0, 10_000),
+        max_size=r.integer("max_size_kb", 1024, 1, 1024 * 1024) * 1024,
     )
     r.done()
     return settings

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from privacy_filters.dlp_filter import DlpFilter
+from privacy_filters.spam import SpamFilter
 from privacy_filters.tls import TlsFilter
+from privacy_filters.virus import VirusFilter
 
 from .pipeline import Filter, Pipeline, Stage
 from .policy import FilterSettings, Policy
@@ -15,6 +17,9 @@ from .policy import FilterSettings, Policy
 FILTERS: dict[str, tuple[Callable[[Policy], Filter], bool]] = {
     "tls": (TlsFilter, False),
     "dlp": (DlpFilter, True),
+    # the scanners talk to their engines and need the envelope (opt-ins): not offline
+    "virus": (VirusFilter, False),
+    "spam": (SpamFilter, False),
 }
 
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_shipped_policy_is_valid_and_matches_the_defaults():
     shipped = policy.load(ROOT / "policy.toml")
     builtin = policy.default()
-    for section in ("milter", "log", "store", "network", "filters", "tls", "dlp", "tls_policy"):
+    for section in ("milter", "log", "store", "network", "filters", "tls", "dlp", "virus", "spam", "tls_policy"):
         assert getattr(shipped, section) == getattr(builtin, section), section
 
 

@@ -1,0 +1,166 @@
+"""Spam: SpamAssassin's spamd (SPAMC/1.5 CHECK) or rspamd (/checkv2), for customers who opted in.
+
+Scores at or above [filters.spam] reject_score are refused (550 5.7.1); other mail the engine
+calls spam gets [filters.spam] action (default: tag, `X-Privacy-Spam: yes, score=7.3`); the
+rest only leaves facts. Only the verdict and score leave this module, never message content.
+Engine failures raise (ScannerError, aiohttp errors): on_error (default accept) applies.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import aiohttp
+from multidict import CIMultiDict
+
+from privacy_milter.model import Action, Message, Reply, Result
+from privacy_milter.pipeline import Context
+from privacy_milter.policy import Policy, SpamFilterSettings
+
+from .virus import CHUNK, ScannerError, close, message_size, open_raw, open_stream, opted_in, step
+
+MARKER = "Spam"  # X-Privacy-Spam with the default prefix
+SPAM_REPLY = Reply("550", "5.7.1", "Message refused as spam")
+MAX_HEADER_LINES = 32
+RSPAMD_SPAM_ACTIONS = {"reject", "add header", "rewrite subject"}  # greylist / soft reject: not spam
+
+
+@dataclass(frozen=True)
+class SpamVerdict:
+    spam: bool
+    score: float
+
+
+def parse_spamd(answer: bytes) -> SpamVerdict:
+    """A spamd reply: `SPAMD/1.1 0 EX_OK` then headers with `Spam: True ; 1000.0 / 5.0`."""
+    lines = answer.decode("ascii", "replace").split("\r\n")
+    status = lines[0].split(None, 2)
+    if len(status) < 2 or not status[0].startswith("SPAMD/"):
+        raise ScannerError("spamd: unexpected answer")
+    if status[1] != "0":
+        raise ScannerError(f"spamd: error {status[1][:8]}")
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep and name.strip().lower() == "spam":
+            flag, _, scores = value.partition(";")
+            score_text = scores.partition("/")[0].strip()
+            try:
+                score = float(score_text)
+            except ValueError:
+                raise ScannerError("spamd: unreadable score") from None
+            if not math.isfinite(score) or flag.strip().lower() not in ("true", "false", "yes", "no"):
+                raise ScannerError("spamd: unreadable verdict")
+            return SpamVerdict(flag.strip().lower() in ("true", "yes"), score)
+    raise ScannerError("spamd: no Spam header in the answer")
+
+
+def parse_rspamd(data: object) -> SpamVerdict:
+    """rspamd's /checkv2 JSON: `action` ("no action", "add header", ...) and `score`."""
+    if not isinstance(data, dict):
+        raise ScannerError("rspamd: unexpected answer")
+    action, score = data.get("action"), data.get("score")
+    if not isinstance(action, str) or isinstance(score, bool) or not isinstance(score, (int, float)) \
+            or not math.isfinite(score):
+        raise ScannerError("rspamd: answer without action and score")
+    return SpamVerdict(action in RSPAMD_SPAM_ACTIONS, float(score))
+
+
+async def ask_spamd(message: Message, address: str, timeout: float) -> SpamVerdict:
+    raw = await open_raw(message)
+    try:
+        length = raw.seek(0, 2)
+        raw.seek(0)
+        reader, writer = await open_stream(address, timeout)
+        try:
+            writer.write(f"CHECK SPAMC/1.5\r\nContent-length: {length}\r\n\r\n".encode("ascii"))
+            while chunk := raw.read(CHUNK):
+                writer.write(chunk)
+                await step(writer.drain(), timeout, "spamd: sending")
+            if writer.can_write_eof():
+                writer.write_eof()
+            lines: list[bytes] = []
+            while len(lines) < MAX_HEADER_LINES:
+                line = await step(reader.readline(), timeout, "spamd: reading the verdict")
+                if not line or line in (b"\r\n", b"\n"):
+                    break
+                lines.append(line.rstrip(b"\r\n"))
+        except (ConnectionError, OSError):
+            raise ScannerError("spamd: connection lost") from None
+        except ValueError:  # a line past the stream limit
+            raise ScannerError("spamd: answer too long") from None
+        finally:
+            await close(writer)
+    finally:
+        raw.close()
+    if not lines:
+        raise ScannerError("spamd: closed the connection without a verdict")
+    return parse_spamd(b"\r\n".join(lines))
+
+
+async def ask_rspamd(message: Message, url: str, timeout: float) -> SpamVerdict:
+    headers = {"Queue-Id": message.queue_id or "", "From": message.mail_from.strip("<>")}
+    if message.session.client_addr:
+        headers["IP"] = message.session.client_addr.removeprefix("IPv6:")
+    if message.session.helo:
+        headers["Helo"] = message.session.helo
+    if message.session.auth_authen:
+        headers["User"] = message.session.auth_authen
+    rcpts = [("Rcpt", r.address.strip("<>")) for r in message.recipients]
+    client_timeout = aiohttp.ClientTimeout(total=timeout, connect=timeout, sock_read=timeout)
+    raw = await open_raw(message)
+    try:
+        headers["Content-Length"] = str(raw.seek(0, 2))
+        raw.seek(0)
+        async with aiohttp.ClientSession(timeout=client_timeout) as session:
+            # the body is read in aiohttp's executor, in chunks
+            async with session.post(url.rstrip("/") + "/checkv2", data=raw,
+                                    headers=CIMultiDict(list(headers.items()) + rcpts)) as response:
+                if response.status != 200:
+                    raise ScannerError(f"rspamd: HTTP {response.status}")
+                body = await response.content.read(1 << 20)
+    except TimeoutError:
+        raise ScannerError(f"rspamd: no answer within {timeout:g}s") from None
+    except aiohttp.ClientError as exc:
+        raise ScannerError(f"rspamd: {type(exc).__name__}") from None
+    finally:
+        raw.close()
+    try:
+        return parse_rspamd(json.loads(body))
+    except ValueError:
+        raise ScannerError("rspamd: answer is not JSON") from None
+
+
+def decide(name: str, verdict: SpamVerdict, settings: SpamFilterSettings, prefix: str) -> Result:
+    score = f"{verdict.score:.1f}"
+    facts = (("spam", "yes" if verdict.spam else "no"), ("spam_score", score))
+    if verdict.score >= settings.reject_score:
+        return Result(name, action=Action.REJECT, reply=SPAM_REPLY, facts=facts)
+    if not verdict.spam:
+        return Result(name, facts=facts)
+    action = settings.action
+    if action is Action.REJECT:
+        return Result(name, action=action, reply=SPAM_REPLY, facts=facts)
+    if action is Action.ACCEPT:  # log
+        return Result(name, facts=facts)
+    return Result(name, action=action, headers=((f"{prefix}-{MARKER}", f"yes, score={score}"),), facts=facts)
+
+
+class SpamFilter:
+    name = "spam"
+
+    def __init__(self, policy: Policy | None = None) -> None:
+        pass  # settings are read per message from ctx.policy
+
+    async def check(self, message: Message, ctx: Context) -> Result:
+        settings = ctx.policy.spam
+        if opted_in(message, ctx.policy, "spam") is None:
+            return Result(self.name, facts=(("spam", "not-opted-in"),))
+        if message_size(message) > settings.max_size:
+            return Result(self.name, facts=(("spam", "too-large"),))
+        if settings.backend == "rspamd":
+            verdict = await ask_rspamd(message, settings.address, settings.timeout)
+        else:
+            verdict = await ask_spamd(message, settings.address, settings.timeout)
+        return decide(self.name, verdict, settings, ctx.policy.milter.header_prefix)

@@ -1,0 +1,176 @@
+"""Virus: ClamAV's clamd over zINSTREAM, for customers who opted in ([customers."d"] virus).
+
+The message is streamed from `message.raw()` in chunks (4-byte big-endian lengths, a zero
+length to end), so a large message never sits in memory whole. Connection problems, timeouts,
+garbage answers and clamd's own errors (such as "INSTREAM size limit exceeded") raise
+ScannerError: the pipeline's on_error (default tempfail) then applies. The reply names the
+signature (what admins look up), never anything from the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import struct
+from collections.abc import Awaitable
+from typing import BinaryIO, TypeVar
+
+from privacy_milter.model import SPOOL_MAX_MEMORY, Action, Direction, Message, Reply, Result
+from privacy_milter.pipeline import Context
+from privacy_milter.policy import Policy
+
+CHUNK = 64 * 1024
+MAX_ANSWER = 4096
+SIGNATURE = re.compile(r"[A-Za-z0-9._:/+-]{1,100}")  # what goes into a reply or header
+MARKER = "Virus"  # X-Privacy-Virus with the default prefix, for action = tag/quarantine
+
+T = TypeVar("T")
+
+
+class ScannerError(Exception):
+    """A scanner could not give a verdict; the text names the engine and the problem, never content."""
+
+
+async def step(awaitable: Awaitable[T], timeout: float, what: str) -> T:
+    """One network step, bounded in time: a TimeoutError becomes a ScannerError naming the step."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await awaitable
+    except TimeoutError:
+        raise ScannerError(f"{what}: no answer within {timeout:g}s") from None
+
+
+async def open_stream(address: str, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to "unix:/path" or "inet:host:port" (validated at policy load)."""
+    kind, _, rest = address.partition(":")
+    try:
+        if kind == "unix":
+            return await step(asyncio.open_unix_connection(rest), timeout, f"connect {address}")
+        host, _, port = rest.rpartition(":")
+        return await step(asyncio.open_connection(host.strip("[]"), int(port)), timeout, f"connect {address}")
+    except OSError as exc:
+        raise ScannerError(f"cannot connect to {address}: {exc.strerror or type(exc).__name__}") from None
+
+
+async def close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError, TimeoutError):
+        async with asyncio.timeout(1.0):
+            await writer.wait_closed()
+
+
+def opted_in(message: Message, policy: Policy, option: str) -> str | None:
+    """The customer domain whose opt-in (`spam` or `virus`) covers this message, or None.
+
+    Outbound: the sender's domain. Inbound: any hosted recipient domain (one opted-in
+    recipient is enough: the verdict is per message). Direction unknown (offline scan): either.
+    """
+    direction = message.direction.direction if message.direction is not None else None
+    candidates: list[str] = []
+    if direction is not Direction.INBOUND:
+        candidates.append(message.sender_domain)
+    if direction is not Direction.OUTBOUND:
+        candidates += [r.domain for r in message.recipients if policy.network.is_hosted(r.domain)]
+    for domain in candidates:
+        customer = policy.customer(domain) if domain else None
+        if customer is not None and getattr(customer, option):
+            return domain
+    return None
+
+
+async def open_raw(message: Message) -> BinaryIO:
+    """`message.raw()`, built off the loop when it means copying a spooled body to disk."""
+    if message.source is None and message.body_size > SPOOL_MAX_MEMORY:
+        return await asyncio.to_thread(message.raw)
+    return message.raw()
+
+
+def message_size(message: Message) -> int:
+    if message.source is not None:
+        return len(message.source)
+    return message.body_size + sum(len(k) + len(v) + 4 for k, v in message.headers) + 2
+
+
+def parse_answer(answer: bytes) -> str | None:
+    """clamd's answer to one INSTREAM: None when clean, the signature name when found."""
+    text = answer.rstrip(b"\0\r\n").decode("ascii", "replace")
+    _, sep, verdict = text.partition(": ")
+    if not sep:
+        verdict = text
+    if verdict == "OK":
+        return None
+    if verdict.endswith(" FOUND"):
+        name = verdict.removesuffix(" FOUND").strip()
+        return name if SIGNATURE.fullmatch(name) else "unnamed-signature"
+    if "size limit exceeded" in verdict:
+        raise ScannerError("clamd: INSTREAM size limit exceeded (raise StreamMaxLength or lower max_size_mb)")
+    if verdict.endswith(" ERROR"):
+        raise ScannerError("clamd: scan error")
+    raise ScannerError("clamd: unexpected answer")
+
+
+async def instream(message: Message, address: str, timeout: float) -> str | None:
+    """Stream the message to clamd; the signature name found, or None.
+
+    clamd may answer before the stream ends (size limit) and then close: the answer is read
+    concurrently, since once the connection is reset the kernel discards what was not read.
+    """
+    reader, writer = await open_stream(address, timeout)
+    answer = asyncio.ensure_future(reader.readuntil(b"\0"))
+    try:
+        raw = await open_raw(message)
+        try:
+            writer.write(b"zINSTREAM\0")
+            while not answer.done() and (chunk := raw.read(CHUNK)):
+                writer.write(struct.pack(">I", len(chunk)) + chunk)
+                await step(writer.drain(), timeout, "clamd: sending")
+                await asyncio.sleep(0)  # let an early answer in
+            if not answer.done():
+                writer.write(b"\0\0\0\0")
+                await step(writer.drain(), timeout, "clamd: sending")
+        except (ConnectionError, OSError):
+            pass  # clamd stopped reading: its answer (if any) says why
+        finally:
+            raw.close()
+        try:
+            data = await step(asyncio.shield(answer), timeout, "clamd: reading the verdict")
+        except asyncio.IncompleteReadError as exc:
+            data = exc.partial
+            if not data:
+                raise ScannerError("clamd: closed the connection without a verdict") from None
+        except asyncio.LimitOverrunError:
+            raise ScannerError("clamd: answer too long") from None
+        except (ConnectionError, OSError):
+            raise ScannerError("clamd: connection lost") from None
+        return parse_answer(data[:MAX_ANSWER])
+    finally:
+        if not answer.done():
+            answer.cancel()
+        elif not answer.cancelled():
+            answer.exception()  # retrieved: an error here was already reported above
+        await close(writer)
+
+
+class VirusFilter:
+    name = "virus"
+
+    def __init__(self, policy: Policy | None = None) -> None:
+        pass  # settings are read per message from ctx.policy
+
+    async def check(self, message: Message, ctx: Context) -> Result:
+        settings = ctx.policy.virus
+        if opted_in(message, ctx.policy, "virus") is None:
+            return Result(self.name, facts=(("virus", "not-opted-in"),))
+        if message_size(message) > settings.max_size:
+            return Result(self.name, facts=(("virus", "too-large"),))
+        found = await instream(message, settings.address, settings.timeout)
+        if found is None:
+            return Result(self.name, facts=(("virus", "clean"),))
+        facts = (("virus", found),)
+        action = settings.action
+        if action is Action.REJECT:
+            return Result(self.name, action=action, reply=Reply("554", "5.7.1", f"Virus found ({found})"),
+                          facts=facts)
+        header = (f"{ctx.policy.milter.header_prefix}-{MARKER}", found)
+        return Result(self.name, action=action, headers=(header,), facts=facts)
