@@ -19,7 +19,7 @@ from privacy_milter.model import Action, Message, Reply, Result
 from privacy_milter.pipeline import Context
 from privacy_milter.policy import Policy, SpamFilterSettings
 
-from .virus import CHUNK, ScannerError, close, message_size, open_raw, open_stream, opted_in, step
+from .virus import CHUNK, ScannerError, close, not_scanned, open_raw, open_stream, step
 
 MARKER = "Spam"  # X-Privacy-Spam with the default prefix
 SPAM_REPLY = Reply("550", "5.7.1", "Message refused as spam")
@@ -155,10 +155,8 @@ class SpamFilter:
 
     async def check(self, message: Message, ctx: Context) -> Result:
         settings = ctx.policy.spam
-        if opted_in(message, ctx.policy, "spam") is None:
-            return Result(self.name, facts=(("spam", "not-opted-in"),))
-        if message_size(message) > settings.max_size:
-            return Result(self.name, facts=(("spam", "too-large"),))
+        if skipped := not_scanned(self.name, message, ctx.policy, settings.max_size):
+            return skipped
         if settings.backend == "rspamd":
             verdict = await ask_rspamd(message, settings.address, settings.timeout)
         else:

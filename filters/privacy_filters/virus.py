@@ -79,6 +79,16 @@ def opted_in(message: Message, policy: Policy, option: str) -> str | None:
     return None
 
 
+def not_scanned(name: str, message: Message, policy: Policy, max_size: int) -> Result | None:
+    """The result for a message this scanner leaves alone (customer not opted in, or too
+    large), or None when it must be scanned. Shared by the virus and spam checks."""
+    if opted_in(message, policy, name) is None:
+        return Result(name, facts=((name, "not-opted-in"),))
+    if message_size(message) > max_size:
+        return Result(name, facts=((name, "too-large"),))
+    return None
+
+
 async def open_raw(message: Message) -> BinaryIO:
     """`message.raw()`, built off the loop when it means copying a spooled body to disk."""
     if message.source is None and message.body_size > SPOOL_MAX_MEMORY:
@@ -160,10 +170,8 @@ class VirusFilter:
 
     async def check(self, message: Message, ctx: Context) -> Result:
         settings = ctx.policy.virus
-        if opted_in(message, ctx.policy, "virus") is None:
-            return Result(self.name, facts=(("virus", "not-opted-in"),))
-        if message_size(message) > settings.max_size:
-            return Result(self.name, facts=(("virus", "too-large"),))
+        if skipped := not_scanned(self.name, message, ctx.policy, settings.max_size):
+            return skipped
         found = await instream(message, settings.address, settings.timeout)
         if found is None:
             return Result(self.name, facts=(("virus", "clean"),))
