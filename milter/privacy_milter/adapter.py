@@ -91,7 +91,10 @@ class MilterAdapter(Milter.Base):
         self._reset()
         try:
             self.message = Message(session=self._session(), mail_from=_strip(mail_from))
-            log.debug("%s: MAIL %s", self._connection_id, self.message.session)
+            session = self.message.session
+            log.debug("%s: MAIL client=%s daemon=%s:%s auth=%s tls=%s", self._connection_id,
+                      session.client_addr, session.daemon_name, session.daemon_port,
+                      "yes" if session.authenticated else "no", session.tls.version or "none")
         except Exception:
             self._fail("envfrom")
         return Milter.CONTINUE
