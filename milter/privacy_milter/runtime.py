@@ -1,8 +1,9 @@
 """The daemon's state on the event loop: policy in force, pipeline, store, scheduled jobs.
 
-`process` is the one entry point for a finished message. Reload swaps policy and pipeline
-in one assignment, so a message always sees one consistent pair; an invalid policy file
-is refused and the running one stays.
+`process` is the one entry point for a finished message. Policy and pipeline live in one
+Snapshot that reload replaces with a single assignment, so a message (read from a libmilter
+thread) always sees one consistent pair; an invalid policy file is refused and the running
+one stays.
 """
 
 from __future__ import annotations
@@ -44,10 +45,9 @@ class Runtime:
                  policy_path: Path | None = None, overrides: Overrides = Overrides(),
                  tls_service: TlsPolicyService | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        self.policy = policy
+        self.snapshot = Snapshot(policy, build_pipeline(policy))
         self.tls_service = tls_service
         self.services = Services(tls_classifier=tls_service)
-        self.pipeline: Pipeline = build_pipeline(policy)
         self.store = store
         self.hasher = hasher
         self.policy_path = policy_path
@@ -90,10 +90,18 @@ class Runtime:
             await self.tls_service.stop()
         await self.store.close()
 
+    @property
+    def policy(self) -> Policy:
+        return self.snapshot.policy
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.snapshot.pipeline
+
     def prepare(self, message: Message) -> Snapshot:
         """In the SMTP connection's thread: decide the direction and run the filters' CPU-bound
         `prepare` hooks. Returns the policy and pipeline this message is judged by."""
-        snapshot = Snapshot(self.policy, self.pipeline)  # one consistent pair for this message
+        snapshot = self.snapshot  # one read: one consistent pair for this message
         message.direction = direction.decide(message.session, message.recipients, snapshot.policy.network)
         snapshot.pipeline.prepare(message, snapshot.policy)
         return snapshot
@@ -127,7 +135,7 @@ class Runtime:
             if getattr(new, section) != getattr(self.policy, section):
                 log.warning("policy reload: [%s] changed; it takes effect at the next restart", section)
                 new = dataclasses.replace(new, **{section: getattr(self.policy, section)})
-        self.policy, self.pipeline = new, build_pipeline(new)
+        self.snapshot = Snapshot(new, build_pipeline(new))
         logging.getLogger().setLevel(new.log.level.upper())
         log.info("policy reloaded (%s) from %s", reason, self.policy_path)
         return True
