@@ -17,7 +17,7 @@ from multidict import CIMultiDict
 
 from privacy_milter.model import Action, Message, Reply, Result
 from privacy_milter.pipeline import Context
-from privacy_milter.policy import Policy, SpamFilterSettings
+from privacy_milter.policy import SpamFilterSettings
 
 from .virus import CHUNK, ScannerError, close, not_scanned, open_raw, open_stream, step
 
@@ -150,8 +150,6 @@ def decide(name: str, verdict: SpamVerdict, settings: SpamFilterSettings, prefix
 class SpamFilter:
     name = "spam"
 
-    def __init__(self, policy: Policy | None = None) -> None:
-        pass  # settings are read per message from ctx.policy
 
     async def check(self, message: Message, ctx: Context) -> Result:
         settings = ctx.policy.spam

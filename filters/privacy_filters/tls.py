@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from privacy_milter.model import Action, Direction, Message, Recipient, Reply, Result
 from privacy_milter.pipeline import Context
-from privacy_milter.policy import FLAGGED_ACTIONS, Policy, TlsFilterSettings, in_networks
+from privacy_milter.policy import FLAGGED_ACTIONS, TlsFilterSettings, in_networks
 from privacy_milter.tlspolicy.model import TlsClass
 
 from .dlp_filter import describe
@@ -32,8 +32,6 @@ MARKER = "Encrypt"  # X-Privacy-Encrypt with the default prefix: see deploy/post
 class TlsFilter:
     name = "tls"
 
-    def __init__(self, policy: Policy | None = None) -> None:
-        pass  # everything it needs is read per message from ctx.policy
 
     async def check(self, message: Message, ctx: Context) -> Result:
         settings = ctx.policy.tls

@@ -165,8 +165,6 @@ async def instream(message: Message, address: str, timeout: float) -> str | None
 class VirusFilter:
     name = "virus"
 
-    def __init__(self, policy: Policy | None = None) -> None:
-        pass  # settings are read per message from ctx.policy
 
     async def check(self, message: Message, ctx: Context) -> Result:
         settings = ctx.policy.virus

@@ -15,11 +15,11 @@ from .policy import FilterSettings, Policy
 # name → (factory taking the policy, reads only the message content: usable offline by
 # `privacy-milter scan`). Filters are built again with each policy load.
 FILTERS: dict[str, tuple[Callable[[Policy], Filter], bool]] = {
-    "tls": (TlsFilter, False),
-    "dlp": (DlpFilter, True),
+    "tls": (lambda _policy: TlsFilter(), False),
+    "dlp": (DlpFilter, True),  # loads per-policy resources (the modulus table)
     # the scanners talk to their engines and need the envelope (opt-ins): not offline
-    "virus": (VirusFilter, False),
-    "spam": (SpamFilter, False),
+    "virus": (lambda _policy: VirusFilter(), False),
+    "spam": (lambda _policy: SpamFilter(), False),
 }
 
 
