@@ -10,7 +10,7 @@ import asyncio
 import logging
 import threading
 
-from privacy_milter.model import Action, Confidence, Direction, Finding, Message, Reply, Result
+from privacy_milter.model import Action, Direction, Finding, Message, Reply, Result
 from privacy_milter.pipeline import Context
 from privacy_milter.policy import Policy
 
@@ -126,4 +126,4 @@ def decide(name: str, findings: tuple[Finding, ...], unscannable: int, customer:
     return Result(name, action=action, findings=findings, headers=headers, reply=reply, facts=facts)
 
 
-__all__ = ["DlpFilter", "decide", "reject_reply", "Confidence"]
+__all__ = ["DlpFilter", "decide", "reject_reply"]

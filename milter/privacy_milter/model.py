@@ -224,7 +224,7 @@ class Message:
         header_block, body = (raw[:end], raw[end + len(sep):]) if sep else (raw, b"")
         message = cls(session=session, mail_from=mail_from, recipients=list(recipients or []))
         message.headers = _split_headers(header_block)
-        message.write_body(body)
+        message.body_size = len(body)  # raw() hands out `source`; the body is not copied again
         message.source = raw
         return message
 

@@ -13,7 +13,7 @@ import json
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,11 +36,11 @@ def eml_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def _init_worker(policy: Policy | None, policy_loader: Any) -> None:
+def _init_worker(policy_loader: Callable[[], Policy]) -> None:
     global _worker
     from .registry import build_pipeline
 
-    policy = policy if policy is not None else policy_loader()
+    policy = policy_loader()
     _worker = (policy, build_pipeline(policy, content_only=True), asyncio.new_event_loop())
 
 
@@ -95,7 +95,7 @@ def _write(out: TextIO, path: str, result: dict[str, Any], as_json: bool) -> Non
               f"{' (failed: ' + ', '.join(failed) + ')' if failed else ''}\n")
 
 
-def scan_files(files: list[Path], policy_loader: Any, as_json: bool, out: TextIO = sys.stdout,
+def scan_files(files: list[Path], policy_loader: Callable[[], Policy], as_json: bool, out: TextIO = sys.stdout,
                workers: int | None = None) -> int:
     """Scan `files` with the policy `policy_loader()` returns; exit status 1 if one was unreadable."""
     if workers is None:
@@ -103,12 +103,12 @@ def scan_files(files: list[Path], policy_loader: Any, as_json: bool, out: TextIO
     names = [str(f) for f in files]
     chunks = [names[i:i + CHUNK] for i in range(0, len(names), CHUNK)]
     if workers <= 1:
-        _init_worker(None, policy_loader)
+        _init_worker(policy_loader)
         return _emit(map(_scan_chunk, chunks), out, as_json)
     # fork: the workers start with everything already imported.
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(None, policy_loader)) as pool:
+                             initargs=(policy_loader,)) as pool:
         return _emit(pool.map(_scan_chunk, chunks), out, as_json)
 
 
