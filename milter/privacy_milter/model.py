@@ -176,6 +176,9 @@ class Message:
     prepared: dict[str, Any] = field(default_factory=dict)
     # The message exactly as read from a file (privacy-milter scan): raw() returns it as is.
     source: bytes | None = None
+    # time.monotonic() by which the answer to Postfix is due (set by the runtime before any
+    # filter work); CPU-bound checks stop there and count the rest as unscannable.
+    deadline: float | None = None
 
     def write_body(self, chunk: bytes) -> None:
         self.body.write(chunk)
