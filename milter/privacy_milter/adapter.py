@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 import Milter
@@ -37,27 +36,19 @@ TEMPFAIL_TEXT = ("451", "4.7.1", "Temporary problem checking this message; pleas
 
 _connection_ids = itertools.count(1)
 
-Bridge = Callable[[Coroutine[Any, Any, Verdict], float], Verdict]
-
-
 class Handler(Protocol):
-    """What the adapter hands a finished message to (runtime.Runtime)."""
+    """What the adapter hands a finished message to (runtime.Runtime.judge): it blocks this
+    connection's thread until the verdict, within the policy's deadline, and records it."""
 
-    @property
-    def deadline(self) -> float: ...
-
-    def prepare(self, message: Message) -> Any: ...
-
-    def process(self, message: Message, snapshot: Any) -> Coroutine[Any, Any, Verdict]: ...
+    def judge(self, message: Message) -> Verdict: ...
 
 
 class MilterAdapter(Milter.Base):
     """One instance per SMTP connection (pymilter's factory makes them)."""
 
-    def __init__(self, handler: Handler, bridge: Bridge) -> None:
+    def __init__(self, handler: Handler) -> None:
         super().__init__()
         self._handler = handler
-        self._bridge = bridge
         self._connection_id = f"c{next(_connection_ids)}"
         self.message: Message | None = None
         self._broken: str | None = None  # set when collecting failed: the message is tempfailed
@@ -139,15 +130,7 @@ class MilterAdapter(Milter.Base):
                 log.error("%s: tempfail: could not collect the message (%s)",
                           message.queue_id or "NOQUEUE", self._broken)
                 return self._tempfail()
-            deadline = self._handler.deadline
-            snapshot = self._handler.prepare(message)  # CPU work, here in this connection's thread
-            try:
-                verdict = self._bridge(self._handler.process(message, snapshot), deadline)
-            except TimeoutError:
-                log.error("%s: tempfail: filters took longer than the %gs deadline",
-                          message.queue_id or "NOQUEUE", deadline)
-                return self._tempfail()
-            return self._apply(verdict)
+            return self._apply(self._handler.judge(message))
         except Exception:
             log.exception("%s: tempfail: internal error", message.queue_id or "NOQUEUE")
             return self._tempfail()

@@ -57,7 +57,8 @@ def run(policy_path: Path, overrides: Overrides) -> int:
         return EX_UNAVAILABLE
 
     threading.Thread(target=_reload_on_signal, args=(loop, runtime), name="sigusr1", daemon=True).start()
-    Milter.factory = lambda: MilterAdapter(runtime, loop.run)
+    runtime.attach(loop)
+    Milter.factory = lambda: MilterAdapter(runtime)
     code = EX_OK
     try:
         _serve(runtime.policy.milter.socket, runtime.policy.milter.socket_mode, runtime.policy.milter.timeout)

@@ -2,15 +2,18 @@
 
 A filter is anything with a `name` and `async def check(message, ctx) -> Result`; nothing
 to inherit. A filter with CPU-bound work may also have `prepare(message, policy)`, which the
-adapter calls in the SMTP connection's own thread before handing the message to the event
-loop: the work then costs no thread hop and never runs on the loop. Filters run one after another so a later one can read earlier results (the TLS
-check needs the DLP findings); a REJECT ends the run early since nothing can soften it.
+runtime calls in the SMTP connection's own thread before handing the message to the event
+loop: the work then costs no thread hop and never runs on the loop, and it is bounded by the
+filter's timeout like the check. Filters run one after another so a later one can read
+earlier results (the TLS check needs the DLP findings); a REJECT ends the run early since
+nothing can soften it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -19,6 +22,8 @@ from .model import Action, Message, Reply, Result, Verdict
 from .policy import FilterSettings, Policy
 
 log = logging.getLogger("privacy_milter.pipeline")
+
+MIN_CHECK_TIME = 0.05  # seconds a check always gets after its prepare hook
 
 DEFAULT_REPLIES = {
     Action.REJECT: Reply("550", "5.7.1", "Message refused by the sender's mail policy"),
@@ -48,6 +53,17 @@ class Context:
     results: list[Result] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Preparation:
+    """How a filter's prepare hook went: the time it took and, if it raised, what."""
+
+    seconds: float
+    error: str | None = None
+
+
+Prepared = dict[str, Preparation]  # filter name -> its preparation
+
+
 class Filter(Protocol):
     name: str
 
@@ -64,39 +80,60 @@ class Pipeline:
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = tuple(stages)
 
-    def prepare(self, message: Message, policy: Policy) -> None:
-        """Run the filters' synchronous `prepare` hooks (in the caller's thread). A failing hook
-        is logged; its filter's `check` then does the work itself or fails with on_error."""
+    def prepare(self, message: Message, policy: Policy, deadline: float | None = None) -> Prepared:
+        """Run the filters' synchronous `prepare` hooks in the caller's thread, each under its
+        filter's timeout: `message.deadline` is set to the earlier of the message's deadline and
+        the filter's own, and CPU-bound work stops there. The time a hook took counts against
+        its filter's timeout in `run`; a hook that raised sends its filter to on_error there,
+        without running its check (no second scan)."""
+        prepared: dict[str, Preparation] = {}
         for stage in self.stages:
             hook = getattr(stage.filter, "prepare", None)
             if hook is None:
                 continue
+            start = time.monotonic()
+            own = start + stage.settings.timeout
+            message.deadline = own if deadline is None else min(own, deadline)
+            error = None
             try:
                 hook(message, policy)
-            except Exception as exc:
-                log.error("%s: filter %s: prepare failed: %s", message.queue_id or "NOQUEUE",
-                          stage.filter.name, type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
+            except Exception as exc:  # a broken hook costs its filter's on_error, never the message
+                error = f"failed: {type(exc).__name__}"
+                log.error("%s: filter %s: prepare %s", message.queue_id or "NOQUEUE", stage.filter.name,
+                          error, exc_info=log.isEnabledFor(logging.DEBUG))
+            finally:
+                message.deadline = deadline
+            prepared[stage.filter.name] = Preparation(time.monotonic() - start, error)
+        return prepared
 
-    async def run(self, message: Message, policy: Policy, services: Services = Services()) -> Verdict:
+    async def run(self, message: Message, policy: Policy, services: Services = Services(),
+                  prepared: Prepared | None = None) -> Verdict:
         ctx = Context(policy, services)
         for stage in self.stages:
-            result = await self._run_one(stage, message, ctx)
+            result = await self._run_one(stage, message, ctx, (prepared or {}).get(stage.filter.name))
             ctx.results.append(result)
             if result.action is Action.REJECT:
                 break
         return combine(ctx.results)
 
-    async def _run_one(self, stage: Stage, message: Message, ctx: Context) -> Result:
+    async def _run_one(self, stage: Stage, message: Message, ctx: Context,
+                       preparation: Preparation | None) -> Result:
         name = stage.filter.name
-        try:
-            async with asyncio.timeout(stage.settings.timeout):  # no extra task, unlike wait_for
-                return await stage.filter.check(message, ctx)
-        except TimeoutError:
-            problem = f"timed out after {stage.settings.timeout:g}s"
-        except Exception as exc:  # a broken filter must cost one message, never the daemon
-            problem = f"failed: {type(exc).__name__}"
-            log.error("%s: filter %s %s", message.queue_id or "NOQUEUE", name, problem,
-                      exc_info=log.isEnabledFor(logging.DEBUG))
+        spent = preparation.seconds if preparation else 0.0
+        if preparation is not None and preparation.error is not None:
+            problem = preparation.error
+        else:
+            try:
+                # What prepare spent counts against the filter's timeout; the check still gets
+                # a moment to hand over what prepare computed.
+                async with asyncio.timeout(max(stage.settings.timeout - spent, MIN_CHECK_TIME)):
+                    return await stage.filter.check(message, ctx)
+            except TimeoutError:
+                problem = f"timed out after {stage.settings.timeout:g}s"
+            except Exception as exc:  # a broken filter must cost one message, never the daemon
+                problem = f"failed: {type(exc).__name__}"
+                log.error("%s: filter %s %s", message.queue_id or "NOQUEUE", name, problem,
+                          exc_info=log.isEnabledFor(logging.DEBUG))
         action = stage.settings.on_error
         log.warning("%s: filter %s %s; on_error=%s", message.queue_id or "NOQUEUE", name, problem,
                     action.label)

@@ -1,6 +1,7 @@
 """The daemon's state on the event loop: policy in force, pipeline, store, scheduled jobs.
 
-`process` is the one entry point for a finished message. Policy and pipeline live in one
+`judge` is the one entry point for a finished message (from a libmilter thread; `process`
+is the same on the loop). Policy and pipeline live in one
 Snapshot that reload replaces with a single assignment, so a message (read from a libmilter
 thread) always sees one consistent pair; an invalid policy file is refused and the running
 one stays.
@@ -19,8 +20,9 @@ from pathlib import Path
 from . import direction
 from .errors import PolicyError
 from .logline import message_line
-from .model import Message, Verdict
-from .pipeline import Pipeline, Services
+from .loopthread import LoopThread
+from .model import Action, Message, Result, Verdict
+from .pipeline import DEFAULT_REPLIES, Pipeline, Prepared, Services
 from .policy import Overrides, Policy, load_with
 from .registry import build_pipeline
 from .store import AddressHasher, Store, open_store, record_from
@@ -54,6 +56,7 @@ class Runtime:
         self.overrides = overrides
         self.clock = clock
         self._tasks: list[asyncio.Task[None]] = []
+        self._loop: LoopThread | None = None
         self._policy_stamp = self._stamp()
 
     @classmethod
@@ -98,26 +101,64 @@ class Runtime:
     def pipeline(self) -> Pipeline:
         return self.snapshot.pipeline
 
-    def prepare(self, message: Message) -> Snapshot:
-        """In the SMTP connection's thread: decide the direction and run the filters' CPU-bound
-        `prepare` hooks. Returns the policy and pipeline this message is judged by."""
-        snapshot = self.snapshot  # one read: one consistent pair for this message
-        message.direction = direction.decide(message.session, message.recipients, snapshot.policy.network)
-        snapshot.pipeline.prepare(message, snapshot.policy)
-        return snapshot
+    # --- one message ---------------------------------------------------------------------
 
-    @property
-    def deadline(self) -> float:
-        return self.policy.milter.deadline
+    def attach(self, loop: LoopThread) -> None:
+        """The loop this runtime lives on, for `judge` called from libmilter threads."""
+        self._loop = loop
 
-    async def process(self, message: Message, snapshot: Snapshot | None = None) -> Verdict:
-        """On the loop: run the filters, record metadata, log one line."""
-        if snapshot is None:
-            snapshot = self.prepare(message)
-        verdict = await snapshot.pipeline.run(message, snapshot.policy, self.services)
-        self.store.add(record_from(message, verdict, self.hasher, self.clock()))
-        log.info("%s", message_line(message, verdict))
+    def judge(self, message: Message) -> Verdict:
+        """In the SMTP connection's thread: everything between end of message and the answer
+        Postfix gets. The deadline covers the filters' CPU work here and their checks on the
+        loop; past it the message is tempfailed, and the record says so: every record states
+        what Postfix was told."""
+        assert self._loop is not None, "Runtime.attach(loop) first"
+        snapshot, prepared = self._begin(message)
+        remaining = (message.deadline or 0.0) - time.monotonic()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            coro = snapshot.pipeline.run(message, snapshot.policy, self.services, prepared)
+            verdict = self._loop.run(coro, remaining)
+        except TimeoutError:
+            verdict = self._past_deadline(message, snapshot.policy)
+        self._finish(message, verdict, threadsafe=True)
         return verdict
+
+    async def process(self, message: Message) -> Verdict:
+        """The same as `judge`, called on the loop itself (tests, tools): no thread hop."""
+        snapshot, prepared = self._begin(message)
+        remaining = (message.deadline or 0.0) - time.monotonic()
+        try:
+            async with asyncio.timeout(max(remaining, 0.0)):
+                verdict = await snapshot.pipeline.run(message, snapshot.policy, self.services, prepared)
+        except TimeoutError:
+            verdict = self._past_deadline(message, snapshot.policy)
+        self._finish(message, verdict, threadsafe=False)
+        return verdict
+
+    def _begin(self, message: Message) -> tuple[Snapshot, Prepared]:
+        snapshot = self.snapshot  # one read: one consistent policy and pipeline for this message
+        policy = snapshot.policy
+        message.deadline = time.monotonic() + policy.milter.deadline
+        message.direction = direction.decide(message.session, message.recipients, policy.network)
+        return snapshot, snapshot.pipeline.prepare(message, policy, message.deadline)
+
+    def _past_deadline(self, message: Message, policy: Policy) -> Verdict:
+        seconds = policy.milter.deadline
+        log.error("%s: tempfail: no verdict within the %gs deadline", message.queue_id or "NOQUEUE", seconds)
+        result = Result("deadline", action=Action.TEMPFAIL, error=f"no verdict within {seconds:g}s",
+                        facts=(("deadline", f"{seconds:g}s"),))
+        return Verdict(Action.TEMPFAIL, (result,), reply=DEFAULT_REPLIES[Action.TEMPFAIL])
+
+    def _finish(self, message: Message, verdict: Verdict, *, threadsafe: bool) -> None:
+        """Record and log what Postfix is about to be told."""
+        record = record_from(message, verdict, self.hasher, self.clock())
+        if threadsafe and self._loop is not None:
+            self._loop.call_soon(self.store.add, record)  # the store belongs to the loop
+        else:
+            self.store.add(record)
+        log.info("%s", message_line(message, verdict))
 
     # --- policy reload -------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ CONTINUE_OR_NOREPLY = (Milter.CONTINUE, Milter.NOREPLY)
 
 
 class Recorder:
-    """Stands in for Runtime.process: records what the adapter collected."""
+    """Stands in for Runtime.judge: records what the adapter collected."""
 
     def __init__(self, verdict=None, error=None, delay=0.0):
         self.verdict = verdict or Verdict(Action.ACCEPT, ())
@@ -20,10 +20,13 @@ class Recorder:
 
     deadline = 2.0
 
-    def prepare(self, message):
-        return None
+    def judge(self, message):
+        try:
+            return asyncio.run(asyncio.wait_for(self.process(message), self.deadline))
+        except asyncio.TimeoutError:
+            return Verdict(Action.TEMPFAIL, (), Reply("451", "4.7.1", "deadline"))
 
-    async def process(self, message, snapshot):
+    async def process(self, message):
         self.messages.append({
             "queue_id": message.queue_id, "from": message.mail_from,
             "rcpts": [(r.address, r.mailer, r.host) for r in message.recipients],
@@ -35,13 +38,6 @@ class Recorder:
         if self.error:
             raise self.error
         return self.verdict
-
-
-def bridge(coro, timeout):
-    try:
-        return asyncio.run(asyncio.wait_for(coro, timeout))
-    except asyncio.TimeoutError:
-        raise TimeoutError from None
 
 
 class Ctx(testctx.TestCtx):
@@ -59,7 +55,7 @@ class Ctx(testctx.TestCtx):
 
 def drive(process, macros=None, headers=(("Subject", "hi"), ("From", "a@shop.example")),
           body=b"hello\r\n", rcpts=("<bob@far.example>",)):
-    Milter.factory = lambda: MilterAdapter(process, bridge)
+    Milter.factory = lambda: MilterAdapter(process)
     ctx = Ctx()
     for k, v in {"{client_addr}": "192.0.2.1", "{daemon_name}": "smtpd", "{tls_version}": "TLSv1.3",
                  "{cipher}": "TLS_AES_128_GCM_SHA256", "{rcpt_mailer}": "smtp", "{rcpt_host}": "mx.far.example",
@@ -81,7 +77,7 @@ def drive(process, macros=None, headers=(("Subject", "hi"), ("From", "a@shop.exa
 
 
 def test_negotiates_away_unused_steps_and_replies():
-    Milter.factory = lambda: MilterAdapter(Recorder(), bridge)
+    Milter.factory = lambda: MilterAdapter(Recorder())
     ctx = Ctx()
     ctx._negotiate()
     for flag in ("P_NOCONNECT", "P_NOHELO", "P_NODATA", "P_NOEOH", "P_NOUNKNOWN",
