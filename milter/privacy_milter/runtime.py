@@ -15,7 +15,9 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from datetime import time as dtime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from . import direction
 from .errors import PolicyError
@@ -25,6 +27,7 @@ from .model import Action, Message, Result, Verdict
 from .pipeline import DEFAULT_REPLIES, Pipeline, Prepared, Services
 from .policy import Overrides, Policy, load_with
 from .registry import build_pipeline
+from .scheduler import Daily, Job, Scheduler
 from .store import AddressHasher, Store, open_store, record_from
 from .store.policycache import SqlitePolicyCache
 from .tlspolicy.service import TlsPolicyService
@@ -33,6 +36,7 @@ from .tlspolicy.model import TlsPolicyError
 log = logging.getLogger("privacy_milter")
 
 DAY = 86400.0
+PURGE_AT = dtime(4, 0)  # the daily retention purge (and once at start)
 WATCH_INTERVAL = 2.0
 
 
@@ -56,6 +60,7 @@ class Runtime:
         self.overrides = overrides
         self.clock = clock
         self._tasks: list[asyncio.Task[None]] = []
+        self.scheduler = Scheduler(ZoneInfo("UTC"))
         self._loop: LoopThread | None = None
         self._policy_stamp = self._stamp()
 
@@ -79,12 +84,14 @@ class Runtime:
                                  f"{policy.tls_policy.config.socket_path}: {exc}") from None
         runtime = cls(policy, store, hasher, policy_path=policy_path, overrides=overrides,
                       tls_service=tls_service)
-        runtime._tasks.append(asyncio.create_task(runtime._purge_daily(), name="purge"))
+        runtime.scheduler.add(Job("purge", Daily(PURGE_AT), runtime.purge, at_start=True))
+        runtime.scheduler.start()
         if watch and policy_path is not None:
             runtime._tasks.append(asyncio.create_task(runtime._watch_policy(), name="policy-watch"))
         return runtime
 
     async def stop(self) -> None:
+        await self.scheduler.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -205,11 +212,3 @@ class Runtime:
         log.info("retention: removed %d record(s) older than %d days", removed,
                  self.policy.store.retention_days)
         return removed
-
-    async def _purge_daily(self) -> None:
-        while True:
-            try:
-                await self.purge()
-            except Exception as exc:  # a failed purge is retried tomorrow; the daemon keeps serving
-                log.error("retention purge failed: %s", exc)
-            await asyncio.sleep(DAY)
