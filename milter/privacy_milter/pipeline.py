@@ -16,10 +16,13 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from .model import Action, Message, Reply, Result, Verdict
 from .policy import FilterSettings, Policy
+from .services import Services
+
+__all__ = ["Context", "Filter", "Pipeline", "Preparation", "Prepared", "Services", "Stage", "combine"]
 
 log = logging.getLogger("privacy_milter.pipeline")
 
@@ -29,19 +32,6 @@ DEFAULT_REPLIES = {
     Action.REJECT: Reply("550", "5.7.1", "Message refused by the sender's mail policy"),
     Action.TEMPFAIL: Reply("451", "4.7.1", "Message could not be checked now; please try again later"),
 }
-
-
-class TlsClassifier(Protocol):
-    """What the tls filter needs of the TLS policy service (tlspolicy.TlsPolicyService)."""
-
-    async def classify(self, domain: str) -> Any: ...
-
-
-@dataclass(frozen=True)
-class Services:
-    """Long-lived helpers the daemon runs on the loop, handed to filters (None: not running)."""
-
-    tls_classifier: TlsClassifier | None = None
 
 
 @dataclass

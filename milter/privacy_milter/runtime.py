@@ -24,7 +24,8 @@ from .errors import PolicyError
 from .logline import message_line
 from .loopthread import LoopThread
 from .model import Action, Message, Result, Verdict
-from .pipeline import DEFAULT_REPLIES, Pipeline, Prepared, Services
+from .pipeline import DEFAULT_REPLIES, Pipeline, Prepared
+from .services import Services
 from .policy import Overrides, Policy, load_with
 from .registry import build_pipeline
 from .scheduler import Daily, Job, Scheduler

@@ -1,0 +1,79 @@
+"""Long-lived helpers the daemon runs on the loop, handed to filters and jobs.
+
+Everything a check or job needs from outside comes through here, so a test can hand in a
+stub (a DNS dictionary, a fake classifier, a virtual clock) instead of patching modules:
+the TLS classifier (tlspolicy service), one HTTP client session for the whole daemon, an
+SMTP sender for the mail the daemon writes itself (the weekly summary), the store, a clock.
+A service that is not running is None; a filter that needs it says so in its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+from .errors import PrivacyMilterError
+
+
+class TlsClassifier(Protocol):
+    """What the tls filter needs of the TLS policy service (tlspolicy.TlsPolicyService)."""
+
+    async def classify(self, domain: str) -> Any: ...
+
+
+class SmtpSendError(PrivacyMilterError):
+    """The mail could not be handed over; the text names the server and the reply code only."""
+
+
+@dataclass(frozen=True)
+class SmtpSender:
+    """Hands mail the daemon writes itself to an SMTP server (by default the local Postfix).
+
+    smtplib in a worker thread: one message a week does not need an async client, and the
+    loop never blocks. STARTTLS is used when offered (opportunistic, as the policy promises).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    timeout: float = 30.0
+    helo: str = field(default_factory=socket.getfqdn)
+
+    async def send(self, message: EmailMessage, sender: str, recipients: list[str]) -> None:
+        await asyncio.to_thread(self._send, message, sender, recipients)
+
+    def _send(self, message: EmailMessage, sender: str, recipients: list[str]) -> None:
+        where = f"{self.host}:{self.port}"
+        try:
+            with smtplib.SMTP(self.host, self.port, local_hostname=self.helo, timeout=self.timeout) as smtp:
+                smtp.ehlo()
+                if smtp.has_extn("starttls"):
+                    smtp.starttls(context=ssl.create_default_context())
+                    smtp.ehlo()
+                refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+        except smtplib.SMTPResponseException as exc:
+            raise SmtpSendError(f"{where} answered {exc.smtp_code}") from None
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = sorted({str(code) for code, _ in exc.recipients.values()})
+            raise SmtpSendError(f"{where} refused every recipient ({', '.join(codes)})") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SmtpSendError(f"cannot deliver to {where}: {type(exc).__name__}: {exc}") from None
+        if refused:
+            codes = sorted({str(code) for code, _ in refused.values()})
+            raise SmtpSendError(f"{where} refused {len(refused)} recipient(s) ({', '.join(codes)})")
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the daemon hands its filters and jobs (None: not running here)."""
+
+    tls_classifier: TlsClassifier | None = None
+    smtp: SmtpSender | None = None
+    store: Any = None          # privacy_milter.store.Store, for jobs that read reports
+    clock: Callable[[], float] = time.time
