@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import Milter
 
-from .model import Action, Message, Recipient, Session, TlsInfo, Verdict
+from .model import Action, EditKind, Message, Recipient, Session, TlsInfo, Verdict
 
 log = logging.getLogger("privacy_milter.adapter")
 
@@ -148,8 +148,13 @@ class MilterAdapter(Milter.Base):
     # --- helpers -------------------------------------------------------------------------
 
     def _apply(self, verdict: Verdict) -> int:
-        for name, value in verdict.headers:
-            self.addheader(name, _one_line(value))
+        for edit in verdict.edits:
+            if edit.kind is EditKind.ADD:
+                self.addheader(edit.name, _milter_value(edit.value))
+            elif edit.kind is EditKind.INSERT:
+                self.addheader(edit.name, _milter_value(edit.value), edit.index)  # smfi_insheader
+            else:
+                self.chgheader(edit.name, edit.index, None)  # no value: smfi_chgheader deletes
         if verdict.action is Action.QUARANTINE:
             self.quarantine("privacy-milter: " + (", ".join(verdict.categories) or "policy"))
             return Milter.ACCEPT
@@ -197,5 +202,8 @@ def _strip(address: str) -> str:
     return address.strip().removeprefix("<").removesuffix(">")
 
 
-def _one_line(value: str) -> str:
-    return " ".join(value.split())
+def _milter_value(value: str) -> str:
+    """A header value as the milter protocol carries it: folded lines joined by LF (Postfix
+    writes CRLF itself), never a bare CR or an empty continuation line."""
+    lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line for i, line in enumerate(lines) if i == 0 or line.strip())

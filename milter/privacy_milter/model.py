@@ -128,6 +128,39 @@ class Reply:
     text: str
 
 
+class EditKind(enum.Enum):
+    ADD = "add"        # append at the end of the header
+    INSERT = "insert"  # at a position: 0 is first (a signature)
+    REMOVE = "remove"  # one occurrence of a name (a forged Authentication-Results)
+
+
+@dataclass(frozen=True)
+class HeaderEdit:
+    """One change to the message's header, applied in pipeline order.
+
+    `index` is the position for INSERT (0 = before every header) and, for REMOVE, which
+    occurrence of `name` counting from 1 among the headers as received (libmilter's
+    chgheader index). Values keep their folding (a DKIM signature must stay as signed).
+    """
+
+    kind: EditKind
+    name: str
+    value: str = ""
+    index: int = 0
+
+    @classmethod
+    def add(cls, name: str, value: str) -> "HeaderEdit":
+        return cls(EditKind.ADD, name, value)
+
+    @classmethod
+    def insert(cls, name: str, value: str, index: int = 0) -> "HeaderEdit":
+        return cls(EditKind.INSERT, name, value, index)
+
+    @classmethod
+    def remove(cls, name: str, occurrence: int) -> "HeaderEdit":
+        return cls(EditKind.REMOVE, name, "", occurrence)
+
+
 @dataclass(frozen=True)
 class Result:
     """What one filter concluded about one message."""
@@ -135,7 +168,8 @@ class Result:
     filter: str
     action: Action = Action.ACCEPT
     findings: tuple[Finding, ...] = ()
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()  # appended, each on one line (X-Privacy-* tags)
+    edits: tuple[HeaderEdit, ...] = ()         # anything else: insert at a position, remove
     reply: Reply | None = None
     facts: tuple[tuple[str, str], ...] = ()  # metadata for the store/log: ("spam", "no"), ...
     error: str | None = None                  # set when the filter failed and on_error applied
@@ -154,6 +188,11 @@ class Verdict:
     @property
     def headers(self) -> tuple[tuple[str, str], ...]:
         return tuple(h for r in self.results for h in r.headers)
+
+    @property
+    def edits(self) -> tuple[HeaderEdit, ...]:
+        """Every header change in pipeline order (a result's tags, then its other edits)."""
+        return tuple(e for r in self.results for e in result_edits(r))
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -243,6 +282,37 @@ def _split_headers(block: bytes) -> list[tuple[str, str]]:
             name, _, value = text.partition(":")
             headers.append((name.strip(), value.lstrip()))
     return headers
+
+
+def result_edits(result: Result) -> tuple[HeaderEdit, ...]:
+    tags = tuple(HeaderEdit.add(name, " ".join(value.split())) for name, value in result.headers)
+    return tags + result.edits
+
+
+def apply_edits(headers: list[tuple[str, str]], edits: tuple[HeaderEdit, ...] | list[HeaderEdit]
+                ) -> list[tuple[str, str]]:
+    """The header as it will leave the milter: `headers` (as received) with `edits` applied the
+    way Postfix applies milter edits (removals count occurrences in the received header)."""
+    received: list[tuple[str, str] | None] = list(headers)
+    inserted: list[tuple[int, tuple[str, str]]] = []
+    appended: list[tuple[str, str]] = []
+    for edit in edits:
+        if edit.kind is EditKind.REMOVE:
+            seen = 0
+            for i, item in enumerate(received):
+                if item is not None and item[0].lower() == edit.name.lower():
+                    seen += 1
+                    if seen == edit.index:
+                        received[i] = None
+                        break
+        elif edit.kind is EditKind.INSERT:
+            inserted.append((edit.index, (edit.name, edit.value)))
+        else:
+            appended.append((edit.name, edit.value))
+    out = [item for item in received if item is not None] + appended
+    for index, item in sorted(inserted, key=lambda pair: pair[0], reverse=True):
+        out.insert(min(index, len(out)), item)
+    return out
 
 
 def new_spool() -> BinaryIO:

@@ -6,7 +6,9 @@ runtime calls in the SMTP connection's own thread before handing the message to 
 loop: the work then costs no thread hop and never runs on the loop, and it is bounded by the
 filter's timeout like the check. Filters run one after another so a later one can read
 earlier results (the TLS check needs the DLP findings); a REJECT ends the run early since
-nothing can soften it.
+nothing can soften it. A filter's Result may add, insert or remove headers (HeaderEdit);
+edits apply in pipeline order, and a filter with `sees_all_edits = True` (a signer) runs
+after all the others, over the header as it will leave.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .model import Action, Message, Reply, Result, Verdict
+from .model import Action, HeaderEdit, Message, Reply, Result, Verdict, apply_edits, result_edits
 from .policy import FilterSettings, Policy
 from .services import Services
 
@@ -36,11 +38,21 @@ DEFAULT_REPLIES = {
 
 @dataclass
 class Context:
-    """What a filter may use besides the message: the policy in force, services, earlier results."""
+    """What a filter may use besides the message: the policy in force, services, earlier
+    results, and the header edits they made so far (in pipeline order)."""
 
     policy: Policy
     services: Services = Services()
     results: list[Result] = field(default_factory=list)
+    edits: list[HeaderEdit] = field(default_factory=list)
+
+    @property
+    def action_so_far(self) -> Action:
+        return max((r.action for r in self.results), default=Action.ACCEPT)
+
+    def outgoing_headers(self, message: Message) -> list[tuple[str, str]]:
+        """The header as it will leave this milter if nothing else changes it."""
+        return apply_edits(message.headers, self.edits)
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,9 @@ class Stage:
 
 class Pipeline:
     def __init__(self, stages: Sequence[Stage]) -> None:
-        self.stages = tuple(stages)
+        # A filter that must see every other edit (a signer) runs after all the others.
+        last = [s for s in stages if getattr(s.filter, "sees_all_edits", False)]
+        self.stages = tuple([s for s in stages if s not in last] + last)
 
     def prepare(self, message: Message, policy: Policy, deadline: float | None = None) -> Prepared:
         """Run the filters' synchronous `prepare` hooks in the caller's thread, each under its
@@ -102,6 +116,7 @@ class Pipeline:
         for stage in self.stages:
             result = await self._run_one(stage, message, ctx, (prepared or {}).get(stage.filter.name))
             ctx.results.append(result)
+            ctx.edits.extend(result_edits(result))
             if result.action is Action.REJECT:
                 break
         return combine(ctx.results)

@@ -48,6 +48,10 @@ class Ctx(testctx.TestCtx):
 
     def addheader(self, field, value, idx):
         self.added.append((field, value))
+        self.positions = getattr(self, "positions", []) + [idx]
+
+    def chgheader(self, field, idx, value):
+        self.changed = getattr(self, "changed", []) + [(field, idx, value)]
 
     def quarantine(self, reason):
         self.quarantined = reason
@@ -157,3 +161,16 @@ def test_local_submission_has_no_client_macros():
     _, rc = drive(rec, macros={"{client_addr}": None, "{tls_version}": None, "{cipher}": None})
     assert rc == Milter.ACCEPT
     assert rec.messages[0]["session"].client_addr is None
+
+
+def test_header_edits_reach_the_mta_with_their_position_and_folding():
+    from privacy_milter.model import HeaderEdit
+
+    sig = "v=1; a=ed25519-sha256; d=shop.example;\r\n\tb=abc"
+    verdict = Verdict(Action.ACCEPT, (Result("x", headers=(("X-Privacy-DLP", "a\r\n  b"),), edits=(
+        HeaderEdit.remove("Authentication-Results", 2), HeaderEdit.insert("DKIM-Signature", sig))),))
+    ctx, rc = drive(Recorder(verdict))
+    assert rc == Milter.ACCEPT
+    assert ctx.added == [("X-Privacy-DLP", "a b"), ("DKIM-Signature", "v=1; a=ed25519-sha256; d=shop.example;\n\tb=abc")]
+    assert ctx.positions == [-1, 0]
+    assert ctx.changed == [("Authentication-Results", 2, None)]

@@ -3,7 +3,8 @@ import asyncio
 import pytest
 
 from privacy_milter import policy
-from privacy_milter.model import Action, Confidence, Finding, Message, Reply, Result, Session
+from privacy_milter.model import (Action, Confidence, EditKind, Finding, HeaderEdit, Message, Reply, Result,
+                                  Session, apply_edits)
 from privacy_milter.pipeline import Pipeline, Stage, combine
 from privacy_milter.policy import FilterSettings
 
@@ -91,3 +92,46 @@ async def test_later_filters_see_earlier_results(message):
 
     await Pipeline([stage(Fixed("first")), stage(Reader())]).run(message, policy.default())
     assert seen == ["first"]
+
+
+# --- header edits with a position -------------------------------------------------------
+
+
+
+class Editor:
+    def __init__(self, name, *edits, headers=()):
+        self.name, self.edits, self.headers = name, edits, headers
+
+    async def check(self, message, ctx):
+        return Result(self.name, edits=self.edits, headers=self.headers)
+
+
+class Signer:
+    name = "signer"
+    sees_all_edits = True
+
+    async def check(self, message, ctx):
+        self.seen = ctx.outgoing_headers(message)
+        return Result(self.name, edits=(HeaderEdit.insert("DKIM-Signature", "v=1; d=shop.example"),))
+
+
+async def test_edits_apply_in_order_and_a_signer_sees_them_all_wherever_it_is_listed():
+    m = Message(Session("c"))
+    m.headers = [("Authentication-Results", "mx.example; dkim=pass"), ("From", "a@shop.example"),
+                 ("Authentication-Results", "other.example; none"), ("Subject", "hi")]
+    signer = Signer()
+    pipeline = Pipeline([
+        stage(signer),  # listed first, runs last
+        stage(Editor("dlp", headers=(("X-Privacy-DLP", "password=1  (high)"),))),
+        stage(Editor("ar", HeaderEdit.remove("Authentication-Results", 1),
+                     HeaderEdit.insert("Authentication-Results", "mx.example; dkim=none"))),
+    ])
+    verdict = await pipeline.run(m, policy.default())
+    assert [r.filter for r in verdict.results] == ["dlp", "ar", "signer"]
+    assert signer.seen == [("Authentication-Results", "mx.example; dkim=none"), ("From", "a@shop.example"),
+                           ("Authentication-Results", "other.example; none"), ("Subject", "hi"),
+                           ("X-Privacy-DLP", "password=1 (high)")]
+    assert [e.kind for e in verdict.edits] == [EditKind.ADD, EditKind.REMOVE, EditKind.INSERT, EditKind.INSERT]
+    final = apply_edits(m.headers, verdict.edits)
+    assert final[0] == ("DKIM-Signature", "v=1; d=shop.example")  # the signature ends up first
+    assert final[1] == ("Authentication-Results", "mx.example; dkim=none")
