@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import Milter
 
-from .model import Action, EditKind, Message, Recipient, Session, TlsInfo, Verdict
+from .model import Action, EditKind, Message, Recipient, Session, TlsInfo, Verdict, wire_value
 
 log = logging.getLogger("privacy_milter.adapter")
 
@@ -43,6 +43,7 @@ class Handler(Protocol):
     def judge(self, message: Message) -> Verdict: ...
 
 
+@Milter.header_leading_space  # values as received: the raw message is byte-exact (DKIM simple)
 class MilterAdapter(Milter.Base):
     """One instance per SMTP connection (pymilter's factory makes them)."""
 
@@ -81,7 +82,7 @@ class MilterAdapter(Milter.Base):
     def envfrom(self, mail_from: str, *params: str) -> int:
         self._reset()
         try:
-            self.message = Message(session=self._session(), mail_from=_strip(mail_from))
+            self.message = Message(session=self._session(), mail_from=_strip(mail_from), raw_headers=True)
             session = self.message.session
             log.debug("%s: MAIL client=%s daemon=%s:%s auth=%s tls=%s", self._connection_id,
                       session.client_addr, session.daemon_name, session.daemon_port,
@@ -150,9 +151,9 @@ class MilterAdapter(Milter.Base):
     def _apply(self, verdict: Verdict) -> int:
         for edit in verdict.edits:
             if edit.kind is EditKind.ADD:
-                self.addheader(edit.name, _milter_value(edit.value))
+                self.addheader(edit.name, wire_value(edit.value))
             elif edit.kind is EditKind.INSERT:
-                self.addheader(edit.name, _milter_value(edit.value), edit.index)  # smfi_insheader
+                self.addheader(edit.name, wire_value(edit.value), edit.index)  # smfi_insheader
             else:
                 self.chgheader(edit.name, edit.index, None)  # no value: smfi_chgheader deletes
         if verdict.action is Action.QUARANTINE:
@@ -200,10 +201,3 @@ def _int_or_none(text: str | None) -> int | None:
 
 def _strip(address: str) -> str:
     return address.strip().removeprefix("<").removesuffix(">")
-
-
-def _milter_value(value: str) -> str:
-    """A header value as the milter protocol carries it: folded lines joined by LF (Postfix
-    writes CRLF itself), never a bare CR or an empty continuation line."""
-    lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return "\n".join(line for i, line in enumerate(lines) if i == 0 or line.strip())

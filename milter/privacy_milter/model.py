@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import enum
 import io
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-# Bodies up to this size stay in memory; larger ones are spooled to a temporary file.
-SPOOL_MAX_MEMORY = 1024 * 1024
+from .spool import SPOOL_MAX_MEMORY as SPOOL_MAX_MEMORY  # re-exported for the filters
+from .spool import new_spool as new_spool
+from .spool import open_raw
+
 
 
 class Action(enum.IntEnum):
@@ -218,6 +219,10 @@ class Message:
     # time.monotonic() by which the answer to Postfix is due (set by the runtime before any
     # filter work); CPU-bound checks stop there and count the rest as unscannable.
     deadline: float | None = None
+    # True when header values are exactly as received: the text after the colon, leading
+    # white space and folding (LF) included, as Postfix sends them with P_HDR_LEADSPC and
+    # as from_bytes reads them. raw() is then byte-exact (DKIM `simple` relies on it).
+    raw_headers: bool = False
 
     def write_body(self, chunk: bytes) -> None:
         self.body.write(chunk)
@@ -228,28 +233,26 @@ class Message:
         return domain_of(self.mail_from)
 
     def header(self, name: str) -> str | None:
+        """The first header of that name, its value without the leading white space."""
         lname = name.lower()
         for key, value in self.headers:
             if key.lower() == lname:
-                return value
+                return value.lstrip(" \t")
         return None
+
+    def header_block(self) -> bytes:
+        """The header as Postfix holds it, CRLF line ends, with the empty line that ends it."""
+        return header_block(self.headers, self.raw_headers)
 
     def raw(self) -> BinaryIO:
         """The whole message (headers then body) as a readable file, positioned at 0.
 
-        Built on demand for content filters; the headers are small, the body stays spooled.
+        A new independent reader each call, over the same bytes: nothing is copied.
         """
         if self.source is not None:
             return io.BytesIO(self.source)
-        out = new_spool()
-        for key, value in self.headers:
-            out.write(f"{key}: {value}\r\n".encode("utf-8", "surrogateescape"))
-        out.write(b"\r\n")
-        self.body.seek(0)
-        while chunk := self.body.read(1 << 16):
-            out.write(chunk)
-        out.seek(0)
-        return out
+        self.body.flush()
+        return open_raw(self.header_block(), self.body, self.body_size)
 
     def close(self) -> None:
         self.body.close()
@@ -264,7 +267,8 @@ class Message:
             if i != -1 and i < end:
                 end, sep = i, candidate
         header_block, body = (raw[:end], raw[end + len(sep):]) if sep else (raw, b"")
-        message = cls(session=session, mail_from=mail_from, recipients=list(recipients or []))
+        message = cls(session=session, mail_from=mail_from, recipients=list(recipients or []),
+                      raw_headers=True)
         message.headers = _split_headers(header_block)
         message.body_size = len(body)  # raw() hands out `source`; the body is not copied again
         message.source = raw
@@ -280,8 +284,25 @@ def _split_headers(block: bytes) -> list[tuple[str, str]]:
             headers[-1] = (name, value + "\n" + text)
         elif ":" in text:
             name, _, value = text.partition(":")
-            headers.append((name.strip(), value.lstrip()))
+            headers.append((name.strip(), value))  # as written: leading space and all
     return headers
+
+
+def wire_value(value: str) -> str:
+    """A header value as it goes to Postfix and on the wire: the text after the colon, so it
+    starts with one space unless it has its own white space; folded lines joined by LF (the
+    milter protocol's line end: Postfix writes CRLF), never an empty continuation line."""
+    lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    text = "\n".join(line for i, line in enumerate(lines) if i == 0 or line.strip())
+    return text if text[:1] in (" ", "\t") else " " + text
+
+
+def header_block(headers: list[tuple[str, str]], exact: bool = True) -> bytes:
+    """Header lines as they go on the wire. `exact`: values hold their own leading white
+    space and LF folding (as received); otherwise one space is put after the colon."""
+    sep = ":" if exact else ": "
+    text = "".join(f"{name}{sep}{value}\n" for name, value in headers)
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8", "surrogateescape") + b"\r\n"
 
 
 def result_edits(result: Result) -> tuple[HeaderEdit, ...]:
@@ -306,17 +327,13 @@ def apply_edits(headers: list[tuple[str, str]], edits: tuple[HeaderEdit, ...] | 
                         received[i] = None
                         break
         elif edit.kind is EditKind.INSERT:
-            inserted.append((edit.index, (edit.name, edit.value)))
+            inserted.append((edit.index, (edit.name, wire_value(edit.value))))
         else:
-            appended.append((edit.name, edit.value))
+            appended.append((edit.name, wire_value(edit.value)))
     out = [item for item in received if item is not None] + appended
     for index, item in sorted(inserted, key=lambda pair: pair[0], reverse=True):
         out.insert(min(index, len(out)), item)
     return out
-
-
-def new_spool() -> BinaryIO:
-    return tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX_MEMORY, mode="w+b")  # type: ignore[return-value]
 
 
 def domain_of(address: str) -> str:

@@ -123,7 +123,7 @@ def test_tag_adds_headers_on_one_line():
     verdict = Verdict(Action.TAG, (Result("dlp", Action.TAG, headers=(("X-Privacy-DLP", "iban=1\n (high)"),)),))
     ctx, rc = drive(Recorder(verdict))
     assert rc == Milter.ACCEPT
-    assert ctx.added == [("X-Privacy-DLP", "iban=1 (high)")]
+    assert ctx.added == [("X-Privacy-DLP", " iban=1 (high)")]
 
 
 def test_quarantine():
@@ -171,6 +171,29 @@ def test_header_edits_reach_the_mta_with_their_position_and_folding():
         HeaderEdit.remove("Authentication-Results", 2), HeaderEdit.insert("DKIM-Signature", sig))),))
     ctx, rc = drive(Recorder(verdict))
     assert rc == Milter.ACCEPT
-    assert ctx.added == [("X-Privacy-DLP", "a b"), ("DKIM-Signature", "v=1; a=ed25519-sha256; d=shop.example;\n\tb=abc")]
+    assert ctx.added == [("X-Privacy-DLP", " a b"), ("DKIM-Signature", " v=1; a=ed25519-sha256; d=shop.example;\n\tb=abc")]
     assert ctx.positions == [-1, 0]
     assert ctx.changed == [("Authentication-Results", 2, None)]
+
+
+def test_headers_are_kept_as_received_and_raw_is_byte_exact():
+    """With P_HDR_LEADSPC Postfix sends the text after the colon as received (checked against
+    Postfix 3.7: leading spaces, tabs, LF folding); raw() must rebuild those exact bytes."""
+    rec = Recorder()
+    seen = {}
+
+    async def keep(message):
+        seen["raw"] = message.raw().read()
+        return Verdict(Action.ACCEPT, ())
+
+    rec.process = keep
+    headers = (("From", "  a@shop.example"), ("Subject", " folded\n\tsecond line\n   third"),
+               ("X-Odd", "no-space"), ("X-Tab", "\tvalue  "))
+    ctx = Ctx()
+    Milter.factory = lambda: MilterAdapter(rec)
+    ctx._negotiate()
+    assert ctx._protocol & Milter.P_HDR_LEADSPC
+    _, rc = drive(rec, headers=headers, body=b"body\r\n")
+    assert rc == Milter.ACCEPT
+    assert seen["raw"] == (b"From:  a@shop.example\r\nSubject: folded\r\n\tsecond line\r\n   third\r\n"
+                           b"X-Odd:no-space\r\nX-Tab:\tvalue  \r\n\r\nbody\r\n")

@@ -128,10 +128,10 @@ async def test_edits_apply_in_order_and_a_signer_sees_them_all_wherever_it_is_li
     ])
     verdict = await pipeline.run(m, policy.default())
     assert [r.filter for r in verdict.results] == ["dlp", "ar", "signer"]
-    assert signer.seen == [("Authentication-Results", "mx.example; dkim=none"), ("From", "a@shop.example"),
+    assert signer.seen == [("Authentication-Results", " mx.example; dkim=none"), ("From", "a@shop.example"),
                            ("Authentication-Results", "other.example; none"), ("Subject", "hi"),
-                           ("X-Privacy-DLP", "password=1 (high)")]
+                           ("X-Privacy-DLP", " password=1 (high)")]
     assert [e.kind for e in verdict.edits] == [EditKind.ADD, EditKind.REMOVE, EditKind.INSERT, EditKind.INSERT]
     final = apply_edits(m.headers, verdict.edits)
-    assert final[0] == ("DKIM-Signature", "v=1; d=shop.example")  # the signature ends up first
-    assert final[1] == ("Authentication-Results", "mx.example; dkim=none")
+    assert final[0] == ("DKIM-Signature", " v=1; d=shop.example")  # the signature ends up first
+    assert final[1] == ("Authentication-Results", " mx.example; dkim=none")
