@@ -174,6 +174,7 @@ class Result:
     reply: Reply | None = None
     facts: tuple[tuple[str, str], ...] = ()  # metadata for the store/log: ("spam", "no"), ...
     error: str | None = None                  # set when the filter failed and on_error applied
+    seconds: float = 0.0                      # how long the filter took (prepare included)
 
 
 @dataclass(frozen=True)

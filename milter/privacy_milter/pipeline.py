@@ -14,6 +14,7 @@ after all the others, over the header as it will leave.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -123,6 +124,13 @@ class Pipeline:
 
     async def _run_one(self, stage: Stage, message: Message, ctx: Context,
                        preparation: Preparation | None) -> Result:
+        started = time.monotonic()
+        result = await self._check(stage, message, ctx, preparation)
+        spent = (preparation.seconds if preparation else 0.0) + time.monotonic() - started
+        return dataclasses.replace(result, seconds=spent)
+
+    async def _check(self, stage: Stage, message: Message, ctx: Context,
+                     preparation: Preparation | None) -> Result:
         name = stage.filter.name
         spent = preparation.seconds if preparation else 0.0
         if preparation is not None and preparation.error is not None:

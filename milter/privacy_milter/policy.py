@@ -178,6 +178,21 @@ class CustomerSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """[metrics]: the Prometheus endpoint; off unless `listen` is set."""
+
+    listen: str = ""            # "127.0.0.1:9469"
+    allow_remote: bool = False  # a non-loopback address must be asked for explicitly
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
 class Policy:
     source: str
     milter: MilterSettings
@@ -191,6 +206,7 @@ class Policy:
     spam: SpamFilterSettings
     tls_policy: TlsPolicySettings
     customers: Mapping[str, CustomerSettings]
+    metrics: MetricsSettings = MetricsSettings()
 
     def customer(self, domain: str) -> CustomerSettings | None:
         domain = domain.lower()
@@ -307,11 +323,13 @@ def _build(top: Reader, source: str) -> Policy:
     filters.done()
     tls_policy = _build_tls_policy(top.table("tls_policy"))
     customers = _build_customers(top.table("customers"))
+    metrics = _build_metrics(top.table("metrics"))
     top.done()
     if "dlp" in names and "tls" in names and names.index("tls") < names.index("dlp"):
         pipeline.problem("filters", '"tls" must come after "dlp": it acts on what dlp found')
     return Policy(source=source, milter=milter, log=log, store=store, network=network,
-                  filters=names, tls=tls, dlp=dlp, virus=virus, spam=spam, tls_policy=tls_policy, customers=customers)
+                  filters=names, tls=tls, dlp=dlp, virus=virus, spam=spam, tls_policy=tls_policy, customers=customers,
+                  metrics=metrics)
 
 
 def _mode(r: Reader, key: str, default: int) -> int:
@@ -565,3 +583,23 @@ def _build_customers(r: Reader) -> Mapping[str, CustomerSettings]:
         c.done()
     r.done()
     return MappingProxyType(customers)
+
+
+def _build_metrics(r: Reader) -> MetricsSettings:
+    d = MetricsSettings()
+    listen = r.string("listen", d.listen)
+    allow_remote = r.boolean("allow_remote", d.allow_remote)
+    if listen:
+        host, _, port = listen.rpartition(":")
+        try:
+            ip = ipaddress.ip_address(host.strip("[]"))
+            if not (port.isdigit() and 0 < int(port) < 65536):
+                raise ValueError
+        except ValueError:
+            r.problem("listen", 'must be an address and port such as "127.0.0.1:9469" or "[::1]:9469"')
+        else:
+            if not ip.is_loopback and not allow_remote:
+                r.problem("listen", "is not a loopback address: the metrics would be open to the network; "
+                                    "set allow_remote = true if that is meant (and firewall the port)")
+    r.done()
+    return MetricsSettings(listen=listen, allow_remote=allow_remote)

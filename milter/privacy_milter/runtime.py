@@ -27,7 +27,8 @@ from .model import Action, Message, Result, Verdict
 from .pipeline import DEFAULT_REPLIES, Pipeline, Prepared
 from .services import Services
 from .policy import Overrides, Policy, load_with
-from .registry import build_pipeline
+from .metrics import Metrics
+from .registry import FILTERS, build_pipeline
 from .scheduler import Daily, Job, Scheduler
 from .store import AddressHasher, Store, open_store, record_from
 from .store.policycache import SqlitePolicyCache
@@ -62,6 +63,7 @@ class Runtime:
         self.clock = clock
         self._tasks: list[asyncio.Task[None]] = []
         self.scheduler = Scheduler(ZoneInfo("UTC"))
+        self.metrics = Metrics(FILTERS)
         self._loop: LoopThread | None = None
         self._policy_stamp = self._stamp()
 
@@ -85,6 +87,12 @@ class Runtime:
                                  f"{policy.tls_policy.config.socket_path}: {exc}") from None
         runtime = cls(policy, store, hasher, policy_path=policy_path, overrides=overrides,
                       tls_service=tls_service)
+        if (address := policy.metrics.address) is not None:
+            try:
+                runtime.metrics.serve(*address)
+            except OSError as exc:  # mail matters more than figures: serve without them
+                log.error("metrics: cannot listen on %s (%s); running without the endpoint",
+                          policy.metrics.listen, exc.strerror)
         runtime.scheduler.add(Job("purge", Daily(PURGE_AT), runtime.purge, at_start=True))
         runtime.scheduler.start()
         if watch and policy_path is not None:
@@ -93,6 +101,7 @@ class Runtime:
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        self.metrics.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -121,7 +130,7 @@ class Runtime:
         loop; past it the message is tempfailed, and the record says so: every record states
         what Postfix was told."""
         assert self._loop is not None, "Runtime.attach(loop) first"
-        snapshot, prepared = self._begin(message)
+        snapshot, prepared, started = self._begin(message)
         remaining = (message.deadline or 0.0) - time.monotonic()
         try:
             if remaining <= 0:
@@ -130,27 +139,28 @@ class Runtime:
             verdict = self._loop.run(coro, remaining)
         except TimeoutError:
             verdict = self._past_deadline(message, snapshot.policy)
-        self._finish(message, verdict, threadsafe=True)
+        self._finish(message, verdict, started, threadsafe=True)
         return verdict
 
     async def process(self, message: Message) -> Verdict:
         """The same as `judge`, called on the loop itself (tests, tools): no thread hop."""
-        snapshot, prepared = self._begin(message)
+        snapshot, prepared, started = self._begin(message)
         remaining = (message.deadline or 0.0) - time.monotonic()
         try:
             async with asyncio.timeout(max(remaining, 0.0)):
                 verdict = await snapshot.pipeline.run(message, snapshot.policy, self.services, prepared)
         except TimeoutError:
             verdict = self._past_deadline(message, snapshot.policy)
-        self._finish(message, verdict, threadsafe=False)
+        self._finish(message, verdict, started, threadsafe=False)
         return verdict
 
-    def _begin(self, message: Message) -> tuple[Snapshot, Prepared]:
+    def _begin(self, message: Message) -> tuple[Snapshot, Prepared, float]:
         snapshot = self.snapshot  # one read: one consistent policy and pipeline for this message
         policy = snapshot.policy
-        message.deadline = time.monotonic() + policy.milter.deadline
+        started = time.monotonic()
+        message.deadline = started + policy.milter.deadline
         message.direction = direction.decide(message.session, message.recipients, policy.network)
-        return snapshot, snapshot.pipeline.prepare(message, policy, message.deadline)
+        return snapshot, snapshot.pipeline.prepare(message, policy, message.deadline), started
 
     def _past_deadline(self, message: Message, policy: Policy) -> Verdict:
         seconds = policy.milter.deadline
@@ -159,8 +169,9 @@ class Runtime:
                         facts=(("deadline", f"{seconds:g}s"),))
         return Verdict(Action.TEMPFAIL, (result,), reply=DEFAULT_REPLIES[Action.TEMPFAIL])
 
-    def _finish(self, message: Message, verdict: Verdict, *, threadsafe: bool) -> None:
-        """Record and log what Postfix is about to be told."""
+    def _finish(self, message: Message, verdict: Verdict, started: float, *, threadsafe: bool) -> None:
+        """Record, count and log what Postfix is about to be told."""
+        self.metrics.observe(message, verdict, time.monotonic() - started)
         record = record_from(message, verdict, self.hasher, self.clock())
         if threadsafe and self._loop is not None:
             self._loop.call_soon(self.store.add, record)  # the store belongs to the loop
