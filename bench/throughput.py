@@ -11,6 +11,10 @@ has received it. Configurations:
 
     .venv/bin/python bench/throughput.py                       # all three, 2000 msgs, 20 conns
     .venv/bin/python bench/throughput.py --milter noop -n 500 -c 10
+    .venv/bin/python bench/throughput.py -n 600 -c 20 -r 3     # three interleaved rounds, medians
+
+Besides msg/s it reports the milter process's own CPU time per message (user + system, all
+threads, from /proc) over the timed part of each run.
 
 Root only (it starts Postfix). Every wait is bounded; a configuration that fails prints its
 error and the others still run. Exit status 1 if any configuration failed.
@@ -65,6 +69,7 @@ class Result:
     messages: int
     seconds: float | None
     error: str | None = None
+    milter_cpu: float | None = None  # the milter process's own user+sys CPU seconds, timed part only
 
     @property
     def rate(self) -> float | None:
@@ -172,7 +177,7 @@ def send_all(port: int, total: int, connections: int, deadline: float) -> list[B
 
 
 def run_config(config: str, total: int, connections: int, timeout: float, policy: Path | None,
-               keep: bool) -> Result:
+               keep: bool, profile: Path | None = None) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix=f"pm-bench-{config}-"))
     os.chmod(workdir, 0o755)  # Postfix (user postfix) must reach the milter socket
     milter: NoopMilterProcess | PrivacyMilterProcess | None = None
@@ -194,12 +199,21 @@ def run_config(config: str, total: int, connections: int, timeout: float, policy
             sink.wait_for(connections, timeout=max(1.0, deadline - time.monotonic()))
             sink.clear()
 
+            pid = milter.proc.pid if milter is not None and milter.proc is not None else None
+            cpu_before = process_cpu(pid)
+            spy = start_profile(pid, profile, config) if profile is not None else None
             start = time.monotonic()
             errors = send_all(postfix.smtpd_port, total, connections, deadline)
             if errors:
                 raise BenchError(f"{len(errors)} sender error(s), first: {errors[0]!r}")
             sink.wait_for(total, timeout=max(1.0, deadline - time.monotonic()))
-            return Result(config, total, time.monotonic() - start)
+            seconds = time.monotonic() - start
+            cpu_after = process_cpu(pid)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(30)
+            cpu = cpu_after - cpu_before if cpu_after is not None and cpu_before is not None else None
+            return Result(config, total, seconds, milter_cpu=cpu)
     except (BenchError, AssertionError, OSError, RuntimeError, smtplib.SMTPException) as exc:
         extra = ""
         if isinstance(milter, PrivacyMilterProcess) and milter.proc is not None:
@@ -216,16 +230,70 @@ def run_config(config: str, total: int, connections: int, timeout: float, policy
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def start_profile(pid: int | None, out: Path, config: str) -> subprocess.Popen[bytes] | None:
+    """py-spy (from PyPI) sampling the milter for the timed part, collapsed stacks to a file."""
+    if pid is None:
+        return None
+    target = out.with_name(f"{out.stem}-{config}{out.suffix or '.txt'}")
+    proc = subprocess.Popen([str(VENV_BIN / "py-spy"), "record", "-p", str(pid), "-r", "250", "-f", "raw",
+                             "-o", str(target), "--nonblocking"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # let it attach
+    print(f"# {config}: profiling into {target}", file=sys.stderr)
+    return proc
+
+
+def process_cpu(pid: int | None) -> float | None:
+    """User + system CPU seconds of one process (all its threads), from /proc."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def rounds_table(rounds: list[list[Result]]) -> str:
+    """Per configuration: msg/s per round, the median, its ratio to Postfix alone in the same
+    round (median of the per-round ratios), and the milter's CPU per message."""
+    configs = [r.config for r in rounds[0]]
+    lines = ["| config | msg/s per round | median msg/s | x Postfix alone (median of rounds) | milter CPU ms/msg (median) |",
+             "|---|---|---:|---:|---:|"]
+    for config in configs:
+        rates, ratios, cpus = [], [], []
+        for results in rounds:
+            mine = next(r for r in results if r.config == config)
+            base = next((r.rate for r in results if r.config == "none" and r.rate), None)
+            if mine.rate:
+                rates.append(mine.rate)
+                if base:
+                    ratios.append(mine.rate / base)
+            if mine.milter_cpu is not None:
+                cpus.append(1000 * mine.milter_cpu / mine.messages)
+        lines.append(f"| {config} | {', '.join(f'{r:.0f}' for r in rates) or 'failed'} | "
+                     f"{median(rates):.0f} | " if rates else f"| {config} | failed | - | ")
+        lines[-1] += (f"{median(ratios):.2f} | " if ratios else "- | ") + (f"{median(cpus):.2f} |" if cpus else "- |")
+    return "\n".join(lines)
+
+
 def table(results: list[Result]) -> str:
     base = next((r.rate for r in results if r.config == "none" and r.rate), None)
-    lines = ["| config | msgs | seconds | msg/s | % of Postfix alone |",
-             "|---|---:|---:|---:|---:|"]
+    lines = ["| config | msgs | seconds | msg/s | % of Postfix alone | milter CPU ms/msg |",
+             "|---|---:|---:|---:|---:|---:|"]
     for r in results:
         if r.rate is None:
-            lines.append(f"| {r.config} | {r.messages} | - | - | failed |")
+            lines.append(f"| {r.config} | {r.messages} | - | - | failed | - |")
             continue
         pct = f"{100 * r.rate / base:.0f} %" if base else "-"
-        lines.append(f"| {r.config} | {r.messages} | {r.seconds:.2f} | {r.rate:.0f} | {pct} |")
+        cpu = f"{1000 * r.milter_cpu / r.messages:.2f}" if r.milter_cpu is not None else "-"
+        lines.append(f"| {r.config} | {r.messages} | {r.seconds:.2f} | {r.rate:.0f} | {pct} | {cpu} |")
     return "\n".join(lines)
 
 
@@ -238,21 +306,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per configuration (default 300)")
     ap.add_argument("--policy", type=Path, help="policy for privacy-milter (default: a minimal one written here)")
     ap.add_argument("--keep", action="store_true", help="keep the work directories")
+    ap.add_argument("--profile", type=Path, help="py-spy the milter during the timed part; collapsed stacks "
+                    "to FILE-CONFIG.txt (needs py-spy in the venv)")
+    ap.add_argument("-r", "--rounds", type=int, default=1,
+                    help="interleaved rounds (none, noop, privacy, none, ...); medians and ratios per round")
     args = ap.parse_args(argv)
     configs = [c.strip() for c in args.milter.split(",") if c.strip()]
     if unknown := [c for c in configs if c not in CONFIGS]:
         ap.error(f"unknown configuration(s): {', '.join(unknown)}")
     if os.geteuid() != 0:
         ap.error("must run as root (it starts Postfix)")
-    results = []
-    for config in configs:
-        print(f"# {config}: {args.messages} messages over {args.connections} connections ...", file=sys.stderr)
-        r = run_config(config, args.messages, args.connections, args.timeout, args.policy, args.keep)
-        if r.error:
-            print(f"# {config} FAILED: {r.error}", file=sys.stderr)
-        results.append(r)
-    print(table(results))
-    return 1 if any(r.error for r in results) else 0
+    rounds: list[list[Result]] = []
+    for n in range(max(1, args.rounds)):
+        results = []
+        for config in configs:
+            print(f"# round {n + 1}: {config}: {args.messages} messages over {args.connections} connections ...",
+                  file=sys.stderr)
+            r = run_config(config, args.messages, args.connections, args.timeout, args.policy, args.keep,
+                           args.profile)
+            if r.error:
+                print(f"# {config} FAILED: {r.error}", file=sys.stderr)
+            results.append(r)
+        rounds.append(results)
+        print(table(results), flush=True)
+    if len(rounds) > 1:
+        print()
+        print(rounds_table(rounds))
+    return 1 if any(r.error for results in rounds for r in results) else 0
 
 
 if __name__ == "__main__":

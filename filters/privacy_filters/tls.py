@@ -32,17 +32,22 @@ MARKER = "Encrypt"  # X-Privacy-Encrypt with the default prefix: see deploy/post
 class TlsFilter:
     name = "tls"
 
-
-    async def check(self, message: Message, ctx: Context) -> Result:
+    def decide(self, message: Message, ctx: Context) -> Result | None:
+        """The answer without the loop, unless flagged mail needs its recipients classified."""
         settings = ctx.policy.tls
         facts = (("tls", message.session.tls.version or "none"),)
         if refused := self._inbound_refusal(message, settings):
             return Result(self.name, action=Action.REJECT, reply=NEEDS_TLS, facts=facts + (("tls_refused", refused),))
-        flagged = _flagged_categories(ctx)
         outbound = message.direction is not None and message.direction.direction is Direction.OUTBOUND
-        if not flagged or not outbound:
+        if not outbound or not _flagged_categories(ctx):
             return Result(self.name, facts=facts)
-        return await self._flagged(message, ctx, settings, flagged, facts)
+        return None
+
+    async def check(self, message: Message, ctx: Context) -> Result:
+        if (result := self.decide(message, ctx)) is not None:
+            return result
+        facts = (("tls", message.session.tls.version or "none"),)
+        return await self._flagged(message, ctx, ctx.policy.tls, _flagged_categories(ctx), facts)
 
     @staticmethod
     def _inbound_refusal(message: Message, settings: TlsFilterSettings) -> str | None:

@@ -111,46 +111,86 @@ class Pipeline:
             prepared[stage.filter.name] = Preparation(time.monotonic() - start, error)
         return prepared
 
-    async def run(self, message: Message, policy: Policy, services: Services = Services(),
-                  prepared: Prepared | None = None) -> Verdict:
+    def run_now(self, message: Message, policy: Policy, services: Services = Services(),
+                prepared: Prepared | None = None) -> Verdict | Partial:
+        """In the caller's thread, no event loop: run the stages whose filter can answer at once
+        (`decide(message, ctx) -> Result | None`: pure CPU on what prepare left, no I/O). At the
+        first that cannot (no `decide`, or it returned None) stop and hand back a Partial for
+        `run` to finish on the loop. Most messages need no thread hop at all."""
         ctx = Context(policy, services)
-        for stage in self.stages:
-            result = await self._run_one(stage, message, ctx, (prepared or {}).get(stage.filter.name))
-            ctx.results.append(result)
-            ctx.edits.extend(result_edits(result))
-            if result.action is Action.REJECT:
+        prepared = prepared or {}
+        for index, stage in enumerate(self.stages):
+            started = time.monotonic()
+            preparation = prepared.get(stage.filter.name)
+            decide = getattr(stage.filter, "decide", None)
+            if preparation is not None and preparation.error is not None:
+                result: Result | None = self._failed(stage, message, preparation.error)
+            elif decide is None:
+                return Partial(ctx, index)
+            else:
+                try:
+                    result = decide(message, ctx)
+                except Exception as exc:  # a broken filter must cost one message, never the daemon
+                    result = self._failed(stage, message, f"failed: {type(exc).__name__}", log_error=True)
+            if result is None:
+                return Partial(ctx, index)
+            if self._add(ctx, result, preparation, started):
                 break
         return combine(ctx.results)
 
-    async def _run_one(self, stage: Stage, message: Message, ctx: Context,
-                       preparation: Preparation | None) -> Result:
-        started = time.monotonic()
-        result = await self._check(stage, message, ctx, preparation)
+    async def run(self, message: Message, policy: Policy, services: Services = Services(),
+                  prepared: Prepared | None = None, partial: Partial | None = None) -> Verdict:
+        ctx = partial.ctx if partial is not None else Context(policy, services)
+        for stage in self.stages[partial.index if partial is not None else 0:]:
+            started = time.monotonic()
+            preparation = (prepared or {}).get(stage.filter.name)
+            result = await self._check(stage, message, ctx, preparation)
+            if self._add(ctx, result, preparation, started):
+                break
+        return combine(ctx.results)
+
+    @staticmethod
+    def _add(ctx: Context, result: Result, preparation: Preparation | None, started: float) -> bool:
+        """Record a stage's result (with the time it took); True when the run must end."""
         spent = (preparation.seconds if preparation else 0.0) + time.monotonic() - started
-        return dataclasses.replace(result, seconds=spent)
+        result = dataclasses.replace(result, seconds=spent)
+        ctx.results.append(result)
+        ctx.edits.extend(result_edits(result))
+        return result.action is Action.REJECT  # nothing can soften a reject
 
     async def _check(self, stage: Stage, message: Message, ctx: Context,
                      preparation: Preparation | None) -> Result:
-        name = stage.filter.name
         spent = preparation.seconds if preparation else 0.0
         if preparation is not None and preparation.error is not None:
-            problem = preparation.error
-        else:
-            try:
-                # What prepare spent counts against the filter's timeout; the check still gets
-                # a moment to hand over what prepare computed.
-                async with asyncio.timeout(max(stage.settings.timeout - spent, MIN_CHECK_TIME)):
-                    return await stage.filter.check(message, ctx)
-            except TimeoutError:
-                problem = f"timed out after {stage.settings.timeout:g}s"
-            except Exception as exc:  # a broken filter must cost one message, never the daemon
-                problem = f"failed: {type(exc).__name__}"
-                log.error("%s: filter %s %s", message.queue_id or "NOQUEUE", name, problem,
-                          exc_info=log.isEnabledFor(logging.DEBUG))
+            return self._failed(stage, message, preparation.error)
+        try:
+            # What prepare spent counts against the filter's timeout; the check still gets
+            # a moment to hand over what prepare computed.
+            async with asyncio.timeout(max(stage.settings.timeout - spent, MIN_CHECK_TIME)):
+                return await stage.filter.check(message, ctx)
+        except TimeoutError:
+            return self._failed(stage, message, f"timed out after {stage.settings.timeout:g}s")
+        except Exception as exc:  # a broken filter must cost one message, never the daemon
+            return self._failed(stage, message, f"failed: {type(exc).__name__}", log_error=True)
+
+    @staticmethod
+    def _failed(stage: Stage, message: Message, problem: str, log_error: bool = False) -> Result:
+        name = stage.filter.name
+        if log_error:
+            log.error("%s: filter %s %s", message.queue_id or "NOQUEUE", name, problem,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
         action = stage.settings.on_error
         log.warning("%s: filter %s %s; on_error=%s", message.queue_id or "NOQUEUE", name, problem,
                     action.label)
         return Result(filter=name, action=action, error=problem)
+
+
+@dataclass
+class Partial:
+    """A run that `run_now` began in the caller's thread; `run` goes on from stage `index`."""
+
+    ctx: Context
+    index: int
 
 
 def combine(results: Sequence[Result]) -> Verdict:

@@ -131,12 +131,15 @@ class Runtime:
         what Postfix was told."""
         assert self._loop is not None, "Runtime.attach(loop) first"
         snapshot, prepared, started = self._begin(message)
-        remaining = (message.deadline or 0.0) - time.monotonic()
         try:
-            if remaining <= 0:
+            if (message.deadline or 0.0) <= time.monotonic():
                 raise TimeoutError
-            coro = snapshot.pipeline.run(message, snapshot.policy, self.services, prepared)
-            verdict = self._loop.run(coro, remaining)
+            outcome = snapshot.pipeline.run_now(message, snapshot.policy, self.services, prepared)
+            if isinstance(outcome, Verdict):
+                verdict = outcome  # every filter answered here: no hop to the loop
+            else:
+                coro = snapshot.pipeline.run(message, snapshot.policy, self.services, prepared, outcome)
+                verdict = self._loop.run(coro, (message.deadline or 0.0) - time.monotonic())
         except TimeoutError:
             verdict = self._past_deadline(message, snapshot.policy)
         self._finish(message, verdict, started, threadsafe=True)

@@ -144,3 +144,37 @@ def test_real_dlp_scan_counts_against_the_deadline(loop_runtime):
     started = time.monotonic()
     runtime.judge(_message())
     assert seen and seen[0] is not None and seen[0] - started <= runtime.policy.milter.deadline + 0.01
+
+
+class Quick:
+    """Answers in decide (no loop needed) unless told to need the loop."""
+
+    name = "quick"
+
+    def __init__(self, needs_loop=False):
+        self.needs_loop, self.decided, self.checked, self.check_thread = needs_loop, 0, 0, None
+
+    def decide(self, message, ctx):
+        self.decided += 1
+        return None if self.needs_loop else Result(self.name, facts=(("quick", "now"),))
+
+    async def check(self, message, ctx):
+        self.checked += 1
+        self.check_thread = threading.current_thread().name
+        return Result(self.name, facts=(("quick", "loop"),))
+
+
+def test_filters_that_decide_at_once_need_no_hop_and_the_rest_run_on_the_loop(loop_runtime):
+    runtime, loop = loop_runtime
+    first, second = Quick(), Quick(needs_loop=True)
+    runtime.snapshot = Snapshot(runtime.policy, Pipeline([
+        Stage(first, FilterSettings(5, Action.ACCEPT)), Stage(second, FilterSettings(5, Action.ACCEPT))]))
+    verdict = runtime.judge(_message())
+    assert [r.facts for r in verdict.results] == [(("quick", "now"),), (("quick", "loop"),)]
+    assert (first.decided, first.checked, second.decided, second.checked) == (1, 0, 1, 1)
+    assert second.check_thread == "test-loop"  # the one that needed the loop ran on it
+    only_now = Quick()
+    _use(runtime, only_now)
+    assert runtime.judge(_message()).results[0].facts == (("quick", "now"),)
+    assert only_now.checked == 0
+    assert _records(runtime, loop)["messages"] == 2

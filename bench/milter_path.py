@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""CPU per message of the daemon's own path, without Postfix: pymilter's TestCtx drives the
+real adapter, runtime (its loop thread, store and log line) and default filters.
+
+    .venv/bin/python bench/milter_path.py -n 3000            # CPU ms per message, all threads
+    .venv/bin/python bench/milter_path.py -n 3000 --profile  # and a cProfile of the callbacks
+
+It isolates what privacy-milter adds per message from Postfix and the network; the
+throughput benchmark (bench/throughput.py) measures the whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import Milter  # noqa: E402
+from Milter import testctx  # noqa: E402
+
+from bench.throughput import make_message  # noqa: E402
+from privacy_milter import policy as policy_mod  # noqa: E402
+from privacy_milter.adapter import MilterAdapter  # noqa: E402
+from privacy_milter.loopthread import LoopThread  # noqa: E402
+from privacy_milter.runtime import Runtime  # noqa: E402
+
+MACROS = {"{client_addr}": "127.0.0.1", "{daemon_name}": "smtpd", "{daemon_port}": "25",
+          "{rcpt_mailer}": "smtp", "{rcpt_host}": "far.example", "i": "4BENCH"}
+
+
+class Ctx(testctx.TestCtx):
+    def addheader(self, field: str, value: str, idx: int = -1) -> int:
+        return Milter.CONTINUE
+
+
+def split(raw: bytes) -> tuple[list[tuple[str, bytes]], bytes]:
+    head, _, body = raw.partition(b"\n\n")
+    headers: list[tuple[str, bytes]] = []
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t") and headers:
+            headers[-1] = (headers[-1][0], headers[-1][1] + b"\n" + line)
+        else:
+            name, _, value = line.partition(b":")
+            headers.append((name.decode(), value))
+    return headers, body.replace(b"\n", b"\r\n")
+
+
+def one(ctx: Ctx, headers: list[tuple[str, bytes]], body: bytes) -> int:
+    ctx._envfrom("<alice@shop.example>")
+    ctx._envrcpt("<bob@far.example>")
+    for name, value in headers:
+        ctx._priv.header_bytes(name, value)
+    ctx._priv.body(body)
+    return ctx._eom()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", "--messages", type=int, default=3000)
+    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--extra", default="", help="TOML appended to the bench policy, e.g. '[pipeline]\nfilters = []'")
+    args = ap.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="pm-path-"))
+    path = work / "policy.toml"
+    path.write_text(f'[log]\nfile = "{work}/log"\n[store]\npath = "{work}/m.db"\nkey_file = "{work}/k"\n'
+                    '[tls_policy]\nenabled = false\n[network]\ntrusted_networks = ["127.0.0.0/8"]\n'
+                    + args.extra.replace("\\n", "\n") + "\n")
+    from privacy_milter.logsetup import configure_logging
+    policy = policy_mod.load(path)
+    configure_logging(policy.log)
+    loop = LoopThread()
+    loop.start()
+    runtime = loop.run(Runtime.start(policy, watch=False), 30)
+    runtime.attach(loop)
+    Milter.factory = lambda: MilterAdapter(runtime)
+    ctx = Ctx()
+    for k, v in MACROS.items():
+        ctx._setsymval(k, v)
+    ctx._connect()
+    headers, body = split(make_message(1))
+    for _ in range(200):  # warm-up
+        one(ctx, headers, body)
+    profiler = cProfile.Profile() if args.profile else None
+    cpu, wall = time.process_time(), time.perf_counter()
+    if profiler:
+        profiler.enable()
+    for _ in range(args.messages):
+        assert one(ctx, headers, body) == Milter.ACCEPT
+    if profiler:
+        profiler.disable()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    loop.run(runtime.stop(), 30)
+    loop.stop()
+    print(f"{args.messages} messages of {len(body)} body bytes: {1000 * cpu / args.messages:.3f} ms CPU "
+          f"(all threads) and {1000 * wall / args.messages:.3f} ms wall per message")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
