@@ -61,6 +61,7 @@ class MilterAdapter(Milter.Base):
         self._connection_id = f"c{next(_connection_ids)}"
         self.message: Message | None = None
         self._broken: str | None = None  # set when collecting failed: the message is tempfailed
+        self.connection_inode: int | None = 0  # the socket, for the connection watch (0: not looked up)
 
     # --- negotiated away -----------------------------------------------------------------
 
@@ -194,6 +195,11 @@ class MilterAdapter(Milter.Base):
                         cipher=self.getsymval("{cipher}") or None,
                         bits=_int_or_none(self.getsymval("{cipher_bits}"))),
         )
+
+    def refuse(self, reason: str) -> None:
+        """Tempfail the message being collected at its end (e.g. past the connection cap)."""
+        if self.message is not None and self._broken is None:
+            self._broken = reason
 
     def _fail(self, where: str) -> None:
         self._broken = where

@@ -21,6 +21,7 @@ from typing import Any
 import Milter
 
 from .adapter import MilterAdapter
+from .connwatch import ConnectionWatch, context_fd, raise_fd_limit, socket_inode
 from .errors import PolicyError, PrivacyMilterError
 from .logsetup import configure_logging
 from .loopthread import LoopThread
@@ -58,13 +59,19 @@ def run(policy_path: Path, overrides: Overrides) -> int:
 
     threading.Thread(target=_reload_on_signal, args=(loop, runtime), name="sigusr1", daemon=True).start()
     Milter.factory = lambda: MilterAdapter(runtime, loop.run)
+    settings = runtime.policy.milter
+    raise_fd_limit(settings.max_connections)
+    watch = ConnectionWatch(settings.socket, settings.timeout, settings.max_connections)
+    stop_watch = threading.Event()
+    threading.Thread(target=watch.run, args=(stop_watch,), name="connwatch", daemon=True).start()
     code = EX_OK
     try:
-        _serve(runtime.policy.milter.socket, runtime.policy.milter.socket_mode, runtime.policy.milter.timeout)
+        _serve(settings.socket, settings.socket_mode, settings.timeout, Wiring(watch, settings.timeout))
     except libmilter.error as exc:
         log.error("milter stopped: %s", exc)
         code = EX_UNAVAILABLE
     finally:
+        stop_watch.set()
         log.info("stopping: writing pending records")
         try:
             loop.run(runtime.stop(), 30)
@@ -74,22 +81,81 @@ def run(policy_path: Path, overrides: Overrides) -> int:
     return code
 
 
-def _serve(spec: str, mode: int, timeout: int) -> None:
+class Wiring:
+    """Between libmilter and the adapters: tells the connection watch which connection is
+    active and busy, tempfails new messages past the connection cap, and answers for a
+    context that has no adapter (tempfail at end of message, never an exception)."""
+
+    def __init__(self, watch: ConnectionWatch, timeout: int) -> None:
+        self.watch = watch
+        self.timeout = timeout
+
+    def call(self, ctx: Any, method: str, *args: Any) -> int:
+        adapter = ctx.getpriv()
+        if adapter is None:
+            return Milter.TEMPFAIL if method == "eom" else Milter.CONTINUE
+        inode = self._inode(ctx, adapter)
+        if inode is not None:
+            self.watch.enter(inode)
+        try:
+            result: int = getattr(adapter, method)(*args)
+            if method == "envfrom_bytes" and self.watch.over_cap:
+                adapter.refuse("over [milter] max_connections")
+            return result
+        finally:
+            if inode is not None:
+                self.watch.leave(inode)
+
+    def close(self, ctx: Any) -> int:
+        adapter = ctx.getpriv()
+        inode = self._inode(ctx, adapter) if adapter is not None else None
+        try:
+            result: int = Milter.close_callback(ctx)
+            return result
+        finally:
+            if inode is not None:
+                self.watch.forget(inode)
+
+    def _inode(self, ctx: Any, adapter: Any) -> int | None:
+        inode: int | None = getattr(adapter, "connection_inode", 0)
+        if inode == 0:  # not looked up yet
+            fd = context_fd(ctx, self.timeout)
+            inode = adapter.connection_inode = socket_inode(fd) if fd is not None else None
+        return inode
+
+
+def _excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+    """pymilter decodes a header name as strict UTF-8 in C, before any code of ours runs,
+    and reports the failure here. Say what happened in one line instead of a traceback."""
+    if isinstance(value, UnicodeDecodeError) and tb is None:
+        log.warning("a header whose name is not UTF-8 was skipped (byte 0x%02x); the message goes on",
+                    value.object[value.start] if value.start < len(value.object) else 0)
+        return
+    sys.__excepthook__(kind, value, tb)
+
+
+def _serve(spec: str, mode: int, timeout: int, wiring: Wiring) -> None:
     """Like Milter.runmilter, but sets the unix socket's mode once it exists."""
+    call = wiring.call
     libmilter.set_flags(libmilter.ADDHDRS | libmilter.QUARANTINE)
+    # An exception raised outside our callbacks (pymilter building a callback's arguments)
+    # must not answer TEMPFAIL to a step Postfix expects no reply to: libmilter then drops
+    # the message and never answers its end of message. Our callbacks catch their own.
+    libmilter.set_exception_policy(Milter.CONTINUE)
+    sys.excepthook = _excepthook
     libmilter.set_connect_callback(Milter.connect_callback)
-    libmilter.set_envfrom_callback(lambda ctx, *b: ctx.getpriv().envfrom_bytes(*b))
-    libmilter.set_envrcpt_callback(lambda ctx, *b: ctx.getpriv().envrcpt_bytes(*b))
-    libmilter.set_header_callback(lambda ctx, f, v: ctx.getpriv().header_bytes(f, v))
-    libmilter.set_eoh_callback(lambda ctx: ctx.getpriv().eoh())
-    libmilter.set_body_callback(lambda ctx, chunk: ctx.getpriv().body(chunk))
-    libmilter.set_eom_callback(lambda ctx: ctx.getpriv().eom())
-    libmilter.set_abort_callback(lambda ctx: ctx.getpriv().abort())
-    libmilter.set_close_callback(Milter.close_callback)
+    libmilter.set_envfrom_callback(lambda ctx, *b: call(ctx, "envfrom_bytes", *b))
+    libmilter.set_envrcpt_callback(lambda ctx, *b: call(ctx, "envrcpt_bytes", *b))
+    libmilter.set_header_callback(lambda ctx, f, v: call(ctx, "header_bytes", f, v))
+    libmilter.set_eoh_callback(lambda ctx: call(ctx, "eoh"))
+    libmilter.set_body_callback(lambda ctx, chunk: call(ctx, "body", chunk))
+    libmilter.set_eom_callback(lambda ctx: call(ctx, "eom"))
+    libmilter.set_abort_callback(lambda ctx: call(ctx, "abort"))
+    libmilter.set_close_callback(wiring.close)
     libmilter.setconn(spec)
     libmilter.settimeout(timeout)
-    libmilter.register("privacy-milter", data=lambda ctx: ctx.getpriv().data(),
-                       unknown=lambda ctx, cmd: ctx.getpriv().unknown(cmd),
+    libmilter.register("privacy-milter", data=lambda ctx: call(ctx, "data"),
+                       unknown=lambda ctx, cmd: call(ctx, "unknown", cmd),
                        negotiate=Milter.negotiate_callback)
     if spec.startswith("unix:"):
         path = spec.removeprefix("unix:")

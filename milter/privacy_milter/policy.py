@@ -41,7 +41,8 @@ ActionTable = Mapping[tuple[str, Confidence], Action]
 class MilterSettings:
     socket: str = "unix:/var/spool/postfix/privacy-milter/milter.sock"
     socket_mode: int = 0o660
-    timeout: int = 30            # libmilter: seconds to wait on Postfix before giving up a connection
+    timeout: int = 30            # seconds a connection may stay silent before it is closed
+    max_connections: int = 500   # past it new messages are tempfailed (and it is logged)
     deadline: float = 60.0       # seconds the pipeline has per message; then the message is tempfailed
     header_prefix: str = "X-Privacy"
 
@@ -335,6 +336,7 @@ def _build_milter(r: Reader) -> MilterSettings:
         socket=socket,
         socket_mode=_mode(r, "socket_mode", d.socket_mode),
         timeout=r.integer("timeout", d.timeout, 1, 3600),
+        max_connections=r.integer("max_connections", d.max_connections, 1, 100000),
         deadline=r.number("deadline", d.deadline, 1, 290),
         header_prefix=r.string("header_prefix", d.header_prefix),
     )
