@@ -2,7 +2,8 @@
 
 Threads: libmilter runs its own (one per SMTP connection, plus one that sigwaits on
 SIGTERM/SIGHUP/SIGINT to stop); the event loop runs in another; a small thread sigwaits
-on SIGUSR1 to reload the policy. All four signals are blocked in every thread before any
+on SIGUSR1 and reloads the policy itself, off the loop; another watches the milter
+connections (connwatch.py). All four signals are blocked in every thread before any
 thread starts, so each is delivered only where it is waited for.
 """
 
@@ -15,6 +16,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ libmilter: Any = importlib.import_module("milter")
 EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_SOFTWARE, EX_CONFIG = 0, 64, 69, 70, 78
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 RELOAD_SIGNAL = signal.SIGUSR1
+RELOAD_MIN_INTERVAL = 1.0
 
 
 def run(policy_path: Path, overrides: Overrides) -> int:
@@ -57,7 +60,7 @@ def run(policy_path: Path, overrides: Overrides) -> int:
         loop.stop()
         return EX_UNAVAILABLE
 
-    threading.Thread(target=_reload_on_signal, args=(loop, runtime), name="sigusr1", daemon=True).start()
+    threading.Thread(target=_reload_on_signal, args=(runtime,), name="sigusr1", daemon=True).start()
     Milter.factory = lambda: MilterAdapter(runtime, loop.run)
     settings = runtime.policy.milter
     raise_fd_limit(settings.max_connections)
@@ -173,10 +176,25 @@ def _serve(spec: str, mode: int, timeout: int, wiring: Wiring) -> None:
     libmilter.main()
 
 
-def _reload_on_signal(loop: LoopThread, runtime: Runtime) -> None:
+def _reload_on_signal(runtime: Runtime) -> None:
+    """Reload in this thread, off the event loop, at most once per RELOAD_MIN_INTERVAL: a
+    storm of signals becomes a few reloads, and mail is served throughout."""
+    last = float("-inf")
     while True:
         signal.sigwait({RELOAD_SIGNAL})
-        loop.call_soon(runtime.reload, "SIGUSR1")
+        wait = last + RELOAD_MIN_INTERVAL - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        merged = 0
+        while signal.sigtimedwait({RELOAD_SIGNAL}, 0) is not None:
+            merged += 1
+        if merged or wait > 0:
+            log.info("policy reload: SIGUSR1 arrived faster than one a second; merged into one reload")
+        try:
+            runtime.reload("SIGUSR1")
+        except Exception:  # never lose the reload thread
+            log.exception("policy reload (SIGUSR1) failed")
+        last = time.monotonic()
 
 
 def notify_ready() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -208,14 +209,38 @@ class Policy:
         return self.dlp.action_for(category, confidence)
 
 
+MAX_POLICY_BYTES = 1024 * 1024
+
+
+def read_policy_text(path: Path) -> str:
+    """The file's text, read so that nothing can stall the reader: a symlink is followed, but
+    only to a regular file (a FIFO or device is refused without blocking, thanks to
+    O_NONBLOCK), and a file over MAX_POLICY_BYTES is refused."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PolicyError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise PolicyError(str(path), [f"{path}: not a regular file (a policy must be a plain file, "
+                                          "or a symlink to one)"])
+        if st.st_size > MAX_POLICY_BYTES:
+            raise PolicyError(str(path), [f"{path}: {st.st_size} bytes, over the limit of "
+                                          f"{MAX_POLICY_BYTES} bytes for a policy file"])
+        data = f.read(MAX_POLICY_BYTES + 1)  # the file may grow after fstat
+    if len(data) > MAX_POLICY_BYTES:
+        raise PolicyError(str(path), [f"{path}: over the limit of {MAX_POLICY_BYTES} bytes for a policy file"])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(str(path), [f"cannot read the file: not UTF-8 ({exc.reason} at byte {exc.start})"]) from None
+
+
 def load(path: str | Path) -> Policy:
     """Read and validate a policy file. Raises PolicyError listing every problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(str(path), [f"cannot read the file: {exc}"]) from None
-    return parse(text, str(path))
+    return parse(read_policy_text(path), str(path))
 
 
 def parse(text: str, source: str = "policy.toml") -> Policy:

@@ -7,7 +7,6 @@ import signal
 import socket
 import time
 
-import pytest
 
 from tests.harness import rawmilter
 from tests.harness.rawmilter import RawMilter
@@ -78,3 +77,37 @@ def test_header_name_with_byte_0xff_still_gets_an_answer(milter_factory):
     assert reply in (b"a", b"t")
     m.wait_for_log("not UTF-8 was skipped", 5)
     assert rawmilter.message(m.socket_path, [(b"Subject", b"hi")], queue_id="FF2") == b"a"
+
+
+def test_fifo_and_huge_policy_files_do_not_stall_mail(milter_factory):
+    m = milter_factory()
+    saved = m.policy_path.read_text()
+    m.policy_path.unlink()
+    os.mkfifo(m.policy_path)
+    try:
+        m.proc.send_signal(signal.SIGUSR1)
+        m.wait_for_log(r"(?s)policy reload \(SIGUSR1\) refused.*not a regular file", 10)
+        assert rawmilter.message(m.socket_path, [(b"Subject", b"hi")], queue_id="FIFO1", timeout=5) == b"a"
+    finally:
+        m.policy_path.unlink()
+    m.policy_path.write_text(saved + "#" * (21 * 1024 * 1024))
+    m.proc.send_signal(signal.SIGUSR1)
+    m.wait_for_log(r"(?s)refused[^\n]*\n[^\n]*over the limit of 1048576 bytes", 10)
+    assert rawmilter.message(m.socket_path, [(b"Subject", b"hi")], queue_id="BIG1", timeout=5) == b"a"
+    m.policy_path.write_text(saved)
+    m.proc.send_signal(signal.SIGUSR1)
+    m.wait_for_log(r"policy reloaded \(SIGUSR1\)", 10)
+
+
+def test_a_storm_of_100_sigusr1_is_a_few_reloads_and_mail_keeps_flowing(milter_factory):
+    m = milter_factory()
+    for _ in range(100):
+        m.proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.01)
+    assert rawmilter.message(m.socket_path, [(b"Subject", b"hi")], queue_id="STORM1", timeout=5) == b"a"
+    m.wait_for_log(r"merged into one reload", 10)
+    time.sleep(2.5)  # let the last merged reload happen
+    assert m.alive()
+    reloads = m.log().count("policy reloaded (SIGUSR1)")
+    assert 1 <= reloads <= 5, reloads
+    assert rawmilter.message(m.socket_path, [(b"Subject", b"hi")], queue_id="STORM2", timeout=5) == b"a"

@@ -113,3 +113,45 @@ def test_policy_check_command(tmp_path):
     assert f"{bad}:4: milter.socket" in out.stderr
     missing = run_check(tmp_path / "absent.toml")
     assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+
+def load_in_thread(path: Path, timeout: float = 5.0):
+    """policy.load in a thread, so a read that blocks fails the test instead of hanging it."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(policy.load, path)
+        return future.result(timeout)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "policy.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(policy.PolicyError, match="not a regular file"):
+        load_in_thread(fifo)
+    link = tmp_path / "link.toml"
+    link.symlink_to(fifo)
+    with pytest.raises(policy.PolicyError, match="not a regular file"):
+        load_in_thread(link)
+
+
+def test_a_symlink_to_a_regular_file_is_followed(tmp_path):
+    real = tmp_path / "real.toml"
+    real.write_text("[milter]\ntimeout = 7\n")
+    link = tmp_path / "policy.toml"
+    link.symlink_to(real)
+    assert load_in_thread(link).milter.timeout == 7
+
+
+def test_a_huge_policy_file_is_refused_with_its_size(tmp_path):
+    big = tmp_path / "policy.toml"
+    big.write_text("# padding\n" * (2 * 1024 * 1024 // 10))
+    with pytest.raises(policy.PolicyError, match="over the limit of 1048576 bytes"):
+        load_in_thread(big)
+
+
+def test_max_connections_is_validated():
+    assert policy.parse("[milter]\nmax_connections = 50\n").milter.max_connections == 50
+    assert any("milter.max_connections" in p for p in problems("[milter]\nmax_connections = 0\n"))
