@@ -27,7 +27,7 @@ from .connwatch import ConnectionWatch, context_fd, raise_fd_limit, socket_inode
 from .errors import PolicyError, PrivacyMilterError
 from .logsetup import configure_logging
 from .loopthread import LoopThread
-from .policy import Overrides, load_with
+from .policy import Overrides, load_with, milter_socket_warnings
 from .runtime import Runtime
 
 log = logging.getLogger("privacy_milter")
@@ -49,6 +49,8 @@ def run(policy_path: Path, overrides: Overrides) -> int:
         print(f"privacy-milter: not starting: {exc}", file=sys.stderr)
         return EX_CONFIG
     configure_logging(policy.log)
+    for warning in milter_socket_warnings(policy.milter):
+        log.warning("%s", warning)
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS | {RELOAD_SIGNAL})
 
     loop = LoopThread()

@@ -44,6 +44,7 @@ class MilterSettings:
     socket_mode: int = 0o660
     timeout: int = 30            # seconds a connection may stay silent before it is closed
     max_connections: int = 500   # past it new messages are tempfailed (and it is logged)
+    allow_remote: bool = False   # allow an inet socket on a non-loopback address
     deadline: float = 60.0       # seconds the pipeline has per message; then the message is tempfailed
     header_prefix: str = "X-Privacy"
 
@@ -362,13 +363,46 @@ def _build_milter(r: Reader) -> MilterSettings:
         socket_mode=_mode(r, "socket_mode", d.socket_mode),
         timeout=r.integer("timeout", d.timeout, 1, 3600),
         max_connections=r.integer("max_connections", d.max_connections, 1, 100000),
+        allow_remote=r.boolean("allow_remote", d.allow_remote),
         deadline=r.number("deadline", d.deadline, 1, 290),
         header_prefix=r.string("header_prefix", d.header_prefix),
     )
     if not settings.header_prefix.startswith("X-") or " " in settings.header_prefix:
         r.problem("header_prefix", 'must start with "X-" and contain no spaces')
+    host = inet_socket_host(socket)
+    if host is not None and not _is_loopback(host) and not settings.allow_remote:
+        r.problem("socket", f'listens on {host or "every address"}, not loopback: anyone who can reach it '
+                            "can forge records. Use a unix socket or inet:PORT@127.0.0.1, or set "
+                            "allow_remote = true and firewall it")
     r.done()
     return settings
+
+
+def inet_socket_host(spec: str) -> str | None:
+    """The host of an inet/inet6 milter socket ("" means every address); None for unix."""
+    kind, _, rest = spec.partition(":")
+    if kind not in ("inet", "inet6"):
+        return None
+    return rest.partition("@")[2].strip("[]")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name, or "" (every address)
+
+
+def milter_socket_warnings(settings: MilterSettings) -> list[str]:
+    """What `policy check` and start-up say about a milter socket that is not a unix one."""
+    host = inet_socket_host(settings.socket)
+    if host is None:
+        return []
+    return [f"[milter] socket = \"{settings.socket}\" is a TCP socket: it has no access control, any "
+            "local user (or remote host, if not loopback) can connect and inject forged records. "
+            "Prefer a unix socket with socket_mode 0660 and group postfix (docs/SECURITY.md)"]
 
 
 def _build_log(r: Reader) -> LogSettings:
