@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
 import socket
-from typing import IO
 
 from .policy import LogSettings
 
@@ -17,11 +17,12 @@ class PrivateFileHandler(logging.handlers.WatchedFileHandler):
     """WatchedFileHandler whose file is created 0640 whatever the umask, on the first open
     and on every reopen after logrotate moved it (an existing file keeps its mode)."""
 
-    def _open(self) -> IO[str]:
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, LOG_FILE_MODE)
         if os.fstat(fd).st_size == 0:
             os.fchmod(fd, LOG_FILE_MODE)  # the umask may have taken bits away, never added them
-        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+        return io.TextIOWrapper(io.FileIO(fd, "a"), encoding=self.encoding, errors=self.errors,
+                                line_buffering=False)
 
 
 def configure_logging(settings: LogSettings) -> None:
