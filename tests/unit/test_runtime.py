@@ -155,3 +155,17 @@ async def test_the_file_watcher_reads_off_the_loop(tmp_path, monkeypatch):
         assert ticks > 20  # the loop kept running during the 0.5 s read
     finally:
         await rt.stop()
+
+
+def test_20000_recipients_make_a_short_log_line_with_the_exact_count():
+    from privacy_milter.logline import message_line
+    from privacy_milter.model import Verdict
+
+    m = message()
+    m.recipients = [Recipient(f"user{i}@d{i}.example") for i in range(20000)]
+    line = message_line(m, Verdict(Action.ACCEPT, ()))
+    assert len(line) < 2048, len(line)
+    assert "nrcpt=20000" in line
+    assert ",+19980 more " in line
+    m.recipients = [Recipient("a@one.example"), Recipient("b@one.example"), Recipient("c@two.example")]
+    assert "rcpt_domains=one.example,two.example nrcpt=3" in message_line(m, Verdict(Action.ACCEPT, ()))
