@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import Milter
 
+from . import memtrim
 from .model import Action, Message, Recipient, Session, TlsInfo, Verdict
 
 log = logging.getLogger("privacy_milter.adapter")
@@ -207,7 +208,10 @@ class MilterAdapter(Milter.Base):
 
     def _reset(self) -> None:
         if self.message is not None:
+            size = self.message.body_size
             self.message.close()
+            self.message = None
+            memtrim.trimmer.after_message(size)  # a large message: give the freed heap back soon
         self.message = None
         self._broken = None
 
