@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import Milter
 
+from . import memtrim
 from .model import Action, EditKind, Message, Recipient, Session, TlsInfo, Verdict, wire_value
 
 log = logging.getLogger("privacy_milter.adapter")
@@ -53,6 +54,7 @@ class MilterAdapter(Milter.Base):
         self._connection_id = f"c{next(_connection_ids)}"
         self.message: Message | None = None
         self._broken: str | None = None  # set when collecting failed: the message is tempfailed
+        self.connection_inode: int | None = 0  # the socket, for the connection watch (0: not looked up)
 
     # --- negotiated away -----------------------------------------------------------------
 
@@ -184,13 +186,21 @@ class MilterAdapter(Milter.Base):
                         bits=_int_or_none(self.getsymval("{cipher_bits}"))),
         )
 
+    def refuse(self, reason: str) -> None:
+        """Tempfail the message being collected at its end (e.g. past the connection cap)."""
+        if self.message is not None and self._broken is None:
+            self._broken = reason
+
     def _fail(self, where: str) -> None:
         self._broken = where
         log.exception("%s: error while collecting the message (%s)", self._connection_id, where)
 
     def _reset(self) -> None:
         if self.message is not None:
+            size = self.message.body_size
             self.message.close()
+            self.message = None
+            memtrim.trimmer.after_message(size)  # a large message: give the freed heap back soon
         self.message = None
         self._broken = None
 

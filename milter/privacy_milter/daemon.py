@@ -2,7 +2,8 @@
 
 Threads: libmilter runs its own (one per SMTP connection, plus one that sigwaits on
 SIGTERM/SIGHUP/SIGINT to stop); the event loop runs in another; a small thread sigwaits
-on SIGUSR1 to reload the policy. All four signals are blocked in every thread before any
+on SIGUSR1 and reloads the policy itself, off the loop; another watches the milter
+connections (connwatch.py). All four signals are blocked in every thread before any
 thread starts, so each is delivered only where it is waited for.
 """
 
@@ -15,16 +16,18 @@ import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import Milter
 
 from .adapter import MilterAdapter
+from .connwatch import ConnectionWatch, context_fd, raise_fd_limit, socket_inode
 from .errors import PolicyError, PrivacyMilterError
 from .logsetup import configure_logging
 from .loopthread import LoopThread
-from .policy import Overrides, load_with
+from .policy import Overrides, load_with, milter_socket_warnings
 from .runtime import Runtime
 
 log = logging.getLogger("privacy_milter")
@@ -36,6 +39,7 @@ libmilter: Any = importlib.import_module("milter")
 EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_SOFTWARE, EX_CONFIG = 0, 64, 69, 70, 78
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 RELOAD_SIGNAL = signal.SIGUSR1
+RELOAD_MIN_INTERVAL = 1.0
 
 
 def run(policy_path: Path, overrides: Overrides) -> int:
@@ -45,6 +49,8 @@ def run(policy_path: Path, overrides: Overrides) -> int:
         print(f"privacy-milter: not starting: {exc}", file=sys.stderr)
         return EX_CONFIG
     configure_logging(policy.log)
+    for warning in milter_socket_warnings(policy.milter):
+        log.warning("%s", warning)
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS | {RELOAD_SIGNAL})
 
     loop = LoopThread()
@@ -56,16 +62,22 @@ def run(policy_path: Path, overrides: Overrides) -> int:
         loop.stop()
         return EX_UNAVAILABLE
 
-    threading.Thread(target=_reload_on_signal, args=(loop, runtime), name="sigusr1", daemon=True).start()
+    threading.Thread(target=_reload_on_signal, args=(runtime,), name="sigusr1", daemon=True).start()
     runtime.attach(loop)
     Milter.factory = lambda: MilterAdapter(runtime)
+    settings = runtime.policy.milter
+    raise_fd_limit(settings.max_connections)
+    watch = ConnectionWatch(settings.socket, settings.timeout, settings.max_connections)
+    stop_watch = threading.Event()
+    threading.Thread(target=watch.run, args=(stop_watch,), name="connwatch", daemon=True).start()
     code = EX_OK
     try:
-        _serve(runtime.policy.milter.socket, runtime.policy.milter.socket_mode, runtime.policy.milter.timeout)
+        _serve(settings.socket, settings.socket_mode, settings.timeout, Wiring(watch, settings.timeout))
     except libmilter.error as exc:
         log.error("milter stopped: %s", exc)
         code = EX_UNAVAILABLE
     finally:
+        stop_watch.set()
         log.info("stopping: writing pending records")
         try:
             loop.run(runtime.stop(), 30)
@@ -75,22 +87,81 @@ def run(policy_path: Path, overrides: Overrides) -> int:
     return code
 
 
-def _serve(spec: str, mode: int, timeout: int) -> None:
+class Wiring:
+    """Between libmilter and the adapters: tells the connection watch which connection is
+    active and busy, tempfails new messages past the connection cap, and answers for a
+    context that has no adapter (tempfail at end of message, never an exception)."""
+
+    def __init__(self, watch: ConnectionWatch, timeout: int) -> None:
+        self.watch = watch
+        self.timeout = timeout
+
+    def call(self, ctx: Any, method: str, *args: Any) -> int:
+        adapter = ctx.getpriv()
+        if adapter is None:
+            return Milter.TEMPFAIL if method == "eom" else Milter.CONTINUE
+        inode = self._inode(ctx, adapter)
+        if inode is not None:
+            self.watch.enter(inode)
+        try:
+            result: int = getattr(adapter, method)(*args)
+            if method == "envfrom_bytes" and self.watch.over_cap:
+                adapter.refuse("over [milter] max_connections")
+            return result
+        finally:
+            if inode is not None:
+                self.watch.leave(inode)
+
+    def close(self, ctx: Any) -> int:
+        adapter = ctx.getpriv()
+        inode = self._inode(ctx, adapter) if adapter is not None else None
+        try:
+            result: int = Milter.close_callback(ctx)
+            return result
+        finally:
+            if inode is not None:
+                self.watch.forget(inode)
+
+    def _inode(self, ctx: Any, adapter: Any) -> int | None:
+        inode: int | None = getattr(adapter, "connection_inode", 0)
+        if inode == 0:  # not looked up yet
+            fd = context_fd(ctx, self.timeout)
+            inode = adapter.connection_inode = socket_inode(fd) if fd is not None else None
+        return inode
+
+
+def _excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> None:
+    """pymilter decodes a header name as strict UTF-8 in C, before any code of ours runs,
+    and reports the failure here. Say what happened in one line instead of a traceback."""
+    if isinstance(value, UnicodeDecodeError) and tb is None:
+        log.warning("a header whose name is not UTF-8 was skipped (byte 0x%02x); the message goes on",
+                    value.object[value.start] if value.start < len(value.object) else 0)
+        return
+    sys.__excepthook__(kind, value, tb)
+
+
+def _serve(spec: str, mode: int, timeout: int, wiring: Wiring) -> None:
     """Like Milter.runmilter, but sets the unix socket's mode once it exists."""
+    call = wiring.call
     libmilter.set_flags(libmilter.ADDHDRS | libmilter.QUARANTINE)
+    # An exception raised outside our callbacks (pymilter building a callback's arguments)
+    # must not answer TEMPFAIL to a step Postfix expects no reply to: libmilter then drops
+    # the message and never answers its end of message. Our callbacks catch their own.
+    libmilter.set_exception_policy(Milter.CONTINUE)
+    sys.excepthook = _excepthook
     libmilter.set_connect_callback(Milter.connect_callback)
-    libmilter.set_envfrom_callback(lambda ctx, *b: ctx.getpriv().envfrom_bytes(*b))
-    libmilter.set_envrcpt_callback(lambda ctx, *b: ctx.getpriv().envrcpt_bytes(*b))
-    libmilter.set_header_callback(lambda ctx, f, v: ctx.getpriv().header_bytes(f, v))
-    libmilter.set_eoh_callback(lambda ctx: ctx.getpriv().eoh())
-    libmilter.set_body_callback(lambda ctx, chunk: ctx.getpriv().body(chunk))
-    libmilter.set_eom_callback(lambda ctx: ctx.getpriv().eom())
-    libmilter.set_abort_callback(lambda ctx: ctx.getpriv().abort())
-    libmilter.set_close_callback(Milter.close_callback)
+    libmilter.set_envfrom_callback(lambda ctx, *b: call(ctx, "envfrom_bytes", *b))
+    libmilter.set_envrcpt_callback(lambda ctx, *b: call(ctx, "envrcpt_bytes", *b))
+    libmilter.set_header_callback(lambda ctx, f, v: call(ctx, "header_bytes", f, v))
+    libmilter.set_eoh_callback(lambda ctx: call(ctx, "eoh"))
+    libmilter.set_body_callback(lambda ctx, chunk: call(ctx, "body", chunk))
+    libmilter.set_eom_callback(lambda ctx: call(ctx, "eom"))
+    libmilter.set_abort_callback(lambda ctx: call(ctx, "abort"))
+    libmilter.set_close_callback(wiring.close)
     libmilter.setconn(spec)
     libmilter.settimeout(timeout)
-    libmilter.register("privacy-milter", data=lambda ctx: ctx.getpriv().data(),
-                       unknown=lambda ctx, cmd: ctx.getpriv().unknown(cmd),
+    libmilter.register("privacy-milter", data=lambda ctx: call(ctx, "data"),
+                       unknown=lambda ctx, cmd: call(ctx, "unknown", cmd),
                        negotiate=Milter.negotiate_callback)
     if spec.startswith("unix:"):
         path = spec.removeprefix("unix:")
@@ -108,10 +179,25 @@ def _serve(spec: str, mode: int, timeout: int) -> None:
     libmilter.main()
 
 
-def _reload_on_signal(loop: LoopThread, runtime: Runtime) -> None:
+def _reload_on_signal(runtime: Runtime) -> None:
+    """Reload in this thread, off the event loop, at most once per RELOAD_MIN_INTERVAL: a
+    storm of signals becomes a few reloads, and mail is served throughout."""
+    last = float("-inf")
     while True:
         signal.sigwait({RELOAD_SIGNAL})
-        loop.call_soon(runtime.reload, "SIGUSR1")
+        wait = last + RELOAD_MIN_INTERVAL - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        merged = 0
+        while signal.sigtimedwait({RELOAD_SIGNAL}, 0) is not None:
+            merged += 1
+        if merged or wait > 0:
+            log.info("policy reload: SIGUSR1 arrived faster than one a second; merged into one reload")
+        try:
+            runtime.reload("SIGUSR1")
+        except Exception:  # never lose the reload thread
+            log.exception("policy reload (SIGUSR1) failed")
+        last = time.monotonic()
 
 
 def notify_ready() -> None:

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 from .model import Message, Verdict
 
+MAX_LOGGED_DOMAINS = 20  # then "+K more": 20,000 recipients made one 289 KB line
+
+
+def domain_list(domains: set[str]) -> str:
+    ordered = sorted(domains)
+    shown = ",".join(ordered[:MAX_LOGGED_DOMAINS]) or "-"
+    if len(ordered) > MAX_LOGGED_DOMAINS:
+        shown += f",+{len(ordered) - MAX_LOGGED_DOMAINS} more"
+    return shown
+
 
 def message_line(message: Message, verdict: Verdict) -> str:
     direction = message.direction
-    rcpt_domains = sorted({r.domain for r in message.recipients})
+    rcpt_domains = domain_list({r.domain for r in message.recipients})
     findings = ",".join(f"{f.category}:{f.count}:{f.confidence.label}" for f in verdict.findings)
     failed = ",".join(r.filter for r in verdict.results if r.error)
     parts = [
@@ -20,7 +30,7 @@ def message_line(message: Message, verdict: Verdict) -> str:
         f"reason={direction.reason if direction else 'unknown'}",
         f"client={message.session.client_addr or 'local'}",
         f"from_domain={message.sender_domain or '<>'}",
-        f"rcpt_domains={','.join(rcpt_domains) or '-'}",
+        f"rcpt_domains={rcpt_domains}",
         f"nrcpt={len(message.recipients)}",
         f"size={message.body_size}",
         f"tls={message.session.tls.version or 'none'}",

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
+import os
 import socket
 
 from .policy import LogSettings
+
+LOG_FILE_MODE = 0o640  # domains, client addresses and queue ids: not for every local user
+
+
+class PrivateFileHandler(logging.handlers.WatchedFileHandler):
+    """WatchedFileHandler whose file is created 0640 whatever the umask, on the first open
+    and on every reopen after logrotate moved it (an existing file keeps its mode)."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, LOG_FILE_MODE)
+        if os.fstat(fd).st_size == 0:
+            os.fchmod(fd, LOG_FILE_MODE)  # the umask may have taken bits away, never added them
+        return io.TextIOWrapper(io.FileIO(fd, "a"), encoding=self.encoding, errors=self.errors,
+                                line_buffering=False)
 
 
 def configure_logging(settings: LogSettings) -> None:
     if settings.file:
         # Reopens the file when logrotate moves it, like Postfix's own maillog_file.
-        handler: logging.Handler = logging.handlers.WatchedFileHandler(settings.file)
+        handler: logging.Handler = PrivateFileHandler(settings.file)
         # Postfix's maillog_file format: "Mon DD HH:MM:SS host program[pid]: text"
         fmt = f"%(asctime)s {socket.gethostname()} privacy-milter[%(process)d]: %(message)s"
         handler.setFormatter(logging.Formatter(fmt, datefmt="%b %d %H:%M:%S"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -41,7 +42,11 @@ ActionTable = Mapping[tuple[str, Confidence], Action]
 class MilterSettings:
     socket: str = "unix:/var/spool/postfix/privacy-milter/milter.sock"
     socket_mode: int = 0o660
-    timeout: int = 30            # libmilter: seconds to wait on Postfix before giving up a connection
+    # Seconds a connection may stay silent before it is closed: above Postfix's smtpd_timeout
+    # (300 s), since Postfix keeps its milter connection through pauses in the SMTP session.
+    timeout: int = 330
+    max_connections: int = 500   # past it new messages are tempfailed (and it is logged)
+    allow_remote: bool = False   # allow an inet socket on a non-loopback address
     deadline: float = 60.0       # seconds the pipeline has per message; then the message is tempfailed
     header_prefix: str = "X-Privacy"
 
@@ -223,14 +228,38 @@ class Policy:
         return self.dlp.action_for(category, confidence)
 
 
+MAX_POLICY_BYTES = 1024 * 1024
+
+
+def read_policy_text(path: Path) -> str:
+    """The file's text, read so that nothing can stall the reader: a symlink is followed, but
+    only to a regular file (a FIFO or device is refused without blocking, thanks to
+    O_NONBLOCK), and a file over MAX_POLICY_BYTES is refused."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PolicyError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise PolicyError(str(path), [f"{path}: not a regular file (a policy must be a plain file, "
+                                          "or a symlink to one)"])
+        if st.st_size > MAX_POLICY_BYTES:
+            raise PolicyError(str(path), [f"{path}: {st.st_size} bytes, over the limit of "
+                                          f"{MAX_POLICY_BYTES} bytes for a policy file"])
+        data = f.read(MAX_POLICY_BYTES + 1)  # the file may grow after fstat
+    if len(data) > MAX_POLICY_BYTES:
+        raise PolicyError(str(path), [f"{path}: over the limit of {MAX_POLICY_BYTES} bytes for a policy file"])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError(str(path), [f"cannot read the file: not UTF-8 ({exc.reason} at byte {exc.start})"]) from None
+
+
 def load(path: str | Path) -> Policy:
     """Read and validate a policy file. Raises PolicyError listing every problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(str(path), [f"cannot read the file: {exc}"]) from None
-    return parse(text, str(path))
+    return parse(read_policy_text(path), str(path))
 
 
 def parse(text: str, source: str = "policy.toml") -> Policy:
@@ -353,13 +382,47 @@ def _build_milter(r: Reader) -> MilterSettings:
         socket=socket,
         socket_mode=_mode(r, "socket_mode", d.socket_mode),
         timeout=r.integer("timeout", d.timeout, 1, 3600),
+        max_connections=r.integer("max_connections", d.max_connections, 1, 100000),
+        allow_remote=r.boolean("allow_remote", d.allow_remote),
         deadline=r.number("deadline", d.deadline, 1, 290),
         header_prefix=r.string("header_prefix", d.header_prefix),
     )
     if not settings.header_prefix.startswith("X-") or " " in settings.header_prefix:
         r.problem("header_prefix", 'must start with "X-" and contain no spaces')
+    host = inet_socket_host(socket)
+    if host is not None and not _is_loopback(host) and not settings.allow_remote:
+        r.problem("socket", f'listens on {host or "every address"}, not loopback: anyone who can reach it '
+                            "can forge records. Use a unix socket or inet:PORT@127.0.0.1, or set "
+                            "allow_remote = true and firewall it")
     r.done()
     return settings
+
+
+def inet_socket_host(spec: str) -> str | None:
+    """The host of an inet/inet6 milter socket ("" means every address); None for unix."""
+    kind, _, rest = spec.partition(":")
+    if kind not in ("inet", "inet6"):
+        return None
+    return rest.partition("@")[2].strip("[]")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name, or "" (every address)
+
+
+def milter_socket_warnings(settings: MilterSettings) -> list[str]:
+    """What `policy check` and start-up say about a milter socket that is not a unix one."""
+    host = inet_socket_host(settings.socket)
+    if host is None:
+        return []
+    return [f"[milter] socket = \"{settings.socket}\" is a TCP socket: it has no access control, any "
+            "local user (or remote host, if not loopback) can connect and inject forged records. "
+            "Prefer a unix socket with socket_mode 0660 and group postfix (docs/SECURITY.md)"]
 
 
 def _build_log(r: Reader) -> LogSettings:

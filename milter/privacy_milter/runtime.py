@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from datetime import time as dtime
@@ -65,6 +66,7 @@ class Runtime:
         self.scheduler = Scheduler(ZoneInfo("UTC"))
         self.metrics = Metrics(FILTERS)
         self._loop: LoopThread | None = None
+        self._reload_lock = threading.Lock()
         self._policy_stamp = self._stamp()
 
     @classmethod
@@ -185,23 +187,27 @@ class Runtime:
     # --- policy reload -------------------------------------------------------------------
 
     def reload(self, reason: str) -> bool:
-        """Load the policy file again; keep the running policy if the file is invalid."""
+        """Load the policy file again; keep the running policy if the file is invalid.
+
+        Reads the file in the calling thread: the daemon calls it from its SIGUSR1 thread and
+        the watcher through asyncio.to_thread, never on the loop. Reloads are serialised."""
         if self.policy_path is None:
             return False
-        self._policy_stamp = self._stamp()
-        try:
-            new = load_with(self.policy_path, self.overrides)
-        except PolicyError as exc:
-            log.error("policy reload (%s) refused, the running policy stays: %s", reason, exc)
-            return False
-        for section in ("milter", "store", "tls_policy"):
-            if getattr(new, section) != getattr(self.policy, section):
-                log.warning("policy reload: [%s] changed; it takes effect at the next restart", section)
-                new = dataclasses.replace(new, **{section: getattr(self.policy, section)})
-        self.snapshot = Snapshot(new, build_pipeline(new))
-        logging.getLogger().setLevel(new.log.level.upper())
-        log.info("policy reloaded (%s) from %s", reason, self.policy_path)
-        return True
+        with self._reload_lock:
+            self._policy_stamp = self._stamp()
+            try:
+                new = load_with(self.policy_path, self.overrides)
+            except PolicyError as exc:
+                log.error("policy reload (%s) refused, the running policy stays: %s", reason, exc)
+                return False
+            for section in ("milter", "store", "tls_policy"):
+                if getattr(new, section) != getattr(self.policy, section):
+                    log.warning("policy reload: [%s] changed; it takes effect at the next restart", section)
+                    new = dataclasses.replace(new, **{section: getattr(self.policy, section)})
+            self.snapshot = Snapshot(new, build_pipeline(new))  # one assignment: messages see old or new
+            logging.getLogger().setLevel(new.log.level.upper())
+            log.info("policy reloaded (%s) from %s", reason, self.policy_path)
+            return True
 
     def _stamp(self) -> tuple[int, int] | None:
         if self.policy_path is None:
@@ -215,9 +221,9 @@ class Runtime:
     async def _watch_policy(self) -> None:
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
-            stamp = self._stamp()
+            stamp = await asyncio.to_thread(self._stamp)
             if stamp is not None and stamp != self._policy_stamp:
-                self.reload("file changed")
+                await asyncio.to_thread(self.reload, "file changed")
 
     # --- retention -----------------------------------------------------------------------
 

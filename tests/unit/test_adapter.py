@@ -1,6 +1,7 @@
 """The adapter driven by pymilter's TestCtx: no MTA, macros set by hand."""
 
 import asyncio
+import time
 
 import Milter
 from Milter import testctx
@@ -197,3 +198,22 @@ def test_headers_are_kept_as_received_and_raw_is_byte_exact():
     assert rc == Milter.ACCEPT
     assert seen["raw"] == (b"From:  a@shop.example\r\nSubject: folded\r\n\tsecond line\r\n   third\r\n"
                            b"X-Odd:no-space\r\nX-Tab:\tvalue  \r\n\r\nbody\r\n")
+
+
+def test_a_large_message_releases_memory_once_after_a_burst(monkeypatch):
+    import threading
+
+    from privacy_milter import memtrim
+
+    calls = []
+    done = threading.Event()
+    t = memtrim.Trimmer(settle=0.05)
+    t._trim = lambda pad: (calls.append(pad), done.set())
+    monkeypatch.setattr(memtrim, "trimmer", t)
+    t.after_message(1000)  # small: nothing to give back
+    for _ in range(5):
+        t.after_message(memtrim.LARGE_MESSAGE)
+    assert done.wait(5)
+    time.sleep(0.2)
+    assert calls == [0]
+    assert memtrim._malloc_trim() is not None  # glibc here

@@ -113,3 +113,68 @@ def test_policy_check_command(tmp_path):
     assert f"{bad}:4: milter.socket" in out.stderr
     missing = run_check(tmp_path / "absent.toml")
     assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+
+def load_in_thread(path: Path, timeout: float = 5.0):
+    """policy.load in a thread, so a read that blocks fails the test instead of hanging it."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(policy.load, path)
+        return future.result(timeout)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "policy.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(policy.PolicyError, match="not a regular file"):
+        load_in_thread(fifo)
+    link = tmp_path / "link.toml"
+    link.symlink_to(fifo)
+    with pytest.raises(policy.PolicyError, match="not a regular file"):
+        load_in_thread(link)
+
+
+def test_a_symlink_to_a_regular_file_is_followed(tmp_path):
+    real = tmp_path / "real.toml"
+    real.write_text("[milter]\ntimeout = 7\n")
+    link = tmp_path / "policy.toml"
+    link.symlink_to(real)
+    assert load_in_thread(link).milter.timeout == 7
+
+
+def test_a_huge_policy_file_is_refused_with_its_size(tmp_path):
+    big = tmp_path / "policy.toml"
+    big.write_text("# padding\n" * (2 * 1024 * 1024 // 10))
+    with pytest.raises(policy.PolicyError, match="over the limit of 1048576 bytes"):
+        load_in_thread(big)
+
+
+def test_max_connections_is_validated():
+    assert policy.parse("[milter]\nmax_connections = 50\n").milter.max_connections == 50
+    assert any("milter.max_connections" in p for p in problems("[milter]\nmax_connections = 0\n"))
+
+
+@pytest.mark.parametrize("spec", ["inet:8890", "inet:8890@0.0.0.0", "inet:8890@192.0.2.5",
+                                  "inet6:8890@::", "inet:8890@mail.example"])
+def test_a_non_loopback_inet_socket_is_refused_unless_allowed(spec):
+    found = problems(f'[milter]\nsocket = "{spec}"\n')
+    assert any("milter.socket" in p and "not loopback" in p for p in found), found
+    allowed = policy.parse(f'[milter]\nsocket = "{spec}"\nallow_remote = true\n')
+    assert allowed.milter.allow_remote is True
+
+
+def test_policy_check_warns_about_a_loopback_inet_socket(tmp_path):
+    loopback = tmp_path / "inet.toml"
+    loopback.write_text('[milter]\nsocket = "inet:8890@127.0.0.1"\n')
+    out = run_check(loopback)
+    assert out.returncode == 0 and "OK" in out.stdout
+    assert "warning" in out.stderr and "no access control" in out.stderr
+    unix = run_check(ROOT / "policy.toml")
+    assert "warning" not in unix.stderr
+    remote = tmp_path / "remote.toml"
+    remote.write_text('[milter]\nsocket = "inet:8890@0.0.0.0"\n')
+    out = run_check(remote)
+    assert out.returncode == 1 and "milter.socket" in out.stderr and "allow_remote" in out.stderr

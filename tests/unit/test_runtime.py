@@ -102,3 +102,70 @@ async def test_purge_uses_retention_window(runtime):
     runtime.store.add(old)
     assert await runtime.purge() == 1
     assert (await runtime.store.stats())["messages"] == 1
+
+
+async def test_reload_refuses_a_fifo_and_a_huge_file_and_the_running_policy_stays(runtime, caplog):
+    import asyncio
+    import os
+
+    path = runtime.policy_path
+    path.write_text(path.read_text() + "\n[filters.dlp]\nscan_inbound = true\n")
+    assert runtime.reload("test") is True
+    path.rename(path.with_suffix(".bak"))
+    os.mkfifo(path)
+    assert await asyncio.wait_for(asyncio.to_thread(runtime.reload, "test"), 5) is False
+    assert "not a regular file" in caplog.text
+    path.unlink()
+    path.write_text("#" * (21 * 1024 * 1024))
+    assert await asyncio.wait_for(asyncio.to_thread(runtime.reload, "test"), 5) is False
+    assert "over the limit of 1048576 bytes" in caplog.text
+    assert runtime.policy.dlp.scan_inbound is True
+
+
+async def test_the_file_watcher_reads_off_the_loop(tmp_path, monkeypatch):
+    """A reload that takes a while must not stop the loop from serving."""
+    import asyncio
+    import threading
+
+    from privacy_milter import runtime as runtime_mod
+
+    path = tmp_path / "policy.toml"
+    path.write_text(BASE.format(dir=tmp_path))
+    monkeypatch.setattr(runtime_mod, "WATCH_INTERVAL", 0.05)
+    rt = await Runtime.start(policy_mod.load(path), policy_path=path, watch=True)
+    loop_thread = threading.get_ident()
+    threads = []
+    real_load = runtime_mod.load_with
+
+    def slow_load(*args):
+        threads.append(threading.get_ident())
+        time.sleep(0.5)
+        return real_load(*args)
+
+    monkeypatch.setattr(runtime_mod, "load_with", slow_load)
+    try:
+        path.write_text(BASE.format(dir=tmp_path) + "\n[filters.dlp]\nscan_inbound = true\n")
+        ticks = 0
+        deadline = time.monotonic() + 5
+        while not rt.policy.dlp.scan_inbound and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert rt.policy.dlp.scan_inbound is True
+        assert threads and loop_thread not in threads
+        assert ticks > 20  # the loop kept running during the 0.5 s read
+    finally:
+        await rt.stop()
+
+
+def test_20000_recipients_make_a_short_log_line_with_the_exact_count():
+    from privacy_milter.logline import message_line
+    from privacy_milter.model import Verdict
+
+    m = message()
+    m.recipients = [Recipient(f"user{i}@d{i}.example") for i in range(20000)]
+    line = message_line(m, Verdict(Action.ACCEPT, ()))
+    assert len(line) < 2048, len(line)
+    assert "nrcpt=20000" in line
+    assert ",+19980 more " in line
+    m.recipients = [Recipient("a@one.example"), Recipient("b@one.example"), Recipient("c@two.example")]
+    assert "rcpt_domains=one.example,two.example nrcpt=3" in message_line(m, Verdict(Action.ACCEPT, ()))

@@ -1,0 +1,258 @@
+"""Idle and surplus milter connections: the bound libmilter does not keep.
+
+Debian's libmilter is built with its worker pool (_FFR_WORKERS_POOL). Between commands a
+session sits in the pool controller's poll set, and the controller looks for sessions idle
+past smfi_settimeout only every 600 s (DT_CHECK_OLD_SESSIONS, fixed at compile time); a
+client that connects and sends nothing, or only the option negotiation, holds a descriptor
+that long. So this thread does it: once a second it lists the process's sockets, picks the
+ones accepted on the milter socket, and shuts down (never closes: libmilter owns the
+descriptor and closes it itself on the EOF) any that saw no command for `timeout` seconds
+and is not inside a callback. It also counts them: past `max_connections` new messages are
+tempfailed, and crossing the cap either way, or nearing the descriptor limit, is logged
+once per change.
+
+Activity comes from the callback wiring (daemon.py), which knows each connection's socket
+by the descriptor libmilter stored in its context (`context_fd`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import resource
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("privacy_milter")
+
+SWEEP_INTERVAL = 1.0
+FD_WARN_FRACTION = 0.8
+EVICT_IDLE = 5.0  # over the cap, connections silent this long are closed, the longest silent first
+
+
+def socket_inode(fd: int) -> int | None:
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+    if target.startswith("socket:["):
+        return int(target[8:-1])
+    return None
+
+
+def context_fd(ctx: Any, timeout: int) -> int | None:
+    """The socket of a pymilter context, read from libmilter's SMFICTX (ctx_sd).
+
+    pymilter 1.0.5's context object holds the SMFICTX pointer right after PyObject_HEAD;
+    libmilter 8.17's struct starts {pthread_t ctx_id; int ctx_sd; int ctx_dbg; time_t
+    ctx_timeout}. The read is checked: ctx_timeout must be the timeout we set, and the
+    descriptor must be a socket; otherwise None (the connection is then judged by its
+    age alone, as one that never sent a command)."""
+    if ctx is None:
+        return None
+    try:
+        ptr = ctypes.c_void_p.from_address(id(ctx) + object.__basicsize__).value
+        if not ptr or ptr % 8:
+            return None
+        fd = ctypes.c_int.from_address(ptr + 8).value
+        ctx_timeout = ctypes.c_long.from_address(ptr + 16).value
+    except (ValueError, OSError):
+        return None
+    if ctx_timeout != timeout or fd < 0 or socket_inode(fd) is None:
+        return None
+    return fd
+
+
+class ConnectionWatch:
+    def __init__(self, spec: str, timeout: int, max_connections: int, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        kind, _, rest = spec.partition(":")
+        self._unix_path = rest if kind == "unix" else None
+        self._port = int(rest.partition("@")[0]) if kind != "unix" else None
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[int, float] = {}     # inode -> last command seen (from the wiring)
+        self._busy: dict[int, int] = {}       # inode -> callbacks running now
+        self._first: dict[int, float] = {}    # inode -> first seen by a sweep
+        self._is_milter: dict[int, bool] = {}
+        self._shut: set[int] = set()          # shut down, waiting for libmilter to close them
+        self.open_connections = 0
+        self.over_cap = False
+        self._fd_warned = False
+
+    # --- from the callback wiring (libmilter threads) ----------------------------------
+
+    def enter(self, inode: int) -> None:
+        with self._lock:
+            self._busy[inode] = self._busy.get(inode, 0) + 1
+            self._last[inode] = self._clock()
+
+    def leave(self, inode: int) -> None:
+        with self._lock:
+            left = self._busy.get(inode, 1) - 1
+            if left > 0:
+                self._busy[inode] = left
+            else:
+                self._busy.pop(inode, None)
+            self._last[inode] = self._clock()
+
+    def forget(self, inode: int) -> None:
+        with self._lock:
+            self._busy.pop(inode, None)
+            self._last.pop(inode, None)
+
+    # --- the sweep -----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(SWEEP_INTERVAL):
+            try:
+                self.sweep()
+            except Exception:  # the watch must never take the daemon down
+                log.exception("connection watch: sweep failed")
+
+    def sweep(self) -> int:
+        """One pass; returns how many connections idle past the timeout were shut down. Over
+        the cap, connections silent for EVICT_IDLE seconds are closed too, longest first: a
+        flood of idle connections then costs the flood, not the mail."""
+        now = self._clock()
+        sockets, total_fds = self._sockets()
+        idle: list[tuple[int, int]] = []
+        spare: list[tuple[float, int, int]] = []  # (silent since, fd, inode): eviction candidates
+        with self._lock:
+            live = set()
+            for fd, inode in sockets:
+                if not self._milter_session(fd, inode):
+                    continue
+                live.add(inode)
+                first = self._first.setdefault(inode, now)
+                if inode in self._busy or inode in self._shut:
+                    continue
+                silent = now - self._last.get(inode, first)
+                if silent > self.timeout:
+                    idle.append((fd, inode))
+                elif silent >= EVICT_IDLE:
+                    spare.append((self._last.get(inode, first), fd, inode))
+            for gone in set(self._first) - live:
+                del self._first[gone]
+            for gone in set(self._last) - live:  # closed without a close callback; not just accepted
+                if now - self._last[gone] > 2 * SWEEP_INTERVAL:
+                    self._last.pop(gone, None)
+                    self._busy.pop(gone, None)
+            present = {inode for _fd, inode in sockets}
+            self._shut &= present
+            self._is_milter = {i: v for i, v in self._is_milter.items() if i in present}
+            self.open_connections = len(live - self._shut)
+        closed = 0
+        for fd, inode in idle:
+            if _shutdown(fd, inode):
+                closed += 1
+                self._shut.add(inode)
+        if closed:
+            log.warning("closed %d milter connection(s) idle for more than %ds", closed, self.timeout)
+        evicted = 0
+        excess = self.open_connections - closed - self.max_connections
+        for _since, fd, inode in sorted(spare)[:max(0, excess)]:
+            if _shutdown(fd, inode):
+                evicted += 1
+                self._shut.add(inode)
+        if evicted:
+            log.warning("closed %d idle milter connection(s) to get back under [milter] max_connections = %d",
+                        evicted, self.max_connections)
+        self._check_cap(self.open_connections - closed - evicted)
+        self._check_fds(total_fds)
+        return closed
+
+    def _sockets(self) -> tuple[list[tuple[int, int]], int]:
+        found = []
+        names = os.listdir("/proc/self/fd")
+        for name in names:
+            inode = socket_inode(int(name))
+            if inode is not None:
+                found.append((int(name), inode))
+        return found, len(names)
+
+    def _milter_session(self, fd: int, inode: int) -> bool:
+        known = self._is_milter.get(inode)
+        if known is None:
+            known = self._is_milter[inode] = self._classify(fd, inode)
+        return known
+
+    def _classify(self, fd: int, inode: int) -> bool:
+        try:
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            return False
+        try:
+            if os.fstat(sock.fileno()).st_ino != inode:
+                return False
+            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                return False  # the listening socket itself
+            name = sock.getsockname()
+            if self._unix_path is not None:
+                return sock.family == socket.AF_UNIX and name == self._unix_path
+            return sock.family in (socket.AF_INET, socket.AF_INET6) and name[1] == self._port
+        except OSError:
+            return False
+        finally:
+            sock.close()
+
+    def _check_cap(self, count: int) -> None:
+        over = count > self.max_connections
+        if over != self.over_cap:
+            self.over_cap = over
+            if over:
+                log.error("milter connections: %d open, over [milter] max_connections = %d: "
+                          "new messages are tempfailed until connections close", count, self.max_connections)
+            else:
+                log.warning("milter connections: %d open, back under [milter] max_connections = %d",
+                            count, self.max_connections)
+
+    def _check_fds(self, total: int) -> None:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        near = soft != resource.RLIM_INFINITY and total >= FD_WARN_FRACTION * soft
+        if near != self._fd_warned:
+            self._fd_warned = near
+            if near:
+                log.error("file descriptors: %d open of a limit of %d (LimitNOFILE); "
+                          "lower [milter] max_connections or raise the limit", total, soft)
+            else:
+                log.warning("file descriptors: %d open, back under 80%% of the limit of %d", total, soft)
+
+
+def _shutdown(fd: int, inode: int) -> bool:
+    """Shut the socket down through a duplicate checked to be the same socket, so a
+    descriptor number libmilter has meanwhile closed and reused is never touched."""
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return False
+    try:
+        if os.fstat(sock.fileno()).st_ino != inode:
+            return False
+        sock.shutdown(socket.SHUT_RDWR)
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def raise_fd_limit(max_connections: int) -> None:
+    """Soft descriptor limit up to the hard one; warn if the cap cannot fit under it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    # Each connection is one descriptor, a message being spooled one more; 64 for the rest.
+    if soft != resource.RLIM_INFINITY and 2 * max_connections + 64 > soft:
+        log.warning("file descriptor limit %d is low for [milter] max_connections = %d; "
+                    "set LimitNOFILE to at least %d", soft, max_connections, 2 * max_connections + 64)

@@ -1,0 +1,118 @@
+"""The connection watch on real unix sockets, with a hand-driven clock."""
+
+import os
+import socket
+
+from privacy_milter.connwatch import ConnectionWatch, socket_inode
+
+
+class Clock:
+    now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def listening(tmp_path):
+    path = str(tmp_path / "m.sock")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(path)
+    server.listen(8)
+    return path, server
+
+
+def eof(sock):
+    sock.settimeout(1)
+    try:
+        return sock.recv(10) == b""
+    except OSError:
+        return True
+
+
+def test_idle_connection_is_shut_down_but_a_busy_one_is_not(tmp_path):
+    path, server = listening(tmp_path)
+    clock = Clock()
+    watch = ConnectionWatch(f"unix:{path}", 30, 100, clock=clock)
+    idle_client, busy_client = socket.socket(socket.AF_UNIX), socket.socket(socket.AF_UNIX)
+    idle_client.connect(path)
+    busy_client.connect(path)
+    idle_side, _ = server.accept()
+    busy_side, _ = server.accept()
+    busy = socket_inode(busy_side.fileno())
+    other = socket.socket(socket.AF_UNIX)  # not a milter connection: never touched
+    other.bind(str(tmp_path / "other.sock"))
+    try:
+        assert watch.sweep() == 0
+        assert watch.open_connections == 2
+        watch.enter(busy)  # e.g. end of message running past the timeout
+        clock.now += 31
+        assert watch.sweep() == 1
+        assert eof(idle_client)
+        busy_client.settimeout(0.2)
+        try:
+            busy_client.recv(10)
+            raise AssertionError("busy connection was shut down")
+        except socket.timeout:
+            pass
+        watch.leave(busy)
+        clock.now += 31
+        assert watch.sweep() == 1
+        assert eof(busy_client)
+        os.fstat(other.fileno())  # still open
+    finally:
+        for s in (idle_client, busy_client, idle_side, busy_side, other, server):
+            s.close()
+
+
+def test_cap_state_changes_once_each_way(tmp_path, caplog):
+    path, server = listening(tmp_path)
+    watch = ConnectionWatch(f"unix:{path}", 30, 1, clock=Clock())
+    clients = [socket.socket(socket.AF_UNIX) for _ in range(3)]
+    for c in clients:
+        c.connect(path)
+    sides = [server.accept()[0] for _ in clients]
+    try:
+        watch.sweep()
+        watch.sweep()
+        assert watch.over_cap
+        for s in sides[1:]:
+            s.close()
+        watch.sweep()
+        assert not watch.over_cap
+        text = caplog.text
+        assert text.count("open, over [milter] max_connections = 1") == 1
+        assert text.count("back under") == 1
+    finally:
+        for s in clients + sides[:1] + [server]:
+            s.close()
+
+
+def test_over_the_cap_the_longest_silent_connections_are_closed_first(tmp_path):
+    path, server = listening(tmp_path)
+    clock = Clock()
+    watch = ConnectionWatch(f"unix:{path}", 330, 2, clock=clock)
+    clients, sides = [], []
+    for i in range(4):
+        c = socket.socket(socket.AF_UNIX)
+        c.connect(path)
+        side, _ = server.accept()
+        clients.append(c)
+        sides.append(side)
+    inodes = [socket_inode(s.fileno()) for s in sides]
+    watch.sweep()  # first sight of all four
+    for i, inode in enumerate(inodes):  # last commands at 1000, 1001, 1002, 1003
+        clock.now = 1000.0 + i
+        watch.enter(inode)
+        watch.leave(inode)
+    clock.now = 1010.0
+    watch.sweep()
+    assert [eof(c) for c in clients[:2]] == [True, True]  # the two longest silent went
+    for c in clients[2:]:
+        c.settimeout(0.2)
+        try:
+            assert c.recv(10) != b""
+        except socket.timeout:
+            pass  # still open: nothing to read and no EOF
+    assert watch.over_cap is False
+    for s in clients + sides + [server]:
+        s.close()
