@@ -58,7 +58,7 @@ def author_domain(raw: bytes) -> AuthorDomain:
     text = froms[0].decode("utf-8", "replace").replace("\r", "").replace("\n", "")
     try:
         header = default_policy.header_factory("From", text)
-        addresses: Sequence[Address] = header.addresses  # type: ignore[attr-defined]
+        addresses: Sequence[Address] = header.addresses
     except (HeaderParseError, IndexError, ValueError):
         return AuthorDomain(None, "From header cannot be parsed")
     if len(addresses) != 1:

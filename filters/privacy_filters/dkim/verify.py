@@ -103,33 +103,34 @@ def _check_all(raw: bytes, sigs: Sequence[tuple[dict[bytes, bytes] | None, str]]
         if tags is None:
             out.append(DkimResult("neutral", reason=reason))
             continue
-        ident = dict(domain=_text(tags[b"d"]), selector=_text(tags[b"s"]), algorithm=_text(tags[b"a"]))
+        def ident(result: Result, reason: str = "", bits: int | None = None,
+                  tags: dict[bytes, bytes] = tags) -> DkimResult:
+            return DkimResult(result, _text(tags[b"d"]), _text(tags[b"s"]), _text(tags[b"a"]), bits, reason)
+
         found = lookups[_key_name(tags)]
         if found.result is not None:
-            out.append(DkimResult(found.result, reason=found.reason, **ident))  # type: ignore[arg-type]
+            out.append(ident(found.result, found.reason))
             continue
         k = parse_tag_value(found.record or b"").get(b"k", b"rsa")
         if not tags[b"a"].startswith(k + b"-"):
-            out.append(DkimResult("permerror", reason=f"key type {_text(k)} does not match a=",
-                                  **ident))  # type: ignore[arg-type]
+            out.append(ident("permerror", f"key type {_text(k)} does not match a="))
             continue
         try:
             ok = d.verify(idx, dnsfunc=dnsfunc)
         except dkim.KeyFormatError as exc:
-            out.append(DkimResult("permerror", reason=str(exc)[:200], **ident))  # type: ignore[arg-type]
+            out.append(ident("permerror", str(exc)[:200]))
             continue
         except dkim.ValidationError as exc:   # the fields were checked above: this is a hash mismatch
-            out.append(DkimResult("fail", reason=str(exc).partition(" (")[0][:200], **ident))  # type: ignore[arg-type]
+            out.append(ident("fail", str(exc).partition(" (")[0][:200]))
             continue
         except (dkim.MessageFormatError, dkim.ParameterError) as exc:
-            out.append(DkimResult("neutral", reason=str(exc)[:200], **ident))  # type: ignore[arg-type]
+            out.append(ident("neutral", str(exc)[:200]))
             continue
         except dkim.DKIMException as exc:
-            out.append(DkimResult("permerror", reason=str(exc)[:200], **ident))  # type: ignore[arg-type]
+            out.append(ident("permerror", str(exc)[:200]))
             continue
         bits = d.keysize or None
-        out.append(DkimResult("pass" if ok else "fail", key_bits=bits,
-                              reason="" if ok else "signature did not verify", **ident))  # type: ignore[arg-type]
+        out.append(ident("pass" if ok else "fail", "" if ok else "signature did not verify", bits))
     return out
 
 
