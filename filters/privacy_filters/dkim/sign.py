@@ -1,0 +1,142 @@
+"""Sign outbound mail: DKIM-Signature headers over the message exactly as it leaves the milter.
+
+The caller passes the final message bytes (headers as received, byte for byte, plus every
+header the other filters add, then the body as Postfix will send it) and inserts each
+returned header at index 0, in the order returned. Nothing may change the message after
+this: a later edit to a signed header or to the body breaks the signature.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.policy import default as default_policy
+
+import dkim
+
+from .keys import SigningKey
+from .settings import DkimSettings
+
+log = logging.getLogger(__name__)
+
+
+class SigningError(Exception):
+    """dkimpy could not sign (bad key, unparsable message). `on_error` decides what follows."""
+
+
+class NotSignable(Exception):
+    """The message's From: does not allow signing as the given domain; the text says why."""
+
+
+@dataclass(frozen=True)
+class AuthorDomain:
+    """The RFC 5322 From domain as DMARC aligns it (RFC 7489 §3.1 and §6.6.1), or why none."""
+
+    domain: str | None
+    reason: str
+
+
+def _normalise(domain: str) -> str:
+    domain = domain.strip().rstrip(".").lower()
+    try:
+        return domain.encode("idna").decode("ascii") if not domain.isascii() else domain
+    except UnicodeError:
+        return domain
+
+
+def author_domain(raw: bytes) -> AuthorDomain:
+    """Exactly one From field holding exactly one address with a domain, else no domain."""
+    headers, _ = dkim.rfc822_parse(raw)
+    froms = [value for name, value in headers if name.lower() == b"from"]
+    if not froms:
+        return AuthorDomain(None, "no From header")
+    if len(froms) > 1:
+        return AuthorDomain(None, f"{len(froms)} From headers (RFC 5322 allows one)")
+    text = froms[0].decode("utf-8", "replace").replace("\r", "").replace("\n", "")
+    try:
+        header = default_policy.header_factory("From", text)
+        addresses: Sequence[Address] = header.addresses
+    except (HeaderParseError, IndexError, ValueError):
+        return AuthorDomain(None, "From header cannot be parsed")
+    if len(addresses) != 1:
+        return AuthorDomain(None, f"From holds {len(addresses)} addresses (DMARC needs exactly one)")
+    domain = _normalise(addresses[0].domain or "")
+    if not domain or "." not in domain:
+        return AuthorDomain(None, "From address has no domain")
+    return AuthorDomain(domain, "")
+
+
+@dataclass(frozen=True)
+class SigningPlan:
+    """Which domain signs with which keys, or why the message is not signed."""
+
+    domain: str | None
+    keys: tuple[SigningKey, ...]
+    reason: str
+
+
+def plan(raw: bytes, settings: DkimSettings, is_hosted: Callable[[str], bool]) -> SigningPlan:
+    """Decide whether to sign: the From domain must be a signing domain (exact match), or a
+    hosted domain when `[dkim.keys.default]` exists."""
+    author = author_domain(raw)
+    if author.domain is None:
+        return SigningPlan(None, (), author.reason)
+    keys = settings.keys_for(author.domain, is_hosted)
+    if not keys:
+        return SigningPlan(author.domain, (), f"{author.domain} is not a signing domain")
+    return SigningPlan(author.domain, keys, "")
+
+
+def include_headers(raw_headers: Sequence[tuple[bytes, bytes]], settings: DkimSettings) -> list[bytes]:
+    """h= for this message: each signed name once per instance present, plus one more for an
+    oversigned name that is present (so adding another breaks the signature). Names absent
+    from the message are neither signed nor oversigned."""
+    counts: dict[bytes, int] = {}
+    for name, _ in raw_headers:
+        counts[name.lower()] = counts.get(name.lower(), 0) + 1
+    oversign = {h.lower().encode("ascii") for h in settings.oversign_headers}
+    out: list[bytes] = []
+    seen: set[bytes] = set()
+    for header in settings.sign_headers:
+        name = header.lower().encode("ascii")
+        if name in seen:
+            continue
+        seen.add(name)
+        n = counts.get(name, 0)
+        out.extend([name] * (n + (1 if n and name in oversign else 0)))
+    return out
+
+
+def sign(raw: bytes, domain: str, keys: Sequence[SigningKey], settings: DkimSettings) -> list[tuple[str, str]]:
+    """One (name, value) DKIM-Signature per key, value folded exactly as dkimpy made it (CRLF
+    folds; libmilter wants LF: see `milter_value`). Raises NotSignable if From's domain is not
+    `domain`, SigningError if dkimpy fails."""
+    author = author_domain(raw)
+    if author.domain is None:
+        raise NotSignable(author.reason)
+    if author.domain != _normalise(domain):
+        raise NotSignable(f"From domain {author.domain} is not {domain}")
+    d = dkim.DKIM(raw, logger=log)
+    names = include_headers(d.headers, settings)
+    canon = tuple(c.encode("ascii") for c in settings.canonicalization)
+    out: list[tuple[str, str]] = []
+    for key in keys:
+        try:
+            header = d.sign(key.selector.encode("ascii"), author.domain.encode("ascii"), key.material,
+                            signature_algorithm=key.algorithm.encode("ascii"),
+                            canonicalize=canon, include_headers=names)
+        except dkim.DKIMException as exc:
+            raise SigningError(f"signing as {author.domain} with selector {key.selector} "
+                               f"({key.algorithm}) failed: {exc}") from None
+        name, _, value = header.decode("ascii").partition(":")
+        out.append((name, value.removeprefix(" ").removesuffix("\r\n")))
+    return out
+
+
+def milter_value(value: str) -> str:
+    """A header value for libmilter's insheader: folds as bare LF (Postfix writes CRLF on the
+    wire, which restores the bytes dkimpy signed under `simple`)."""
+    return value.replace("\r\n", "\n")
