@@ -153,7 +153,9 @@ class SqliteStore(Store):
         self.health.pending = len(self._pending)
         self._backoff = min(RETRY_MAX, self._backoff * 2) if self._backoff else RETRY_FIRST
         self._retry_at = time.monotonic() + self._backoff
-        if self.health.failing_since is None:
+        if self.health.failing_since is not None:
+            log.debug("store: still failing (%s); next try in %gs", error, self._backoff)
+        else:
             self.health.failing_since = self.health.last_error_time
             log.error("%s; records are kept in memory (up to %d) and written once the store works "
                       "again; retrying with backoff up to %gs", error, MAX_PENDING, RETRY_MAX)
