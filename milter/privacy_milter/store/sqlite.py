@@ -79,7 +79,7 @@ class SqliteStore(Store):
     records are kept in memory (up to MAX_PENDING) and opening, like a failed write, is
     retried with backoff. A failure is logged when it starts and when it ends, not per try."""
 
-    def __init__(self, path: Path, *, batch_size: int = 500, flush_interval: float = 1.0,
+    def __init__(self, path: Path, *, batch_size: int = 500, flush_interval: float = 0.2,
                  clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.batch_size = batch_size
