@@ -241,6 +241,8 @@ class SqliteStore(Store):
                 log.error("store: rollback failed: %s", exc)
 
     async def purge(self, before: float) -> int:
+        if self._db is None:  # failing since start-up: the writer retries; do not try out of turn
+            raise StoreError("the store is not open (see the error logged when it failed); purge postponed")
         await self.flush()
         async with self._lock:
             db = self._need_db()
