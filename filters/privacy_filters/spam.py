@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -19,7 +21,8 @@ from privacy_milter.model import Action, Message, Reply, Result
 from privacy_milter.pipeline import Context
 from privacy_milter.policy import SpamFilterSettings
 
-from .virus import CHUNK, ScannerError, close, not_scanned, open_raw, open_stream, step
+from .scanner_client import Breakers, BreakerOpen, ScannerError, close, open_stream, step
+from .virus import CHUNK, not_scanned, open_raw, skipped_by_breaker
 
 MARKER = "Spam"  # X-Privacy-Spam with the default prefix
 SPAM_REPLY = Reply("550", "5.7.1", "Message refused as spam")
@@ -67,12 +70,13 @@ def parse_rspamd(data: object) -> SpamVerdict:
     return SpamVerdict(action in RSPAMD_SPAM_ACTIONS, float(score))
 
 
-async def ask_spamd(message: Message, address: str, timeout: float) -> SpamVerdict:
+async def ask_spamd(message: Message, address: str, timeout: float,
+                    connect_timeout: float | None = None) -> SpamVerdict:
     raw = await open_raw(message)
     try:
         length = raw.seek(0, 2)
         raw.seek(0)
-        reader, writer = await open_stream(address, timeout)
+        reader, writer = await open_stream(address, timeout if connect_timeout is None else connect_timeout)
         try:
             writer.write(f"CHECK SPAMC/1.5\r\nContent-length: {length}\r\n\r\n".encode("ascii"))
             while chunk := raw.read(CHUNK):
@@ -99,7 +103,8 @@ async def ask_spamd(message: Message, address: str, timeout: float) -> SpamVerdi
     return parse_spamd(b"\r\n".join(lines))
 
 
-async def ask_rspamd(message: Message, url: str, timeout: float) -> SpamVerdict:
+async def ask_rspamd(message: Message, url: str, timeout: float,
+                     connect_timeout: float | None = None) -> SpamVerdict:
     headers = {"Queue-Id": message.queue_id or "", "From": message.mail_from.strip("<>")}
     if message.session.client_addr:
         headers["IP"] = message.session.client_addr.removeprefix("IPv6:")
@@ -108,7 +113,8 @@ async def ask_rspamd(message: Message, url: str, timeout: float) -> SpamVerdict:
     if message.session.auth_authen:
         headers["User"] = message.session.auth_authen
     rcpts = [("Rcpt", r.address.strip("<>")) for r in message.recipients]
-    client_timeout = aiohttp.ClientTimeout(total=timeout, connect=timeout, sock_read=timeout)
+    client_timeout = aiohttp.ClientTimeout(total=timeout, sock_read=timeout,
+                                           connect=timeout if connect_timeout is None else connect_timeout)
     raw = await open_raw(message)
     try:
         headers["Content-Length"] = str(raw.seek(0, 2))
@@ -150,13 +156,18 @@ def decide(name: str, verdict: SpamVerdict, settings: SpamFilterSettings, prefix
 class SpamFilter:
     name = "spam"
 
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.breakers = Breakers(self.name, clock)
 
     async def check(self, message: Message, ctx: Context) -> Result:
         settings = ctx.policy.spam
         if skipped := not_scanned(self.name, message, ctx.policy, settings.max_size):
             return skipped
-        if settings.backend == "rspamd":
-            verdict = await ask_rspamd(message, settings.address, settings.timeout)
-        else:
-            verdict = await ask_spamd(message, settings.address, settings.timeout)
+        ask = ask_rspamd if settings.backend == "rspamd" else ask_spamd
+        try:
+            verdict = await self.breakers.call(
+                settings.address, settings.breaker_failures, settings.breaker_cooldown,
+                lambda: ask(message, settings.address, settings.timeout, settings.connect_timeout))
+        except BreakerOpen:
+            return skipped_by_breaker(self.name, settings)
         return decide(self.name, verdict, settings, ctx.policy.milter.header_prefix)

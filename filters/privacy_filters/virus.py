@@ -10,55 +10,25 @@ signature (what admins look up), never anything from the message.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import struct
-from collections.abc import Awaitable
-from typing import BinaryIO, TypeVar
+import time
+from collections.abc import Callable
+from typing import BinaryIO
 
 from privacy_milter.model import SPOOL_MAX_MEMORY, Action, Direction, Message, Reply, Result
 from privacy_milter.pipeline import Context
-from privacy_milter.policy import Policy
+from privacy_milter.policy import FilterSettings, Policy
+
+from .scanner_client import Breakers, BreakerOpen, EngineAnswered, ScannerError, close, open_stream, step
+
+__all__ = ["ScannerError", "VirusFilter", "instream", "not_scanned", "open_raw", "opted_in", "parse_answer",
+           "skipped_by_breaker"]
 
 CHUNK = 64 * 1024
 MAX_ANSWER = 4096
 SIGNATURE = re.compile(r"[A-Za-z0-9._:/+-]{1,100}")  # what goes into a reply or header
 MARKER = "Virus"  # X-Privacy-Virus with the default prefix, for action = tag/quarantine
-
-T = TypeVar("T")
-
-
-class ScannerError(Exception):
-    """A scanner could not give a verdict; the text names the engine and the problem, never content."""
-
-
-async def step(awaitable: Awaitable[T], timeout: float, what: str) -> T:
-    """One network step, bounded in time: a TimeoutError becomes a ScannerError naming the step."""
-    try:
-        async with asyncio.timeout(timeout):
-            return await awaitable
-    except TimeoutError:
-        raise ScannerError(f"{what}: no answer within {timeout:g}s") from None
-
-
-async def open_stream(address: str, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Connect to "unix:/path" or "inet:host:port" (validated at policy load)."""
-    kind, _, rest = address.partition(":")
-    try:
-        if kind == "unix":
-            return await step(asyncio.open_unix_connection(rest), timeout, f"connect {address}")
-        host, _, port = rest.rpartition(":")
-        return await step(asyncio.open_connection(host.strip("[]"), int(port)), timeout, f"connect {address}")
-    except OSError as exc:
-        raise ScannerError(f"cannot connect to {address}: {exc.strerror or type(exc).__name__}") from None
-
-
-async def close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(OSError, TimeoutError):
-        async with asyncio.timeout(1.0):
-            await writer.wait_closed()
-
 
 def opted_in(message: Message, policy: Policy, option: str) -> str | None:
     """The customer domain whose opt-in (`spam` or `virus`) covers this message, or None.
@@ -114,19 +84,20 @@ def parse_answer(answer: bytes) -> str | None:
         name = verdict.removesuffix(" FOUND").strip()
         return name if SIGNATURE.fullmatch(name) else "unnamed-signature"
     if "size limit exceeded" in verdict:
-        raise ScannerError("clamd: INSTREAM size limit exceeded (raise StreamMaxLength or lower max_size_mb)")
+        raise EngineAnswered("clamd: INSTREAM size limit exceeded (raise StreamMaxLength or lower max_size_mb)")
     if verdict.endswith(" ERROR"):
-        raise ScannerError("clamd: scan error")
+        raise EngineAnswered("clamd: scan error")
     raise ScannerError("clamd: unexpected answer")
 
 
-async def instream(message: Message, address: str, timeout: float) -> str | None:
+async def instream(message: Message, address: str, timeout: float,
+                   connect_timeout: float | None = None) -> str | None:
     """Stream the message to clamd; the signature name found, or None.
 
     clamd may answer before the stream ends (size limit) and then close: the answer is read
     concurrently, since once the connection is reset the kernel discards what was not read.
     """
-    reader, writer = await open_stream(address, timeout)
+    reader, writer = await open_stream(address, timeout if connect_timeout is None else connect_timeout)
     answer = asyncio.ensure_future(reader.readuntil(b"\0"))
     try:
         raw = await open_raw(message)
@@ -162,15 +133,28 @@ async def instream(message: Message, address: str, timeout: float) -> str | None
         await close(writer)
 
 
+def skipped_by_breaker(name: str, settings: FilterSettings) -> Result:
+    """A message not sent to an engine whose breaker is open: on_error, at once."""
+    return Result(name, action=settings.on_error, facts=((name, "breaker-open"),),
+                  error="engine unavailable (breaker open)")
+
+
 class VirusFilter:
     name = "virus"
 
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.breakers = Breakers(self.name, clock)
 
     async def check(self, message: Message, ctx: Context) -> Result:
         settings = ctx.policy.virus
         if skipped := not_scanned(self.name, message, ctx.policy, settings.max_size):
             return skipped
-        found = await instream(message, settings.address, settings.timeout)
+        try:
+            found = await self.breakers.call(
+                settings.address, settings.breaker_failures, settings.breaker_cooldown,
+                lambda: instream(message, settings.address, settings.timeout, settings.connect_timeout))
+        except BreakerOpen:
+            return skipped_by_breaker(self.name, settings)
         if found is None:
             return Result(self.name, facts=(("virus", "clean"),))
         facts = (("virus", found),)

@@ -156,6 +156,9 @@ def _stats(args: argparse.Namespace) -> int:
         for key in ("direction", "action", "tls_version", "messages_with_findings"):
             values = ", ".join(f"{k}={v}" for k, v in sorted(counts[key].items())) or "none"
             print(f"{key.replace('_', ' ')}: {values}")
+        from .store.health import describe
+
+        print(describe(counts.get("store")))
     return 0
 
 

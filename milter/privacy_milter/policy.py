@@ -63,7 +63,7 @@ class StoreSettings:
     path: Path = Path("/var/lib/privacy-milter/metadata.db")
     key_file: Path = Path("/var/lib/privacy-milter/address.key")
     retention_days: int = 60
-    flush_interval: float = 1.0  # seconds between batched writes
+    flush_interval: float = 0.2  # seconds between batched writes: also what a crash may lose
     batch_size: int = 500
 
 
@@ -99,7 +99,16 @@ class FilterSettings:
 
 
 @dataclass(frozen=True)
-class VirusFilterSettings(FilterSettings):
+class ScannerSettings(FilterSettings):
+    """What the engine clients share: a short connect time-out and the circuit breaker."""
+
+    connect_timeout: float = 2.0            # seconds to connect; `timeout` bounds the whole check
+    breaker_failures: int = 5               # failures in a row that open the breaker (0: never)
+    breaker_cooldown: float = 30.0          # seconds an open breaker skips the engine before a probe
+
+
+@dataclass(frozen=True)
+class VirusFilterSettings(ScannerSettings):
     """[filters.virus]: clamd over zINSTREAM."""
 
     address: str = "unix:/run/clamav/clamd.ctl"
@@ -108,7 +117,7 @@ class VirusFilterSettings(FilterSettings):
 
 
 @dataclass(frozen=True)
-class SpamFilterSettings(FilterSettings):
+class SpamFilterSettings(ScannerSettings):
     """[filters.spam]: SpamAssassin's spamd or rspamd."""
 
     backend: str = "spamd"
@@ -590,6 +599,17 @@ def _url_problem(url: str) -> str | None:
     return "must be an rspamd URL such as http://127.0.0.1:11333"
 
 
+def _scanner_common(r: Reader, timeout: float) -> tuple[float, int, float]:
+    """[filters.virus] and [filters.spam]: connect_timeout, breaker_failures, breaker_cooldown."""
+    d = ScannerSettings(timeout=timeout, on_error=Action.ACCEPT)
+    connect = r.number("connect_timeout", min(d.connect_timeout, timeout), 0.1, 60)
+    if connect > timeout:
+        r.problem("connect_timeout", f"must not be longer than timeout ({timeout:g})")
+        connect = timeout
+    return (connect, r.integer("breaker_failures", d.breaker_failures, 0, 1000),
+            r.number("breaker_cooldown", d.breaker_cooldown, 1, 3600))
+
+
 def _build_virus(r: Reader) -> VirusFilterSettings:
     d = VirusFilterSettings(timeout=30.0, on_error=Action.TEMPFAIL)
     timeout, on_error = _filter_common(r, d.timeout, "tempfail")
@@ -597,12 +617,16 @@ def _build_virus(r: Reader) -> VirusFilterSettings:
     if problem := scanner_address_problem(address):
         r.problem("address", problem)
         address = d.address
+    connect_timeout, breaker_failures, breaker_cooldown = _scanner_common(r, timeout)
     settings = VirusFilterSettings(
         timeout=timeout,
         on_error=on_error,
         address=address,
         action=SCANNER_ACTIONS[r.string("action", "reject", ("reject", "quarantine", "tag"))],
         max_size=r.integer("max_size_mb", 25, 1, 1024) * 1024 * 1024,
+        connect_timeout=connect_timeout,
+        breaker_failures=breaker_failures,
+        breaker_cooldown=breaker_cooldown,
     )
     r.done()
     return settings
@@ -619,6 +643,7 @@ def _build_spam(r: Reader) -> SpamFilterSettings:
         r.problem("address", problem if backend == "rspamd" else problem.replace(
             "unix:/run/clamav/clamd.ctl or inet:127.0.0.1:3310", "unix:/run/spamd.sock or inet:127.0.0.1:783"))
         address = default_address
+    connect_timeout, breaker_failures, breaker_cooldown = _scanner_common(r, timeout)
     settings = SpamFilterSettings(
         timeout=timeout,
         on_error=on_error,
@@ -627,6 +652,9 @@ def _build_spam(r: Reader) -> SpamFilterSettings:
         action=SCANNER_ACTIONS[r.string("action", "tag", SCANNER_ACTIONS)],
         reject_score=r.number("reject_score", d.reject_score, 0, 10_000),
         max_size=r.integer("max_size_kb", 1024, 1, 1024 * 1024) * 1024,
+        connect_timeout=connect_timeout,
+        breaker_failures=breaker_failures,
+        breaker_cooldown=breaker_cooldown,
     )
     r.done()
     return settings

@@ -72,9 +72,13 @@ class Runtime:
     @classmethod
     async def start(cls, policy: Policy, *, policy_path: Path | None = None,
                     overrides: Overrides = Overrides(), watch: bool = True) -> "Runtime":
-        store = open_store(policy.store)
-        await store.setup()
+        # The address key must be readable (or creatable): without it no record can be made,
+        # and raw addresses are never kept instead, so a missing key refuses to start. The
+        # database may be broken: the store then keeps records in memory (bounded) and keeps
+        # trying, and mail flows (see docs/ARCHITECTURE.md, Failure behaviour).
         hasher = AddressHasher.from_file(policy.store.key_file)
+        store = open_store(policy.store)
+        await store.start()
         tls_service = None
         if policy.tls_policy.enabled:
             tls_service = TlsPolicyService(policy.tls_policy.config,

@@ -18,7 +18,9 @@ START_TIMEOUT = 20.0
 class MilterProcess:
     """privacy-milter run, started and stopped by a test; readiness = the 'ready' log line."""
 
-    def __init__(self, base: Path, policy_text: str, tls_policy: str = "enabled = false") -> None:
+    def __init__(self, base: Path, policy_text: str, tls_policy: str = "enabled = false", *,
+                 store_path: Path | None = None, key_path: Path | None = None,
+                 flush_interval: float = 0.1) -> None:
         self.base = base
         self.base.mkdir(parents=True, exist_ok=True)
         os.chmod(self.base, 0o755)
@@ -26,7 +28,9 @@ class MilterProcess:
         self.sock_dir.mkdir(exist_ok=True)
         os.chmod(self.sock_dir, 0o777)  # Postfix runs as user postfix
         self.socket_path = self.sock_dir / "milter.sock"
-        self.store_path = base / "store" / "meta.db"
+        self.store_path = store_path or base / "store" / "meta.db"
+        self.key_path = key_path or base / "store" / "address.key"
+        self.flush_interval = flush_interval
         self.policy_path = base / "policy.toml"
         self.log_path = base / "milter.log"
         self.tls_socket_path = self.sock_dir / "tlspolicy.sock"
@@ -42,8 +46,8 @@ class MilterProcess:
     def write_policy(self, extra: str) -> None:
         self.policy_path.write_text(
             f'[milter]\nsocket = "unix:{self.socket_path}"\nsocket_mode = "0666"\n'
-            f'[store]\npath = "{self.store_path}"\nkey_file = "{self.base / "store" / "address.key"}"\n'
-            f'flush_interval = 0.1\n'
+            f'[store]\npath = "{self.store_path}"\nkey_file = "{self.key_path}"\n'
+            f'flush_interval = {self.flush_interval}\n'
             f'[tls_policy]\nsocket = "{self.tls_socket_path}"\nsocket_mode = "0666"\n{self.tls_policy}\n'
             + extra)
 
@@ -68,6 +72,12 @@ class MilterProcess:
         self._log.close()
         code, self.proc = self.proc.returncode, None
         return code
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, with no chance to write pending records."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

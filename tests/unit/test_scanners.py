@@ -447,6 +447,11 @@ def test_scanner_defaults():
     ('[filters.spam]\naddress = "http://127.0.0.1:11333"', "filters.spam.address"),
     ('[filters.spam]\nreject_score = "high"', "filters.spam.reject_score"),
     ('[filters.spam]\non_error = "reject"', "filters.spam.on_error"),
+    ('[filters.virus]\nbreaker_failures = -1', "filters.virus.breaker_failures"),
+    ('[filters.virus]\nbreaker_cooldown = 0', "filters.virus.breaker_cooldown"),
+    ('[filters.spam]\nbreaker_failures = 2.5', "filters.spam.breaker_failures"),
+    ('[filters.spam]\ntimeout = 1\nconnect_timeout = 5', "filters.spam.connect_timeout"),
+    ('[filters.virus]\nconnect_timeout = "2"', "filters.virus.connect_timeout"),
 ])
 def test_scanner_settings_are_validated(text, where):
     with pytest.raises(PolicyError) as info:
@@ -458,3 +463,107 @@ def test_scanner_settings_are_validated(text, where):
 
 def test_facts_never_hold_content():
     assert json.dumps(parse_answer(b"stream: Eicar-Test-Signature FOUND\0"))
+
+
+# --- circuit breaker (issue 13, item 6) ---------------------------------------------------------
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def hung_then(answering: dict[str, bytes | None]) -> Handler:
+    """Accepts and never answers while answering["now"] is None; then answers it."""
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if answering["now"] is None:
+            await asyncio.sleep(30)
+            return
+        await read_instream(reader)
+        writer.write(answering["now"])
+        await writer.drain()
+        writer.close()
+    return handle
+
+
+async def test_breaker_opens_after_n_hangs_probes_after_cooldown_and_closes(serve, caplog):
+    answering: dict[str, bytes | None] = {"now": None}
+    address = await serve(hung_then(answering))
+    ctx = Context(make_policy(f'[filters.virus]\naddress = "{address}"\ntimeout = 0.2\n'
+                              f'breaker_failures = 3\nbreaker_cooldown = 30'))
+    clock = Clock()
+    virus = VirusFilter(clock=clock)
+    pipeline = Pipeline([Stage(virus, ctx.policy.virus)])
+    for _ in range(3):  # each waits for the time-out
+        verdict = await pipeline.run(message(), ctx.policy)
+        assert verdict.action is Action.TEMPFAIL and verdict.results[0].error
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    verdict = await pipeline.run(message(), ctx.policy)
+    assert loop.time() - started < 0.1  # at once: the engine is not asked
+    result = verdict.results[0]
+    assert verdict.action is Action.TEMPFAIL and result.facts == (("virus", "breaker-open"),) and result.error
+    clock.now += 29
+    assert (await virus.check(message(), ctx)).facts == (("virus", "breaker-open"),)
+    answering["now"] = b"stream: OK\0"  # the engine answers again
+    clock.now += 2
+    probe = await virus.check(message(), ctx)
+    assert probe.facts == (("virus", "clean"),)
+    assert (await virus.check(message(), ctx)).facts == (("virus", "clean"),)  # closed
+    changes = [r.message for r in caplog.records if "breaker" in r.message]
+    assert len(changes) == 3 and "open" in changes[0] and "half-open" in changes[1] and "closed" in changes[2]
+    assert all(address.removeprefix("inet:") in c for c in changes)
+    assert not any("opted.example" in r.message or "far.example" in r.message for r in caplog.records
+                   if "breaker" in r.message)
+
+
+async def test_failed_probe_opens_the_breaker_again_and_only_one_probe_goes(serve):
+    answering: dict[str, bytes | None] = {"now": None}
+    address = await serve(hung_then(answering))
+    ctx = Context(make_policy(f'[filters.spam]\naddress = "{address}"\ntimeout = 0.2\n'
+                              f'breaker_failures = 1\nbreaker_cooldown = 5'))
+    clock = Clock()
+    spam = SpamFilter(clock=clock)
+    with pytest.raises(ScannerError):
+        await spam.check(message(), ctx)
+    assert (await spam.check(message(), ctx)).facts == (("spam", "breaker-open"),)
+    clock.now += 5
+    probe = asyncio.ensure_future(spam.check(message(), ctx))
+    await asyncio.sleep(0.05)
+    other = await spam.check(message(), ctx)  # while the probe is out
+    assert other.facts == (("spam", "breaker-open"),) and other.action is Action.ACCEPT  # spam on_error
+    with pytest.raises(ScannerError):
+        await probe
+    assert (await spam.check(message(), ctx)).facts == (("spam", "breaker-open"),)  # open again
+
+
+async def test_an_engine_error_about_one_message_does_not_open_the_breaker(serve):
+    address = await serve(clamd(b"INSTREAM size limit exceeded. ERROR\0"))
+    ctx = Context(make_policy(f'[filters.virus]\naddress = "{address}"\nbreaker_failures = 1'))
+    virus = VirusFilter(clock=Clock())
+    for _ in range(2):
+        with pytest.raises(ScannerError, match="size limit"):
+            await virus.check(message(), ctx)
+
+
+async def test_connect_timeout_is_separate_and_short(monkeypatch):
+    from privacy_filters import scanner_client
+
+    seen: list[float] = []
+
+    async def fake_open(address, timeout):
+        seen.append(timeout)
+        raise ScannerError("down")
+
+    monkeypatch.setattr(virus_mod, "open_stream", fake_open)
+    monkeypatch.setattr(spam_mod, "open_stream", fake_open)
+    ctx = Context(make_policy('[filters.virus]\ntimeout = 30\nconnect_timeout = 1.5\n[filters.spam]\ntimeout = 20'))
+    for f in (VirusFilter(), SpamFilter()):
+        with pytest.raises(ScannerError):
+            await f.check(message(), ctx)
+    assert seen == [1.5, 2.0]
+    assert scanner_client.ScannerError is ScannerError
+    p = policy_mod.default()
+    assert (p.virus.breaker_failures, p.virus.breaker_cooldown, p.spam.connect_timeout) == (5, 30.0, 2.0)

@@ -181,3 +181,96 @@ async def test_policy_cache_on_the_same_file_does_not_break_other_readers(store,
     await store.flush()
     assert await outside_count() == 2
     await cache.teardown()
+
+
+# --- a store that cannot be opened or written: the daemon keeps going (issue 13, items 4 and 9) ----
+
+async def _wait(predicate, timeout=5.0):
+    import asyncio
+
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.02)
+    return predicate()
+
+
+async def test_daemon_start_survives_an_unopenable_store_and_writes_once_it_opens(tmp_path, hasher, caplog,
+                                                                                  monkeypatch):
+    from privacy_milter.store import sqlite as sqlite_mod
+
+    monkeypatch.setattr(sqlite_mod, "RETRY_FIRST", 0.05)
+    monkeypatch.setattr(sqlite_mod, "RETRY_MAX", 0.1)
+    blocker = tmp_path / "dir"
+    blocker.write_text("a file where the store's directory should be")
+    s = SqliteStore(blocker / "meta.db", batch_size=10, flush_interval=0.02)
+    await s.start()  # does not raise
+    try:
+        for _ in range(3):
+            s.add(make_record(hasher))
+        assert await _wait(lambda: s._backoff >= 0.1)  # several tries have failed by now
+        errors = [r for r in caplog.records if r.levelname == "ERROR" and "cannot open the store" in r.message]
+        assert len(errors) == 1, "logged once per state change, not per try"
+        assert s.health.failing_since is not None and s.health.pending == 3
+        blocker.unlink()  # the cause goes
+        assert await _wait(lambda: s.health.written == 3)
+        assert s.health.failing_since is None
+        assert sum("writing again" in r.message for r in caplog.records) == 1
+        stats = await s.stats()
+        assert stats["messages"] == 3
+        assert stats["store"]["pending"] == 0 and stats["store"]["failing_since"] is None
+        assert stats["store"]["written"] == 3 and stats["store"]["last_write"] is not None
+    finally:
+        await s.close()
+
+
+async def test_failing_writes_are_logged_once_and_backed_off(store, hasher, caplog, monkeypatch):
+    import aiosqlite
+
+    from privacy_milter.store import sqlite as sqlite_mod
+
+    monkeypatch.setattr(sqlite_mod, "RETRY_FIRST", 0.05)
+    calls = []
+
+    async def broken(batch):
+        calls.append(len(batch))
+        raise aiosqlite.OperationalError("database or disk is full")
+
+    store._reports = True
+    real = store._write
+    monkeypatch.setattr(store, "_write", broken)
+    store.add(make_record(hasher))
+    assert await _wait(lambda: len(calls) >= 3)
+    assert store._backoff > 0.05  # doubled: not a try every flush interval
+    assert sum("disk is full" in r.message for r in caplog.records) == 1
+    assert store.health.last_error == "store write failed: database or disk is full"
+    monkeypatch.setattr(store, "_write", real)
+    assert await _wait(lambda: store.health.written == 1)
+    assert (await store.stats())["messages"] == 1
+
+
+def test_backlog_past_max_pending_is_dropped_counted_and_logged_once(tmp_path, hasher, caplog, monkeypatch):
+    from privacy_milter.store import sqlite as sqlite_mod
+
+    monkeypatch.setattr(sqlite_mod, "MAX_PENDING", 5)
+    s = SqliteStore(tmp_path / "meta.db", batch_size=100)
+    record = make_record(hasher)
+    for _ in range(8):
+        s.add(record)
+    assert len(s._pending) == 5 and s.health.dropped == 3
+    assert sum("dropped" in r.message for r in caplog.records) == 1
+
+
+def test_health_line_for_stats():
+    from privacy_milter.store.health import describe
+
+    now = 1_000_000.0
+    ok = {"updated": now - 1, "pid": 1, "pending": 0, "written": 10, "dropped": 0, "last_write": now - 2,
+          "failing_since": None, "last_error": "", "last_error_time": None}
+    assert describe(ok, now) == "store: 0 pending, last write 2 s ago"
+    failing = dict(ok, failing_since=now - 300, pending=1234, last_error="store write failed: database or disk is full")
+    line = describe(failing, now)
+    assert line.startswith("store: WRITE FAILING since ") and "disk is full" in line and "1,234 pending" in line
+    stale = dict(ok, updated=now - 600)
+    assert "the daemon is stopped or cannot write" in describe(stale, now)
+    assert "no health report" in describe(None, now)

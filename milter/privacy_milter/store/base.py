@@ -103,7 +103,14 @@ class Store(abc.ABC):
     batches by the backend; a write failure is logged and the batch is retried."""
 
     @abc.abstractmethod
-    async def setup(self) -> None: ...
+    async def setup(self) -> None:
+        """Open the store; raise StoreError if it cannot be (the CLI: say so and stop)."""
+
+    async def start(self) -> None:
+        """Open the store for the daemon. A backend that can buffer overrides this so that a
+        store that cannot be opened yet does not stop mail: records are kept (bounded) and the
+        open is retried. The default is `setup`."""
+        await self.setup()
 
     @abc.abstractmethod
     def add(self, record: Record) -> None: ...

@@ -1,0 +1,146 @@
+"""What every scanner client shares: bounded network steps, connecting to "unix:/path" or
+"inet:host:port", and a circuit breaker so a hung engine costs its time-out a few times,
+not on every message.
+
+The breaker: after `failures` consecutive failures (time-outs, refused or lost connections)
+it opens and messages skip the engine at once (the filter's on_error applies, with the fact
+NAME=breaker-open); after `cooldown` seconds one message is let through as a probe
+(half-open); its success closes the breaker, its failure opens it again for another
+cool-down. Each change of state is logged once, with the engine's address and nothing
+from any message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+log = logging.getLogger("privacy_filters.scanner")
+
+T = TypeVar("T")
+
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+
+
+class ScannerError(Exception):
+    """A scanner could not give a verdict; the text names the engine and the problem, never content."""
+
+
+class EngineAnswered(ScannerError):
+    """The engine answered, but with an error about this message (a size limit, say): it is up,
+    so this does not count towards opening the breaker."""
+
+
+class BreakerOpen(Exception):
+    """The engine's breaker is open: the message was not sent to it."""
+
+
+async def step(awaitable: Awaitable[T], timeout: float, what: str) -> T:
+    """One network step, bounded in time: a TimeoutError becomes a ScannerError naming the step."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await awaitable
+    except TimeoutError:
+        raise ScannerError(f"{what}: no answer within {timeout:g}s") from None
+
+
+async def open_stream(address: str, timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Connect to "unix:/path" or "inet:host:port" (validated at policy load). `timeout` is the
+    connect time-out, kept short: an engine that is down should not cost the answer time-out."""
+    kind, _, rest = address.partition(":")
+    try:
+        if kind == "unix":
+            return await step(asyncio.open_unix_connection(rest), timeout, f"connect {address}")
+        host, _, port = rest.rpartition(":")
+        return await step(asyncio.open_connection(host.strip("[]"), int(port)), timeout, f"connect {address}")
+    except OSError as exc:
+        raise ScannerError(f"cannot connect to {address}: {exc.strerror or type(exc).__name__}") from None
+
+
+async def close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError, TimeoutError):
+        async with asyncio.timeout(1.0):
+            await writer.wait_closed()
+
+
+class CircuitBreaker:
+    """Closed → (N failures in a row) → open → (cool-down) → half-open: one probe → closed or open."""
+
+    def __init__(self, name: str, engine: str, failures: int, cooldown: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name, self.engine = name, engine
+        self.failures_to_open, self.cooldown = failures, cooldown
+        self.clock = clock
+        self.state = CLOSED
+        self._failures = 0
+        self._opened_at = 0.0
+        self._probe_out = False
+
+    def allow(self) -> bool:
+        """Whether this message may ask the engine (in half-open: only the one probe)."""
+        if self.state == CLOSED or self.failures_to_open == 0:
+            return True
+        if self.state == OPEN and self.clock() - self._opened_at >= self.cooldown:
+            self.state = HALF_OPEN
+            log.warning("%s: engine %s: breaker half-open, one message probes it", self.name, self.engine)
+        if self.state == HALF_OPEN and not self._probe_out:
+            self._probe_out = True
+            return True
+        return False
+
+    def success(self) -> None:
+        self._failures = 0
+        self._probe_out = False
+        if self.state != CLOSED:
+            self.state = CLOSED
+            log.warning("%s: engine %s: breaker closed, the engine answers again", self.name, self.engine)
+
+    def failure(self) -> None:
+        self._failures += 1
+        self._probe_out = False
+        if self.failures_to_open == 0:
+            return
+        if self.state == HALF_OPEN or (self.state == CLOSED and self._failures >= self.failures_to_open):
+            was = self.state
+            self.state, self._opened_at = OPEN, self.clock()
+            log.error("%s: engine %s: breaker open (%s); messages skip the engine for %gs",
+                      self.name, self.engine,
+                      "the probe failed" if was == HALF_OPEN else f"{self._failures} failures in a row",
+                      self.cooldown)
+
+
+class Breakers:
+    """One breaker per engine address, kept by a filter instance (a policy reload builds new
+    filters, so it closes every breaker: a changed address starts afresh)."""
+
+    def __init__(self, name: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.name, self.clock = name, clock
+        self._by_engine: dict[tuple[str, int, float], CircuitBreaker] = {}
+
+    def get(self, engine: str, failures: int, cooldown: float) -> CircuitBreaker:
+        key = (engine, failures, cooldown)
+        if key not in self._by_engine:
+            self._by_engine[key] = CircuitBreaker(self.name, engine, failures, cooldown, self.clock)
+        return self._by_engine[key]
+
+    async def call(self, engine: str, failures: int, cooldown: float, ask: Callable[[], Awaitable[T]]) -> T:
+        """`ask()`'s answer; BreakerOpen, without asking, when the breaker is open. A failure
+        (anything but EngineAnswered, cancellation by the pipeline's time-out included) counts."""
+        breaker = self.get(engine, failures, cooldown)
+        if not breaker.allow():
+            raise BreakerOpen(engine)
+        try:
+            answer = await ask()
+        except EngineAnswered:
+            breaker.success()
+            raise
+        except BaseException:
+            breaker.failure()
+            raise
+        breaker.success()
+        return answer
