@@ -9,7 +9,7 @@ from privacy_milter.model import Confidence
 
 from . import context as ctx
 from .patterns import Engine
-from .report import Hit, digest
+from .report import Hit, make_hit
 from .validators import NEEDS_CONTEXT, TEST_CARDS, card_groups_ok, card_scheme, luhn_ok
 
 _GROUP = re.compile(r"\d+")
@@ -82,16 +82,19 @@ def _judge(text: str, start: int, end: int, groups: list[int], loose: bool = Fal
     not_card_at = not_card_at + clause if not_card_at >= 0 else -1
     if not_card_at > card_at and not_card_at >= len(before) - 32:
         return None  # the word right before says order/reference/phone number
-    if ctx.STRONG_CARD_WORDS.search(before) or ctx.STRONG_CARD_WORDS.search(after) or (
-            ctx.EXPIRY.search(after) or ctx.EXPIRY.search(before[-24:])):
+    rule = "card.luhn_iin_context"
+    if ctx.STRONG_CARD_WORDS.search(before) or ctx.STRONG_CARD_WORDS.search(after):
         confidence: Confidence | None = Confidence.HIGH
+    elif ctx.EXPIRY.search(after) or ctx.EXPIRY.search(before[-24:]):
+        confidence, rule = Confidence.HIGH, "card.luhn_iin_expiry"
     elif card_at >= 0 or ctx.CARD_WORDS.search(after):
         confidence = Confidence.MEDIUM
     elif len(groups) > 1 and scheme in _PRINTED_SCHEMES:
         confidence = Confidence.LOW  # printed like a card, valid, but nobody said so
+        rule = "card.luhn_iin_printed"
     else:
         confidence = None
     if confidence is None or (scheme in NEEDS_CONTEXT and confidence < Confidence.HIGH) or (
             loose and confidence < Confidence.MEDIUM):
         return None
-    return Hit("payment_card", confidence, digest("payment_card", digits))
+    return make_hit("payment_card", confidence, digits, rule, start)

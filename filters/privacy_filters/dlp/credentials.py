@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Final
 
 from privacy_milter.model import Confidence
 
 from .patterns import PASSWORD_WORDS, Engine
-from .report import Hit, digest
+from .report import Hit, make_hit
 
 _WORD_RE: Final = re.compile(r"(?i)(?:" + PASSWORD_WORDS + r")")
 # What links a password word to its value: ":" "=" table cells, "is" and its translations,
@@ -76,6 +77,7 @@ _FULL_WORD: Final = re.compile(
     r"has(?:ł|l)o|heslo|l(?:ö|o)senord|passord|salasana|adgangskode|пароль|passcode|passphrase|"
     r"(?:wlan|wi-?fi|netzwerk)-?(?:schlüssel|schluessel|kennwort|passwort)|"
     r"code\s+wi-?fi|cl(?:é|e)\s+(?:wi-?fi|wpa|wlan)")
+_OPENS_WORD: Final = re.compile(r"(?i)(?:access|door|alarm|entry|gate|safe|unlock)\s+code")
 _PASSPHRASE: Final = re.compile(r"[A-Za-z]{2,}(?:-[A-Za-z]{2,}){3,}")
 # Languages where the word for "is" is "to": "Hasło to Orchid1975".
 _TO_IS: Final = re.compile(r"(?i)has(?:ł|l)o")
@@ -116,7 +118,7 @@ def find_credentials(text: str, engine: Engine, hits: frozenset[str]) -> Iterato
         for m in engine.find("google", text):
             if m.end < len(text) and (text[m.end].isalnum() or text[m.end] in "_-"):
                 continue  # longer than a key: some other identifier
-            yield Hit("password", Confidence.MEDIUM, digest("password", text[m.start:m.end]))
+            yield make_hit("password", Confidence.MEDIUM, text[m.start:m.end], "password.key_prefix", m.start)
     if "cred_below" in hits:
         yield from _credentials_below(text, engine)
     if "url_cred" in hits:
@@ -170,7 +172,7 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
                           or _CONFERENCE.search(rest))
         hit = _value_after(rest[:160], word, conference, lead, strict)
         if hit is not None:
-            yield hit
+            yield replace(hit, pos=m.start)
 
 
 def _credentials_below(text: str, engine: Engine) -> Iterator[Hit]:
@@ -187,7 +189,7 @@ def _credentials_below(text: str, engine: Engine) -> Iterator[Hit]:
                 break  # a labelled form ("User: x") is read by the password-word rules
             value = _clean(line)
             if _strength(value) == 2 and len(value) >= 6:
-                yield Hit("password", Confidence.MEDIUM, digest("password", value))
+                yield make_hit("password", Confidence.MEDIUM, value, "password.below", m.start)
                 break
 
 
@@ -263,10 +265,19 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "",
         if confidence is not None and confidence < Confidence.HIGH and re.match(r"\w", tail):
             return None  # "Password: Update ELF header": a plain word that starts a sentence
         if confidence is not None and (not bare or confidence is Confidence.HIGH):
-            return Hit("password", confidence, digest("password", _clean(value)))
+            return make_hit("password", confidence, _clean(value), _rule(word, formal, code_is))
         if not bare:
             return None  # a separator followed by a non-secret: the sentence says something else
     return None
+
+
+def _rule(word: str, formal: bool, code_is: bool) -> str:
+    """The symbol for a password word and its value: what the evidence was."""
+    if _OPENS_WORD.search(word):
+        return "password.opens"  # "alarm code", "door code": named by what it opens
+    if _AMBIGUOUS.fullmatch(word):
+        return "password.short_label"  # pw, pwd, pass, PIN, mdp
+    return "password.labelled" if formal else "password.described"
 
 
 def tail_word(rest: str, end: int) -> bool:
@@ -298,7 +309,8 @@ def _header_rows(text: str, engine: Engine) -> Iterator[Hit]:
                 break
             confidence = _value_confidence(values[column].strip(" \"'"), True, "password")
             if confidence is not None:
-                yield Hit("password", confidence, digest("password", _clean(values[column])))
+                yield make_hit("password", confidence, _clean(values[column]), "password.table_column",
+                            m.start)
 
 
 def _cells(row: str) -> list[str]:
@@ -314,7 +326,7 @@ def _login_pairs(text: str, engine: Engine) -> Iterator[Hit]:
         if compact is not None:  # "user/pass: admin/Zx9vBn3m"
             value = _clean(compact.group("value"))
             if _strength(value) >= 2:
-                yield Hit("password", Confidence.MEDIUM, digest("password", value))
+                yield make_hit("password", Confidence.MEDIUM, value, "password.login_pair", m.start)
             continue
         found = _LOGIN_RE.search(text, m.start, m.end + 1)
         if found is None:
@@ -324,7 +336,7 @@ def _login_pairs(text: str, engine: Engine) -> Iterator[Hit]:
         if not _PAIR_LEAD.search(lead):
             continue  # "sign-in sheet / Q3-2001": no word says a login follows
         if _strength(value) >= 2 and "/" not in value:
-            yield Hit("password", Confidence.MEDIUM, digest("password", value))
+            yield make_hit("password", Confidence.MEDIUM, value, "password.login_pair", m.start)
 
 
 def _tokens(text: str, engine: Engine) -> Iterator[Hit]:
@@ -336,7 +348,7 @@ def _tokens(text: str, engine: Engine) -> Iterator[Hit]:
         value = found.group("value")
         if _is_placeholder(value) or re.search(r"(.)\1{5}", value) or "example" in value.lower():
             continue
-        yield Hit("password", Confidence.HIGH, digest("password", value))
+        yield make_hit("password", Confidence.HIGH, value, "password.token_labelled", m.start)
 
 
 def _keys(text: str, engine: Engine, name: str) -> Iterator[Hit]:
@@ -346,7 +358,8 @@ def _keys(text: str, engine: Engine, name: str) -> Iterator[Hit]:
             continue  # documentation specimens and XXXXXXXX fillers
         if name == "pem" and not _B64_RUN.search(text, m.end, m.end + 400):
             continue  # a header quoted in prose, with no key material after it
-        yield Hit("password", Confidence.HIGH, digest("password", token))
+        yield make_hit("password", Confidence.HIGH, token,
+                    "password.private_key" if name == "pem" else "password.key_prefix", m.start)
 
 
 def _url_credentials(text: str, engine: Engine) -> Iterator[Hit]:
@@ -356,7 +369,7 @@ def _url_credentials(text: str, engine: Engine) -> Iterator[Hit]:
         host = token.rsplit("@", 1)[1].lower()
         if _strength(secret) < 2 or len(secret) < 6 or _SPECIMEN_HOST.match(host):
             continue  # "https://a:b@example.com" is documentation, not a leak
-        yield Hit("password", Confidence.MEDIUM, digest("password", token))
+        yield make_hit("password", Confidence.MEDIUM, token, "password.url_userinfo", m.start)
 
 
 def _clean(value: str) -> str:
