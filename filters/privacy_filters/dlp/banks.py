@@ -23,6 +23,7 @@ _SPECIMENS = frozenset((
     "ES9121000418450200051332", "IT60X0542811101000000123456", "BE68539007547034",
     "AT611904300234573201", "PL61109010140000071219812874", "GB33BUKB20201555555555",
 ))
+_BARE_JOIN = re.compile(r"[ \t]{0,2}[/.]?[ \t]{0,2}")  # between a bare sort code and account
 _PAIR_DISTANCE = 160  # characters between a sort code and its account number
 
 
@@ -95,6 +96,10 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
                     or ctx.UK_PAYMENT_WORDS.search(ctx.before(text, sc.start, 120))):
             # "bank details: Barclays 20-00-00 12345678"; "my HSBC account? 200000 12345678"
             confidence, rule = Confidence.MEDIUM, "uk_account.pair_context"
+        elif account.start >= sc.end and _BARE_JOIN.fullmatch(text, sc.end, account.start) and (
+                ctx.BARE_BANK_LEAD.search(ctx.line_before(text, sc.start, 40))):
+            # "bank 30-94-57 / 61528374", "acc 309457 61528374": six and eight digits, joined
+            confidence, rule = Confidence.MEDIUM, "uk_account.bare"
         else:
             continue
         if table is not None:

@@ -16,6 +16,7 @@ from typing import Final
 
 from privacy_milter.model import Confidence
 
+from .described import find_opened
 from .patterns import PASSWORD_WORDS, Engine
 from .report import Hit, make_hit
 
@@ -86,8 +87,9 @@ _SETTING_SEP: Final = re.compile(r"[\"']?[ \t]*(?:=|:)[ \t]*[^\s$%{<]")
 _IS_WORDS: Final = frozenset("is ist est es è é är er jest je wordt lautet".split())
 _BARE_VALUE: Final = re.compile(r"(?=[^\s]*\d)(?=[^\s]*[A-Za-z])[A-Za-z0-9][^\s=]{5,63}")
 _AMBIGUOUS: Final = re.compile(r"(?i)pass(?:es)?|pw|pin|mdp|clave|parola|code")
+_SHORT: Final = re.compile(r"(?i)pw|pwd|pass|pin|mdp")
 _CRED_CONTEXT: Final = re.compile(
-    r"(?i)\b(?:user(?:name)?|login|log\ ?in|logon|account|e-?mail|wi-?fi|ssid|network|portal|"
+    r"(?i)\b(?:user(?:name)?|uid|nutzer|identifiant|login|log\ ?in|logon|account|e-?mail|wi-?fi|ssid|network|portal|"
     r"router|admin|credentials?|card|sim|phone|door|alarm|safe|bank|id|benutzer|utilisateur|"
     r"usuario|gebruiker|utente|usu[aá]rio)\b")
 _SPECIMEN_HOST: Final = re.compile(r"(?:[\w-]+\.)*(?:example|localhost|myhost|host|server|"
@@ -123,6 +125,8 @@ def find_credentials(text: str, engine: Engine, hits: frozenset[str]) -> Iterato
         yield from _credentials_below(text, engine)
     if "url_cred" in hits:
         yield from _url_credentials(text, engine)
+    if "opens" in hits:
+        yield from find_opened(text, engine)
 
 
 def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
@@ -208,6 +212,8 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "",
                  strict: bool = False) -> Hit | None:
     """The first separator-and-value after a password word that reads as a real secret."""
     pos = 0
+    # "user mkhan pw Gorse81Hill": a short label with no separator, after a user on the line.
+    short_bare = bool(_SHORT.fullmatch(word)) and bool(_CRED_CONTEXT.search(lead))
     while (found := _SEP_RE.search(rest, pos)) is not None:
         pos = found.start() + 1  # overlapping: a value tried as bare may hold the next ":"
         gap = rest[:found.start()]
@@ -231,12 +237,14 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "",
         # Up to five linking words, eight when the value is plainly a secret (checked below):
         # "the password I set up for your account yesterday is …"
         long_gap = len(gap.split()) > 5
-        if len(gap.split()) > 8 or _GAP_STOP.search(gap) or not _GAP_CHARS.fullmatch(gap) \
+        # "the password for the tablet we use at the front desk on Saturdays is …"
+        if len(gap.split()) > (12 if sep.rstrip(":").strip() in _IS_WORDS else 8) or _GAP_STOP.search(gap) or not _GAP_CHARS.fullmatch(gap) \
                 or gap.count("(") != gap.count(")"):
             return None  # linking words only: no code, markup or unclosed brackets
         if to and not _CHANGED.search(lead) and not _TO_IS.fullmatch(word):
             continue  # "to" names a value only after "changed/set the password" (or "hasło to")
-        if bare and not to and (not _FULL_WORD.fullmatch(word) or not (
+        if bare and not to and not (short_bare and _strength(_clean(found.group("value"))) == 2) and (
+                not _FULL_WORD.fullmatch(word) or not (
                 _BARE_VALUE.fullmatch(_clean(found.group("value")))
                 or _PASSPHRASE.fullmatch(_clean(found.group("value"))))):
             continue  # "pass --quiet to gpg": short words and option-like values prove nothing
@@ -275,7 +283,7 @@ def _rule(word: str, formal: bool, code_is: bool) -> str:
     """The symbol for a password word and its value: what the evidence was."""
     if _OPENS_WORD.search(word):
         return "password.opens"  # "alarm code", "door code": named by what it opens
-    if _AMBIGUOUS.fullmatch(word):
+    if _SHORT.fullmatch(word):
         return "password.short_label"  # pw, pwd, pass, PIN, mdp
     return "password.labelled" if formal else "password.described"
 
