@@ -1,6 +1,7 @@
 """A held-out, labelled DLP evaluation set, generated from the category definitions.
 
     .venv/bin/python bench/heldout_dlp.py OUT_DIR [-n 1500] [--seed 7]
+    .venv/bin/python bench/heldout_dlp.py OUT_DIR --suite shapes   # issue 12, seed 1212
     .venv/bin/python bench/eval_dlp.py OUT_DIR --show-errors
 
 Writes NNNNN.eml and labels.jsonl ({"file": ..., "labels": [...]}) like the dev corpus.
@@ -571,6 +572,204 @@ def neg_misc(r: random.Random) -> Snip:
             f"PO {r.randint(10**5, 10**6)}.", set(), None)
 
 
+# ---------------------------------------------------------------------------------------
+# Shapes (issue 12): secrets people describe instead of naming. Written before the rules
+# that catch them, in wordings of this file's own; the suite is measured with seed 1212,
+# which is never used while writing rules.
+
+def _pin(r: random.Random) -> str:
+    return str(r.randint(1000, 999999)).zfill(r.choice([4, 4, 5, 6]))[:r.choice([4, 5, 6])]
+
+
+def _place(r: random.Random, lang: str) -> str:
+    return r.choice({
+        "en": ["the loading bay", "the side gate", "unit 4", "the plant room", "the back office",
+               "the bike shed", "the stock room"],
+        "de": ["den Hintereingang", "das Lager", "den Serverraum", "die Garage", "das Büro im 2. OG"],
+        "fr": ["l'entrepôt", "le local vélos", "la porte de service", "le bureau du 3e", "le garage"],
+    }[lang])
+
+
+def shape_opens(r: random.Random) -> Snip:
+    """A secret named by what it opens: alarm, keypad, key safe, panel, padlock."""
+    pin, v = _pin(r), password(r)
+    lang = r.choice(["en", "de", "fr"])
+    place = _place(r, lang)
+    t = r.choice({
+        "en": [f"To switch the alarm off when you arrive, key in {pin} and press OK.",
+               f"Keypad for {place}: {pin}",
+               f"The key box by the front steps opens with {pin}.",
+               f"the combo for the padlock on {place} is {pin}",
+               f"Log in to the hosting control panel with {v}",
+               f"You can get into the back end using {v} (user: office).",
+               f"Door entry for {place} - {pin}#",
+               f"the alarm panel code is {pin}, it beeps for 30 seconds first",
+               f"Your card PIN is {pin}."],
+        "de": [f"Der Code für {place} ist {pin}.",
+               f"Alarmanlage ausschalten: {pin} eingeben, dann Taste OK.",
+               f"Das Zahlenschloss an {place} geht mit {pin} auf.",
+               f"Mit {v} kommst du in die Verwaltungsoberfläche.",
+               f"Schlüsseltresor neben der Tür: {pin}",
+               f"Die Geheimzahl für die neue Karte: {pin}"],
+        "fr": [f"Le digicode pour {place} est {pin}.",
+               f"Pour désactiver l'alarme, tapez {pin} puis OK.",
+               f"Le cadenas de {place} s'ouvre avec {pin}.",
+               f"Tu peux entrer dans l'interface d'administration avec {v}.",
+               f"Boîte à clés à côté de l'entrée : {pin}",
+               f"Ton code confidentiel de carte : {pin}"],
+    }[lang])
+    return t, {"password"}, None
+
+
+def shape_temporary(r: random.Random) -> Snip:
+    """A first or temporary password followed by a note about changing it or its expiry."""
+    v, u = password(r), username(r)
+    t = r.choice([
+        f"Your starter password is {v} - you'll be asked to choose your own when you first sign on.",
+        f"One-off password: {v} (works until midnight, then pick a new one)",
+        f"Initial login for {u}: {v}. Change it straight away please.",
+        f"Here's a temp password: {v}. It lapses after 24 hours.",
+        f"Ihr Erstpasswort: {v} (bitte beim ersten Anmelden ändern)",
+        f"Das vorläufige Kennwort lautet {v}; es verfällt nach drei Tagen.",
+        f"Einmalpasswort für {u}: {v} - gilt nur heute.",
+        f"Mot de passe temporaire : {v} (à modifier à la première connexion)",
+        f"Ton mot de passe initial est {v}, il expire dans 48 h.",
+        f"Voici un mot de passe provisoire, {v}. Pense à le changer.",
+    ])
+    return t, {"password"}, [("Username", u), ("Temporary password", v)] if r.random() < 0.3 else None
+
+
+def shape_short(r: random.Random) -> Snip:
+    """Short labels: pw, pwd, pass, PIN, mdp, PW in prose and key=value lines."""
+    v, u, pin = password(r), username(r), _pin(r)
+    t = r.choice([
+        f"user {u} pw {v}",
+        f"login={u} pwd={v}",
+        f"host=files01;user={u};pass={v}",
+        f"ok so it's {u}, pass {v}",
+        f"the pwd is {v}",
+        f"SIM PIN {pin}",
+        f"Benutzer {u}, PW {v}",
+        f"Zugang: {u} / PW: {v}",
+        f"identifiant {u} mdp {v}",
+        f"le mdp c'est {v}",
+        f"PIN de la carte SIM : {pin}",
+    ])
+    return t, {"password"}, None
+
+
+def shape_long_gap(r: random.Random) -> Snip:
+    """Several words between the password word and its "is"."""
+    v = password(r)
+    t = r.choice([
+        f"The password for the laptop that Sam left in the meeting room is {v}",
+        f"password for the printer upstairs by the kitchen is {v}",
+        f"The password on the old reception PC we moved to storage is {v}",
+        f"Das Passwort für den Laptop im Besprechungsraum unten ist {v}",
+        f"Das Kennwort vom Rechner an der Kasse im Laden lautet {v}",
+        f"Le mot de passe du portable de la salle de formation est {v}",
+        f"Le mot de passe pour la borne wifi du premier étage est {v}",
+    ])
+    return t, {"password"}, None
+
+
+def _expiry(r: random.Random) -> str:
+    m, y = r.randint(1, 12), r.randint(26, 31)
+    return r.choice([f"{m:02d}/{y}", f"{m}/{y}", f"{m:02d}/20{y}", f"{m:02d}-{y}", f"{m:02d}.20{y}",
+                     f"{m:02d} / {y}"])
+
+
+def shape_card_alone(r: random.Random) -> Snip:
+    """A card number alone on its line with only an expiry near it, introduced by its use."""
+    _, number = card_number(r)
+    printed = group_card(r, number, r.choice(["space", "space", "none", "dash"]))
+    exp = _expiry(r)
+    intro = r.choice(["For the train tickets tomorrow:", "use this one for the hotel deposit",
+                      "Company one for the conference fees:", "For the flights, please use",
+                      "Für die Hotelbuchung bitte diese nehmen:", "Für die Messegebühr:",
+                      "Pour les billets de train :", "Pour l'acompte de l'hôtel, prends celle-ci :"])
+    tail = r.choice(["", "", f"\n{person(r)}", "\nthanks!"])
+    return (f"{intro}\n{printed}\n{r.choice(['', 'until ', 'bis ', 'jusqu’à '])}{exp}{tail}",
+            {"payment_card"}, None)
+
+
+def shape_uk_bare(r: random.Random) -> Snip:
+    """A sort code and account number written bare after "bank" or "acc"."""
+    sc, a = sort_code(r), account_no(r)
+    s = r.choice([sc, f"{sc[:2]}-{sc[2:4]}-{sc[4:]}", f"{sc[:2]}.{sc[2:4]}.{sc[4:]}",
+                  f"{sc[:2]} {sc[2:4]} {sc[4:]}"])
+    sep = r.choice(["/", " / ", " ", ".", "  "])
+    if sep == "." and not s.isdigit():
+        sep = " "
+    t = r.choice([f"bank {s}{sep}{a}", f"acc {s}{sep}{a} (Lloyds)", f"send it to my bank: {s}{sep}{a}",
+                  f"UK bank {s}{sep}{a}, name {person(r)}", f"acc. {s}{sep}{a}",
+                  f"Bank in UK: {s}{sep}{a}", f"banque (UK) : {s}{sep}{a}",
+                  f"My Monzo acc is {s}{sep}{a}"])
+    return t, {"uk_bank_account"}, None
+
+
+SHAPE_NEG = [
+    "Meeting ID: {mid}\nPasscode: {pc}",
+    "Join by phone +44 20 3481 {n4}, conference ID {mid}#, PIN {pin}#",
+    "Zoom-Meeting beitreten\nMeeting-ID: {mid}\nKenncode: {pc}",
+    "Réunion Teams - ID de réunion : {mid} Code secret : {pc}",
+    "Order {amz} has shipped.",
+    "Tracking code {trk}: out for delivery today.",
+    "Ihre Sendungsnummer lautet {trk}.",
+    "Numéro de suivi : {trk}",
+    "Device GUID {guid} enrolled.",
+    "Ref {guid}",
+    "IMEI {imei}, serial C02{n4}XYZ",
+    "Invoice INV-{year}-{n6} is now overdue.",
+    "Ticket #{n6} closed by support.",
+    "Rechnung Nr. {n6} vom {d}",
+    "Facture n° {year}-{n6}",
+    "Your new PIN is in the post and should arrive within a week.",
+    "The new alarm code will be posted to you separately.",
+    "Ihre neue PIN erhalten Sie mit getrennter Post.",
+    "Votre code confidentiel vous sera envoyé par courrier.",
+    "Passwords must be changed every 90 days and may not repeat the last 5.",
+    "Das Passwort muss mindestens 12 Zeichen lang sein und eine Ziffer enthalten.",
+    "Le mot de passe doit comporter au moins 12 caractères dont un chiffre.",
+    "Reset your password here: https://portal.{dom}/reset?token={tok}",
+    "Passwort zurücksetzen: https://login.{dom}/recover/{tok}",
+    "Réinitialisez votre mot de passe : https://compte.{dom}/reinit?k={tok}",
+    "The door code changes on Monday; reception will tell you the new one.",
+    "Please don't write the alarm code on the fridge again.",
+    "Bank holiday hours: 10.00-16.00 on 26.12.{yy}.",
+    "acc. to clause 4.2, payment within 30 days of {d}.",
+    "Account manager: {ph}",
+    "Use code SAVE{n2} at checkout for {n2}% off.",
+    "Your verification code has expired, request a new one from the app.",
+    "Order number {n8}, delivery slot 14:00-16:00 on {d}.",
+    "Badge {n6}, valid {mm}/{yy}",
+]
+
+
+def shape_negative(r: random.Random) -> Snip:
+    hexd = "0123456789abcdef"
+    guid = "-".join("".join(r.choice(hexd) for _ in range(k)) for k in (8, 4, 4, 4, 12))
+    values = dict(
+        mid=f"{r.randint(100, 999)} {r.randint(100, 999)} {r.randint(100, 9999)}",
+        pc=r.choice([str(r.randint(100000, 999999)), "".join(r.choice(string.ascii_letters + string.digits)
+                                                               for _ in range(r.randint(6, 10)))]),
+        n2=r.randint(10, 50), n4=f"{r.randint(0, 9999):04d}", n6=r.randint(100000, 999999),
+        n8=r.randint(10**7, 10**8 - 1), pin=r.randint(1000, 9999),
+        amz=f"{r.randint(200, 499)}-{r.randint(10**6, 10**7 - 1)}-{r.randint(10**6, 10**7 - 1)}",
+        trk=r.choice([f"1Z{r.randint(100, 999)}AA1{r.randint(10**9, 10**10 - 1)}",
+                      f"JJD{r.randint(10**14, 10**15 - 1)}", f"00{r.randint(10**17, 10**18 - 1)}"]),
+        guid=guid, imei=luhn_valid_non_card(r, 15, r.choice(["35", "86", "01"])),
+        year=r.randint(2024, 2026), yy=r.randint(25, 27), mm=f"{r.randint(1, 12):02d}", d=date_str(r),
+        dom=r.choice(DOMAINS), ph=phone(r),
+        tok="".join(r.choice(string.ascii_letters + string.digits) for _ in range(24)))
+    return r.choice(SHAPE_NEG).format(**values), set(), None
+
+
+SHAPES: dict[str, list[Callable[[random.Random], Snip]]] = {
+    "password": [shape_opens, shape_temporary, shape_short, shape_long_gap],
+    "payment_card": [shape_card_alone], "uk_bank_account": [shape_uk_bare]}
+
+
 POSITIVE: dict[str, Callable[[random.Random], Snip]] = {
     "payment_card": pos_card, "iban": pos_iban, "uk_bank_account": pos_uk, "password": pos_password}
 NEGATIVE = [neg_card, neg_iban, neg_uk, neg_password, neg_misc, neg_misc]
@@ -696,14 +895,47 @@ def rtf_of(text: str) -> bytes:
     return ("{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Calibri;}}\\f0\\fs22 " + "".join(out) + "}").encode()
 
 
-def build(r: random.Random, snippets: list[Snip], index: int) -> bytes:
+def pdf_of(text: str) -> bytes:
+    """A one-page PDF with the text as plain Tj lines (Helvetica, WinAnsi), as office tools write."""
+    def esc(line: str) -> str:
+        data = line.encode("cp1252", "replace").decode("latin-1")
+        return data.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    lines = text.split("\n")[:60]
+    ops = "BT /F1 10 Tf 40 800 Td 12 TL " + " ".join(f"({esc(ln)}) Tj T*" for ln in lines) + " ET"
+    stream = ops.encode("latin-1")
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>",
+            b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objs, start=1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def zip_of(text: str, r: random.Random) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(r.choice(["notes.txt", "handover/readme.txt", "info.md"]), text)
+    return buf.getvalue()
+
+
+def build(r: random.Random, snippets: list[Snip], index: int, extra_layouts: bool = False) -> bytes:
     body, subject = compose(r, snippets)
     sender = f"{person(r)} <{r.choice(FIRST).lower()}@{r.choice(DOMAINS)}>"
     rcpt = f"{r.choice(FIRST).lower()}@{r.choice(DOMAINS)}"
     date = format_datetime(datetime(2025, 3, 1, tzinfo=timezone.utc) + timedelta(minutes=index * 37))
     layout = r.choices(["plain", "qp", "b64", "html", "alt", "txt", "csv", "utf16", "rtf", "docx",
-                        "xlsx", "rfc822"],
-                       weights=[18, 10, 8, 12, 16, 6, 6, 3, 3, 6, 6, 3])[0]
+                        "xlsx", "rfc822", "pdf", "zip"],
+                       weights=[18, 10, 8, 12, 16, 6, 6, 3, 3, 6, 6, 3]
+                       + ([6, 6] if extra_layouts else [0, 0]))[0]
     # Table-only layouts carry only key/value rows: every labelled snippet must have them.
     has_kv = any(s[2] for s in snippets) and all(s[2] for s in snippets if s[1])
     if layout in ("csv", "xlsx") and not has_kv:
@@ -744,6 +976,12 @@ def build(r: random.Random, snippets: list[Snip], index: int) -> bytes:
             msg.add_attachment(docx_of(body, r), maintype="application",
                                subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
                                filename="details.docx")
+        elif layout == "pdf":
+            msg.add_attachment(pdf_of(body), maintype="application", subtype="pdf",
+                               filename="details.pdf")
+        elif layout == "zip":
+            msg.add_attachment(zip_of(body, r), maintype="application", subtype="zip",
+                               filename="files.zip")
         elif layout == "xlsx":
             rows = [kv for s in snippets if s[2] for kv in s[2]]
             msg.add_attachment(xlsx_of(rows), maintype="application",
@@ -762,8 +1000,9 @@ def build(r: random.Random, snippets: list[Snip], index: int) -> bytes:
     return msg.as_bytes()
 
 
-def generate(out: Path, n: int, seed: int) -> dict[str, int]:
+def generate(out: Path, n: int, seed: int, suite: str = "base") -> dict[str, int]:
     r = random.Random(seed)
+    shapes = suite == "shapes"
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     lines = []
@@ -771,7 +1010,12 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
         snippets: list[Snip] = []
         if r.random() < 0.5:  # clean: hard negatives only
             for _ in range(r.randint(1, 3)):
-                snippets.append(r.choice(NEGATIVE)(r))
+                snippets.append((shape_negative if shapes and r.random() < 0.7
+                                 else r.choice(NEGATIVE))(r))
+        elif shapes:
+            snippets.append(r.choice(SHAPES[r.choice(list(SHAPES))])(r))
+            if r.random() < 0.5:
+                snippets.insert(r.randint(0, 1), shape_negative(r))
         else:
             cats = [r.choice(list(POSITIVE))]
             if r.random() < 0.15:
@@ -785,7 +1029,7 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
         for c in labels or ["clean"]:
             counts[c] = counts.get(c, 0) + 1
         name = f"{i:05d}.eml"
-        (out / name).write_bytes(build(r, snippets, i))
+        (out / name).write_bytes(build(r, snippets, i, extra_layouts=shapes))
         lines.append(json.dumps({"file": name, "labels": labels}))
     (out / "labels.jsonl").write_text("\n".join(lines) + "\n")
     return counts
@@ -795,9 +1039,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("-n", type=int, default=1500)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, help="default: 7 for base, 1212 for shapes")
+    parser.add_argument("--suite", choices=("base", "shapes"), default="base",
+                        help="shapes: the issue-12 shapes and their hard negatives")
     args = parser.parse_args()
-    counts = generate(args.out, args.n, args.seed)
+    seed = args.seed if args.seed is not None else (1212 if args.suite == "shapes" else 7)
+    counts = generate(args.out, args.n, seed, args.suite)
     print(f"wrote {args.n} messages to {args.out}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0
 

@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     scan = sub.add_parser("scan", help="run the content checks offline on .eml files or directories")
     scan.add_argument("--policy", type=Path, help="policy file (default: built-in defaults)")
     scan.add_argument("--json", action="store_true", help="one JSON object per message per line")
+    scan.add_argument("--explain", action="store_true",
+                      help="per finding: rule symbol, confidence, part, line and the value masked")
     scan.add_argument("paths", nargs="+", type=Path)
     scan.set_defaults(handler=_scan)
 
@@ -123,7 +125,10 @@ def _policy_check(args: argparse.Namespace) -> int:
 def _scan(args: argparse.Namespace) -> int:
     from .scan import eml_files, scan_files
 
-    _policy_for(args.policy)  # a bad policy is reported here, once, not by each worker
+    policy = _policy_for(args.policy)  # a bad policy is reported here, once, not by each worker
+    if args.explain:
+        from .scan import explain_files
+        return explain_files(list(eml_files(args.paths)), policy)
     loader = functools.partial(_policy_for, args.policy)
     return scan_files(list(eml_files(args.paths)), loader, args.json)
 

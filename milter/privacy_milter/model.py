@@ -118,6 +118,7 @@ class Finding:
     confidence: Confidence
     count: int = 1
     where: str = "body"  # body, subject, attachment: a coarse location, never a file name
+    rules: tuple[str, ...] = ()  # symbols of the detection rules that fired (docs/DLP.md)
 
 
 @dataclass(frozen=True)

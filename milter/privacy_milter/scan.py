@@ -75,8 +75,8 @@ async def _scan_one(path: str) -> Outcome:
     finally:
         message.close()
     return path, {
-        "findings": [{"category": f.category, "confidence": f.confidence.label, "count": f.count}
-                     for f in verdict.findings],
+        "findings": [{"category": f.category, "confidence": f.confidence.label, "count": f.count,
+                      "rules": list(f.rules)} for f in verdict.findings],
         "action": verdict.action.label,
         "failed": [r.filter for r in verdict.results if r.error],
     }, None
@@ -120,4 +120,27 @@ def _emit(chunks: Iterable[list[Outcome]], out: TextIO, as_json: bool) -> int:
             status = 1
             continue
         _write(out, path, result, as_json)
+    return status
+
+
+def explain_files(files: list[Path], policy: Policy, out: TextIO = sys.stdout) -> int:
+    """Per finding: rule symbol, confidence, part and line, value masked. Exit 1 if unreadable."""
+    from privacy_filters.dlp import Limits
+    from privacy_filters.dlp.explain import explain
+
+    limits = Limits(max_message_bytes=policy.dlp.max_message_bytes)
+    table = policy.dlp.modulus_table
+    status = 0
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            print(f"privacy-milter: {path}: cannot read: {exc.strerror}", file=sys.stderr)
+            status = 1
+            continue
+        rows = explain(raw, limits, table)
+        out.write(f"{path}: {len(rows)} finding(s)\n")
+        for e in rows:
+            out.write(f"  {e.rule:30} {e.confidence.label:6} {e.where} (part {e.part}) "
+                      f"line {e.line}: {e.shown}\n")
     return status

@@ -44,3 +44,28 @@ def test_unreadable_file_is_reported_and_the_rest_scanned(tmp_path, capsys):
     status, records = run([tmp_path / "missing.eml", good], 1)
     assert status == 1 and [r["path"] for r in records] == [str(good)]
     assert "missing.eml: cannot read" in capsys.readouterr().err
+
+
+def test_json_lists_the_rules_that_fired(tmp_path):
+    path = tmp_path / "card.eml"
+    path.write_bytes(MESSAGES["card.eml"])
+    _, records = run([path], 1)
+    assert records[0]["findings"] == [{"category": "payment_card", "confidence": "high", "count": 1,
+                                       "rules": ["card.luhn_iin_context"]}]
+
+
+def test_explain_names_rule_part_line_and_masks_the_value(tmp_path):
+    from privacy_milter.scan import explain_files
+
+    card = "4539148803436467"
+    path = tmp_path / "m.eml"
+    path.write_bytes(b"Subject: trip\r\n\r\nHello,\r\nFor the hotel deposit:\r\n"
+                     b"4539 1488 0343 6467\r\n09/27\r\nbank 30-94-57 / 61528374\r\n")
+    out = io.StringIO()
+    assert explain_files([path], policy_mod.default(), out) == 0
+    text = out.getvalue()
+    assert "card.luhn_iin_expiry" in text and "high" in text and "body (part 2) line 3: 4" in text
+    assert "uk_account." in text and "line 5" in text
+    for secret in (card, "309457", "61528374"):
+        assert not any(secret[i:i + 6] in text.replace(" ", "") for i in range(len(secret) - 5))
+    assert "4" + "•" * 14 + "7" in text

@@ -11,7 +11,7 @@ from privacy_milter.model import Confidence
 from . import context as ctx
 from .modulus import ModulusTable
 from .patterns import Engine, Match
-from .report import Hit, digest
+from .report import Hit, make_hit
 from .validators import IBAN_LENGTHS, iban_ok
 
 # Specimen IBANs printed in standards, bank documentation and software manuals. People do
@@ -23,6 +23,7 @@ _SPECIMENS = frozenset((
     "ES9121000418450200051332", "IT60X0542811101000000123456", "BE68539007547034",
     "AT611904300234573201", "PL61109010140000071219812874", "GB33BUKB20201555555555",
 ))
+_BARE_JOIN = re.compile(r"[ \t]{0,2}[/.]?[ \t]{0,2}")  # between a bare sort code and account
 _PAIR_DISTANCE = 160  # characters between a sort code and its account number
 
 
@@ -39,7 +40,8 @@ def find_ibans(text: str, engine: Engine) -> Iterator[Hit]:
         if text[m.start].islower() and not named and text[m.start + 4:m.start + 5] != " ":
             continue  # lower case and unbroken ("de44...") counts only where a bank word says so
         confidence = Confidence.HIGH if named and not specimen else Confidence.MEDIUM
-        yield Hit("iban", confidence, digest("iban", compact))
+        rule = "iban.specimen" if specimen else "iban.checksum_context" if named else "iban.checksum"
+        yield make_hit("iban", confidence, compact, rule, m.start)
 
 
 def _iban_at(text: str, m: Match) -> str | None:
@@ -81,11 +83,11 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
         named_sc = _sort_code_named(text, sc)
         named_acct = bool(ctx.ACCOUNT_WORDS.search(ctx.before(text, account.start, 40)))
         if named_sc:
-            confidence = Confidence.HIGH
+            confidence, rule = Confidence.HIGH, "uk_account.labelled"
         elif named_acct and sort_code[1] and _bank_near(
                 ctx.before(text, min(sc.start, account.start), 160)
                 + " " + ctx.after(text, max(sc.end, account.end), 80), True):
-            confidence = Confidence.MEDIUM
+            confidence, rule = Confidence.MEDIUM, "uk_account.bank_context"
         elif 0 <= account.start - sc.end <= 4 and (ctx.BANK_WORDS.search(
                 ctx.before(text, sc.start, 120)) or ctx.UK_BANK_NAMES.search(
                 ctx.before(text, sc.start, 120) + " " + ctx.after(text, account.end, 40))) and (
@@ -93,17 +95,21 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
                     or named_acct or ctx.ACCOUNT_WORDS.search(ctx.before(text, sc.start, 60))
                     or ctx.UK_PAYMENT_WORDS.search(ctx.before(text, sc.start, 120))):
             # "bank details: Barclays 20-00-00 12345678"; "my HSBC account? 200000 12345678"
-            confidence = Confidence.MEDIUM
+            confidence, rule = Confidence.MEDIUM, "uk_account.pair_context"
+        elif account.start >= sc.end and _BARE_JOIN.fullmatch(text, sc.end, account.start) and (
+                ctx.BARE_BANK_LEAD.search(ctx.line_before(text, sc.start, 40))):
+            # "bank 30-94-57 / 61528374", "acc 309457 61528374": six and eight digits, joined
+            confidence, rule = Confidence.MEDIUM, "uk_account.bare"
         else:
             continue
         if table is not None:
             verdict = table.check(sort_code[0], acct)
             if verdict is True:
-                confidence = Confidence.HIGH
+                confidence, rule = Confidence.HIGH, "uk_account.modulus"
             elif verdict is False:
                 confidence = Confidence(max(Confidence.LOW, confidence - 1))
-        yield Hit("uk_bank_account", confidence,
-                  digest("uk_bank_account", sort_code[0] + acct))
+                rule = "uk_account.modulus_failed"
+        yield make_hit("uk_bank_account", confidence, sort_code[0] + acct, rule, sc.start)
 
 
 def _bank_near(window: str, account_named: bool) -> bool:

@@ -9,7 +9,7 @@ from privacy_milter.model import Confidence
 
 from . import context as ctx
 from .patterns import Engine
-from .report import Hit, digest
+from .report import Hit, make_hit
 from .validators import NEEDS_CONTEXT, TEST_CARDS, card_groups_ok, card_scheme, luhn_ok
 
 _GROUP = re.compile(r"\d+")
@@ -19,13 +19,17 @@ _PLAIN_SEPS = frozenset(("", " ", "-", "."))
 
 def find_cards(text: str, engine: Engine) -> Iterator[Hit]:
     for m in engine.find("card", text):
-        for start, end, groups, loose in _candidates(text, m.start, m.end):
+        rejected: set[tuple[int, int]] = set()
+        for start, end, groups, loose in _candidates(text, m.start, m.end, rejected):
             hit = _judge(text, start, end, groups, loose)
             if hit is not None:
                 yield hit
+            else:
+                rejected.add((start, end))
 
 
-def _candidates(text: str, start: int, end: int) -> Iterator[tuple[int, int, list[int], bool]]:
+def _candidates(text: str, start: int, end: int, rejected: set[tuple[int, int]] | None = None
+                ) -> Iterator[tuple[int, int, list[int], bool]]:
     """Runs of digit groups that are shaped like a printed card number.
 
     A digit run may hold a card glued to other numbers by spaces ("room 31 4111 ..."); a
@@ -58,6 +62,8 @@ def _candidates(text: str, start: int, end: int) -> Iterator[tuple[int, int, lis
             if len(lengths) == 1 and n > 1 and lengths[0] < 12:
                 continue  # a lone long run inside spaced numbers is not a printed card
             yield spans[i][0], spans[j][1], lengths, loose
+            if rejected is not None and (spans[i][0], spans[j][1]) in rejected and loose:
+                continue  # "4539 …\n11/28": the wrapped run was the card plus its expiry
             i, found = j + 1, True
             break
         if not found:
@@ -82,16 +88,28 @@ def _judge(text: str, start: int, end: int, groups: list[int], loose: bool = Fal
     not_card_at = not_card_at + clause if not_card_at >= 0 else -1
     if not_card_at > card_at and not_card_at >= len(before) - 32:
         return None  # the word right before says order/reference/phone number
-    if ctx.STRONG_CARD_WORDS.search(before) or ctx.STRONG_CARD_WORDS.search(after) or (
-            ctx.EXPIRY.search(after) or ctx.EXPIRY.search(before[-24:])):
+    rule = "card.luhn_iin_context"
+    if ctx.STRONG_CARD_WORDS.search(before) or ctx.STRONG_CARD_WORDS.search(after):
         confidence: Confidence | None = Confidence.HIGH
+    elif ctx.EXPIRY.search(after) or ctx.EXPIRY.search(before[-24:]) or (
+            _alone_on_line(text, start, end) and ctx.EXPIRY_LINE.match(after)):
+        confidence, rule = Confidence.HIGH, "card.luhn_iin_expiry"
     elif card_at >= 0 or ctx.CARD_WORDS.search(after):
         confidence = Confidence.MEDIUM
     elif len(groups) > 1 and scheme in _PRINTED_SCHEMES:
         confidence = Confidence.LOW  # printed like a card, valid, but nobody said so
+        rule = "card.luhn_iin_printed"
     else:
         confidence = None
     if confidence is None or (scheme in NEEDS_CONTEXT and confidence < Confidence.HIGH) or (
             loose and confidence < Confidence.MEDIUM):
         return None
-    return Hit("payment_card", confidence, digest("payment_card", digits))
+    return make_hit("payment_card", confidence, digits, rule, start)
+
+
+def _alone_on_line(text: str, start: int, end: int) -> bool:
+    """Nothing but the number on its line ("For the flights:\n4539 …\n11/28")."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    return not text[line_start:start].strip(" \t>") and not text[
+        end:line_end if line_end != -1 else len(text)].strip()

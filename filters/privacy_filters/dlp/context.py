@@ -28,6 +28,10 @@ NOT_CARD_WORDS: Final = re.compile(
     r"bestellnummer|commande|pedido|referenz)\b")
 # A card's expiry date, MM/YY or MM/YYYY, standing alone (not part of a full date 12/03/2026).
 EXPIRY: Final = re.compile(r"(?<![\d/.\-])(?:0[1-9]|1[0-2])\s?/\s?(?:\d{2}|20\d{2})(?![\d/.\-])")
+# An expiry on the line after a card that stands alone: "3/29", "04.2029", "bis 11-28".
+EXPIRY_LINE: Final = re.compile(
+    r"[ \t]*\n[ \t>]*(?:(?:valid|until|exp\w*|gültig|bis|jusqu['’]?à|fin|end)\.?:?[ \t]+){0,2}"
+    r"(?:0?[1-9]|1[0-2])[ \t]?[/.\-][ \t]?(?:\d{2}|20\d{2})[ \t]*(?:\n|$)")
 TEST_WORDS: Final = re.compile(r"\b(?:test|testing|sandbox|dummy|sample|example|fake)\b")
 
 IBAN_WORDS: Final = re.compile(
@@ -49,6 +53,10 @@ SORT_JUST_BEFORE: Final = re.compile(r"\bsort\s*(?:code)?\s*[:\-]?\s*$")
 BANK_WORDS: Final = re.compile(
     r"\b(?:bank|banking|pay|paid|payment|transfer|payee|beneficiary|remit|bacs|faster\s+payments?|"
     r"chaps|deposit|refund|salary|wages)\b")
+# A bank word ending just before a bare "30-94-57 / 61528374" on the same line.
+BARE_BANK_LEAD: Final = re.compile(
+    r"\b(?:bank\w*|banque|konto|compte|acc|acct|a/c|account|barclays|natwest|lloyds|hsbc|"
+    r"santander|halifax|nationwide|monzo|starling)\b(?:[\s:.,()\-]|\b(?:uk|is|in|my|ma|mon)\b)*$")
 # UK banks and building societies: with an account or payment word, the numbers are bank details.
 UK_BANK_NAMES: Final = re.compile(
     r"\b(?:barclays|natwest|lloyds|hsbc|santander|halifax|nationwide|tsb|monzo|starling|revolut|"

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Final
 
 from privacy_milter.model import Confidence
 
+from .described import find_opened
 from .patterns import PASSWORD_WORDS, Engine
-from .report import Hit, digest
+from .report import Hit, make_hit
 
 _WORD_RE: Final = re.compile(r"(?i)(?:" + PASSWORD_WORDS + r")")
 # What links a password word to its value: ":" "=" table cells, "is" and its translations,
@@ -76,6 +78,7 @@ _FULL_WORD: Final = re.compile(
     r"has(?:ł|l)o|heslo|l(?:ö|o)senord|passord|salasana|adgangskode|пароль|passcode|passphrase|"
     r"(?:wlan|wi-?fi|netzwerk)-?(?:schlüssel|schluessel|kennwort|passwort)|"
     r"code\s+wi-?fi|cl(?:é|e)\s+(?:wi-?fi|wpa|wlan)")
+_OPENS_WORD: Final = re.compile(r"(?i)(?:access|door|alarm|entry|gate|safe|unlock)\s+code")
 _PASSPHRASE: Final = re.compile(r"[A-Za-z]{2,}(?:-[A-Za-z]{2,}){3,}")
 # Languages where the word for "is" is "to": "Hasło to Orchid1975".
 _TO_IS: Final = re.compile(r"(?i)has(?:ł|l)o")
@@ -84,8 +87,9 @@ _SETTING_SEP: Final = re.compile(r"[\"']?[ \t]*(?:=|:)[ \t]*[^\s$%{<]")
 _IS_WORDS: Final = frozenset("is ist est es è é är er jest je wordt lautet".split())
 _BARE_VALUE: Final = re.compile(r"(?=[^\s]*\d)(?=[^\s]*[A-Za-z])[A-Za-z0-9][^\s=]{5,63}")
 _AMBIGUOUS: Final = re.compile(r"(?i)pass(?:es)?|pw|pin|mdp|clave|parola|code")
+_SHORT: Final = re.compile(r"(?i)pw|pwd|pass|pin|mdp")
 _CRED_CONTEXT: Final = re.compile(
-    r"(?i)\b(?:user(?:name)?|login|log\ ?in|logon|account|e-?mail|wi-?fi|ssid|network|portal|"
+    r"(?i)\b(?:user(?:name)?|uid|nutzer|identifiant|login|log\ ?in|logon|account|e-?mail|wi-?fi|ssid|network|portal|"
     r"router|admin|credentials?|card|sim|phone|door|alarm|safe|bank|id|benutzer|utilisateur|"
     r"usuario|gebruiker|utente|usu[aá]rio)\b")
 _SPECIMEN_HOST: Final = re.compile(r"(?:[\w-]+\.)*(?:example|localhost|myhost|host|server|"
@@ -116,11 +120,13 @@ def find_credentials(text: str, engine: Engine, hits: frozenset[str]) -> Iterato
         for m in engine.find("google", text):
             if m.end < len(text) and (text[m.end].isalnum() or text[m.end] in "_-"):
                 continue  # longer than a key: some other identifier
-            yield Hit("password", Confidence.MEDIUM, digest("password", text[m.start:m.end]))
+            yield make_hit("password", Confidence.MEDIUM, text[m.start:m.end], "password.key_prefix", m.start)
     if "cred_below" in hits:
         yield from _credentials_below(text, engine)
     if "url_cred" in hits:
         yield from _url_credentials(text, engine)
+    if "opens" in hits:
+        yield from find_opened(text, engine)
 
 
 def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
@@ -170,7 +176,7 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
                           or _CONFERENCE.search(rest))
         hit = _value_after(rest[:160], word, conference, lead, strict)
         if hit is not None:
-            yield hit
+            yield replace(hit, pos=m.start)
 
 
 def _credentials_below(text: str, engine: Engine) -> Iterator[Hit]:
@@ -187,7 +193,7 @@ def _credentials_below(text: str, engine: Engine) -> Iterator[Hit]:
                 break  # a labelled form ("User: x") is read by the password-word rules
             value = _clean(line)
             if _strength(value) == 2 and len(value) >= 6:
-                yield Hit("password", Confidence.MEDIUM, digest("password", value))
+                yield make_hit("password", Confidence.MEDIUM, value, "password.below", m.start)
                 break
 
 
@@ -206,6 +212,8 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "",
                  strict: bool = False) -> Hit | None:
     """The first separator-and-value after a password word that reads as a real secret."""
     pos = 0
+    # "user mkhan pw Gorse81Hill": a short label with no separator, after a user on the line.
+    short_bare = bool(_SHORT.fullmatch(word)) and bool(_CRED_CONTEXT.search(lead))
     while (found := _SEP_RE.search(rest, pos)) is not None:
         pos = found.start() + 1  # overlapping: a value tried as bare may hold the next ":"
         gap = rest[:found.start()]
@@ -229,12 +237,14 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "",
         # Up to five linking words, eight when the value is plainly a secret (checked below):
         # "the password I set up for your account yesterday is …"
         long_gap = len(gap.split()) > 5
-        if len(gap.split()) > 8 or _GAP_STOP.search(gap) or not _GAP_CHARS.fullmatch(gap) \
+        # "the password for the tablet we use at the front desk on Saturdays is …"
+        if len(gap.split()) > (12 if sep.rstrip(":").strip() in _IS_WORDS else 8) or _GAP_STOP.search(gap) or not _GAP_CHARS.fullmatch(gap) \
                 or gap.count("(") != gap.count(")"):
             return None  # linking words only: no code, markup or unclosed brackets
         if to and not _CHANGED.search(lead) and not _TO_IS.fullmatch(word):
             continue  # "to" names a value only after "changed/set the password" (or "hasło to")
-        if bare and not to and (not _FULL_WORD.fullmatch(word) or not (
+        if bare and not to and not (short_bare and _strength(_clean(found.group("value"))) == 2) and (
+                not _FULL_WORD.fullmatch(word) or not (
                 _BARE_VALUE.fullmatch(_clean(found.group("value")))
                 or _PASSPHRASE.fullmatch(_clean(found.group("value"))))):
             continue  # "pass --quiet to gpg": short words and option-like values prove nothing
@@ -263,10 +273,19 @@ def _value_after(rest: str, word: str, conference: bool, lead: str = "",
         if confidence is not None and confidence < Confidence.HIGH and re.match(r"\w", tail):
             return None  # "Password: Update ELF header": a plain word that starts a sentence
         if confidence is not None and (not bare or confidence is Confidence.HIGH):
-            return Hit("password", confidence, digest("password", _clean(value)))
+            return make_hit("password", confidence, _clean(value), _rule(word, formal, code_is))
         if not bare:
             return None  # a separator followed by a non-secret: the sentence says something else
     return None
+
+
+def _rule(word: str, formal: bool, code_is: bool) -> str:
+    """The symbol for a password word and its value: what the evidence was."""
+    if _OPENS_WORD.search(word):
+        return "password.opens"  # "alarm code", "door code": named by what it opens
+    if _SHORT.fullmatch(word):
+        return "password.short_label"  # pw, pwd, pass, PIN, mdp
+    return "password.labelled" if formal else "password.described"
 
 
 def tail_word(rest: str, end: int) -> bool:
@@ -298,7 +317,8 @@ def _header_rows(text: str, engine: Engine) -> Iterator[Hit]:
                 break
             confidence = _value_confidence(values[column].strip(" \"'"), True, "password")
             if confidence is not None:
-                yield Hit("password", confidence, digest("password", _clean(values[column])))
+                yield make_hit("password", confidence, _clean(values[column]), "password.table_column",
+                            m.start)
 
 
 def _cells(row: str) -> list[str]:
@@ -314,7 +334,7 @@ def _login_pairs(text: str, engine: Engine) -> Iterator[Hit]:
         if compact is not None:  # "user/pass: admin/Zx9vBn3m"
             value = _clean(compact.group("value"))
             if _strength(value) >= 2:
-                yield Hit("password", Confidence.MEDIUM, digest("password", value))
+                yield make_hit("password", Confidence.MEDIUM, value, "password.login_pair", m.start)
             continue
         found = _LOGIN_RE.search(text, m.start, m.end + 1)
         if found is None:
@@ -324,7 +344,7 @@ def _login_pairs(text: str, engine: Engine) -> Iterator[Hit]:
         if not _PAIR_LEAD.search(lead):
             continue  # "sign-in sheet / Q3-2001": no word says a login follows
         if _strength(value) >= 2 and "/" not in value:
-            yield Hit("password", Confidence.MEDIUM, digest("password", value))
+            yield make_hit("password", Confidence.MEDIUM, value, "password.login_pair", m.start)
 
 
 def _tokens(text: str, engine: Engine) -> Iterator[Hit]:
@@ -336,7 +356,7 @@ def _tokens(text: str, engine: Engine) -> Iterator[Hit]:
         value = found.group("value")
         if _is_placeholder(value) or re.search(r"(.)\1{5}", value) or "example" in value.lower():
             continue
-        yield Hit("password", Confidence.HIGH, digest("password", value))
+        yield make_hit("password", Confidence.HIGH, value, "password.token_labelled", m.start)
 
 
 def _keys(text: str, engine: Engine, name: str) -> Iterator[Hit]:
@@ -346,7 +366,8 @@ def _keys(text: str, engine: Engine, name: str) -> Iterator[Hit]:
             continue  # documentation specimens and XXXXXXXX fillers
         if name == "pem" and not _B64_RUN.search(text, m.end, m.end + 400):
             continue  # a header quoted in prose, with no key material after it
-        yield Hit("password", Confidence.HIGH, digest("password", token))
+        yield make_hit("password", Confidence.HIGH, token,
+                    "password.private_key" if name == "pem" else "password.key_prefix", m.start)
 
 
 def _url_credentials(text: str, engine: Engine) -> Iterator[Hit]:
@@ -356,7 +377,7 @@ def _url_credentials(text: str, engine: Engine) -> Iterator[Hit]:
         host = token.rsplit("@", 1)[1].lower()
         if _strength(secret) < 2 or len(secret) < 6 or _SPECIMEN_HOST.match(host):
             continue  # "https://a:b@example.com" is documentation, not a leak
-        yield Hit("password", Confidence.MEDIUM, digest("password", token))
+        yield make_hit("password", Confidence.MEDIUM, token, "password.url_userinfo", m.start)
 
 
 def _clean(value: str) -> str:

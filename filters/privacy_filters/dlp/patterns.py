@@ -14,6 +14,8 @@ from typing import Final
 
 import re2
 
+from .described import ENTRY_VERBS, LOCK_WORDS
+
 # Password words in the languages our customers write in. Boundaries are checked in Python
 # because RE2's \b is ASCII-only and would fail after letters such as ó or ł.
 PASSWORD_WORDS: Final = (
@@ -37,10 +39,14 @@ _SPECS: Final = (
              r"|\b[a-z]{2}\d{2}(?:[a-z0-9]{10,30}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,4})?)\b"),
     ("sortcode", r"\b\d{2}[ .\-–]?\d{2}[ .\-–]?\d{2}\b"),
     ("account", r"\b\d{8}\b|\b\d{4} \d{4}\b"),
-    ("uk_words", r"(?i)sort[\s\-_]?code|\bsort\b|\bs/c\b|\bs/code\b|\ba/c\b|\bacc(?:oun)?t\b|\bacct\b|\bsc:|\bbank|"
+    ("uk_words", r"(?i)sort[\s\-_]?code|\bsort\b|\bs/c\b|\bs/code\b|\ba/c\b|\bacc(?:oun)?t\b|\bacct?\b|banque|konto|\bsc:|\bbank|"
                  r"\bbacs\b|\bpay|\btransfer|\bpayee|barclays|natwest|lloyds|hsbc|santander|"
                  r"halifax|nationwide|monzo|starling"),
     ("pw_word", r"(?i)(?:" + PASSWORD_WORDS + r")"),
+    # A lock-like thing with its code, or a verb of getting in (described.py); the reversed
+    # "mit X kommst du" starts at the preposition.
+    ("opens", r"(?i)\b(?:" + LOCK_WORDS + r")|\b(?:" + ENTRY_VERBS + r")\b"
+              r"|\b(?:use|using|with|mit|avec)\s+\S{6,64}[^\n.!?]{0,8}?\b(?:to\s+)?(?:" + ENTRY_VERBS + r")\b"),
     ("login_pair", r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?|"
                    r"wi-?fi|wlan|ssid|zugang(?:sdaten)?|benutzer(?:name)?|anmeldung|identifiants?|"
                    r"usuario|utente|gebruiker(?:snaam)?)\b"

@@ -2,51 +2,52 @@ import pytest
 
 from privacy_milter.model import Confidence
 
+HIGH, MEDIUM, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
+
 from dlp_helpers import categories
 
 # Every credential below is made up for these tests.
-FOUND = [
-    "Your new password is: Harb0ur!Lights",
-    "The wifi password for the meeting room is Falcon1957",
-    "the guest wi-fi key is BlueSky42",
-    "Login details for the CRM:\nuser: jdoe\npass: river-maple-harbour5",
-    "I've reset the router admin login, it's admin / Copper1997",
-    "Username: office\nPassword:\nQwerty!234",
-    "Das Passwort lautet Sommer2024!",
-    "Kennwort: Xk7#pq9Lm",
-    "Le mot de passe est : Soleil#2025",
-    "La contraseña es Perro-Azul-77",
-    "Het wachtwoord is Fietsen99!",
-    "La password è Mare2023?",
-    "A senha é Praia#4455",
-    "I changed the password to Kestrel#88 so you can log in",
-    "Username\tPassword\nbob\tS3cretPass!",
-    "email,password\nbob@example.org,Winter2020!\n",
-    "db url: postgres://app:Sup3rS3cret9@db.internal.corp:5432/prod",
-    "key:\n-----BEGIN OPENSSH PRIVATE KEY-----\n"
-    "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAABlwAAAAdzc2gtcn\n",
-    "aws_access_key_id = AKIAZ7Q3LMN4PQRS8TUV",
-    "here is the token ghp_" + "aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5",
-    "slack bot xoxb-123456789012-1234567890123-" + "AbCdEfGhIjKlMnOpQrStUvWx",
-    "stripe sk_live_" + "51HxYzAbCdEfGhIjKlMnOpQrSt",
-    "Passwort für das WLAN: Sommer2024",
-    "Password (case sensitive): Falcon1957",
-    "my password's Falcon1957",
-    "Login: jsmith\nPwd: Falcon1957",
-    "Password - Falcon1957",
-    "Your temporary password is below:\n\nFalcon1957\n\nThanks",
-    "パスワード: Sakura2024!",
-    "Wifi: GuestNet / BlueSky42",
-    "API key: 9f8e7d6c5b4a39281706f5e4d3c2b1a0",
-    "client_secret = 'Zx81kLm29QpR7sT4uV6wX'",
-    "WLAN-Passwort: Sommer2024",
-    "Can you log in as admin with password Falcon1957?",
-    "the password to the shared mailbox is Falcon1957",
-    "Password for Wi-Fi network 'Office5G' is Falcon1957",
-    "Zugangsdaten: Benutzer mmeier, Passwort Sommer2024",
-    "Usuario: jlopez Contraseña: Perro-Azul-77",
-    "Username\njsmith\nPassword\nFalcon1957\n",
-    "Password :\nFalcon1957\n",
+FOUND = [  # (text, confidence of the password finding)
+    ('Your new password is: Harb0ur!Lights', HIGH),
+    ('The wifi password for the meeting room is Falcon1957', HIGH),
+    ('the guest wi-fi key is BlueSky42', HIGH),
+    ('Login details for the CRM:\nuser: jdoe\npass: river-maple-harbour5', HIGH),
+    ("I've reset the router admin login, it's admin / Copper1997", MEDIUM),
+    ('Username: office\nPassword:\nQwerty!234', HIGH),
+    ('Das Passwort lautet Sommer2024!', HIGH),
+    ('Kennwort: Xk7#pq9Lm', HIGH),
+    ('Le mot de passe est : Soleil#2025', HIGH),
+    ('La contraseña es Perro-Azul-77', HIGH),
+    ('Het wachtwoord is Fietsen99!', HIGH),
+    ('La password è Mare2023?', HIGH),
+    ('A senha é Praia#4455', HIGH),
+    ('I changed the password to Kestrel#88 so you can log in', HIGH),
+    ('Username\tPassword\nbob\tS3cretPass!', HIGH),
+    ('email,password\nbob@example.org,Winter2020!\n', HIGH),
+    ('db url: postgres://app:Sup3rS3cret9@db.internal.corp:5432/prod', MEDIUM),
+    ('key:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAABlwAAAAdzc2gtcn\n', HIGH),
+    ('aws_access_key_id = AKIAZ7Q3LMN4PQRS8TUV', HIGH),
+    ('here is the token ghp_aB3dE5fG7hI9jK1lM3nO5pQ7rS9tU1vW3xY5', HIGH),
+    ('slack bot xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx', HIGH),
+    ('stripe sk_live_51HxYzAbCdEfGhIjKlMnOpQrSt', HIGH),
+    ('Passwort für das WLAN: Sommer2024', HIGH),
+    ('Password (case sensitive): Falcon1957', HIGH),
+    ("my password's Falcon1957", HIGH),
+    ('Login: jsmith\nPwd: Falcon1957', HIGH),
+    ('Password - Falcon1957', HIGH),
+    ('Your temporary password is below:\n\nFalcon1957\n\nThanks', HIGH),
+    ('パスワード: Sakura2024!', HIGH),
+    ('Wifi: GuestNet / BlueSky42', MEDIUM),
+    ('API key: 9f8e7d6c5b4a39281706f5e4d3c2b1a0', HIGH),
+    ("client_secret = 'Zx81kLm29QpR7sT4uV6wX'", HIGH),
+    ('WLAN-Passwort: Sommer2024', HIGH),
+    ('Can you log in as admin with password Falcon1957?', HIGH),
+    ('the password to the shared mailbox is Falcon1957', HIGH),
+    ("Password for Wi-Fi network 'Office5G' is Falcon1957", HIGH),
+    ('Zugangsdaten: Benutzer mmeier, Passwort Sommer2024', HIGH),
+    ('Usuario: jlopez Contraseña: Perro-Azul-77', HIGH),
+    ('Username\njsmith\nPassword\nFalcon1957\n', HIGH),
+    ('Password :\nFalcon1957\n', HIGH),
 ]
 
 NOT_FOUND = [
@@ -87,14 +88,15 @@ NOT_FOUND = [
 ]
 
 
-@pytest.mark.parametrize("body", FOUND)
-def test_credentials_found(scan_text, body):
-    assert "password" in categories(scan_text(body))
+@pytest.mark.parametrize("body,confidence", FOUND)
+def test_credentials_found(scan_text, body, confidence):
+    finding = {f.category: f for f in scan_text(body).findings}["password"]
+    assert finding.confidence is confidence and finding.rules
 
 
 @pytest.mark.parametrize("body", NOT_FOUND)
 def test_credential_lookalikes_ignored(scan_text, body):
-    assert "password" not in categories(scan_text(body))
+    assert scan_text(body).findings == ()
 
 
 def test_password_in_subject_reports_subject(scan_text):
