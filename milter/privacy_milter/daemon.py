@@ -143,7 +143,7 @@ def _excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> Non
 def _serve(spec: str, mode: int, timeout: int, wiring: Wiring) -> None:
     """Like Milter.runmilter, but sets the unix socket's mode once it exists."""
     call = wiring.call
-    libmilter.set_flags(libmilter.ADDHDRS | libmilter.QUARANTINE)
+    libmilter.set_flags(libmilter.ADDHDRS | libmilter.CHGHDRS | libmilter.QUARANTINE)  # CHGHDRS: removing forged headers
     # An exception raised outside our callbacks (pymilter building a callback's arguments)
     # must not answer TEMPFAIL to a step Postfix expects no reply to: libmilter then drops
     # the message and never answers its end of message. Our callbacks catch their own.

@@ -203,14 +203,16 @@ class Runtime:
                 new = load_with(self.policy_path, self.overrides)
             except PolicyError as exc:
                 log.error("policy reload (%s) refused, the running policy stays: %s", reason, exc)
+                self.metrics.reloaded(False)
                 return False
-            for section in ("milter", "store", "tls_policy"):
+            for section in ("milter", "store", "tls_policy", "metrics"):
                 if getattr(new, section) != getattr(self.policy, section):
                     log.warning("policy reload: [%s] changed; it takes effect at the next restart", section)
                     new = dataclasses.replace(new, **{section: getattr(self.policy, section)})
             self.snapshot = Snapshot(new, build_pipeline(new))  # one assignment: messages see old or new
             logging.getLogger().setLevel(new.log.level.upper())
             log.info("policy reloaded (%s) from %s", reason, self.policy_path)
+            self.metrics.reloaded(True)
             return True
 
     def _stamp(self) -> tuple[int, int] | None:

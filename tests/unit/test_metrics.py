@@ -86,3 +86,18 @@ async def test_the_endpoint_serves_what_the_daemon_counted(tmp_path):
     assert 'privacy_milter_findings_total{category="payment_card",confidence="high"} 1.0' in body
     assert "privacy_milter_build_info" in body
     assert "4539" not in body and "shop.example" not in body
+
+
+async def test_reloads_are_counted_ok_and_refused(tmp_path):
+    path = tmp_path / "policy.toml"
+    base = f'[store]\npath = "{tmp_path}/m.db"\nkey_file = "{tmp_path}/k"\n[tls_policy]\nenabled = false\n'
+    path.write_text(base)
+    rt = await Runtime.start(policy_mod.load(path), policy_path=path, watch=False)
+    try:
+        assert rt.reload("test") is True
+        path.write_text(base + "[nonsense]\n")
+        assert rt.reload("test") is False
+    finally:
+        await rt.stop()
+    assert _value(rt.metrics, "privacy_milter_policy_reloads_total", result="ok") == 1
+    assert _value(rt.metrics, "privacy_milter_policy_reloads_total", result="refused") == 1
