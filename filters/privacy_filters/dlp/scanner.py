@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import unicodedata
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -12,15 +13,16 @@ from .banks import find_ibans, find_uk_accounts
 from .cards import find_cards
 from .credentials import find_credentials
 from .limits import Limits
-from .mime import Budget, read_source, walk_message
+from .mime import Budget, ScanStopped, read_source, walk_message
 from .modulus import ModulusTable, load_table
-from .patterns import engine
+from .patterns import MAX_MATCHES, Engine, Match, engine
 from .report import Collector, Hit, Report
 
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024   # characters per detector pass: bounds RE2's working memory
 OVERLAP = 1024       # so a value cut by a chunk boundary is still seen whole once
+MIN_SPLIT = 1024     # a chunk this short whose matches still hit the cap is not split again
 
 # Characters that change how text looks without changing what it says.
 _SPACES: dict[int, str | None] = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u2009\u200a\u3000"), " ")
@@ -30,40 +32,51 @@ _SPACES.update({ord("\r"): None, ord("\u2010"): "-", ord("\u2011"): "-", ord("\u
 
 
 def scan(source: bytes | BinaryIO, limits: Limits | None = None,
-         modulus_table: str | os.PathLike[str] | ModulusTable | None = None) -> Report:
+         modulus_table: str | os.PathLike[str] | ModulusTable | None = None, *,
+         deadline: float | None = None) -> Report:
     """Find payment cards, IBANs, UK bank accounts and passwords in one RFC 5322 message.
 
-    Never raises on bad input: what cannot be read is counted in `unscannable`.
+    Stops at `deadline` (a time.monotonic() value) or after limits.max_scan_seconds,
+    whichever comes first, and then reports unscannable reason "time". Never raises on bad
+    input: what cannot be read is counted in `unscannable`, by reason.
     """
     limits = limits or Limits()
     collector = Collector()
-    budget = Budget(limits)
+    own = time.monotonic() + limits.max_scan_seconds
+    budget = Budget(limits, deadline=own if deadline is None else min(deadline, own))
     table = load_table(modulus_table)
 
     def sink(text: str, where: str) -> None:
         try:
-            for hit in detect(text, table):
+            for hit in detect(text, table, budget):
                 collector.add(hit, where)
+        except ScanStopped:
+            raise
         except Exception as exc:  # noqa: BLE001 - one bad text must not end the whole scan
             log.warning("dlp detector failed on one part: %s", type(exc).__name__)
-            budget.unscannable += 1
+            budget.fail("malformed")
 
     try:
         raw, truncated = read_source(source, limits)
         if truncated:
-            budget.unscannable += 1
+            budget.fail("too_large")
         walk_message(raw, sink, budget)
+    except ScanStopped:
+        budget.fail("time")  # what was found so far still counts
     except Exception as exc:  # noqa: BLE001 - a scan must return; the type is enough to debug
         log.warning("dlp scan stopped early: %s", type(exc).__name__)
-        budget.unscannable += 1
-    collector.unscannable = budget.unscannable
+        budget.fail("malformed")
+    collector.reasons.update(budget.reasons)
     return collector.report()
 
 
-def detect(text: str, table: ModulusTable | None = None) -> Iterator[Hit]:
+def detect(text: str, table: ModulusTable | None = None,
+           budget: Budget | None = None) -> Iterator[Hit]:
     """All hits in one text (subject, body part or attachment text)."""
+    budget = budget or Budget(Limits())
     for chunk in _chunks(normalise(text)):
-        yield from _detect_chunk(chunk, table)
+        budget.check()
+        yield from _detect_chunk(chunk, table, budget)
 
 
 def normalise(text: str) -> str:
@@ -86,15 +99,56 @@ def _chunks(text: str) -> Iterator[str]:
         start = end
 
 
-def _detect_chunk(text: str, table: ModulusTable | None) -> Iterator[Hit]:
-    eng = engine()
+class _Counting:
+    """The pattern engine as the detectors see it, noting when a search stopped at its cap
+    (MAX_MATCHES per pattern and text) and how many matches were handed out."""
+
+    def __init__(self, eng: Engine) -> None:
+        self._eng = eng
+        self.capped = False
+        self.matches = 0
+
+    def which(self, text: str) -> frozenset[str]:
+        return self._eng.which(text)
+
+    def find(self, name: str, text: str, cap: int = MAX_MATCHES) -> Iterator[Match]:
+        for n, m in enumerate(self._eng.find(name, text, cap + 1)):
+            if n >= cap:
+                self.capped = True
+                return
+            self.matches += 1
+            yield m
+
+
+def _detect_chunk(text: str, table: ModulusTable | None, budget: Budget) -> Iterator[Hit]:
+    """Hits in one chunk. When a pattern has more matches than the detectors look at (400
+    card-shaped decoys before the real card), the chunk is searched again in halves, so the
+    real value is still found; the matches examined per scan are capped by
+    limits.max_candidates, and a search cut short by that counts as unscannable "budget"."""
+    counting = _Counting(engine())
+    yield from _run_detectors(text, table, counting)
+    budget.candidates += counting.matches
+    if not counting.capped:
+        return
+    if len(text) <= MIN_SPLIT or budget.candidates >= budget.limits.max_candidates:
+        budget.fail("budget")
+        return
+    budget.check()
+    mid = text.rfind("\n", len(text) // 4, len(text) * 3 // 4)
+    mid = mid if mid != -1 else len(text) // 2
+    overlap = min(OVERLAP, len(text) // 8)
+    yield from _detect_chunk(text[:mid], table, budget)
+    yield from _detect_chunk(text[max(0, mid - overlap):], table, budget)
+
+
+def _run_detectors(text: str, table: ModulusTable | None, eng: _Counting) -> Iterator[Hit]:
     hits = eng.which(text)
     if not hits:
         return
     if "card" in hits:
-        yield from find_cards(text, eng)
+        yield from find_cards(text, eng)  # type: ignore[arg-type]  # duck-typed Engine
     if "iban" in hits:
-        yield from find_ibans(text, eng)
+        yield from find_ibans(text, eng)  # type: ignore[arg-type]
     if "uk_words" in hits:
-        yield from find_uk_accounts(text, eng, hits, table)
-    yield from find_credentials(text, eng, hits)
+        yield from find_uk_accounts(text, eng, hits, table)  # type: ignore[arg-type]
+    yield from find_credentials(text, eng, hits)  # type: ignore[arg-type]
