@@ -144,6 +144,7 @@ def decide(name: str, findings: tuple[Finding, ...], unscannable: int, customer:
         action = max(action, a)
         if a > Action.ACCEPT:
             acted.append(f.category)
+    found_action = action
     rejected_for: list[str] = []
     for reason in reasons:
         a = policy.dlp.unscannable_action(reason)
@@ -164,7 +165,8 @@ def decide(name: str, findings: tuple[Finding, ...], unscannable: int, customer:
         headers = ((f"{prefix}-DLP", "; ".join(p for p in parts if p)),)
     reply = None
     if action is Action.REJECT:
-        reply = reject_reply(sorted(set(acted))) if acted else unscannable_reply(rejected_for)
+        reply = unscannable_reply(rejected_for) if found_action < Action.REJECT \
+            else reject_reply(sorted(set(acted)))
     return Result(name, action=action, findings=findings, headers=headers, reply=reply, facts=facts)
 
 
