@@ -1,6 +1,7 @@
 """Hostile inputs from issue 13: how long one DLP scan takes on each, and what it says.
 
     .venv/bin/python bench/hostile_dlp.py [--runs N] [--deadline SECONDS] [--only NAME]
+    .venv/bin/python bench/hostile_dlp.py --worker-cost [--runs N]
 
 Each case is built here (every secret is synthetic). The scan runs with the default
 Limits (max_scan_seconds bounds each scan); the table gives the median of N runs, the
@@ -20,7 +21,8 @@ import zlib
 from collections.abc import Callable
 from email.message import EmailMessage
 
-from privacy_filters.dlp import scan
+from privacy_filters.dlp import Limits, scan
+from privacy_filters.dlp import pdftext
 
 CARD = "4539148803436467"  # synthetic: passes Luhn
 
@@ -50,7 +52,7 @@ def _message(body: str = "Hello", html: str | None = None,
 def html_unclosed(size: int) -> bytes:
     """Unclosed <title>/<head> tags, then a card the reader can see."""
     unit = "<title>x <head>y "
-    markup = unit * (size // len(unit)) + f"<p>card {CARD} exp 12/29</p>"
+    markup = unit * (size // len(unit)) + f"<p>card number {CARD} exp 12/29</p>"
     return _message("see html", html=markup)
 
 
@@ -86,9 +88,9 @@ def shared_stream_pdf(pages: int = 200, ops: int = 6000, card: str = CARD) -> by
     return out.getvalue()
 
 
-def pdf_message(pages: int = 200) -> bytes:
+def pdf_message(pages: int = 200, ops: int = 6000) -> bytes:
     return _message("report attached",
-                    attachments=((shared_stream_pdf(pages), "application", "pdf", "r.pdf"),))
+                    attachments=((shared_stream_pdf(pages, ops), "application", "pdf", "r.pdf"),))
 
 
 def card_decoys(n: int = 400) -> bytes:
@@ -114,7 +116,7 @@ def nested_docx(depth: int = 1000) -> bytes:
     xml = ('<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/'
            f'wordprocessingml/2006/main"><w:body>{inner}</w:body></w:document>')
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:  # deflated, it looks like a bomb
         zf.writestr("[Content_Types].xml", "<Types/>")
         zf.writestr("word/document.xml", xml)
     return _message("doc", attachments=((buf.getvalue(), "application", "octet-stream",
@@ -149,6 +151,7 @@ CASES: dict[str, Callable[[], bytes]] = {
     "html-unclosed-350KB": lambda: html_unclosed(350_000),
     "html-unclosed-2MB": lambda: html_unclosed(2_000_000),
     "pdf-200-pages-shared-stream": pdf_message,
+    "pdf-1-page-3s-stream": lambda: pdf_message(1, 60_000),
     "card-after-400-decoys": card_decoys,
     "password-after-400-masked": password_decoys,
     "docx-nested-1000": nested_docx,
@@ -157,13 +160,46 @@ CASES: dict[str, Callable[[], bytes]] = {
 }
 
 
+def worker_cost(runs: int) -> None:
+    """What reading PDFs in a worker process costs per message, against reading in-process."""
+    small = _message("report attached",
+                     attachments=((shared_stream_pdf(1, 20), "application", "pdf", "r.pdf"),))
+    plain = _message("no attachment here")
+    rounds = max(runs, 100)
+    for label, raw in (("one-page PDF", small), ("plain text", plain)):
+        for worker in (False, True):
+            limits = Limits(pdf_worker=worker)
+            scan(raw, limits)  # a warm worker, as in a running daemon
+            start = time.perf_counter()
+            for _ in range(rounds):
+                scan(raw, limits)
+            per = (time.perf_counter() - start) / rounds
+            print(f"{label:14} worker={str(worker):5}  {per * 1e3:8.2f} ms/message "
+                  f"({rounds} scans)")
+    cold = []
+    for _ in range(3):
+        for proc in pdftext._pool:
+            proc.kill()
+            proc.wait()
+        pdftext._pool.clear()
+        start = time.perf_counter()
+        scan(small)
+        cold.append(time.perf_counter() - start)
+    print(f"one-page PDF, worker started cold: {statistics.median(cold) * 1e3:.0f} ms "
+          "(after a kill at the deadline, or the first PDF)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--deadline", type=float, default=None,
                         help="seconds from the start of each scan (default: Limits only)")
     parser.add_argument("--only", default=None)
+    parser.add_argument("--worker-cost", action="store_true")
     args = parser.parse_args()
+    if args.worker_cost:
+        worker_cost(args.runs)
+        return 0
     print(f"# {platform.python_implementation()} {platform.python_version()} on "
           f"{platform.machine()} {platform.node()}; median of {args.runs} runs")
     print(f"{'case':30} {'size':>9} {'median s':>9} {'max s':>7}  outcome")
