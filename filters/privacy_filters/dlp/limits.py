@@ -22,7 +22,7 @@ class Limits:
     max_zip_ratio: int = 100                 # uncompressed/compressed: above this is a bomb
     max_pdf_pages: int = 200
     max_xml_depth: int = 200                 # element nesting in one office XML part
-    max_candidates: int = 50_000             # pattern matches examined per scan (decoy floods)
+    max_candidates: int = 10_000             # pattern matches examined per scan (decoy floods)
     max_scan_seconds: float = 5.0            # wall time of one scan, whatever the deadline
     pdf_worker: bool = True                  # PDFs are read in a child process killed at the deadline
     pdf_worker_mb: int = 1024                # address space of that child process

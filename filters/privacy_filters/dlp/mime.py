@@ -130,12 +130,13 @@ def header_text(value: object) -> str:
         return str(value)
 
 
-def part_payload(part: Message, limit: int) -> tuple[bytes, str | None]:
+def part_payload(part: Message, limit: int, check: Callable[[], None] = lambda: None
+                 ) -> tuple[bytes, str | None]:
     """The decoded body of a leaf part, at most `limit` bytes, and why it is incomplete
     ("too_large" when it was cut, "malformed" when it did not decode) or None.
 
     The encoded text is cut *before* decoding, so a 50 MB base64 part never exists twice
-    in memory in full.
+    in memory in full. Decoding goes a megabyte at a time, calling `check` in between.
     """
     raw = part.get_payload()
     if not isinstance(raw, str):
@@ -151,12 +152,34 @@ def part_payload(part: Message, limit: int) -> tuple[bytes, str | None]:
     try:
         if cte == "base64":
             compact = data.translate(None, _NOT_B64)
-            data = binascii.a2b_base64(compact[:len(compact) // 4 * 4])
+            data = _in_pieces(compact[:len(compact) // 4 * 4], binascii.a2b_base64, check)
         elif cte == "quoted-printable":
-            data = quopri.decodestring(data)
+            data = _in_pieces(data, quopri.decodestring, check, at=b"\n")
     except (binascii.Error, ValueError):
         return b"", "malformed"  # undecodable: count the part as unscannable
     return data[:limit], "too_large" if cut or len(data) > limit else None
+
+
+DECODE_PIECE = 1024 * 1024  # encoded bytes decoded between two looks at the clock
+
+
+def _in_pieces(data: bytes, decode: Callable[[bytes], bytes], check: Callable[[], None],
+               at: bytes | None = None) -> bytes:
+    """decode(data) a piece at a time: base64 pieces are a multiple of 4 bytes, quoted-
+    printable pieces end at a line break (no escape spans one)."""
+    if len(data) <= DECODE_PIECE:
+        return decode(data)
+    out: list[bytes] = []
+    pos = 0
+    while pos < len(data):
+        check()
+        end = min(len(data), pos + DECODE_PIECE)
+        if end < len(data) and at is not None:
+            nl = data.rfind(at, pos, end)
+            end = nl + 1 if nl != -1 else end
+        out.append(decode(data[pos:end]))
+        pos = end
+    return b"".join(out)
 
 
 def walk_message(raw: bytes, sink: Sink, budget: Budget, depth: int = 0,
@@ -225,7 +248,7 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
         named = "name" in disposition or "name" in str(part.get("Content-Type", "")).lower()
         filename = header_text(part.get_filename(None) if named and _safe_filename(part) else None)
         is_attachment = "attachment" in disposition or bool(filename)
-        data, incomplete = part_payload(part, budget.limits.max_part_bytes)
+        data, incomplete = part_payload(part, budget.limits.max_part_bytes, budget.check)
         if incomplete:
             budget.fail(incomplete)
         if not is_attachment and ctype in ("text/plain", "text/html", "text/enriched", ""):

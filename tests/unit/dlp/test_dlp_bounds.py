@@ -128,6 +128,14 @@ def test_deadline_stops_a_huge_html_part():
     assert time.monotonic() - start < 2.0
 
 
+def test_deadline_stops_megabytes_of_non_ascii_text():
+    raw = message("caf\u00e9\u00a0" * 3_000_000)  # the old normalisation: 3 s in one call
+    start = time.monotonic()
+    report = scan(raw, deadline=start + 0.3)
+    assert "time" in report.unscannable_reasons
+    assert time.monotonic() - start < 1.5
+
+
 def test_max_scan_seconds_applies_without_a_deadline():
     report = scan(_pdf_message(shared_stream_pdf(1, 60_000)), Limits(max_scan_seconds=0.3))
     assert report.unscannable_reasons == ("time",)
