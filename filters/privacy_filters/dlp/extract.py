@@ -64,11 +64,11 @@ def _dispatch(data: bytes, ctype: str, name: str, charset: str | None, sink: Sin
         return
     if data.startswith(b"%PDF") or ctype == "application/pdf" or name.endswith(".pdf"):
         pdf_text(data, sink, budget)
+    elif data.startswith(_OLE_MAGIC):
+        # Legacy .doc/.xls, or an encrypted OOXML file (still named .docx): opaque to us.
+        budget.fail("encrypted" if _OLE_ENCRYPTED in data else "unsupported")
     elif data.startswith(b"PK\x03\x04") or name.endswith((".zip", ".docx", ".xlsx", ".odt")):
         _zip(data, name, sink, budget, depth)
-    elif data.startswith(_OLE_MAGIC):
-        # Legacy .doc/.xls, or an encrypted OOXML file: both opaque to us.
-        budget.fail("encrypted" if _OLE_ENCRYPTED in data else "unsupported")
     elif data.startswith(b"{\\rtf") or ctype in ("application/rtf", "text/rtf") or \
             name.endswith(".rtf"):
         # Control words (\\par, \\'e9, \\b) would otherwise break numbers and words apart.

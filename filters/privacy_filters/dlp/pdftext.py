@@ -165,6 +165,23 @@ class _Worker:
                 stream.close()
 
 
+def stop_workers() -> int:
+    """Stop the idle workers (at shutdown, or after tests); returns how many were running."""
+    with _pool_lock:
+        procs = list(_pool)
+        _pool.clear()
+    for proc in procs:
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()  # the worker exits at end of input
+        try:
+            proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=2)
+    return len(procs)
+
+
 def _take() -> subprocess.Popen[bytes] | None:
     with _pool_lock:
         while _pool:

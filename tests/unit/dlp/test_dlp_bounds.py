@@ -17,6 +17,15 @@ from dlp_helpers import categories, luhn_complete, message
 CARD = luhn_complete("453914880343646", 16)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _stop_pdf_workers():
+    """PDFs are read by worker processes kept for the next PDF: stop them after this file."""
+    yield
+    from privacy_filters.dlp.pdftext import stop_workers
+
+    stop_workers()
+
+
 def _html_unclosed(size: int) -> str:
     unit = "<title>x <head>y "
     return unit * (size // len(unit)) + f"<p>card number {CARD} exp 12/29</p>"
@@ -118,6 +127,17 @@ def test_deadline_stops_a_pdf_page_that_takes_seconds():
     elapsed = time.monotonic() - start
     assert report.unscannable_reasons == ("time",)
     assert elapsed < 2.0  # generous: the bound is ~0.5 s plus one poll
+
+
+def test_the_worker_killed_at_the_deadline_is_gone_and_the_next_pdf_is_read():
+    from privacy_filters.dlp import pdftext
+
+    pdftext.stop_workers()
+    scan(_pdf_message(shared_stream_pdf(1, 60_000)), deadline=time.monotonic() + 0.3)
+    assert pdftext._pool == []  # the busy worker was killed, not kept
+    report = scan(_pdf_message(shared_stream_pdf(3, 10)), deadline=time.monotonic() + 60)
+    assert "payment_card" in categories(report) and len(pdftext._pool) == 1
+    assert pdftext.stop_workers() == 1 and pdftext._pool == []
 
 
 def test_deadline_stops_a_huge_html_part():
