@@ -108,13 +108,8 @@ class _Worker:
     """One worker process speaking length-prefixed frames on its stdin and stdout."""
 
     def __init__(self, mem_mb: int) -> None:
-        proc = _take()
-        if proc is None:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "privacy_filters.dlp.pdftext", str(mem_mb)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                close_fds=True)
-        self.proc = proc
+        self.mem_mb = mem_mb
+        self.proc = _take() or _start(mem_mb)
 
     def ask(self, data: bytes, budget: Budget) -> tuple[list[str], list[str]]:
         limits = budget.limits
@@ -132,6 +127,7 @@ class _Worker:
             return [], ["too_large" if died else "malformed"]
         except BaseException:
             self.kill()  # ScanStopped: the deadline passed while it was working
+            warm_up(self.mem_mb)  # its successor starts now, not when the next PDF comes
             raise
         with _pool_lock:
             if len(_pool) < IDLE_WORKERS:
@@ -163,6 +159,30 @@ class _Worker:
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 stream.close()
+
+
+def _start(mem_mb: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "privacy_filters.dlp.pdftext", str(mem_mb)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, close_fds=True)
+
+
+def warm_up(mem_mb: int = 1024) -> None:
+    """Start an idle worker unless one is waiting (a cold one costs ~0.3 s of a deadline).
+    The daemon may call it at start-up; it is called after every kill."""
+    with _pool_lock:
+        if _pool or _worker_broken:
+            return
+    try:
+        proc = _start(mem_mb)
+    except OSError:
+        return
+    with _pool_lock:
+        if len(_pool) < IDLE_WORKERS:
+            _pool.append(proc)
+            return
+    proc.stdin.close()  # type: ignore[union-attr]
+    proc.wait(timeout=2)
 
 
 def stop_workers() -> int:
