@@ -28,8 +28,23 @@ CATEGORY_WORDS = {
 }
 
 
+# What a reject says when the message could not be checked, per unscannable reason.
+REASON_WORDS = {
+    "too_large": "it is too large to be checked",
+    "too_deep": "its attachments are nested too deeply to be checked",
+    "encrypted": "it has encrypted or password-protected attachments that cannot be checked",
+    "unsupported": "it has attachments in a format that cannot be checked",
+    "time": "it took too long to check",
+    "budget": "it holds too many numbers shaped like card or account details to check",
+    "malformed": "it has damaged attachments that cannot be checked",
+}
+
+
 def describe(categories: list[str]) -> str:
-    words = [CATEGORY_WORDS.get(c, c.replace("_", " ")) for c in categories]
+    return _and([CATEGORY_WORDS.get(c, c.replace("_", " ")) for c in categories])
+
+
+def _and(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
@@ -38,6 +53,14 @@ def reject_reply(categories: list[str]) -> Reply:
                  f"This message appears to contain {describe(categories)}. Email can travel "
                  "unencrypted, so it was not sent. Share such details by phone or a secure "
                  "link instead, or ask your mail administrator")
+
+
+def unscannable_reply(reasons: list[str]) -> Reply:
+    words = _and([REASON_WORDS.get(r, "part of it cannot be checked") for r in reasons])
+    return Reply("550", "5.7.1",
+                 f"This message was not sent because {words} for payment card, bank or "
+                 "password details. Send it without that attachment, or ask your mail "
+                 "administrator")
 
 
 class DlpFilter:
@@ -51,7 +74,8 @@ class DlpFilter:
         # Scanning holds a message several times over in memory, so scans of large messages
         # take turns: peak memory stays that of `large_scans` scans however many arrive.
         self._large = threading.BoundedSemaphore(settings.large_scans if settings else 1)
-        self.limits = Limits(max_message_bytes=settings.max_message_bytes) if settings else Limits()
+        self.limits = Limits(max_message_bytes=settings.max_message_bytes,
+                             max_scan_seconds=settings.max_scan_seconds) if settings else Limits()
         self.table: ModulusTable | None = None
         if settings is not None and settings.modulus_table is not None:
             try:
@@ -72,7 +96,11 @@ class DlpFilter:
             report = await asyncio.to_thread(self._scan, message)
         outbound = _outbound(message)
         customer = message.sender_domain if outbound else _first_hosted(message, ctx)
-        return decide(self.name, report.findings, report.unscannable, customer, ctx)
+        if report.unscannable_reasons:
+            log.info("dlp: %s not fully scanned (%s)", message.queue_id or "-",
+                     ",".join(report.unscannable_reasons))
+        return decide(self.name, report.findings, report.unscannable, customer, ctx,
+                      reasons=report.unscannable_reasons)
 
     def _scan(self, message: Message) -> Report:
         if message.body_size < LARGE_MESSAGE:
@@ -83,7 +111,7 @@ class DlpFilter:
     def _scan_now(self, message: Message) -> Report:
         raw = message.raw()
         try:
-            return scan(raw, self.limits, modulus_table=self.table)
+            return scan(raw, self.limits, modulus_table=self.table, deadline=message.deadline)
         finally:
             raw.close()
 
@@ -105,7 +133,9 @@ def _first_hosted(message: Message, ctx: Context) -> str:
 
 
 def decide(name: str, findings: tuple[Finding, ...], unscannable: int, customer: str,
-           ctx: Context) -> Result:
+           ctx: Context, reasons: tuple[str, ...] = ()) -> Result:
+    """The action for what was found and, per reason, for what could not be scanned
+    ([filters.dlp.unscannable]); the strictest wins."""
     policy = ctx.policy
     action = Action.ACCEPT
     acted: list[str] = []
@@ -114,16 +144,32 @@ def decide(name: str, findings: tuple[Finding, ...], unscannable: int, customer:
         action = max(action, a)
         if a > Action.ACCEPT:
             acted.append(f.category)
+    found_action = action
+    rejected_for: list[str] = []
+    for reason in reasons:
+        a = policy.dlp.unscannable_action(reason)
+        action = max(action, a)
+        if a is Action.REJECT:
+            rejected_for.append(reason)
     facts: tuple[tuple[str, str], ...] = (("dlp", "scanned"),)
     if unscannable:
         facts += (("unscannable", str(unscannable)),)
+    if reasons:
+        facts += (("unscannable_reasons", ",".join(reasons)),)
+    if rules := sorted({rule for f in findings for rule in f.rules}):
+        facts += (("dlp_rules", ",".join(rules)),)  # the symbols that fired: stored, never a value
     prefix = policy.milter.header_prefix
     headers: tuple[tuple[str, str], ...] = ()
     if action >= Action.TAG:
-        summary = ", ".join(f"{f.category}={f.count} ({f.confidence.label})" for f in findings)
-        headers = ((f"{prefix}-DLP", summary),)
-    reply = reject_reply(sorted(set(acted))) if action is Action.REJECT else None
+        parts = [", ".join(f"{f.category}={f.count} ({f.confidence.label})" for f in findings)]
+        if reasons:
+            parts.append("unscannable=" + ",".join(reasons))
+        headers = ((f"{prefix}-DLP", "; ".join(p for p in parts if p)),)
+    reply = None
+    if action is Action.REJECT:
+        reply = unscannable_reply(rejected_for) if found_action < Action.REJECT \
+            else reject_reply(sorted(set(acted)))
     return Result(name, action=action, findings=findings, headers=headers, reply=reply, facts=facts)
 
 
-__all__ = ["DlpFilter", "decide", "reject_reply"]
+__all__ = ["DlpFilter", "decide", "reject_reply", "unscannable_reply"]

@@ -39,6 +39,10 @@ def message_line(message: Message, verdict: Verdict) -> str:
         parts.append(f"cipher={message.session.tls.cipher}")
     parts.append(f"action={verdict.action.label}")
     parts.append(f"findings={findings or 'none'}")
+    if rules := sorted({rule for f in verdict.findings for rule in f.rules}):
+        parts.append(f"rules={','.join(rules)}")
+    if reasons := next((v for r in verdict.results for k, v in r.facts if k == "unscannable_reasons"), ""):
+        parts.append(f"unscannable={reasons}")
     if failed:
         parts.append(f"failed={failed}")
     return " ".join(parts)

@@ -30,7 +30,7 @@ VIRUS_RESULTS = frozenset({"clean", "not-opted-in", "too-large", "breaker-open",
 SPAM_RESULTS = {"yes": "spam", "no": "ham", "not-opted-in": "not-opted-in", "too-large": "too-large",
                 "breaker-open": "breaker-open"}
 FLAGGED_ACTIONS = frozenset({"encrypt", "reject", "quarantine", "tempfail", "accept", "tag"})
-UNSCANNABLE = frozenset({"too_large", "too_deep", "encrypted", "time", "budget", "malformed"})
+UNSCANNABLE = frozenset({"too_large", "too_deep", "encrypted", "unsupported", "time", "budget", "malformed"})
 
 # Seconds: a message is judged in a few ms; scanners and a deadline push it to tens of s.
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -106,7 +106,7 @@ class Metrics:
             self.scanner.labels("spam", "error" if failed else SPAM_RESULTS.get(value, "other")).inc()
         elif key == "flagged_action":
             self.flagged.labels(bounded(value, FLAGGED_ACTIONS)).inc()
-        elif key == "unscannable" and not value.isdigit():  # reasons, comma-separated
+        elif key == "unscannable_reasons":  # comma-separated
             for reason in value.split(","):
                 self.unscannable.labels(bounded(reason, UNSCANNABLE)).inc()
 

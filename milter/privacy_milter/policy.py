@@ -164,6 +164,16 @@ def _default_dlp_actions() -> ActionTable:
     return MappingProxyType(table)
 
 
+# Why a scan could not read everything (privacy_filters.dlp.mime.REASONS), each with its
+# own action in [filters.dlp.unscannable]. Mail that could not be checked is tagged by
+# default so admins see it; "malformed" (broken files, which are common and harmless) is
+# only logged.
+UNSCANNABLE_REASONS = ("too_large", "too_deep", "encrypted", "unsupported", "time", "budget",
+                       "malformed")
+_DEFAULT_UNSCANNABLE = {reason: Action.TAG for reason in UNSCANNABLE_REASONS} | {
+    "malformed": Action.ACCEPT}
+
+
 @dataclass(frozen=True)
 class DlpSettings(FilterSettings):
     scan_inbound: bool = False
@@ -172,6 +182,12 @@ class DlpSettings(FilterSettings):
     modulus_table: Path | None = None
     max_message_bytes: int = 25 * 1024 * 1024  # scanned per message; the rest counts as unscannable
     large_scans: int = 1  # messages of 4 MB or more scanned at the same time (memory bound)
+    max_scan_seconds: float = 5.0  # one scan stops here (or at the milter deadline) as "time"
+    unscannable: Mapping[str, Action] = field(
+        default_factory=lambda: MappingProxyType(dict(_DEFAULT_UNSCANNABLE)))
+
+    def unscannable_action(self, reason: str) -> Action:
+        return self.unscannable.get(reason, Action.TAG)
 
     def action_for(self, category: str, confidence: Confidence) -> Action:
         return self.actions.get((category, confidence), Action.ACCEPT)
@@ -575,9 +591,24 @@ def _build_dlp(r: Reader) -> DlpSettings:
         modulus_table=Path(modulus) if modulus else None,
         max_message_bytes=r.integer("max_message_mb", 25, 1, 1024) * 1024 * 1024,
         large_scans=r.integer("large_scans", 1, 1, 64),
+        max_scan_seconds=r.number("max_scan_seconds", 5.0, 0.1, 280),
+        unscannable=MappingProxyType(_build_unscannable(r.table("unscannable"))),
     )
     r.done()
     return settings
+
+
+def _build_unscannable(r: Reader) -> dict[str, Action]:
+    """`reason = "tag"` for each reason a scan can give up for."""
+    table = dict(_DEFAULT_UNSCANNABLE)
+    for reason in r.keys():
+        if reason not in UNSCANNABLE_REASONS:
+            r.problem(reason, f"unknown reason; known: {', '.join(UNSCANNABLE_REASONS)}")
+            r.string(reason, "tag")  # mark as used: the problem is already reported
+            continue
+        table[reason] = DLP_ACTIONS[r.string(reason, "tag", DLP_ACTIONS)]
+    r.done()
+    return table
 
 
 def scanner_address_problem(spec: str) -> str | None:

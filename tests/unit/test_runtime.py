@@ -169,3 +169,17 @@ def test_20000_recipients_make_a_short_log_line_with_the_exact_count():
     assert ",+19980 more " in line
     m.recipients = [Recipient("a@one.example"), Recipient("b@one.example"), Recipient("c@two.example")]
     assert "rcpt_domains=one.example,two.example nrcpt=3" in message_line(m, Verdict(Action.ACCEPT, ()))
+
+
+async def test_log_line_and_record_name_the_rules_that_fired(runtime, caplog):
+    caplog.set_level(logging.INFO, "privacy_milter")
+    secret = "4539 1488 0343 6467"
+    verdict = await runtime.process(message(body=f"My card number is {secret}, expiry 09/27\r\n".encode(),
+                                            auth="alice"))
+    rules = sorted({r for f in verdict.findings for r in f.rules})
+    assert rules and all(r.startswith("card.") for r in rules)
+    line = next(r.getMessage() for r in caplog.records if "4TEST:" in r.getMessage())
+    assert f"rules={','.join(rules)}" in line and "4539" not in line
+    await runtime.store.flush()
+    facts = dict(next(r for r in verdict.results if r.filter == "dlp").facts)
+    assert facts["dlp_rules"] == ",".join(rules)

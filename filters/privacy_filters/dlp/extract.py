@@ -3,7 +3,9 @@
 Each format is recognised by its magic bytes first and its declared type or file name
 second, because senders mislabel attachments. What cannot be opened (encrypted archives,
 encrypted PDFs and Office files, corrupt data, anything over a limit) is counted as
-unscannable rather than silently passed: a policy may treat that as suspicious.
+unscannable, with a reason, rather than silently passed: policy.toml gives each reason
+an action. Every parser here checks the scan's deadline (Budget.check) as it goes; PDFs,
+whose library cannot be interrupted, are read in a child process (pdftext.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import zipfile
 from xml.etree import ElementTree
 
 from .htmltext import html_to_text
-from .mime import Budget, Sink, decode_bytes, utf16_without_bom, walk_message
+from .mime import Budget, ScanStopped, Sink, decode_bytes, utf16_without_bom, walk_message
+from .pdftext import pdf_text
 from .rtftext import rtf_to_text
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,10 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Markup that separates text in office XML: paragraphs and rows become lines, cells tabs.
 _XML_LINE = frozenset(("p", "br", "tr", "row", "h", "si", "cr", "line-break", "list-item"))
 _XML_CELL = frozenset(("tab", "tc", "c", "table-cell", "s"))
+_XML_FEED = 64 * 1024   # bytes of XML parsed between two looks at the clock
+_READ = 1024 * 1024     # bytes of an archive member inflated between two looks at the clock
+# "EncryptionInfo" as an OLE directory entry name (UTF-16-LE): a password-protected OOXML file.
+_OLE_ENCRYPTED = "EncryptionInfo".encode("utf-16-le")
 
 
 def extract_attachment(data: bytes, ctype: str, filename: str, charset: str | None,
@@ -33,10 +40,16 @@ def extract_attachment(data: bytes, ctype: str, filename: str, charset: str | No
     """Feed the text of one attachment to sink; never raises."""
     try:
         _dispatch(data, ctype, filename.lower(), charset, sink, budget, depth)
+    except ScanStopped:
+        raise
+    except RecursionError:
+        budget.fail("too_deep")
+    except MemoryError:
+        budget.fail("too_large")
     except Exception as exc:  # noqa: BLE001 - any parser failure means "could not read"
         # Only the exception type is logged: messages from parsers may quote content.
         log.debug("attachment unreadable: %s", type(exc).__name__)
-        budget.unscannable += 1
+        budget.fail("malformed")
 
 
 def _dispatch(data: bytes, ctype: str, name: str, charset: str | None, sink: Sink,
@@ -45,24 +58,26 @@ def _dispatch(data: bytes, ctype: str, name: str, charset: str | None, sink: Sin
         return
     if ctype == "message/rfc822" or name.endswith(".eml"):
         if depth >= budget.limits.max_depth:
-            budget.unscannable += 1
+            budget.fail("too_deep")
             return
         walk_message(data, sink, budget, depth + 1, where="attachment")
         return
     if data.startswith(b"%PDF") or ctype == "application/pdf" or name.endswith(".pdf"):
-        _pdf(data, sink, budget)
+        pdf_text(data, sink, budget)
+    elif data.startswith(_OLE_MAGIC):
+        # Legacy .doc/.xls, or an encrypted OOXML file (still named .docx): opaque to us.
+        budget.fail("encrypted" if _OLE_ENCRYPTED in data else "unsupported")
     elif data.startswith(b"PK\x03\x04") or name.endswith((".zip", ".docx", ".xlsx", ".odt")):
         _zip(data, name, sink, budget, depth)
-    elif data.startswith(_OLE_MAGIC):
-        # Legacy .doc/.xls, or an encrypted OOXML file: both opaque to us.
-        budget.unscannable += 1
     elif data.startswith(b"{\\rtf") or ctype in ("application/rtf", "text/rtf") or \
             name.endswith(".rtf"):
         # Control words (\\par, \\'e9, \\b) would otherwise break numbers and words apart.
         sink(budget.take_text(rtf_to_text(decode_bytes(data, charset),
-                                          budget.limits.max_part_chars)), "attachment")
+                                          budget.limits.max_part_chars, budget.check)),
+             "attachment")
     elif ctype in ("text/html", "application/xhtml+xml") or name.endswith(_HTML_EXT):
-        text = html_to_text(decode_bytes(data, charset), budget.limits.max_part_chars)
+        text = html_to_text(decode_bytes(data, charset), budget.limits.max_part_chars,
+                            budget.check)
         sink(budget.take_text(text), "attachment")
     elif ctype.startswith("text/") or name.endswith(_TEXT_EXT) or _looks_textual(data):
         sink(budget.take_text(decode_bytes(data, charset)), "attachment")
@@ -80,28 +95,6 @@ def _looks_textual(data: bytes) -> bool:
     return printable >= 0.95 * len(sample)
 
 
-def _pdf(data: bytes, sink: Sink, budget: Budget) -> None:
-    from pypdf import PdfReader
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns with content snippets
-    reader = PdfReader(io.BytesIO(data), strict=False)
-    if reader.is_encrypted:
-        try:
-            if not reader.decrypt(""):
-                budget.unscannable += 1
-                return
-        except Exception:  # noqa: BLE001 - unsupported crypto
-            budget.unscannable += 1
-            return
-    pages = reader.pages
-    if len(pages) > budget.limits.max_pdf_pages:
-        budget.unscannable += 1
-    for i, page in enumerate(pages):
-        if i >= budget.limits.max_pdf_pages:
-            break
-        sink(budget.take_text(page.extract_text() or ""), "attachment")
-
-
 def _zip(data: bytes, name: str, sink: Sink, budget: Budget, depth: int) -> None:
     limits = budget.limits
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -112,12 +105,13 @@ def _zip(data: bytes, name: str, sink: Sink, budget: Budget, depth: int) -> None
             _office(zf, names, sink, budget)
             return
         if depth >= limits.max_depth:
-            budget.unscannable += 1
+            budget.fail("too_deep")
             return
         if len(members) > limits.max_zip_members:
-            budget.unscannable += 1
+            budget.fail("too_large")
             members = members[:limits.max_zip_members]
         for member in members:
+            budget.check()
             body = _read_member(zf, member, budget)
             if body is not None:
                 extract_attachment(body, "", member.filename, None, sink, budget, depth + 1)
@@ -127,20 +121,28 @@ def _read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, budget: Budget) -
     """One archive member, or None (counted unscannable) when encrypted or bomb-shaped."""
     limits = budget.limits
     if member.flag_bits & 0x1:
-        budget.unscannable += 1
+        budget.fail("encrypted")
         return None
     ratio = member.file_size / max(member.compress_size, 1)
     if member.file_size > limits.max_part_bytes or ratio > limits.max_zip_ratio:
-        budget.unscannable += 1
+        budget.fail("too_large")
         return None
+    # The declared size can lie: read one byte past the caps to notice.
+    cap = min(limits.max_part_bytes, limits.max_zip_ratio * max(member.compress_size, 1))
+    pieces: list[bytes] = []
+    size = 0
     with zf.open(member) as fh:
-        # The declared size can lie: read one byte past the cap to notice.
-        body = fh.read(limits.max_part_bytes + 1)
-    if len(body) > limits.max_part_bytes or len(body) > limits.max_zip_ratio * max(
-            member.compress_size, 1):
-        budget.unscannable += 1
+        while size <= cap:
+            budget.check()
+            piece = fh.read(min(_READ, cap + 1 - size))
+            if not piece:
+                break
+            pieces.append(piece)
+            size += len(piece)
+    if size > cap:
+        budget.fail("too_large")
         return None
-    return body
+    return b"".join(pieces)
 
 
 def _office(zf: zipfile.ZipFile, names: set[str], sink: Sink, budget: Budget) -> None:
@@ -148,7 +150,7 @@ def _office(zf: zipfile.ZipFile, names: set[str], sink: Sink, budget: Budget) ->
     if "xl/sharedStrings.xml" in names:
         body = _read_member(zf, zf.getinfo("xl/sharedStrings.xml"), budget)
         if body is not None:
-            shared = _xml_text(body).split("\n")
+            shared = _xml_text(body, budget).split("\n")
     parts = sorted(n for n in names if n.endswith(".xml") and (
         n == "word/document.xml" or n.startswith(("word/header", "word/footer", "word/footnotes",
                                                   "xl/worksheets/", "ppt/slides/slide"))
@@ -158,9 +160,9 @@ def _office(zf: zipfile.ZipFile, names: set[str], sink: Sink, budget: Budget) ->
         if body is None:
             continue
         if part.startswith("xl/worksheets/"):
-            text = _sheet_text(body, shared)
+            text = _sheet_text(body, shared, budget)
         else:
-            text = _xml_text(body)
+            text = _xml_text(body, budget)
         sink(budget.take_text(text), "attachment")
 
 
@@ -168,30 +170,60 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-def _xml_text(body: bytes) -> str:
-    """All text of an office XML part in document order, with paragraph and cell breaks."""
-    out: list[str] = []
+class _TooDeep(Exception):
+    pass
 
-    def visit(elem: ElementTree.Element) -> None:
-        name = _local(elem.tag)
+
+class _TextTarget:
+    """Parser target collecting the text of an office XML part in document order, with
+    paragraph and cell breaks. No tree is built and nothing recurses, so nesting costs
+    nothing but a counter; past limits.max_xml_depth the part counts as "too_deep"."""
+
+    def __init__(self, max_depth: int) -> None:
+        self.out: list[str] = []
+        self._stack: list[str] = []
+        self._max = max_depth
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        name = _local(tag)
+        if len(self._stack) >= self._max:
+            raise _TooDeep
+        self._stack.append(name)
         if name in _XML_CELL:
-            out.append("\t")
-        if elem.text and name not in ("instrText",):
-            out.append(elem.text)
-        for child in elem:
-            visit(child)
-            if child.tail:
-                out.append(child.tail)
+            self.out.append("\t")
+
+    def end(self, tag: str) -> None:
+        name = self._stack.pop() if self._stack else _local(tag)
         if name in _XML_LINE:
-            out.append("\n")
+            self.out.append("\n")
 
-    visit(ElementTree.fromstring(body))
-    return "".join(out)
+    def data(self, text: str) -> None:
+        if not self._stack or self._stack[-1] != "instrText":  # field codes are not shown
+            self.out.append(text)
+
+    def close(self) -> None:
+        return None
 
 
-def _sheet_text(body: bytes, shared: list[str]) -> str:
+def _xml_text(body: bytes, budget: Budget) -> str:
+    """All text of an office XML part in document order, with paragraph and cell breaks."""
+    target = _TextTarget(budget.limits.max_xml_depth)
+    parser = ElementTree.XMLParser(target=target)
+    try:
+        for start in range(0, len(body), _XML_FEED):
+            budget.check()
+            parser.feed(body[start:start + _XML_FEED])
+        parser.close()
+    except _TooDeep:
+        budget.fail("too_deep")  # the text before the nesting got too deep is still scanned
+    return "".join(target.out)
+
+
+def _sheet_text(body: bytes, shared: list[str], budget: Budget) -> str:
     out: list[str] = []
-    for _, elem in ElementTree.iterparse(io.BytesIO(body), events=("end",)):
+    for n, (_, elem) in enumerate(ElementTree.iterparse(io.BytesIO(body), events=("end",))):
+        if n % 1024 == 0:
+            budget.check()
         name = _local(elem.tag)
         if name == "c":
             value = next((child.text or "" for child in elem if _local(child.tag) == "v"), "")

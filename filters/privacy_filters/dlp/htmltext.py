@@ -6,13 +6,21 @@ by formatting tags stays whole.
 
 This is a small tokenizer rather than `html.parser`: the stdlib parser goes quadratic on
 hostile input such as a megabyte of unclosed "<a", and mail is hostile input. Every step
-here moves forward through the text, so the cost is linear in its length.
+here moves forward through the text, so the cost is linear in its length: in particular
+the search for the end of a hidden element (</title>) is done at most once per position,
+so a megabyte of unclosed <title> tags costs one pass, not one pass per tag (issue 13).
+`check` is called every few thousand steps; it raises to stop at the scan's deadline.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
+
+Check = Callable[[], None]
+STEP = 2048            # tags (or hidden elements) handled between two calls of check
+PIECE = 256 * 1024     # characters unescaped between two calls of check
 
 _BLOCK = frozenset(
     "address article aside blockquote br dd div dl dt fieldset figcaption figure footer form "
@@ -26,11 +34,45 @@ _VALUE_ATTR = re.compile(r"""\bvalue\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""",
 _NAME_ATTR = re.compile(r"""\bname\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 
 
-def html_to_text(markup: str, limit: int) -> str:
+def _no_check() -> None:
+    return None
+
+
+def html_to_text(markup: str, limit: int, check: Check = _no_check) -> str:
     markup = _drop_comments(markup[:limit * 4])
-    markup = _drop_hidden(markup)
-    text = _TAG.sub(_replace_tag, markup)
-    return html.unescape(text)[:limit]
+    check()
+    markup = _drop_hidden(markup, check)
+    calls = 0
+
+    def replace(m: re.Match[str]) -> str:
+        nonlocal calls
+        calls += 1
+        if calls % STEP == 0:
+            check()
+        return _replace_tag(m)
+
+    text = _TAG.sub(replace, markup)
+    return _unescape(text, limit, check)[:limit]
+
+
+def _unescape(text: str, limit: int, check: Check) -> str:
+    """html.unescape in pieces (a megabyte of "&amp;" is a million Python calls)."""
+    if len(text) <= PIECE:
+        return html.unescape(text)
+    out: list[str] = []
+    size = pos = 0
+    while pos < len(text) and size <= limit:
+        check()
+        end = min(len(text), pos + PIECE)
+        if end < len(text):
+            amp = text.rfind("&", end - 40, end)  # never cut a character reference in two
+            if amp != -1 and ";" not in text[amp:end]:
+                end = amp
+        piece = html.unescape(text[pos:end])
+        out.append(piece)
+        size += len(piece)
+        pos = end
+    return "".join(out)
 
 
 def _drop_comments(markup: str) -> str:
@@ -45,15 +87,27 @@ def _drop_comments(markup: str) -> str:
     return "".join(out)
 
 
-def _drop_hidden(markup: str) -> str:
+def _drop_hidden(markup: str, check: Check = _no_check) -> str:
     """Remove script/style/head bodies: never shown to the reader."""
     out, pos = [], 0
+    # Per element name: where its next closing tag is (a match found earlier and still ahead)
+    # or None once none is left. Each name's closing tags are searched for once, left to
+    # right, however many opening tags there are.
+    closings: dict[str, re.Match[str] | None] = {}
+    steps = 0
     while (m := _HIDDEN_OPEN.search(markup, pos)) is not None:
+        steps += 1
+        if steps % STEP == 0:
+            check()
         out.append(markup[pos:m.start()])
-        closing = re.compile(r"</" + m.group(1) + r"\s*>", re.IGNORECASE).search(markup, m.end())
+        name = m.group(1).lower()
+        if name not in closings or ((ahead := closings[name]) is not None
+                                    and ahead.start() < m.end()):
+            closings[name] = _closing(name).search(markup, m.end())
+        closing = closings[name]
         if closing is None:
             pos = m.end()  # unclosed: keep the text, markup goes anyway
-            if m.group(1).lower() in ("script", "style"):
+            if name in ("script", "style"):
                 return "".join(out)
             continue
         # The head's title is shown in the tab, but the subject carries the same words.
@@ -61,6 +115,14 @@ def _drop_hidden(markup: str) -> str:
         out.append("\n")
     out.append(markup[pos:])
     return "".join(out)
+
+
+_CLOSING = {name: re.compile(r"</" + name + r"\s*>", re.IGNORECASE)
+            for name in ("script", "style", "head", "template", "title")}
+
+
+def _closing(name: str) -> re.Pattern[str]:
+    return _CLOSING[name]
 
 
 def _replace_tag(m: re.Match[str]) -> str:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import binascii
 import codecs
 import quopri
+import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from email import message_from_bytes
+from dataclasses import dataclass, field
+from email.feedparser import BytesFeedParser
 from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
@@ -24,19 +26,48 @@ from .limits import Limits
 Sink = Callable[[str, str], None]
 
 
+# Why something could not be scanned; each reason has its own action in policy.toml.
+REASONS = ("too_large", "too_deep", "encrypted", "unsupported", "time", "budget", "malformed")
+FEED = 64 * 1024  # bytes handed to the MIME parser between two looks at the clock
+
+
+class ScanStopped(Exception):
+    """The scan's deadline passed: unwinds every parser back to scan(), which reports "time"."""
+
+
 @dataclass
 class Budget:
-    """Shared, mutable caps for one scan (parts walked, characters scanned, unscannable count)."""
+    """Shared, mutable caps for one scan: parts walked, characters scanned, the deadline, and
+    what could not be scanned (a count per reason)."""
 
     limits: Limits
+    deadline: float = float("inf")  # time.monotonic() value
     parts: int = 0
     chars: int = 0
-    unscannable: int = 0
+    candidates: int = 0             # detector matches examined (see scanner._detect_chunk)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def unscannable(self) -> int:
+        return sum(self.reasons.values())
+
+    def fail(self, reason: str) -> None:
+        assert reason in REASONS, reason
+        self.reasons[reason] += 1
+
+    def check(self) -> None:
+        """Raise ScanStopped once the deadline has passed; cheap enough to call per item."""
+        if time.monotonic() > self.deadline:
+            raise ScanStopped
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
 
     def take_text(self, text: str) -> str:
+        self.check()
         room = min(self.limits.max_part_chars, self.limits.max_total_chars - self.chars)
         if len(text) > room:
-            self.unscannable += 1
+            self.fail("too_large")
             text = text[:max(room, 0)]
         self.chars += len(text)
         return text
@@ -99,15 +130,17 @@ def header_text(value: object) -> str:
         return str(value)
 
 
-def part_payload(part: Message, limit: int) -> tuple[bytes, bool]:
-    """The decoded body of a leaf part, at most `limit` bytes; True when it was cut.
+def part_payload(part: Message, limit: int, check: Callable[[], None] = lambda: None
+                 ) -> tuple[bytes, str | None]:
+    """The decoded body of a leaf part, at most `limit` bytes, and why it is incomplete
+    ("too_large" when it was cut, "malformed" when it did not decode) or None.
 
     The encoded text is cut *before* decoding, so a 50 MB base64 part never exists twice
-    in memory in full.
+    in memory in full. Decoding goes a megabyte at a time, calling `check` in between.
     """
     raw = part.get_payload()
     if not isinstance(raw, str):
-        return b"", False
+        return b"", None
     cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
     room = limit * 4 // 3 + 4 if cte == "base64" else limit * 3 if cte == "quoted-printable" \
         else limit
@@ -119,13 +152,34 @@ def part_payload(part: Message, limit: int) -> tuple[bytes, bool]:
     try:
         if cte == "base64":
             compact = data.translate(None, _NOT_B64)
-            data = binascii.a2b_base64(compact[:len(compact) // 4 * 4])
+            data = _in_pieces(compact[:len(compact) // 4 * 4], binascii.a2b_base64, check)
         elif cte == "quoted-printable":
-            data = quopri.decodestring(data)
+            data = _in_pieces(data, quopri.decodestring, check, at=b"\n")
     except (binascii.Error, ValueError):
-        cut = True  # undecodable tail: scan what decoded, count the part as unscannable
-        data = b""
-    return data[:limit], cut or len(data) > limit
+        return b"", "malformed"  # undecodable: count the part as unscannable
+    return data[:limit], "too_large" if cut or len(data) > limit else None
+
+
+DECODE_PIECE = 1024 * 1024  # encoded bytes decoded between two looks at the clock
+
+
+def _in_pieces(data: bytes, decode: Callable[[bytes], bytes], check: Callable[[], None],
+               at: bytes | None = None) -> bytes:
+    """decode(data) a piece at a time: base64 pieces are a multiple of 4 bytes, quoted-
+    printable pieces end at a line break (no escape spans one)."""
+    if len(data) <= DECODE_PIECE:
+        return decode(data)
+    out: list[bytes] = []
+    pos = 0
+    while pos < len(data):
+        check()
+        end = min(len(data), pos + DECODE_PIECE)
+        if end < len(data) and at is not None:
+            nl = data.rfind(at, pos, end)
+            end = nl + 1 if nl != -1 else end
+        out.append(decode(data[pos:end]))
+        pos = end
+    return b"".join(out)
 
 
 def walk_message(raw: bytes, sink: Sink, budget: Budget, depth: int = 0,
@@ -134,9 +188,11 @@ def walk_message(raw: bytes, sink: Sink, budget: Budget, depth: int = 0,
     from .extract import extract_attachment  # extract also walks nested messages
 
     try:
-        msg = message_from_bytes(raw, policy=compat32)
+        msg = parse(raw, budget)
+    except ScanStopped:
+        raise
     except Exception:  # noqa: BLE001 - the stdlib parser is lenient; anything else is corrupt input
-        budget.unscannable += 1
+        budget.fail("malformed")
         return
     subject = header_text(msg.get("Subject"))
     if subject:
@@ -144,14 +200,26 @@ def walk_message(raw: bytes, sink: Sink, budget: Budget, depth: int = 0,
     _walk(msg, sink, budget, depth, where, extract_attachment)
 
 
+def parse(raw: bytes, budget: Budget) -> Message:
+    """message_from_bytes, fed in slices so a hostile structure cannot outrun the deadline."""
+    parser = BytesFeedParser(policy=compat32)
+    view = memoryview(raw)
+    for start in range(0, len(raw), FEED):
+        budget.check()
+        parser.feed(bytes(view[start:start + FEED]))
+    budget.check()
+    return parser.close()
+
+
 def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
           extract_attachment: Callable[..., None]) -> None:
     stack = [msg]
     while stack:
         part = stack.pop()
+        budget.check()
         budget.parts += 1
         if budget.parts > budget.limits.max_parts:
-            budget.unscannable += 1
+            budget.fail("too_large")
             return
         ctype = (part.get_content_type() or "text/plain").lower()  # parsed once per part
         if part.is_multipart():
@@ -163,7 +231,7 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
                 # message, so decode it ourselves and walk it as an attached message.
                 inner_raw = _encoded_inner(payload, cte)
                 if depth >= budget.limits.max_depth:
-                    budget.unscannable += 1
+                    budget.fail("too_deep")
                 else:
                     walk_message(inner_raw, sink, budget, depth + 1, where="attachment")
                 continue
@@ -180,9 +248,9 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
         named = "name" in disposition or "name" in str(part.get("Content-Type", "")).lower()
         filename = header_text(part.get_filename(None) if named and _safe_filename(part) else None)
         is_attachment = "attachment" in disposition or bool(filename)
-        data, cut = part_payload(part, budget.limits.max_part_bytes)
-        if cut:
-            budget.unscannable += 1
+        data, incomplete = part_payload(part, budget.limits.max_part_bytes, budget.check)
+        if incomplete:
+            budget.fail(incomplete)
         if not is_attachment and ctype in ("text/plain", "text/html", "text/enriched", ""):
             text = decode_bytes(data, part.get_content_charset())
             if "flowed" in str(part.get("Content-Type", "")).lower() and \
@@ -190,7 +258,7 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
                 # RFC 3676: a line ending in a space continues on the next one.
                 text = text.replace("\r\n", "\n").replace(" \n", " ")
             if ctype == "text/html":
-                text = html_to_text(text, budget.limits.max_part_chars)
+                text = html_to_text(text, budget.limits.max_part_chars, budget.check)
             sink(budget.take_text(text), where)
             continue
         extract_attachment(data, ctype, filename, part.get_content_charset(), sink, budget,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 
 from privacy_milter.model import Confidence, Finding
@@ -54,7 +55,8 @@ def digest(category: str, value: str) -> bytes:
 @dataclass(frozen=True)
 class Report:
     findings: tuple[Finding, ...] = ()
-    unscannable: int = 0
+    unscannable: int = 0                     # parts or searches that could not be completed
+    unscannable_reasons: tuple[str, ...] = ()  # why, sorted: "budget", "encrypted", "time", ...
 
 
 @dataclass
@@ -63,7 +65,11 @@ class Collector:
 
     _seen: dict[str, dict[bytes, tuple[Confidence, str]]] = field(default_factory=dict)
     _rules: dict[str, set[str]] = field(default_factory=dict)
-    unscannable: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)  # unscannable count per reason
+
+    @property
+    def unscannable(self) -> int:
+        return sum(self.reasons.values())
 
     def add(self, hit: Hit, where: str) -> None:
         per = self._seen.setdefault(hit.category, {})
@@ -84,12 +90,12 @@ class Collector:
                 continue
             confidence, where = max(per.values(), key=lambda cw: (cw[0], _WHERE_RANK[cw[1]]))
             rules = set(self._rules.get(category, ()))
-            if category == "password" and self.unscannable:
+            if category == "password" and set(self.reasons) - {"time", "budget"}:
                 # A password next to something we could not open is most likely the key to it.
                 confidence = Confidence.HIGH
                 rules.add(NEXT_TO_UNSCANNABLE)
             findings.append(Finding(category, confidence, len(per), where, tuple(sorted(rules))))
-        return Report(tuple(findings), self.unscannable)
+        return Report(tuple(findings), self.unscannable, tuple(sorted(self.reasons)))
 
 
 _WHERE_RANK = {"subject": 2, "body": 1, "attachment": 0}

@@ -4,12 +4,14 @@ Control words are dropped (``\\par`` and ``\\line`` become line breaks, ``\\tab`
 ``\\cell`` tabs), ``\\'xx`` hex escapes are decoded as cp1252 and ``\\uN`` as Unicode
 (skipping the one fallback character after it), and destination groups that hold no
 visible text (font and colour tables, ``{\\*\\...}``, pictures, styles, info) are skipped.
-One forward pass over the text: linear, no backtracking, never raises.
+One forward pass over the text: linear, no backtracking, never raises (except what
+`check`, called every few thousand tokens, raises to stop at the scan's deadline).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _TOKEN = re.compile(r"\\([a-zA-Z]{1,32})(-?\d{1,10})? ?|\\'([0-9a-fA-F]{2})|\\(.)|([{}])|([^\\{}\r\n]+)|\r?\n",
                     re.DOTALL)
@@ -21,14 +23,20 @@ _BREAK = {"par": "\n", "line": "\n", "row": "\n", "sect": "\n", "page": "\n", "t
           "ldblquote": '"', "rdblquote": '"', "bullet": "*"}
 
 
-def rtf_to_text(rtf: str, limit: int) -> str:
+def _no_check() -> None:
+    return None
+
+
+def rtf_to_text(rtf: str, limit: int, check: Callable[[], None] = _no_check) -> str:
     out: list[str] = []
     size = 0
     depth = 0
     skip_depth = -1          # inside a skipped destination while depth >= skip_depth
     pending_star = False
     uc_skip = 0              # fallback characters still to drop after \uN
-    for m in _TOKEN.finditer(rtf[:limit * 4]):
+    for n, m in enumerate(_TOKEN.finditer(rtf[:limit * 4])):
+        if n % 4096 == 0:
+            check()
         word, arg, hexa, sym, brace, text = m.groups()
         if brace == "{":
             depth += 1

@@ -3,12 +3,23 @@
 import io
 import zipfile
 
+import pytest
+
 from privacy_filters.dlp import Limits, scan
 
 from dlp_helpers import categories, luhn_complete, make_iban, message
 
 VISA = luhn_complete("4716", 16)
 IBAN = make_iban("NL", "ABNA0123456789")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _stop_pdf_workers():
+    """PDFs are read by worker processes kept for the next PDF: stop them after this file."""
+    yield
+    from privacy_filters.dlp.pdftext import stop_workers
+
+    stop_workers()
 
 
 def _zip(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -113,7 +124,8 @@ def test_encrypted_pdf_is_unscannable():
     writer.encrypt("owner-and-user-secret")
     buf = io.BytesIO()
     writer.write(buf)
-    assert _scan_attachment(buf.getvalue(), "application", "pdf", "x.pdf").unscannable == 1
+    report = _scan_attachment(buf.getvalue(), "application", "pdf", "x.pdf")
+    assert report.unscannable == 1 and report.unscannable_reasons == ("encrypted",)
 
 
 def test_nested_zip_and_csv_inside():
@@ -129,12 +141,13 @@ def test_zip_depth_limit():
         data = _zip({"nested.zip": data})
     report = _scan_attachment(data, "application", "zip", "deep.zip")
     assert report.unscannable >= 1 and "iban" not in categories(report)
+    assert report.unscannable_reasons == ("too_deep",)
 
 
 def test_zip_bomb_ratio_is_unscannable():
     bomb = _zip({"zeros.txt": b"0" * 5_000_000})
     report = _scan_attachment(bomb, "application", "zip", "bomb.zip", Limits(max_zip_ratio=100))
-    assert report.unscannable == 1
+    assert report.unscannable == 1 and report.unscannable_reasons == ("too_large",)
 
 
 def test_encrypted_zip_member_is_unscannable():
@@ -144,12 +157,22 @@ def test_encrypted_zip_member_is_unscannable():
         at = data.find(signature)
         data[at + offset] |= 0x01
     report = _scan_attachment(bytes(data), "application", "zip", "locked.zip")
-    assert report.unscannable == 1
+    assert report.unscannable == 1 and report.unscannable_reasons == ("encrypted",)
 
 
 def test_corrupt_zip_is_unscannable():
     report = _scan_attachment(b"PK\x03\x04" + b"\x00" * 50, "application", "zip", "bad.zip")
-    assert report.unscannable == 1
+    assert report.unscannable == 1 and report.unscannable_reasons == ("malformed",)
+
+
+def test_legacy_office_file_is_unsupported_and_encrypted_ooxml_is_encrypted():
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600
+    legacy = _scan_attachment(ole, "application", "msword", "old.doc")
+    locked = _scan_attachment(ole + "EncryptionInfo".encode("utf-16-le"), "application",
+                              "vnd.openxmlformats-officedocument.wordprocessingml.document",
+                              "locked.docx")
+    assert legacy.unscannable_reasons == ("unsupported",)
+    assert locked.unscannable_reasons == ("encrypted",)
 
 
 def test_attached_message_rfc822():
