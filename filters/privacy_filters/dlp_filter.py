@@ -8,17 +8,152 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
-from privacy_milter.model import Action, Direction, Finding, Message, Reply, Result
+from privacy_milter.model import Action, Confidence, Direction, Finding, Message, Reply, Result
 from privacy_milter.pipeline import Context
+from privacy_milter.plugin import ACTION_WORDS, FilterSettings, FilterSpec, default_settings, read_common
 from privacy_milter.policy import Policy
+from privacy_milter.tomlcheck import Reader
 
 from .dlp import Limits, ModulusTable, Report, scan
+from .dlp.pdftext import stop_workers, warm_up
 
 log = logging.getLogger("privacy_milter.dlp")
 
 LARGE_MESSAGE = 4 * 1024 * 1024  # bodies from this size on take turns to be scanned
+
+
+# --- settings: [filters.dlp] and [customers."domain".dlp_actions] --------------------------
+
+CATEGORIES = ("payment_card", "iban", "uk_bank_account", "password")
+ActionTable = Mapping[tuple[str, Confidence], Action]
+
+
+def _default_dlp_actions() -> ActionTable:
+    strict = {"payment_card", "password"}
+    table: dict[tuple[str, Confidence], Action] = {}
+    for category in CATEGORIES:
+        table[(category, Confidence.HIGH)] = Action.REJECT if category in strict else Action.TAG
+        table[(category, Confidence.MEDIUM)] = Action.TAG
+        table[(category, Confidence.LOW)] = Action.ACCEPT
+    return MappingProxyType(table)
+
+
+# Why a scan could not read everything (privacy_filters.dlp.mime.REASONS), each with its
+# own action in [filters.dlp.unscannable]. Mail that could not be checked is tagged by
+# default so admins see it; "malformed" (broken files, which are common and harmless) is
+# only logged.
+UNSCANNABLE_REASONS = ("too_large", "too_deep", "encrypted", "unsupported", "time", "budget",
+                       "malformed")
+_DEFAULT_UNSCANNABLE = {reason: Action.TAG for reason in UNSCANNABLE_REASONS} | {
+    "malformed": Action.ACCEPT}
+
+
+@dataclass(frozen=True)
+class DlpSettings(FilterSettings):
+    scan_inbound: bool = False
+    allow_senders: frozenset[str] = frozenset()  # addresses or @domains whose mail is not scanned
+    actions: ActionTable = field(default_factory=_default_dlp_actions)
+    modulus_table: Path | None = None
+    max_message_bytes: int = 25 * 1024 * 1024  # scanned per message; the rest counts as unscannable
+    large_scans: int = 1  # messages of 4 MB or more scanned at the same time (memory bound)
+    max_scan_seconds: float = 5.0  # one scan stops here (or at the milter deadline) as "time"
+    unscannable: Mapping[str, Action] = field(
+        default_factory=lambda: MappingProxyType(dict(_DEFAULT_UNSCANNABLE)))
+
+    def unscannable_action(self, reason: str) -> Action:
+        return self.unscannable.get(reason, Action.TAG)
+
+    def action_for(self, category: str, confidence: Confidence) -> Action:
+        return self.actions.get((category, confidence), Action.ACCEPT)
+
+    def allows(self, sender: str) -> bool:
+        sender = sender.strip("<>").lower()
+        domain = sender.rpartition("@")[2]
+        return sender in self.allow_senders or ("@" + domain) in self.allow_senders
+
+
+def _build_actions(r: Reader) -> dict[tuple[str, Confidence], Action]:
+    """`category = { high = "reject", medium = "tag", low = "log" }` for each category."""
+    table: dict[tuple[str, Confidence], Action] = {}
+    for category in r.keys():
+        if category not in CATEGORIES:
+            r.problem(category, f"unknown category; known: {', '.join(CATEGORIES)}")
+            r.table(category)  # mark as used: the problem is already reported
+            continue
+        levels = r.table(category)
+        for confidence in Confidence:
+            if confidence.label in levels:
+                word = levels.string(confidence.label, "log", ACTION_WORDS)
+                table[(category, confidence)] = ACTION_WORDS[word]
+        levels.done()
+    r.done()
+    return table
+
+
+def read_settings(r: Reader) -> DlpSettings:
+    """[filters.dlp]."""
+    timeout, on_error = read_common(r, 20.0, "tempfail")
+    actions = dict(_default_dlp_actions())
+    actions.update(_build_actions(r.table("actions")))
+    modulus = r.string("modulus_table", "")
+    if modulus and not os.access(modulus, os.R_OK):
+        r.problem("modulus_table", f"cannot read {modulus}")
+    senders = r.strings("allow_senders", (),
+                        check=lambda s: None if "@" in s else "must be an address or @domain")
+    settings = DlpSettings(
+        timeout=timeout,
+        on_error=on_error,
+        scan_inbound=r.boolean("scan_inbound", False),
+        allow_senders=frozenset(s.lower() for s in senders),
+        actions=MappingProxyType(actions),
+        modulus_table=Path(modulus) if modulus else None,
+        max_message_bytes=r.integer("max_message_mb", 25, 1, 1024) * 1024 * 1024,
+        large_scans=r.integer("large_scans", 1, 1, 64),
+        max_scan_seconds=r.number("max_scan_seconds", 5.0, 0.1, 280),
+        unscannable=MappingProxyType(_build_unscannable(r.table("unscannable"))),
+    )
+    r.done()
+    return settings
+
+
+def _build_unscannable(r: Reader) -> dict[str, Action]:
+    """`reason = "tag"` for each reason a scan can give up for."""
+    table = dict(_DEFAULT_UNSCANNABLE)
+    for reason in r.keys():
+        if reason not in UNSCANNABLE_REASONS:
+            r.problem(reason, f"unknown reason; known: {', '.join(UNSCANNABLE_REASONS)}")
+            r.string(reason, "tag")  # mark as used: the problem is already reported
+            continue
+        table[reason] = ACTION_WORDS[r.string(reason, "tag", ACTION_WORDS)]
+    r.done()
+    return table
+
+
+
+
+def customer_action(policy: Policy, settings: DlpSettings, customer_domain: str, category: str,
+                    confidence: Confidence) -> Action:
+    """The customer's own dlp_actions entry if it has one, else [filters.dlp.actions]."""
+    customer = policy.customer(customer_domain)
+    own = customer.table("dlp_actions") if customer is not None else None
+    if own and (category, confidence) in own:
+        return own[(category, confidence)]
+    return settings.action_for(category, confidence)
+
+
+def _read_customer_actions(r: Reader) -> Mapping[tuple[str, Confidence], Action]:
+    return MappingProxyType(_build_actions(r))
+
+
+# --- the filter ------------------------------------------------------------------------
 
 CATEGORY_WORDS = {
     "payment_card": "payment card numbers",
@@ -69,15 +204,15 @@ class DlpFilter:
 
     name = "dlp"
 
-    def __init__(self, policy: Policy | None = None) -> None:
-        settings = policy.dlp if policy is not None else None
+    def __init__(self, settings: DlpSettings | None = None, services: Any = None) -> None:
+        self.settings = settings = settings if settings is not None else default_settings(read_settings)
         # Scanning holds a message several times over in memory, so scans of large messages
         # take turns: peak memory stays that of `large_scans` scans however many arrive.
-        self._large = threading.BoundedSemaphore(settings.large_scans if settings else 1)
+        self._large = threading.BoundedSemaphore(settings.large_scans)
         self.limits = Limits(max_message_bytes=settings.max_message_bytes,
-                             max_scan_seconds=settings.max_scan_seconds) if settings else Limits()
+                             max_scan_seconds=settings.max_scan_seconds)
         self.table: ModulusTable | None = None
-        if settings is not None and settings.modulus_table is not None:
+        if settings.modulus_table is not None:
             try:
                 self.table = ModulusTable.load(settings.modulus_table)
             except OSError as exc:  # checked at policy load; the file may have gone since
@@ -85,22 +220,29 @@ class DlpFilter:
                           settings.modulus_table, exc.strerror)
 
     def prepare(self, message: Message, policy: Policy) -> None:
-        if _skip_reason(message, policy) is None:
+        if _skip_reason(message, self.settings) is None:
             message.prepared[self.name] = self._scan(message)
 
-    async def check(self, message: Message, ctx: Context) -> Result:
-        if skip := _skip_reason(message, ctx.policy):
+    def decide(self, message: Message, ctx: Context) -> Result | None:
+        """At once when prepare left a report (or nothing is to be scanned); else None."""
+        if skip := _skip_reason(message, self.settings):
             return Result(self.name, facts=(("dlp", skip),))
         report = message.prepared.pop(self.name, None)
-        if report is None:
-            report = await asyncio.to_thread(self._scan, message)
+        return None if report is None else self._judge(report, message, ctx)
+
+    async def check(self, message: Message, ctx: Context) -> Result:
+        if (result := self.decide(message, ctx)) is not None:
+            return result
+        return self._judge(await asyncio.to_thread(self._scan, message), message, ctx)
+
+    def _judge(self, report: Report, message: Message, ctx: Context) -> Result:
         outbound = _outbound(message)
         customer = message.sender_domain if outbound else _first_hosted(message, ctx)
         if report.unscannable_reasons:
             log.info("dlp: %s not fully scanned (%s)", message.queue_id or "-",
                      ",".join(report.unscannable_reasons))
         return decide(self.name, report.findings, report.unscannable, customer, ctx,
-                      reasons=report.unscannable_reasons)
+                      reasons=report.unscannable_reasons, settings=self.settings)
 
     def _scan(self, message: Message) -> Report:
         if message.body_size < LARGE_MESSAGE:
@@ -120,10 +262,10 @@ def _outbound(message: Message) -> bool:
     return message.direction is None or message.direction.direction is Direction.OUTBOUND
 
 
-def _skip_reason(message: Message, policy: Policy) -> str | None:
-    if not _outbound(message) and not policy.dlp.scan_inbound:
+def _skip_reason(message: Message, settings: DlpSettings) -> str | None:
+    if not _outbound(message) and not settings.scan_inbound:
         return "skipped-inbound"
-    if policy.dlp.allows(message.mail_from):
+    if settings.allows(message.mail_from):
         return "allowed-sender"
     return None
 
@@ -133,21 +275,24 @@ def _first_hosted(message: Message, ctx: Context) -> str:
 
 
 def decide(name: str, findings: tuple[Finding, ...], unscannable: int, customer: str,
-           ctx: Context, reasons: tuple[str, ...] = ()) -> Result:
+           ctx: Context, reasons: tuple[str, ...] = (), settings: DlpSettings | None = None) -> Result:
     """The action for what was found and, per reason, for what could not be scanned
     ([filters.dlp.unscannable]); the strictest wins."""
     policy = ctx.policy
+    if settings is None:
+        settings = policy.settings("dlp")  # type: ignore[assignment]
+        assert isinstance(settings, DlpSettings)
     action = Action.ACCEPT
     acted: list[str] = []
     for f in findings:
-        a = policy.dlp_action(customer, f.category, f.confidence)
+        a = customer_action(policy, settings, customer, f.category, f.confidence)
         action = max(action, a)
         if a > Action.ACCEPT:
             acted.append(f.category)
     found_action = action
     rejected_for: list[str] = []
     for reason in reasons:
-        a = policy.dlp.unscannable_action(reason)
+        a = settings.unscannable_action(reason)
         action = max(action, a)
         if a is Action.REJECT:
             rejected_for.append(reason)
@@ -172,4 +317,10 @@ def decide(name: str, findings: tuple[Finding, ...], unscannable: int, customer:
     return Result(name, action=action, findings=findings, headers=headers, reply=reply, facts=facts)
 
 
-__all__ = ["DlpFilter", "decide", "reject_reply", "unscannable_reply"]
+SPEC = FilterSpec(
+    name="dlp", read=read_settings, build=DlpFilter, offline=True, default=True,
+    customer_tables=MappingProxyType({"dlp_actions": _read_customer_actions}),
+    start=warm_up, stop=stop_workers)
+
+__all__ = ["CATEGORIES", "SPEC", "DlpFilter", "DlpSettings", "UNSCANNABLE_REASONS", "customer_action", "decide",
+           "read_settings", "reject_reply", "unscannable_reply"]

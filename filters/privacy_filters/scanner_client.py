@@ -17,13 +17,62 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
+
+from privacy_milter.model import Action
+from privacy_milter.plugin import FilterSettings
+from privacy_milter.tomlcheck import Reader
 
 log = logging.getLogger("privacy_filters.scanner")
 
 T = TypeVar("T")
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+# What a scanner's verdict does to the message, in policy.toml's words.
+SCANNER_ACTIONS = {"reject": Action.REJECT, "quarantine": Action.QUARANTINE, "tag": Action.TAG,
+                   "log": Action.ACCEPT}
+
+
+@dataclass(frozen=True)
+class ScannerSettings(FilterSettings):
+    """What the engine clients share: a short connect time-out and the circuit breaker."""
+
+    connect_timeout: float = 2.0            # seconds to connect; `timeout` bounds the whole check
+    breaker_failures: int = 5               # failures in a row that open the breaker (0: never)
+    breaker_cooldown: float = 30.0          # seconds an open breaker skips the engine before a probe
+
+
+def scanner_address_problem(spec: str) -> str | None:
+    """unix:/absolute/path or inet:host:port (IPv6 host in brackets)."""
+    kind, _, rest = spec.partition(":")
+    if kind == "unix" and rest.startswith("/"):
+        return None
+    if kind == "inet":
+        host, _, port = rest.rpartition(":")
+        if host.strip("[]") and port.isdigit() and 0 < int(port) < 65536:
+            return None
+    return "must look like unix:/run/clamav/clamd.ctl or inet:127.0.0.1:3310"
+
+
+def url_problem(url: str) -> str | None:
+    scheme, sep, rest = url.partition("://")
+    if scheme in ("http", "https") and sep and rest and not rest.startswith("/") and " " not in url:
+        return None
+    return "must be an rspamd URL such as http://127.0.0.1:11333"
+
+
+def read_scanner_common(r: Reader, timeout: float) -> tuple[float, int, float]:
+    """[filters.virus] and [filters.spam]: connect_timeout, breaker_failures, breaker_cooldown."""
+    d = ScannerSettings(timeout=timeout, on_error=Action.ACCEPT)
+    connect = r.number("connect_timeout", min(d.connect_timeout, timeout), 0.1, 60)
+    if connect > timeout:
+        r.problem("connect_timeout", f"must not be longer than timeout ({timeout:g})")
+        connect = timeout
+    return (connect, r.integer("breaker_failures", d.breaker_failures, 0, 1000),
+            r.number("breaker_cooldown", d.breaker_cooldown, 1, 3600))
+
+
 
 
 class ScannerError(Exception):

@@ -13,19 +13,67 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict
 
 from privacy_milter.model import Action, Message, Reply, Result
 from privacy_milter.pipeline import Context
-from privacy_milter.policy import SpamFilterSettings
+from privacy_milter.plugin import FilterSpec, default_settings, read_common
+from privacy_milter.tomlcheck import Reader
 
-from .scanner_client import Breakers, BreakerOpen, ScannerError, close, open_stream, step
+from .scanner_client import (SCANNER_ACTIONS, Breakers, BreakerOpen, ScannerError, ScannerSettings, close,
+                             open_stream, read_scanner_common, scanner_address_problem, step, url_problem)
 from .virus import CHUNK, not_scanned, open_raw, skipped_by_breaker
 
 MARKER = "Spam"  # X-Privacy-Spam with the default prefix
 SPAM_REPLY = Reply("550", "5.7.1", "Message refused as spam")
+
+
+SPAM_BACKENDS = ("spamd", "rspamd")
+
+@dataclass(frozen=True)
+class SpamFilterSettings(ScannerSettings):
+    """[filters.spam]: SpamAssassin's spamd or rspamd."""
+
+    backend: str = "spamd"
+    address: str = "inet:127.0.0.1:783"     # spamd: unix:/path or inet:host:port; rspamd: http(s) URL
+    action: Action = Action.TAG             # what a message the engine calls spam gets
+    reject_score: float = 15.0              # from this score on: 550 5.7.1 whatever `action` says
+    max_size: int = 1024 * 1024             # bytes; larger messages are not scanned (fact only)
+
+
+def read_settings(r: Reader) -> SpamFilterSettings:
+    """[filters.spam]."""
+    d = SpamFilterSettings(timeout=20.0, on_error=Action.ACCEPT)
+    timeout, on_error = read_common(r, d.timeout, "accept")
+    backend = r.string("backend", d.backend, SPAM_BACKENDS)
+    default_address = d.address if backend == "spamd" else "http://127.0.0.1:11333"
+    address = r.string("address", default_address)
+    problem = scanner_address_problem(address) if backend == "spamd" else url_problem(address)
+    if problem:
+        r.problem("address", problem if backend == "rspamd" else problem.replace(
+            "unix:/run/clamav/clamd.ctl or inet:127.0.0.1:3310", "unix:/run/spamd.sock or inet:127.0.0.1:783"))
+        address = default_address
+    connect_timeout, breaker_failures, breaker_cooldown = read_scanner_common(r, timeout)
+    settings = SpamFilterSettings(
+        timeout=timeout,
+        on_error=on_error,
+        backend=backend,
+        address=address,
+        action=SCANNER_ACTIONS[r.string("action", "tag", SCANNER_ACTIONS)],
+        reject_score=r.number("reject_score", d.reject_score, 0, 10_000),
+        max_size=r.integer("max_size_kb", 1024, 1, 1024 * 1024) * 1024,
+        connect_timeout=connect_timeout,
+        breaker_failures=breaker_failures,
+        breaker_cooldown=breaker_cooldown,
+    )
+    r.done()
+    return settings
+
+
+
 MAX_HEADER_LINES = 32
 RSPAMD_SPAM_ACTIONS = {"reject", "add header", "rewrite subject"}  # greylist / soft reject: not spam
 
@@ -156,11 +204,17 @@ def decide(name: str, verdict: SpamVerdict, settings: SpamFilterSettings, prefix
 class SpamFilter:
     name = "spam"
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, settings: SpamFilterSettings | None = None, services: Any = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings if settings is not None else default_settings(read_settings)
         self.breakers = Breakers(self.name, clock)
 
+    def decide(self, message: Message, ctx: Context) -> Result | None:
+        """At once for a customer who did not opt in (or a message too large); else None."""
+        return not_scanned(self.name, message, ctx.policy, self.settings.max_size)
+
     async def check(self, message: Message, ctx: Context) -> Result:
-        settings = ctx.policy.spam
+        settings = self.settings
         if skipped := not_scanned(self.name, message, ctx.policy, settings.max_size):
             return skipped
         ask = ask_rspamd if settings.backend == "rspamd" else ask_spamd
@@ -171,3 +225,6 @@ class SpamFilter:
         except BreakerOpen:
             return skipped_by_breaker(self.name, settings)
         return decide(self.name, verdict, settings, ctx.policy.milter.header_prefix)
+
+
+SPEC = FilterSpec(name="spam", read=read_settings, build=SpamFilter, opt_in=True)

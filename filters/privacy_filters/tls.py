@@ -16,11 +16,15 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from privacy_milter.model import Action, Direction, Message, Recipient, Reply, Result
 from privacy_milter.pipeline import Context
-from privacy_milter.policy import FLAGGED_ACTIONS, TlsFilterSettings, in_networks
+from privacy_milter.plugin import (FilterSettings, FilterSpec, IpNetwork, check_domain, check_network,
+                                   default_settings, domains, in_networks, networks, read_common)
 from privacy_milter.tlspolicy.model import TlsClass
+from privacy_milter.tomlcheck import Reader
 
 from .dlp_filter import describe
 
@@ -29,12 +33,54 @@ CAN_ENCRYPT = {TlsClass.AUTHENTICATED, TlsClass.TLS}
 MARKER = "Encrypt"  # X-Privacy-Encrypt with the default prefix: see deploy/postfix
 
 
+# What to do with a flagged outbound message (DLP findings acted on) per what is known of
+# the remote recipients' servers. "encrypt" delivers only over TLS (the X-Privacy-Encrypt
+# marker routes it to the privacy-encrypt transport); Postfix defers, then bounces, if TLS
+# cannot be had. The others act at SMTP time, as for any other action.
+FLAGGED_ACTIONS = {"encrypt": None, "reject": Action.REJECT, "quarantine": Action.QUARANTINE,
+                   "tempfail": Action.TEMPFAIL}
+
+
+@dataclass(frozen=True)
+class TlsFilterSettings(FilterSettings):
+    require_tls_for_auth: bool = False
+    require_tls_from_domains: frozenset[str] = frozenset()
+    require_tls_from_networks: tuple[IpNetwork, ...] = ()
+    flagged_plaintext: str = "reject"   # a remote recipient's server offers no STARTTLS
+    flagged_unknown: str = "encrypt"    # nothing known yet (no answer from its MX)
+    flagged_mixed: str = "reject"       # local and remote recipients in one flagged message
+    remote_transports: frozenset[str] = frozenset({"smtp", "relay"})  # {rcpt_mailer} values
+
+
+def read_settings(r: Reader) -> TlsFilterSettings:
+    """[filters.tls]."""
+    timeout, on_error = read_common(r, 5.0, "accept")
+    settings = TlsFilterSettings(
+        timeout=timeout,
+        on_error=on_error,
+        require_tls_for_auth=r.boolean("require_tls_for_auth", False),
+        require_tls_from_domains=domains(r.strings("require_tls_from_domains", (), check_domain)),
+        require_tls_from_networks=networks(r.strings("require_tls_from_networks", (), check_network)),
+        flagged_plaintext=r.string("flagged_plaintext", "reject", FLAGGED_ACTIONS),
+        flagged_unknown=r.string("flagged_unknown", "encrypt", FLAGGED_ACTIONS),
+        flagged_mixed=r.string("flagged_mixed", "reject", ("reject", "tempfail", "quarantine")),
+        remote_transports=frozenset(r.strings("remote_transports", ("relay", "smtp"))),
+    )
+    r.done()
+    return settings
+
+
+
+
 class TlsFilter:
     name = "tls"
 
+    def __init__(self, settings: TlsFilterSettings | None = None, services: Any = None) -> None:
+        self.settings = settings if settings is not None else default_settings(read_settings)
+
     def decide(self, message: Message, ctx: Context) -> Result | None:
         """The answer without the loop, unless flagged mail needs its recipients classified."""
-        settings = ctx.policy.tls
+        settings = self.settings
         facts = (("tls", message.session.tls.version or "none"),)
         if refused := self._inbound_refusal(message, settings):
             return Result(self.name, action=Action.REJECT, reply=NEEDS_TLS, facts=facts + (("tls_refused", refused),))
@@ -47,7 +93,7 @@ class TlsFilter:
         if (result := self.decide(message, ctx)) is not None:
             return result
         facts = (("tls", message.session.tls.version or "none"),)
-        return await self._flagged(message, ctx, ctx.policy.tls, _flagged_categories(ctx), facts)
+        return await self._flagged(message, ctx, self.settings, _flagged_categories(ctx), facts)
 
     @staticmethod
     def _inbound_refusal(message: Message, settings: TlsFilterSettings) -> str | None:
@@ -133,3 +179,6 @@ def mixed_reply(categories: list[str]) -> Reply:
                  f"This message appears to contain {describe(categories)} and is addressed both inside "
                  "and outside the organisation. Please send it to internal and external recipients as "
                  "separate messages")
+
+
+SPEC = FilterSpec(name="tls", read=read_settings, build=TlsFilter, after=("dlp",), default=True)

@@ -14,13 +14,17 @@ import re
 import struct
 import time
 from collections.abc import Callable
-from typing import BinaryIO
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 from privacy_milter.model import SPOOL_MAX_MEMORY, Action, Direction, Message, Reply, Result
 from privacy_milter.pipeline import Context
-from privacy_milter.policy import FilterSettings, Policy
+from privacy_milter.plugin import FilterSettings, FilterSpec, default_settings, read_common
+from privacy_milter.policy import Policy
+from privacy_milter.tomlcheck import Reader
 
-from .scanner_client import Breakers, BreakerOpen, EngineAnswered, ScannerError, close, open_stream, step
+from .scanner_client import (SCANNER_ACTIONS, Breakers, BreakerOpen, EngineAnswered, ScannerError, ScannerSettings,
+                             close, open_stream, read_scanner_common, scanner_address_problem, step)
 
 __all__ = ["ScannerError", "VirusFilter", "instream", "not_scanned", "open_raw", "opted_in", "parse_answer",
            "skipped_by_breaker"]
@@ -29,6 +33,41 @@ CHUNK = 64 * 1024
 MAX_ANSWER = 4096
 SIGNATURE = re.compile(r"[A-Za-z0-9._:/+-]{1,100}")  # what goes into a reply or header
 MARKER = "Virus"  # X-Privacy-Virus with the default prefix, for action = tag/quarantine
+
+
+@dataclass(frozen=True)
+class VirusFilterSettings(ScannerSettings):
+    """[filters.virus]: clamd over zINSTREAM."""
+
+    address: str = "unix:/run/clamav/clamd.ctl"
+    action: Action = Action.REJECT          # what a FOUND verdict does
+    max_size: int = 25 * 1024 * 1024        # bytes streamed; larger messages are not scanned (fact only)
+
+
+def read_settings(r: Reader) -> VirusFilterSettings:
+    """[filters.virus]."""
+    d = VirusFilterSettings(timeout=30.0, on_error=Action.TEMPFAIL)
+    timeout, on_error = read_common(r, d.timeout, "tempfail")
+    address = r.string("address", d.address)
+    if problem := scanner_address_problem(address):
+        r.problem("address", problem)
+        address = d.address
+    connect_timeout, breaker_failures, breaker_cooldown = read_scanner_common(r, timeout)
+    settings = VirusFilterSettings(
+        timeout=timeout,
+        on_error=on_error,
+        address=address,
+        action=SCANNER_ACTIONS[r.string("action", "reject", ("reject", "quarantine", "tag"))],
+        max_size=r.integer("max_size_mb", 25, 1, 1024) * 1024 * 1024,
+        connect_timeout=connect_timeout,
+        breaker_failures=breaker_failures,
+        breaker_cooldown=breaker_cooldown,
+    )
+    r.done()
+    return settings
+
+
+
 
 def opted_in(message: Message, policy: Policy, option: str) -> str | None:
     """The customer domain whose opt-in (`spam` or `virus`) covers this message, or None.
@@ -44,7 +83,7 @@ def opted_in(message: Message, policy: Policy, option: str) -> str | None:
         candidates += [r.domain for r in message.recipients if policy.network.is_hosted(r.domain)]
     for domain in candidates:
         customer = policy.customer(domain) if domain else None
-        if customer is not None and getattr(customer, option):
+        if customer is not None and customer.opted_in(option):
             return domain
     return None
 
@@ -142,11 +181,17 @@ def skipped_by_breaker(name: str, settings: FilterSettings) -> Result:
 class VirusFilter:
     name = "virus"
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, settings: VirusFilterSettings | None = None, services: Any = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings if settings is not None else default_settings(read_settings)
         self.breakers = Breakers(self.name, clock)
 
+    def decide(self, message: Message, ctx: Context) -> Result | None:
+        """At once for a customer who did not opt in (or a message too large); else None."""
+        return not_scanned(self.name, message, ctx.policy, self.settings.max_size)
+
     async def check(self, message: Message, ctx: Context) -> Result:
-        settings = ctx.policy.virus
+        settings = self.settings
         if skipped := not_scanned(self.name, message, ctx.policy, settings.max_size):
             return skipped
         try:
@@ -164,3 +209,6 @@ class VirusFilter:
                           facts=facts)
         header = (f"{ctx.policy.milter.header_prefix}-{MARKER}", found)
         return Result(self.name, action=action, headers=(header,), facts=facts)
+
+
+SPEC = FilterSpec(name="virus", read=read_settings, build=VirusFilter, opt_in=True)

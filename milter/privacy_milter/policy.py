@@ -1,8 +1,10 @@
 """policy.toml, validated once at load into frozen, typed settings.
 
-Filters never read raw dicts: they get the dataclass for their section. Every problem in
-the file is reported in one go, each with its key path and line, and an invalid file is
-never half-applied (see `load`).
+This module reads the core sections ([milter], [log], [store], [network], [pipeline],
+[tls_policy], [customers], [metrics]); each filter's own [filters.NAME] table is read by
+that filter's module, found through the registry (plugin.FilterSpec.read). Filters never
+read raw dicts: they get their settings dataclass. Every problem in the file is reported
+in one go, each with its key path and line, and an invalid file is never half-applied.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import stat
+from typing import Any
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -17,27 +20,12 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .errors import PolicyError
-from .model import Action, Confidence
+from .plugin import FilterSettings as FilterSettings  # re-exported: the base of every filter's settings
+from .plugin import IpNetwork, check_domain, check_network, domains, in_networks, networks
 from .tlspolicy.config import TlsPolicyConfig
 from .tomlcheck import Problems, Reader
 
-CATEGORIES = ("payment_card", "iban", "uk_bank_account", "password")
-FILTER_NAMES = ("dlp", "tls", "virus", "spam")  # the filters this build knows (tls reads dlp's result)
-# Run when [pipeline] filters is not given. virus and spam act only for opted-in customers,
-# but need their engines running: an admin turns them on by listing them (docs/POLICY.md).
-DEFAULT_FILTERS = ("dlp", "tls")
-DLP_ACTIONS = {"reject": Action.REJECT, "quarantine": Action.QUARANTINE,
-               "tag": Action.TAG, "log": Action.ACCEPT}
-ON_ERROR = {"accept": Action.ACCEPT, "tempfail": Action.TEMPFAIL}
 LOG_LEVELS = ("debug", "info", "warning", "error")
-SCANNER_ACTIONS = {"reject": Action.REJECT, "quarantine": Action.QUARANTINE, "tag": Action.TAG,
-                   "log": Action.ACCEPT}
-SPAM_BACKENDS = ("spamd", "rspamd")
-
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-ActionTable = Mapping[tuple[str, Confidence], Action]
-
-
 @dataclass(frozen=True)
 class MilterSettings:
     socket: str = "unix:/var/spool/postfix/privacy-milter/milter.sock"
@@ -81,71 +69,6 @@ class NetworkSettings:
         return in_networks(addr, self.trusted_networks)
 
 
-def in_networks(addr: str | None, networks: tuple[IpNetwork, ...]) -> bool:
-    """Whether a client address (as Postfix writes it, "IPv6:" prefix allowed) is in any network."""
-    if not addr or not networks:
-        return False
-    try:
-        ip = ipaddress.ip_address(addr.removeprefix("IPv6:"))
-    except ValueError:
-        return False
-    return any(ip in net for net in networks)
-
-
-@dataclass(frozen=True)
-class FilterSettings:
-    timeout: float
-    on_error: Action
-
-
-@dataclass(frozen=True)
-class ScannerSettings(FilterSettings):
-    """What the engine clients share: a short connect time-out and the circuit breaker."""
-
-    connect_timeout: float = 2.0            # seconds to connect; `timeout` bounds the whole check
-    breaker_failures: int = 5               # failures in a row that open the breaker (0: never)
-    breaker_cooldown: float = 30.0          # seconds an open breaker skips the engine before a probe
-
-
-@dataclass(frozen=True)
-class VirusFilterSettings(ScannerSettings):
-    """[filters.virus]: clamd over zINSTREAM."""
-
-    address: str = "unix:/run/clamav/clamd.ctl"
-    action: Action = Action.REJECT          # what a FOUND verdict does
-    max_size: int = 25 * 1024 * 1024        # bytes streamed; larger messages are not scanned (fact only)
-
-
-@dataclass(frozen=True)
-class SpamFilterSettings(ScannerSettings):
-    """[filters.spam]: SpamAssassin's spamd or rspamd."""
-
-    backend: str = "spamd"
-    address: str = "inet:127.0.0.1:783"     # spamd: unix:/path or inet:host:port; rspamd: http(s) URL
-    action: Action = Action.TAG             # what a message the engine calls spam gets
-    reject_score: float = 15.0              # from this score on: 550 5.7.1 whatever `action` says
-    max_size: int = 1024 * 1024             # bytes; larger messages are not scanned (fact only)
-
-
-# What to do with a flagged outbound message (DLP findings acted on) per what is known of
-# the remote recipients' servers. "encrypt" delivers only over TLS (the X-Privacy-Encrypt
-# marker routes it to the privacy-encrypt transport); Postfix defers, then bounces, if TLS
-# cannot be had. The others act at SMTP time, as for any other action.
-FLAGGED_ACTIONS = {"encrypt": None, "reject": Action.REJECT, "quarantine": Action.QUARANTINE,
-                   "tempfail": Action.TEMPFAIL}
-
-
-@dataclass(frozen=True)
-class TlsFilterSettings(FilterSettings):
-    require_tls_for_auth: bool = False
-    require_tls_from_domains: frozenset[str] = frozenset()
-    require_tls_from_networks: tuple[IpNetwork, ...] = ()
-    flagged_plaintext: str = "reject"   # a remote recipient's server offers no STARTTLS
-    flagged_unknown: str = "encrypt"    # nothing known yet (no answer from its MX)
-    flagged_mixed: str = "reject"       # local and remote recipients in one flagged message
-    remote_transports: frozenset[str] = frozenset({"smtp", "relay"})  # {rcpt_mailer} values
-
-
 @dataclass(frozen=True)
 class TlsPolicySettings:
     """[tls_policy]: the socketmap service Postfix's smtp_tls_policy_maps asks."""
@@ -154,57 +77,19 @@ class TlsPolicySettings:
     config: TlsPolicyConfig = TlsPolicyConfig()
 
 
-def _default_dlp_actions() -> ActionTable:
-    strict = {"payment_card", "password"}
-    table: dict[tuple[str, Confidence], Action] = {}
-    for category in CATEGORIES:
-        table[(category, Confidence.HIGH)] = Action.REJECT if category in strict else Action.TAG
-        table[(category, Confidence.MEDIUM)] = Action.TAG
-        table[(category, Confidence.LOW)] = Action.ACCEPT
-    return MappingProxyType(table)
-
-
-# Why a scan could not read everything (privacy_filters.dlp.mime.REASONS), each with its
-# own action in [filters.dlp.unscannable]. Mail that could not be checked is tagged by
-# default so admins see it; "malformed" (broken files, which are common and harmless) is
-# only logged.
-UNSCANNABLE_REASONS = ("too_large", "too_deep", "encrypted", "unsupported", "time", "budget",
-                       "malformed")
-_DEFAULT_UNSCANNABLE = {reason: Action.TAG for reason in UNSCANNABLE_REASONS} | {
-    "malformed": Action.ACCEPT}
-
-
-@dataclass(frozen=True)
-class DlpSettings(FilterSettings):
-    scan_inbound: bool = False
-    allow_senders: frozenset[str] = frozenset()  # addresses or @domains whose mail is not scanned
-    actions: ActionTable = field(default_factory=_default_dlp_actions)
-    modulus_table: Path | None = None
-    max_message_bytes: int = 25 * 1024 * 1024  # scanned per message; the rest counts as unscannable
-    large_scans: int = 1  # messages of 4 MB or more scanned at the same time (memory bound)
-    max_scan_seconds: float = 5.0  # one scan stops here (or at the milter deadline) as "time"
-    unscannable: Mapping[str, Action] = field(
-        default_factory=lambda: MappingProxyType(dict(_DEFAULT_UNSCANNABLE)))
-
-    def unscannable_action(self, reason: str) -> Action:
-        return self.unscannable.get(reason, Action.TAG)
-
-    def action_for(self, category: str, confidence: Confidence) -> Action:
-        return self.actions.get((category, confidence), Action.ACCEPT)
-
-    def allows(self, sender: str) -> bool:
-        sender = sender.strip("<>").lower()
-        domain = sender.rpartition("@")[2]
-        return sender in self.allow_senders or ("@" + domain) in self.allow_senders
-
-
 @dataclass(frozen=True)
 class CustomerSettings:
-    """Per hosted domain: the opt-ins and overrides each customer chose."""
+    """Per hosted domain: the filters it opted in to (`virus = true`) and the per-customer
+    tables filters own (`[customers."d".dlp_actions]`), read by those filters' modules."""
 
-    spam: bool = False
-    virus: bool = False
-    dlp_actions: ActionTable = field(default_factory=lambda: MappingProxyType({}))
+    opt_in: frozenset[str] = frozenset()
+    tables: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def opted_in(self, name: str) -> bool:
+        return name in self.opt_in
+
+    def table(self, key: str) -> Any:
+        return self.tables.get(key)
 
 
 @dataclass(frozen=True)
@@ -229,11 +114,8 @@ class Policy:
     log: LogSettings
     store: StoreSettings
     network: NetworkSettings
-    filters: tuple[str, ...]
-    tls: TlsFilterSettings
-    dlp: DlpSettings
-    virus: VirusFilterSettings
-    spam: SpamFilterSettings
+    filters: tuple[str, ...]                        # the pipeline, in order
+    filter_settings: Mapping[str, FilterSettings]   # every known filter's, listed or not
     tls_policy: TlsPolicySettings
     customers: Mapping[str, CustomerSettings]
     metrics: MetricsSettings = MetricsSettings()
@@ -246,11 +128,9 @@ class Policy:
             domain = domain.partition(".")[2]
         return None
 
-    def dlp_action(self, customer_domain: str, category: str, confidence: Confidence) -> Action:
-        customer = self.customer(customer_domain)
-        if customer and (category, confidence) in customer.dlp_actions:
-            return customer.dlp_actions[(category, confidence)]
-        return self.dlp.action_for(category, confidence)
+    def settings(self, name: str) -> FilterSettings:
+        """A filter's settings ([filters.NAME], defaults when the table is absent)."""
+        return self.filter_settings[name]
 
 
 MAX_POLICY_BYTES = 1024 * 1024
@@ -324,28 +204,6 @@ def default() -> Policy:
 
 # --- building --------------------------------------------------------------------------
 
-def _check_network(item: str) -> str | None:
-    try:
-        ipaddress.ip_network(item, strict=False)
-    except ValueError:
-        return "not an IP network such as 192.0.2.0/24"
-    return None
-
-
-def _check_domain(item: str) -> str | None:
-    if not item or " " in item or "@" in item or item.startswith("."):
-        return "not a domain name such as example.co.uk"
-    return None
-
-
-def _networks(items: tuple[str, ...]) -> tuple[IpNetwork, ...]:
-    return tuple(ipaddress.ip_network(i, strict=False) for i in items)
-
-
-def _domains(items: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(i.lower().rstrip(".") for i in items)
-
-
 def _socket_problem(spec: str) -> str | None:
     kind, _, rest = spec.partition(":")
     if kind == "unix" and rest.startswith("/"):
@@ -358,32 +216,36 @@ def _socket_problem(spec: str) -> str | None:
 
 
 def _build(top: Reader, source: str) -> Policy:
+    from .registry import FILTERS  # the filters this build knows; they import the core, not we them
+
     milter = _build_milter(top.table("milter"))
     log = _build_log(top.table("log"))
     store = _build_store(top.table("store"))
     network = _build_network(top.table("network"))
     pipeline = top.table("pipeline")
-    names = pipeline.strings("filters", DEFAULT_FILTERS,
-                             check=lambda n: None if n in FILTER_NAMES
-                             else f"unknown filter; known: {', '.join(FILTER_NAMES)}")
+    known = ", ".join(FILTERS)
+    names = pipeline.strings("filters", [s.name for s in FILTERS.values() if s.default],
+                             check=lambda n: None if n in FILTERS else f"unknown filter; known: {known}")
     if len(set(names)) != len(names):
         pipeline.problem("filters", "lists a filter twice")
+    for name in names:
+        for before in FILTERS[name].after if name in FILTERS else ():
+            if before in names and names.index(before) > names.index(name):
+                pipeline.problem("filters", f'"{name}" must come after "{before}": it acts on what {before} found')
     pipeline.done()
-    filters = top.table("filters")
-    tls = _build_tls(filters.table("tls"))
-    dlp = _build_dlp(filters.table("dlp"))
-    virus = _build_virus(filters.table("virus"))
-    spam = _build_spam(filters.table("spam"))
-    filters.done()
+    tables = top.table("filters")
+    for name in tables.keys():
+        if name not in FILTERS:
+            tables.problem(name, f"unknown filter; known: {known}")
+            tables.table(name)  # mark as read: the problem is already reported
+    settings = MappingProxyType({name: spec.read(tables.table(name)) for name, spec in FILTERS.items()})
+    tables.done()
     tls_policy = _build_tls_policy(top.table("tls_policy"))
     customers = _build_customers(top.table("customers"))
     metrics = _build_metrics(top.table("metrics"))
     top.done()
-    if "dlp" in names and "tls" in names and names.index("tls") < names.index("dlp"):
-        pipeline.problem("filters", '"tls" must come after "dlp": it acts on what dlp found')
-    return Policy(source=source, milter=milter, log=log, store=store, network=network,
-                  filters=names, tls=tls, dlp=dlp, virus=virus, spam=spam, tls_policy=tls_policy, customers=customers,
-                  metrics=metrics)
+    return Policy(source=source, milter=milter, log=log, store=store, network=network, filters=names,
+                  filter_settings=settings, tls_policy=tls_policy, customers=customers, metrics=metrics)
 
 
 def _mode(r: Reader, key: str, default: int) -> int:
@@ -474,32 +336,10 @@ def _build_store(r: Reader) -> StoreSettings:
 def _build_network(r: Reader) -> NetworkSettings:
     d = NetworkSettings()
     settings = NetworkSettings(
-        hosted_domains=_domains(r.strings("hosted_domains", (), _check_domain)),
-        trusted_networks=_networks(r.strings("trusted_networks", [str(n) for n in d.trusted_networks],
-                                             _check_network)),
+        hosted_domains=domains(r.strings("hosted_domains", (), check_domain)),
+        trusted_networks=networks(r.strings("trusted_networks", [str(n) for n in d.trusted_networks],
+                                             check_network)),
         submission_daemons=frozenset(r.strings("submission_daemons", sorted(d.submission_daemons))),
-    )
-    r.done()
-    return settings
-
-
-def _filter_common(r: Reader, timeout: float, on_error: str) -> tuple[float, Action]:
-    return (r.number("timeout", timeout, 0.1, 280),
-            ON_ERROR[r.string("on_error", on_error, ON_ERROR)])
-
-
-def _build_tls(r: Reader) -> TlsFilterSettings:
-    timeout, on_error = _filter_common(r, 5.0, "accept")
-    settings = TlsFilterSettings(
-        timeout=timeout,
-        on_error=on_error,
-        require_tls_for_auth=r.boolean("require_tls_for_auth", False),
-        require_tls_from_domains=_domains(r.strings("require_tls_from_domains", (), _check_domain)),
-        require_tls_from_networks=_networks(r.strings("require_tls_from_networks", (), _check_network)),
-        flagged_plaintext=r.string("flagged_plaintext", "reject", FLAGGED_ACTIONS),
-        flagged_unknown=r.string("flagged_unknown", "encrypt", FLAGGED_ACTIONS),
-        flagged_mixed=r.string("flagged_mixed", "reject", ("reject", "tempfail", "quarantine")),
-        remote_transports=frozenset(r.strings("remote_transports", ("relay", "smtp"))),
     )
     r.done()
     return settings
@@ -511,7 +351,7 @@ def _build_tls_policy(r: Reader) -> TlsPolicySettings:
     pins: dict[str, str] = {}
     for domain in pins_reader.keys():
         level = pins_reader.string(domain, "encrypt", ("encrypt", "secure", "dane-only"))
-        if problem := _check_domain(domain.lstrip(".")):
+        if problem := check_domain(domain.lstrip(".")):
             pins_reader.problem(domain, problem)
         else:
             pins[domain] = level
@@ -555,152 +395,19 @@ def _build_tls_policy(r: Reader) -> TlsPolicySettings:
     return TlsPolicySettings(enabled=enabled, config=config)
 
 
-def _build_actions(r: Reader) -> dict[tuple[str, Confidence], Action]:
-    """`category = { high = "reject", medium = "tag", low = "log" }` for each category."""
-    table: dict[tuple[str, Confidence], Action] = {}
-    for category in r.keys():
-        if category not in CATEGORIES:
-            r.problem(category, f"unknown category; known: {', '.join(CATEGORIES)}")
-            r.table(category)  # mark as used: the problem is already reported
-            continue
-        levels = r.table(category)
-        for confidence in Confidence:
-            if confidence.label in levels:
-                word = levels.string(confidence.label, "log", DLP_ACTIONS)
-                table[(category, confidence)] = DLP_ACTIONS[word]
-        levels.done()
-    r.done()
-    return table
-
-
-def _build_dlp(r: Reader) -> DlpSettings:
-    timeout, on_error = _filter_common(r, 20.0, "tempfail")
-    actions = dict(_default_dlp_actions())
-    actions.update(_build_actions(r.table("actions")))
-    modulus = r.string("modulus_table", "")
-    if modulus and not os.access(modulus, os.R_OK):
-        r.problem("modulus_table", f"cannot read {modulus}")
-    senders = r.strings("allow_senders", (),
-                        check=lambda s: None if "@" in s else "must be an address or @domain")
-    settings = DlpSettings(
-        timeout=timeout,
-        on_error=on_error,
-        scan_inbound=r.boolean("scan_inbound", False),
-        allow_senders=frozenset(s.lower() for s in senders),
-        actions=MappingProxyType(actions),
-        modulus_table=Path(modulus) if modulus else None,
-        max_message_bytes=r.integer("max_message_mb", 25, 1, 1024) * 1024 * 1024,
-        large_scans=r.integer("large_scans", 1, 1, 64),
-        max_scan_seconds=r.number("max_scan_seconds", 5.0, 0.1, 280),
-        unscannable=MappingProxyType(_build_unscannable(r.table("unscannable"))),
-    )
-    r.done()
-    return settings
-
-
-def _build_unscannable(r: Reader) -> dict[str, Action]:
-    """`reason = "tag"` for each reason a scan can give up for."""
-    table = dict(_DEFAULT_UNSCANNABLE)
-    for reason in r.keys():
-        if reason not in UNSCANNABLE_REASONS:
-            r.problem(reason, f"unknown reason; known: {', '.join(UNSCANNABLE_REASONS)}")
-            r.string(reason, "tag")  # mark as used: the problem is already reported
-            continue
-        table[reason] = DLP_ACTIONS[r.string(reason, "tag", DLP_ACTIONS)]
-    r.done()
-    return table
-
-
-def scanner_address_problem(spec: str) -> str | None:
-    """unix:/absolute/path or inet:host:port (IPv6 host in brackets)."""
-    kind, _, rest = spec.partition(":")
-    if kind == "unix" and rest.startswith("/"):
-        return None
-    if kind == "inet":
-        host, _, port = rest.rpartition(":")
-        if host.strip("[]") and port.isdigit() and 0 < int(port) < 65536:
-            return None
-    return "must look like unix:/run/clamav/clamd.ctl or inet:127.0.0.1:3310"
-
-
-def _url_problem(url: str) -> str | None:
-    scheme, sep, rest = url.partition("://")
-    if scheme in ("http", "https") and sep and rest and not rest.startswith("/") and " " not in url:
-        return None
-    return "must be an rspamd URL such as http://127.0.0.1:11333"
-
-
-def _scanner_common(r: Reader, timeout: float) -> tuple[float, int, float]:
-    """[filters.virus] and [filters.spam]: connect_timeout, breaker_failures, breaker_cooldown."""
-    d = ScannerSettings(timeout=timeout, on_error=Action.ACCEPT)
-    connect = r.number("connect_timeout", min(d.connect_timeout, timeout), 0.1, 60)
-    if connect > timeout:
-        r.problem("connect_timeout", f"must not be longer than timeout ({timeout:g})")
-        connect = timeout
-    return (connect, r.integer("breaker_failures", d.breaker_failures, 0, 1000),
-            r.number("breaker_cooldown", d.breaker_cooldown, 1, 3600))
-
-
-def _build_virus(r: Reader) -> VirusFilterSettings:
-    d = VirusFilterSettings(timeout=30.0, on_error=Action.TEMPFAIL)
-    timeout, on_error = _filter_common(r, d.timeout, "tempfail")
-    address = r.string("address", d.address)
-    if problem := scanner_address_problem(address):
-        r.problem("address", problem)
-        address = d.address
-    connect_timeout, breaker_failures, breaker_cooldown = _scanner_common(r, timeout)
-    settings = VirusFilterSettings(
-        timeout=timeout,
-        on_error=on_error,
-        address=address,
-        action=SCANNER_ACTIONS[r.string("action", "reject", ("reject", "quarantine", "tag"))],
-        max_size=r.integer("max_size_mb", 25, 1, 1024) * 1024 * 1024,
-        connect_timeout=connect_timeout,
-        breaker_failures=breaker_failures,
-        breaker_cooldown=breaker_cooldown,
-    )
-    r.done()
-    return settings
-
-
-def _build_spam(r: Reader) -> SpamFilterSettings:
-    d = SpamFilterSettings(timeout=20.0, on_error=Action.ACCEPT)
-    timeout, on_error = _filter_common(r, d.timeout, "accept")
-    backend = r.string("backend", d.backend, SPAM_BACKENDS)
-    default_address = d.address if backend == "spamd" else "http://127.0.0.1:11333"
-    address = r.string("address", default_address)
-    problem = scanner_address_problem(address) if backend == "spamd" else _url_problem(address)
-    if problem:
-        r.problem("address", problem if backend == "rspamd" else problem.replace(
-            "unix:/run/clamav/clamd.ctl or inet:127.0.0.1:3310", "unix:/run/spamd.sock or inet:127.0.0.1:783"))
-        address = default_address
-    connect_timeout, breaker_failures, breaker_cooldown = _scanner_common(r, timeout)
-    settings = SpamFilterSettings(
-        timeout=timeout,
-        on_error=on_error,
-        backend=backend,
-        address=address,
-        action=SCANNER_ACTIONS[r.string("action", "tag", SCANNER_ACTIONS)],
-        reject_score=r.number("reject_score", d.reject_score, 0, 10_000),
-        max_size=r.integer("max_size_kb", 1024, 1, 1024 * 1024) * 1024,
-        connect_timeout=connect_timeout,
-        breaker_failures=breaker_failures,
-        breaker_cooldown=breaker_cooldown,
-    )
-    r.done()
-    return settings
-
-
 def _build_customers(r: Reader) -> Mapping[str, CustomerSettings]:
+    from .registry import FILTERS
+
+    opt_ins = [spec.name for spec in FILTERS.values() if spec.opt_in]
+    owned = {key: reader for spec in FILTERS.values() for key, reader in spec.customer_tables.items()}
     customers: dict[str, CustomerSettings] = {}
     for domain in r.keys():
         c = r.table(domain)
-        if problem := _check_domain(domain):
+        if problem := check_domain(domain):
             r.problem(domain, problem)
         customers[domain.lower().rstrip(".")] = CustomerSettings(
-            spam=c.boolean("spam", False),
-            virus=c.boolean("virus", False),
-            dlp_actions=MappingProxyType(_build_actions(c.table("dlp_actions"))),
+            opt_in=frozenset(name for name in opt_ins if c.boolean(name, False)),
+            tables=MappingProxyType({key: reader(c.table(key)) for key, reader in owned.items()}),
         )
         c.done()
     r.done()

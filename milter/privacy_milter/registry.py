@@ -1,39 +1,41 @@
-"""Filter names in policy.toml → the objects that run them. New checks register here."""
+"""The filters this build knows, by the name policy.toml uses. Adding a check: write its
+module in filters/privacy_filters/ with a `SPEC` (plugin.FilterSpec) and add one line here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from privacy_filters import dlp_filter, spam, tls, virus
 
-from privacy_filters.dlp_filter import DlpFilter
-from privacy_filters.spam import SpamFilter
-from privacy_filters.tls import TlsFilter
-from privacy_filters.virus import VirusFilter
+from .pipeline import Pipeline, Stage
+from .plugin import FilterSpec
+from .policy import Policy
+from .services import Services
 
-from .pipeline import Filter, Pipeline, Stage
-from .policy import FilterSettings, Policy
-
-# name → (factory taking the policy, reads only the message content: usable offline by
-# `privacy-milter scan`). Filters are built again with each policy load.
-FILTERS: dict[str, tuple[Callable[[Policy], Filter], bool]] = {
-    "tls": (lambda _policy: TlsFilter(), False),
-    "dlp": (DlpFilter, True),  # loads per-policy resources (the modulus table)
-    # the scanners talk to their engines and need the envelope (opt-ins): not offline
-    "virus": (lambda _policy: VirusFilter(), False),
-    "spam": (lambda _policy: SpamFilter(), False),
-}
+FILTERS: dict[str, FilterSpec] = {spec.name: spec for spec in (
+    dlp_filter.SPEC,
+    tls.SPEC,     # after dlp: it routes what dlp flagged
+    virus.SPEC,   # virus and spam act for opted-in customers and need their engines running
+    spam.SPEC,
+)}
 
 
-def settings_for(policy: Policy, name: str) -> FilterSettings:
-    settings = getattr(policy, name)
-    assert isinstance(settings, FilterSettings)
-    return settings
+def register(spec: FilterSpec) -> None:
+    """Add a filter at run time (tests; a site's own check). Policies loaded after see it."""
+    FILTERS[spec.name] = spec
 
 
-def build_pipeline(policy: Policy, *, content_only: bool = False) -> Pipeline:
+def unregister(name: str) -> None:
+    FILTERS.pop(name, None)
+
+
+def build_pipeline(policy: Policy, services: Services = Services(), *, content_only: bool = False) -> Pipeline:
+    """The policy's filters in its order, each built from its own settings. Built again at
+    every policy load. `content_only`: only the filters that read nothing but the message
+    (what `privacy-milter scan` runs offline)."""
     stages = []
     for name in policy.filters:
-        factory, is_content = FILTERS[name]
-        if content_only and not is_content:
+        spec = FILTERS[name]
+        if content_only and not spec.offline:
             continue
-        stages.append(Stage(factory(policy), settings_for(policy, name)))
+        settings = policy.settings(name)
+        stages.append(Stage(spec.build(settings, services), settings))
     return Pipeline(stages)

@@ -54,9 +54,9 @@ class Runtime:
                  policy_path: Path | None = None, overrides: Overrides = Overrides(),
                  tls_service: TlsPolicyService | None = None,
                  clock: Callable[[], float] = time.time) -> None:
-        self.snapshot = Snapshot(policy, build_pipeline(policy))
         self.tls_service = tls_service
-        self.services = Services(tls_classifier=tls_service)
+        self.services = Services(tls_classifier=tls_service, store=store, clock=clock)
+        self.snapshot = Snapshot(policy, build_pipeline(policy, self.services))
         self.store = store
         self.hasher = hasher
         self.policy_path = policy_path
@@ -101,12 +101,14 @@ class Runtime:
                           policy.metrics.listen, exc.strerror)
         runtime.scheduler.add(Job("purge", Daily(PURGE_AT), runtime.purge, at_start=True))
         runtime.scheduler.start()
+        await asyncio.to_thread(runtime._filters_hook, "start")
         if watch and policy_path is not None:
             runtime._tasks.append(asyncio.create_task(runtime._watch_policy(), name="policy-watch"))
         return runtime
 
     async def stop(self) -> None:
         await self.scheduler.stop()
+        await asyncio.to_thread(self._filters_hook, "stop")
         self.metrics.stop()
         for task in self._tasks:
             task.cancel()
@@ -115,6 +117,18 @@ class Runtime:
         if self.tls_service is not None:
             await self.tls_service.stop()
         await self.store.close()
+
+    def _filters_hook(self, which: str) -> None:
+        """Each known filter's start or stop hook (a worker to warm, or to end); a failing one
+        is logged and the others still run."""
+        for spec in FILTERS.values():
+            hook = spec.start if which == "start" else spec.stop
+            if hook is None:
+                continue
+            try:
+                hook()
+            except Exception as exc:
+                log.error("filter %s: %s hook failed (%s)", spec.name, which, exc)
 
     @property
     def policy(self) -> Policy:
@@ -209,7 +223,7 @@ class Runtime:
                 if getattr(new, section) != getattr(self.policy, section):
                     log.warning("policy reload: [%s] changed; it takes effect at the next restart", section)
                     new = dataclasses.replace(new, **{section: getattr(self.policy, section)})
-            self.snapshot = Snapshot(new, build_pipeline(new))  # one assignment: messages see old or new
+            self.snapshot = Snapshot(new, build_pipeline(new, self.services))  # one assignment: old or new
             logging.getLogger().setLevel(new.log.level.upper())
             log.info("policy reloaded (%s) from %s", reason, self.policy_path)
             self.metrics.reloaded(True)

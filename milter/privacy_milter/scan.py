@@ -128,8 +128,9 @@ def explain_files(files: list[Path], policy: Policy, out: TextIO = sys.stdout) -
     from privacy_filters.dlp import Limits
     from privacy_filters.dlp.explain import explain
 
-    limits = Limits(max_message_bytes=policy.dlp.max_message_bytes)
-    table = policy.dlp.modulus_table
+    dlp = policy.settings("dlp")
+    limits = Limits(max_message_bytes=getattr(dlp, "max_message_bytes"))
+    table = getattr(dlp, "modulus_table")
     status = 0
     for path in files:
         try:

@@ -27,6 +27,11 @@ pytestmark = pytest.mark.engines
 OPTED, PLAIN = "opted.test", "plain.test"
 
 
+def check_with(cls, message, ctx, **kwargs):
+    """Build the filter from the context's policy, as the registry does, and run its check."""
+    return cls(ctx.policy.settings(cls.name), **kwargs).check(message, ctx)
+
+
 def mail(body: bytes, to: str = f"bob@{OPTED}", sender: str = "carol@far.test",
          attachment: bytes | None = None) -> bytes:
     """Full headers (Date, Message-ID): without them spamd scores clean mail about 5."""
@@ -70,12 +75,12 @@ def inbound(raw: bytes, to: str = f"bob@{OPTED}") -> Message:
 async def test_clamd_finds_eicar_and_passes_clean_mail(clamd, spamd, unix):
     address = f"unix:{clamd.socket_path}" if unix else f"inet:127.0.0.1:{clamd.port}"
     ctx = Context(policy_mod.parse(policy_text(address, spamd.port)))
-    found = await VirusFilter().check(inbound(mail(b"Here it is.\n", attachment=EICAR)), ctx)
+    found = await check_with(VirusFilter, inbound(mail(b"Here it is.\n", attachment=EICAR)), ctx)
     assert found.action is Action.REJECT and found.reply is not None
     assert (found.reply.code, found.reply.xcode) == ("554", "5.7.1")
     assert found.reply.text == "Virus found (Eicar-Test-Signature.UNOFFICIAL)"
     assert found.facts == (("virus", "Eicar-Test-Signature.UNOFFICIAL"),)
-    clean = await VirusFilter().check(inbound(mail(b"Shall we meet at noon?\n" * 50_000)), ctx)
+    clean = await check_with(VirusFilter, inbound(mail(b"Shall we meet at noon?\n" * 50_000)), ctx)
     assert (clean.action, clean.facts) == (Action.ACCEPT, (("virus", "clean"),))
 
 
@@ -85,21 +90,21 @@ async def test_clamd_size_limit_is_an_error():
         with Clamd(root, stream_max_length="1M") as small:
             ctx = Context(policy_mod.parse(policy_text(f"unix:{small.socket_path}", 1)))
             with pytest.raises(ScannerError, match="size limit"):
-                await VirusFilter().check(inbound(mail(b"many lines of text\n" * 150_000)), ctx)
+                await check_with(VirusFilter, inbound(mail(b"many lines of text\n" * 150_000)), ctx)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
 async def test_spamd_scores_gtube_and_clean_mail(clamd, spamd):
     ctx = Context(policy_mod.parse(policy_text(f"unix:{clamd.socket_path}", spamd.port)))
-    gtube = await SpamFilter().check(inbound(mail(b"Buy now.\n" + GTUBE + b"\n")), ctx)
+    gtube = await check_with(SpamFilter, inbound(mail(b"Buy now.\n" + GTUBE + b"\n")), ctx)
     assert gtube.action is Action.REJECT and gtube.reply is not None and gtube.reply.code == "550"
     assert ("spam", "yes") in gtube.facts
-    clean = await SpamFilter().check(inbound(mail(b"Shall we meet at noon by the fountain?\n")), ctx)
+    clean = await check_with(SpamFilter, inbound(mail(b"Shall we meet at noon by the fountain?\n")), ctx)
     assert clean.action is Action.ACCEPT and ("spam", "no") in clean.facts and not clean.headers
     tagging = Context(policy_mod.parse(policy_text(f"unix:{clamd.socket_path}", spamd.port,
                                                    "reject_score = 5000")))
-    tagged = await SpamFilter().check(inbound(mail(b"Buy now.\n" + GTUBE + b"\n")), tagging)
+    tagged = await check_with(SpamFilter, inbound(mail(b"Buy now.\n" + GTUBE + b"\n")), tagging)
     assert tagged.action is Action.TAG
     assert tagged.headers[0][0] == "X-Privacy-Spam" and tagged.headers[0][1].startswith("yes, score=1")
 
@@ -107,8 +112,8 @@ async def test_spamd_scores_gtube_and_clean_mail(clamd, spamd):
 async def test_not_opted_in_is_not_sent_to_the_engines(clamd, spamd):
     ctx = Context(policy_mod.parse(policy_text("inet:127.0.0.1:1", 1)))  # nothing listens there
     m = inbound(mail(EICAR + b"\n", to=f"bob@{PLAIN}"), to=f"bob@{PLAIN}")
-    assert (await VirusFilter().check(m, ctx)).facts == (("virus", "not-opted-in"),)
-    assert (await SpamFilter().check(m, ctx)).facts == (("spam", "not-opted-in"),)
+    assert (await check_with(VirusFilter, m, ctx)).facts == (("virus", "not-opted-in"),)
+    assert (await check_with(SpamFilter, m, ctx)).facts == (("spam", "not-opted-in"),)
 
 
 # --- end to end through Postfix ----------------------------------------------------------------------

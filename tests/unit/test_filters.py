@@ -22,6 +22,11 @@ iban = { high = "reject" }
 """)
 
 
+def check_with(cls, message, ctx, **kwargs):
+    """Build the filter from the context's policy, as the registry does, and run its check."""
+    return cls(ctx.policy.settings(cls.name), **kwargs).check(message, ctx)
+
+
 class FakeClassifier:
     def __init__(self, classes):
         self.classes, self.asked = classes, []
@@ -58,20 +63,20 @@ def flagged_ctx(classes=None, action=Action.TAG, policy=POLICY):
      "client network requires TLS"),
 ])
 async def test_plain_text_refused_where_policy_requires_tls(msg, refused):
-    r = await TlsFilter().check(msg, Context(POLICY))
+    r = await check_with(TlsFilter, msg, Context(POLICY))
     assert r.action is Action.REJECT and r.reply.xcode == "5.7.10"
     assert ("tls_refused", refused) in r.facts
 
 
 async def test_tls_sessions_pass_and_are_recorded():
-    r = await TlsFilter().check(message(auth="alice", tls=("TLSv1.3", "TLS_AES_256_GCM_SHA384")), Context(POLICY))
+    r = await check_with(TlsFilter, message(auth="alice", tls=("TLSv1.3", "TLS_AES_256_GCM_SHA384")), Context(POLICY))
     assert r.action is Action.ACCEPT and ("tls", "TLSv1.3") in r.facts
 
 
 async def test_unflagged_mail_is_not_classified():
     classifier = FakeClassifier({})
     ctx = Context(POLICY, Services(tls_classifier=classifier), [Result("dlp")])
-    r = await TlsFilter().check(message(tls=("TLSv1.3", "x")), ctx)
+    r = await check_with(TlsFilter, message(tls=("TLSv1.3", "x")), ctx)
     assert r.action is Action.ACCEPT and not r.headers and classifier.asked == []
 
 
@@ -80,7 +85,7 @@ async def test_unflagged_mail_is_not_classified():
 async def test_flagged_to_tls_capable_domains_gets_the_encrypt_marker():
     ctx = flagged_ctx({"far.example": TlsClass.TLS, "bank.example": TlsClass.AUTHENTICATED})
     msg = message(rcpts=(("bob@far.example", "smtp"), ("eve@bank.example", "smtp")))
-    r = await TlsFilter().check(msg, ctx)
+    r = await check_with(TlsFilter, msg, ctx)
     assert r.action is Action.ACCEPT
     assert r.headers == (("X-Privacy-Encrypt", "required"),)
     assert sorted(ctx.services.tls_classifier.asked) == ["bank.example", "far.example"]
@@ -89,20 +94,20 @@ async def test_flagged_to_tls_capable_domains_gets_the_encrypt_marker():
 async def test_flagged_to_a_plain_text_domain_is_rejected_naming_data_and_domain():
     ctx = flagged_ctx({"far.example": TlsClass.TLS, "plain.example": TlsClass.PLAIN})
     msg = message(rcpts=(("bob@far.example", "smtp"), ("x@plain.example", "smtp")))
-    r = await TlsFilter().check(msg, ctx)
+    r = await check_with(TlsFilter, msg, ctx)
     assert r.action is Action.REJECT and r.reply.code == "550" and r.reply.xcode == "5.7.1"
     assert "plain.example" in r.reply.text and "IBAN" in r.reply.text and "cannot receive encrypted" in r.reply.text
 
 
 async def test_flagged_unknown_defaults_to_encrypt_and_classifier_errors_count_as_unknown():
     ctx = flagged_ctx({"far.example": RuntimeError("dns down")})
-    r = await TlsFilter().check(message(), ctx)
+    r = await check_with(TlsFilter, message(), ctx)
     assert r.headers == (("X-Privacy-Encrypt", "required"),)
     assert ("flagged_tls", "unknown:1") in r.facts
 
 
 async def test_without_a_tls_service_flagged_mail_is_still_encrypt_only():
-    r = await TlsFilter().check(message(), flagged_ctx(None))
+    r = await check_with(TlsFilter, message(), flagged_ctx(None))
     assert r.headers == (("X-Privacy-Encrypt", "required"),)
 
 
@@ -110,41 +115,41 @@ async def test_without_a_tls_service_flagged_mail_is_still_encrypt_only():
                                              ("reject", Action.REJECT)])
 async def test_flagged_unknown_choices(setting, action):
     p = policy_mod.parse(f'[filters.tls]\nflagged_unknown = "{setting}"\n')
-    r = await TlsFilter().check(message(), flagged_ctx({}, policy=p))
+    r = await check_with(TlsFilter, message(), flagged_ctx({}, policy=p))
     assert r.action is action and not r.headers
 
 
 async def test_mixed_local_and_remote_recipients_are_refused_with_advice():
     ctx = flagged_ctx({"far.example": TlsClass.TLS})
     msg = message(rcpts=(("bob@far.example", "smtp"), ("carol@shop.example", "virtual")))
-    r = await TlsFilter().check(msg, ctx)
+    r = await check_with(TlsFilter, msg, ctx)
     assert r.action is Action.REJECT and "separate messages" in r.reply.text
     assert ctx.services.tls_classifier.asked == []
 
 
 async def test_local_only_flagged_mail_needs_no_tls_decision():
-    r = await TlsFilter().check(message(rcpts=(("carol@shop.example", "virtual"),)), flagged_ctx({}))
+    r = await check_with(TlsFilter, message(rcpts=(("carol@shop.example", "virtual"),)), flagged_ctx({}))
     assert r.action is Action.ACCEPT and not r.headers
 
 
 async def test_quarantined_flagged_mail_still_gets_the_marker():
     ctx = flagged_ctx({"far.example": TlsClass.TLS}, action=Action.QUARANTINE)
-    r = await TlsFilter().check(message(), ctx)
+    r = await check_with(TlsFilter, message(), ctx)
     assert r.headers == (("X-Privacy-Encrypt", "required"),)
 
 
 async def test_logged_only_findings_are_not_flagged():
     ctx = flagged_ctx({"far.example": TlsClass.PLAIN}, action=Action.ACCEPT)
-    r = await TlsFilter().check(message(), ctx)
+    r = await check_with(TlsFilter, message(), ctx)
     assert r.action is Action.ACCEPT and not r.headers
 
 
 async def test_recipient_without_mailer_macro_is_remote_unless_hosted():
     ctx = flagged_ctx({"far.example": TlsClass.PLAIN})
     msg = message(rcpts=(("bob@far.example", None),))
-    assert (await TlsFilter().check(msg, ctx)).action is Action.REJECT
+    assert (await check_with(TlsFilter, msg, ctx)).action is Action.REJECT
     msg = message(rcpts=(("carol@shop.example", None),))
-    assert (await TlsFilter().check(msg, flagged_ctx({}))).action is Action.ACCEPT
+    assert (await check_with(TlsFilter, msg, flagged_ctx({}))).action is Action.ACCEPT
 
 
 # --- dlp decisions ---------------------------------------------------------------------------
@@ -195,11 +200,11 @@ def test_unscannable_reject_names_the_reason_in_words():
 
 
 def test_unscannable_settings_are_read_and_validated():
-    dlp = UNSCANNABLE_POLICY.dlp
+    dlp = UNSCANNABLE_POLICY.settings("dlp")
     assert dlp.max_scan_seconds == 2.5
     assert dlp.unscannable_action("too_deep") is Action.QUARANTINE
     assert dlp.unscannable_action("time") is Action.TAG
-    assert DlpFilter(UNSCANNABLE_POLICY).limits.max_scan_seconds == 2.5
+    assert DlpFilter(UNSCANNABLE_POLICY.settings("dlp")).limits.max_scan_seconds == 2.5
     with pytest.raises(policy_mod.PolicyError) as err:
         policy_mod.parse('[filters.dlp]\nmax_scan_seconds = 0\n'
                          '[filters.dlp.unscannable]\nslow = "tag"\ntime = "explode"\n')
@@ -222,7 +227,7 @@ async def test_nested_and_encrypted_attachments_get_their_configured_action(kind
     m = message()
     m.headers = [("Subject", "files")]
     m.source = nested_message(kind)
-    r = await DlpFilter(UNSCANNABLE_POLICY).check(m, Context(UNSCANNABLE_POLICY))
+    r = await DlpFilter(UNSCANNABLE_POLICY.settings("dlp")).check(m, Context(UNSCANNABLE_POLICY))
     assert r.action is action and ("unscannable_reasons", reason) in r.facts
     assert (r.reply.code if r.reply else None) == code
 
@@ -232,7 +237,7 @@ async def test_dlp_filter_passes_the_message_deadline_to_the_scan():
     m.headers = [("Subject", "pay")]
     m.write_body(b"IBAN GB53 MIDL 4005 1571 2345 67\r\n")
     m.deadline = 0.0  # long past
-    r = await DlpFilter().check(m, Context(POLICY))
+    r = await check_with(DlpFilter, m, Context(POLICY))
     assert ("unscannable_reasons", "time") in r.facts and r.action is Action.TAG
 
 
@@ -243,7 +248,7 @@ def test_reject_text_names_categories_only():
 
 async def test_dlp_skips_inbound_and_allowed_senders():
     p = policy_mod.parse('[filters.dlp]\nallow_senders = ["@billing.example", "ceo@shop.example"]\n')
-    f = DlpFilter()
+    f = DlpFilter(p.settings("dlp"))
     inbound = message(direction=Direction.INBOUND)
     assert (await f.check(inbound, Context(p))).facts == (("dlp", "skipped-inbound"),)
     for sender in ("robot@billing.example", "CEO@shop.example"):

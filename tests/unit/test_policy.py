@@ -2,6 +2,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from privacy_filters.dlp_filter import customer_action
+
 import pytest
 
 from privacy_milter import policy
@@ -14,12 +16,17 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_shipped_policy_is_valid_and_matches_the_defaults():
     shipped = policy.load(ROOT / "policy.toml")
     builtin = policy.default()
-    for section in ("milter", "log", "store", "network", "filters", "tls", "dlp", "virus", "spam", "tls_policy"):
+    for section in ("milter", "log", "store", "network", "filters", "tls_policy", "metrics"):
         assert getattr(shipped, section) == getattr(builtin, section), section
+    for name in FILTERS:
+        assert shipped.settings(name) == builtin.settings(name), name
 
 
-def test_every_known_filter_is_registered():
-    assert set(policy.FILTER_NAMES) == set(FILTERS)
+def test_every_registered_filter_has_settings_and_a_table_in_the_shipped_policy():
+    shipped_text = (ROOT / "policy.toml").read_text()
+    for name in FILTERS:
+        assert isinstance(policy.default().settings(name), policy.FilterSettings)
+        assert f"[filters.{name}]" in shipped_text, name
 
 
 def test_values_are_typed():
@@ -40,12 +47,14 @@ password = { high = "log" }
     assert p.milter.socket_mode == 0o600
     assert p.network.is_hosted("example.co.uk") and p.network.is_hosted("mail.example.co.uk")
     assert p.network.is_trusted("192.0.2.7") and not p.network.is_trusted("198.51.100.1")
-    assert p.dlp.action_for("iban", Confidence.HIGH) is Action.QUARANTINE
-    assert p.dlp.action_for("iban", Confidence.LOW) is Action.TAG
-    assert p.dlp.action_for("iban", Confidence.MEDIUM) is Action.TAG  # default kept
-    assert p.customer("mail.shop.example").spam
-    assert p.dlp_action("shop.example", "password", Confidence.HIGH) is Action.ACCEPT
-    assert p.dlp_action("other.example", "password", Confidence.HIGH) is Action.REJECT
+    assert p.settings("dlp").action_for("iban", Confidence.HIGH) is Action.QUARANTINE
+    assert p.settings("dlp").action_for("iban", Confidence.LOW) is Action.TAG
+    assert p.settings("dlp").action_for("iban", Confidence.MEDIUM) is Action.TAG  # default kept
+    assert p.customer("mail.shop.example").opted_in("spam")
+    assert not p.customer("mail.shop.example").opted_in("virus")
+    dlp = p.settings("dlp")
+    assert customer_action(p, dlp, "shop.example", "password", Confidence.HIGH) is Action.ACCEPT
+    assert customer_action(p, dlp, "other.example", "password", Confidence.HIGH) is Action.REJECT
 
 
 def problems(text: str) -> list[str]:

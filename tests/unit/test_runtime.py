@@ -69,10 +69,10 @@ async def test_invalid_reload_keeps_the_running_policy(runtime, caplog):
     path = runtime.policy_path
     path.write_text(path.read_text() + "\n[filters.dlp]\nscan_inbound = true\n")
     assert runtime.reload("test") is True
-    assert runtime.policy.dlp.scan_inbound is True
+    assert runtime.policy.settings("dlp").scan_inbound is True
     path.write_text(path.read_text() + "\n[nonsense]\n")
     assert runtime.reload("test") is False
-    assert runtime.policy.dlp.scan_inbound is True
+    assert runtime.policy.settings("dlp").scan_inbound is True
     assert "refused" in caplog.text and "nonsense: unknown setting" in caplog.text
 
 
@@ -119,7 +119,7 @@ async def test_reload_refuses_a_fifo_and_a_huge_file_and_the_running_policy_stay
     path.write_text("#" * (21 * 1024 * 1024))
     assert await asyncio.wait_for(asyncio.to_thread(runtime.reload, "test"), 5) is False
     assert "over the limit of 1048576 bytes" in caplog.text
-    assert runtime.policy.dlp.scan_inbound is True
+    assert runtime.policy.settings("dlp").scan_inbound is True
 
 
 async def test_the_file_watcher_reads_off_the_loop(tmp_path, monkeypatch):
@@ -147,10 +147,10 @@ async def test_the_file_watcher_reads_off_the_loop(tmp_path, monkeypatch):
         path.write_text(BASE.format(dir=tmp_path) + "\n[filters.dlp]\nscan_inbound = true\n")
         ticks = 0
         deadline = time.monotonic() + 5
-        while not rt.policy.dlp.scan_inbound and time.monotonic() < deadline:
+        while not rt.policy.settings("dlp").scan_inbound and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
             ticks += 1
-        assert rt.policy.dlp.scan_inbound is True
+        assert rt.policy.settings("dlp").scan_inbound is True
         assert threads and loop_thread not in threads
         assert ticks > 20  # the loop kept running during the 0.5 s read
     finally:

@@ -25,6 +25,11 @@ RAW = (b"From: a@far.example\r\nTo: b@opted.example\r\nSubject: hi\r\n"
        b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <1@far.example>\r\n\r\nhello\r\n")
 
 
+def check_with(cls, message, ctx, **kwargs):
+    """Build the filter from the context's policy, as the registry does, and run its check."""
+    return cls(ctx.policy.settings(cls.name), **kwargs).check(message, ctx)
+
+
 def make_policy(extra: str = "") -> policy_mod.Policy:
     return policy_mod.parse(f"""
 [network]
@@ -70,8 +75,8 @@ def test_opt_ins_are_separate():
 async def test_not_opted_in_is_a_fact_and_nothing_else():
     ctx = Context(make_policy('[filters.virus]\naddress = "inet:127.0.0.1:1"'))
     m = message(rcpts=("b@plain.example",))
-    v = await VirusFilter().check(m, ctx)
-    s = await SpamFilter().check(m, ctx)
+    v = await check_with(VirusFilter, m, ctx)
+    s = await check_with(SpamFilter, m, ctx)
     assert (v.action, v.facts, v.headers) == (Action.ACCEPT, (("virus", "not-opted-in"),), ())
     assert (s.action, s.facts, s.headers) == (Action.ACCEPT, (("spam", "not-opted-in"),), ())
 
@@ -152,7 +157,7 @@ def test_rspamd_garbage_raises(data):
 ])
 def test_spam_decisions(extra, verdict, action, header):
     p = make_policy(f"[filters.spam]\n{extra}")
-    r = spam_mod.decide("spam", verdict, p.spam, p.milter.header_prefix)
+    r = spam_mod.decide("spam", verdict, p.settings("spam"), p.milter.header_prefix)
     assert r.action is action
     assert r.headers == ((header,) if header else ())
     assert r.facts[0] == ("spam", "yes" if verdict.spam else "no")
@@ -210,7 +215,7 @@ async def test_clamd_gets_the_whole_message_in_chunks(serve):
     seen: list[bytes] = []
     raw = RAW + b"x" * (3 * virus_mod.CHUNK + 17)
     address = await serve(clamd(b"stream: OK\0", seen))
-    r = await VirusFilter().check(message(raw=raw), virus_ctx(address))
+    r = await check_with(VirusFilter, message(raw=raw), virus_ctx(address))
     assert seen == [raw]
     assert (r.action, r.facts) == (Action.ACCEPT, (("virus", "clean"),))
 
@@ -224,7 +229,7 @@ async def test_a_spooled_message_is_streamed_as_postfix_sent_it(serve):
         m.write_body(body[i:i + 65536])
     seen: list[bytes] = []
     address = await serve(clamd(b"stream: OK\0", seen))
-    await VirusFilter().check(m, virus_ctx(address))
+    await check_with(VirusFilter, m, virus_ctx(address))
     assert seen == [b"Subject: big\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\n" + body]
 
 
@@ -232,7 +237,7 @@ async def test_clamd_over_a_unix_socket(tmp_path):
     path = tmp_path / "clamd.sock"
     server = await asyncio.start_unix_server(clamd(b"stream: Eicar-Test-Signature FOUND\0"), str(path))
     try:
-        r = await VirusFilter().check(message(), virus_ctx(f"unix:{path}"))
+        r = await check_with(VirusFilter, message(), virus_ctx(f"unix:{path}"))
     finally:
         server.close()
         await server.wait_closed()
@@ -244,7 +249,7 @@ async def test_clamd_over_a_unix_socket(tmp_path):
 
 async def test_virus_tag_action_adds_the_signature_header(serve):
     address = await serve(clamd(b"stream: Eicar-Test-Signature FOUND\0"))
-    r = await VirusFilter().check(message(), virus_ctx(address, 'action = "tag"'))
+    r = await check_with(VirusFilter, message(), virus_ctx(address, 'action = "tag"'))
     assert (r.action, r.headers, r.reply) == (Action.TAG, (("X-Privacy-Virus", "Eicar-Test-Signature"),), None)
 
 
@@ -258,7 +263,7 @@ async def test_clamd_size_limit_is_an_error(serve):
     address = await serve(handle)
     raw = RAW + b"y" * (8 * 1024 * 1024)
     with pytest.raises(ScannerError, match="size limit"):
-        await VirusFilter().check(message(raw=raw), virus_ctx(address))
+        await check_with(VirusFilter, message(raw=raw), virus_ctx(address))
 
 
 async def test_clamd_silent_is_a_timeout(serve):
@@ -268,30 +273,30 @@ async def test_clamd_silent_is_a_timeout(serve):
     address = await serve(handle)
     ctx = Context(make_policy(f'[filters.virus]\naddress = "{address}"\ntimeout = 0.3'))
     with pytest.raises(ScannerError, match="no answer within 0.3s"):
-        await VirusFilter().check(message(), ctx)
+        await check_with(VirusFilter, message(), ctx)
 
 
 @pytest.mark.parametrize("answer", [b"", b"stream: OK", b"garbage\0", b"\0"])
 async def test_clamd_garbage_or_closed(serve, answer):
     address = await serve(clamd(answer))
     if answer == b"stream: OK":  # no NUL, then EOF: still a whole answer
-        assert (await VirusFilter().check(message(), virus_ctx(address))).facts == (("virus", "clean"),)
+        assert (await check_with(VirusFilter, message(), virus_ctx(address))).facts == (("virus", "clean"),)
         return
     with pytest.raises(ScannerError):
-        await VirusFilter().check(message(), virus_ctx(address))
+        await check_with(VirusFilter, message(), virus_ctx(address))
 
 
 async def test_clamd_down_is_an_error_and_on_error_tempfails():
     ctx = virus_ctx("inet:127.0.0.1:1")
     with pytest.raises(ScannerError, match="cannot connect"):
-        await VirusFilter().check(message(), ctx)
-    verdict = await Pipeline([Stage(VirusFilter(), ctx.policy.virus)]).run(message(), ctx.policy)
+        await check_with(VirusFilter, message(), ctx)
+    verdict = await Pipeline([Stage(VirusFilter(ctx.policy.settings("virus")), ctx.policy.settings("virus"))]).run(message(), ctx.policy)
     assert verdict.action is Action.TEMPFAIL
 
 
 async def test_too_large_is_not_scanned():
     ctx = virus_ctx("inet:127.0.0.1:1", "max_size_mb = 1")
-    r = await VirusFilter().check(message(raw=RAW + b"z" * (1024 * 1024)), ctx)
+    r = await check_with(VirusFilter, message(raw=RAW + b"z" * (1024 * 1024)), ctx)
     assert r.facts == (("virus", "too-large"),)
 
 
@@ -317,7 +322,7 @@ def spam_ctx(address: str, extra: str = "") -> Context:
 async def test_spamd_request_and_tag(serve):
     seen: list[tuple[bytes, bytes]] = []
     address = await serve(spamd(b"SPAMD/1.1 0 EX_OK\r\nSpam: True ; 7.3 / 5.0\r\n\r\n", seen))
-    r = await SpamFilter().check(message(), spam_ctx(address))
+    r = await check_with(SpamFilter, message(), spam_ctx(address))
     assert seen == [(f"CHECK SPAMC/1.5\r\nContent-length: {len(RAW)}\r\n\r\n".encode(), RAW)]
     assert r.action is Action.TAG and r.headers == (("X-Privacy-Spam", "yes, score=7.3"),)
     assert ("spam_score", "7.3") in r.facts
@@ -326,13 +331,13 @@ async def test_spamd_request_and_tag(serve):
 async def test_spamd_header_prefix_follows_policy(serve):
     address = await serve(spamd(b"SPAMD/1.1 0 EX_OK\r\nSpam: True ; 7.3 / 5.0\r\n\r\n"))
     ctx = spam_ctx(address, '[milter]\nheader_prefix = "X-Acme"')
-    r = await SpamFilter().check(message(), ctx)
+    r = await check_with(SpamFilter, message(), ctx)
     assert r.headers == (("X-Acme-Spam", "yes, score=7.3"),)
 
 
 async def test_spamd_gtube_is_rejected(serve):
     address = await serve(spamd(b"SPAMD/1.1 0 EX_OK\r\nSpam: True ; 1000.0 / 5.0\r\n\r\n"))
-    r = await SpamFilter().check(message(), spam_ctx(address))
+    r = await check_with(SpamFilter, message(), spam_ctx(address))
     assert r.action is Action.REJECT and r.reply is not None and r.reply.code == "550"
 
 
@@ -341,7 +346,7 @@ async def test_spamd_gtube_is_rejected(serve):
 async def test_spamd_garbage_raises(serve, answer):
     address = await serve(spamd(answer))
     with pytest.raises(ScannerError):
-        await SpamFilter().check(message(), spam_ctx(address))
+        await check_with(SpamFilter, message(), spam_ctx(address))
 
 
 async def test_spamd_silent_times_out_and_on_error_accepts(serve):
@@ -350,8 +355,8 @@ async def test_spamd_silent_times_out_and_on_error_accepts(serve):
     address = await serve(handle)
     ctx = Context(make_policy(f'[filters.spam]\naddress = "{address}"\ntimeout = 0.3'))
     with pytest.raises(ScannerError, match="no answer"):
-        await SpamFilter().check(message(), ctx)
-    verdict = await Pipeline([Stage(SpamFilter(), ctx.policy.spam)]).run(message(), ctx.policy)
+        await check_with(SpamFilter, message(), ctx)
+    verdict = await Pipeline([Stage(SpamFilter(ctx.policy.settings("spam")), ctx.policy.settings("spam"))]).run(message(), ctx.policy)
     assert verdict.action is Action.ACCEPT and verdict.results[0].error
 
 
@@ -360,7 +365,7 @@ async def test_spamd_over_a_unix_socket(tmp_path):
     server = await asyncio.start_unix_server(spamd(b"SPAMD/1.1 0 EX_OK\r\nSpam: False ; 1.0 / 5.0\r\n\r\n"),
                                              str(path))
     try:
-        r = await SpamFilter().check(message(), spam_ctx(f"unix:{path}"))
+        r = await check_with(SpamFilter, message(), spam_ctx(f"unix:{path}"))
     finally:
         server.close()
         await server.wait_closed()
@@ -398,7 +403,7 @@ async def rspamd() -> AsyncIterator[Callable[[web.Response | None, float], Await
 async def test_rspamd_request_and_tag(rspamd):
     url, seen = await rspamd(web.json_response({"action": "add header", "score": 7.34, "required_score": 15}))
     ctx = spam_ctx(url, 'backend = "rspamd"')
-    r = await SpamFilter().check(message(rcpts=("b@opted.example", "c@opted.example")), ctx)
+    r = await check_with(SpamFilter, message(rcpts=("b@opted.example", "c@opted.example")), ctx)
     assert r.action is Action.TAG and r.headers == (("X-Privacy-Spam", "yes, score=7.3"),)
     headers, rcpts, body = seen[0]
     assert body == RAW and rcpts == ["b@opted.example", "c@opted.example"]
@@ -410,16 +415,16 @@ async def test_rspamd_request_and_tag(rspamd):
 async def test_rspamd_errors_raise(rspamd, response):
     url, _ = await rspamd(response)
     with pytest.raises(ScannerError):
-        await SpamFilter().check(message(), spam_ctx(url, 'backend = "rspamd"'))
+        await check_with(SpamFilter, message(), spam_ctx(url, 'backend = "rspamd"'))
 
 
 async def test_rspamd_timeout_and_down(rspamd):
     url, _ = await rspamd(None, 1.0)
     ctx = Context(make_policy(f'[filters.spam]\nbackend = "rspamd"\naddress = "{url}"\ntimeout = 0.3'))
     with pytest.raises(ScannerError, match="no answer"):
-        await SpamFilter().check(message(), ctx)
+        await check_with(SpamFilter, message(), ctx)
     with pytest.raises(ScannerError):
-        await SpamFilter().check(message(), spam_ctx("http://127.0.0.1:1", 'backend = "rspamd"'))
+        await check_with(SpamFilter, message(), spam_ctx("http://127.0.0.1:1", 'backend = "rspamd"'))
 
 
 # --- policy -------------------------------------------------------------------------------------
@@ -427,12 +432,12 @@ async def test_rspamd_timeout_and_down(rspamd):
 def test_scanner_defaults():
     p = policy_mod.default()
     assert "virus" not in p.filters and "spam" not in p.filters
-    assert (p.virus.address, p.virus.on_error, p.virus.action) == \
+    assert (p.settings("virus").address, p.settings("virus").on_error, p.settings("virus").action) == \
         ("unix:/run/clamav/clamd.ctl", Action.TEMPFAIL, Action.REJECT)
-    assert (p.spam.backend, p.spam.address, p.spam.on_error, p.spam.action, p.spam.reject_score) == \
+    assert (p.settings("spam").backend, p.settings("spam").address, p.settings("spam").on_error, p.settings("spam").action, p.settings("spam").reject_score) == \
         ("spamd", "inet:127.0.0.1:783", Action.ACCEPT, Action.TAG, 15.0)
     rs = policy_mod.parse('[filters.spam]\nbackend = "rspamd"')
-    assert rs.spam.address == "http://127.0.0.1:11333"
+    assert rs.settings("spam").address == "http://127.0.0.1:11333"
     assert policy_mod.parse('[pipeline]\nfilters = ["dlp", "tls", "virus", "spam"]').filters[-1] == "spam"
 
 
@@ -494,8 +499,8 @@ async def test_breaker_opens_after_n_hangs_probes_after_cooldown_and_closes(serv
     ctx = Context(make_policy(f'[filters.virus]\naddress = "{address}"\ntimeout = 0.2\n'
                               f'breaker_failures = 3\nbreaker_cooldown = 30'))
     clock = Clock()
-    virus = VirusFilter(clock=clock)
-    pipeline = Pipeline([Stage(virus, ctx.policy.virus)])
+    virus = VirusFilter(ctx.policy.settings("virus"), clock=clock)
+    pipeline = Pipeline([Stage(virus, ctx.policy.settings("virus"))])
     for _ in range(3):  # each waits for the time-out
         verdict = await pipeline.run(message(), ctx.policy)
         assert verdict.action is Action.TEMPFAIL and verdict.results[0].error
@@ -525,7 +530,7 @@ async def test_failed_probe_opens_the_breaker_again_and_only_one_probe_goes(serv
     ctx = Context(make_policy(f'[filters.spam]\naddress = "{address}"\ntimeout = 0.2\n'
                               f'breaker_failures = 1\nbreaker_cooldown = 5'))
     clock = Clock()
-    spam = SpamFilter(clock=clock)
+    spam = SpamFilter(ctx.policy.settings("spam"), clock=clock)
     with pytest.raises(ScannerError):
         await spam.check(message(), ctx)
     assert (await spam.check(message(), ctx)).facts == (("spam", "breaker-open"),)
@@ -542,7 +547,7 @@ async def test_failed_probe_opens_the_breaker_again_and_only_one_probe_goes(serv
 async def test_an_engine_error_about_one_message_does_not_open_the_breaker(serve):
     address = await serve(clamd(b"INSTREAM size limit exceeded. ERROR\0"))
     ctx = Context(make_policy(f'[filters.virus]\naddress = "{address}"\nbreaker_failures = 1'))
-    virus = VirusFilter(clock=Clock())
+    virus = VirusFilter(ctx.policy.settings("virus"), clock=Clock())
     for _ in range(2):
         with pytest.raises(ScannerError, match="size limit"):
             await virus.check(message(), ctx)
@@ -560,10 +565,11 @@ async def test_connect_timeout_is_separate_and_short(monkeypatch):
     monkeypatch.setattr(virus_mod, "open_stream", fake_open)
     monkeypatch.setattr(spam_mod, "open_stream", fake_open)
     ctx = Context(make_policy('[filters.virus]\ntimeout = 30\nconnect_timeout = 1.5\n[filters.spam]\ntimeout = 20'))
-    for f in (VirusFilter(), SpamFilter()):
+    for f in (VirusFilter(ctx.policy.settings("virus")), SpamFilter(ctx.policy.settings("spam"))):
         with pytest.raises(ScannerError):
             await f.check(message(), ctx)
     assert seen == [1.5, 2.0]
     assert scanner_client.ScannerError is ScannerError
     p = policy_mod.default()
-    assert (p.virus.breaker_failures, p.virus.breaker_cooldown, p.spam.connect_timeout) == (5, 30.0, 2.0)
+    assert (p.settings("virus").breaker_failures, p.settings("virus").breaker_cooldown,
+            p.settings("spam").connect_timeout) == (5, 30.0, 2.0)

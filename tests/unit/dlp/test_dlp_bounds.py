@@ -270,6 +270,6 @@ def test_text_before_deep_nesting_is_still_scanned():
 
 def test_reason_list_matches_the_policy_reader():
     from privacy_filters.dlp.mime import REASONS
-    from privacy_milter.policy import UNSCANNABLE_REASONS
+    from privacy_filters.dlp_filter import UNSCANNABLE_REASONS
 
     assert REASONS == UNSCANNABLE_REASONS
