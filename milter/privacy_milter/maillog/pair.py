@@ -44,6 +44,7 @@ class Delivery:
     status: str                # sent | deferred | bounced | expired
     dsn: str                   # enhanced status code, e.g. 4.7.5
     reason: str | None         # TLS-RPT result type when the delivery failed for TLS
+    host: str = ""             # the mail host that logged it (for the per-host line)
 
 
 @dataclass(slots=True)
@@ -65,7 +66,7 @@ class Pairer:
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
 
     def feed(self, event: Event) -> Delivery | None:
-        key = f"{event.prog}[{event.pid}]"
+        key = f"{event.host} {event.prog}[{event.pid}]"
         if isinstance(event, TlsFailure):
             s = self._sessions.get(key)
             if s is None or s.level is not None or s.relay != event.relay:
@@ -103,7 +104,7 @@ class Pairer:
         except Exception:      # the policy service is advisory here: a lookup never loses a row
             policy = UNKNOWN_POLICY
         return Delivery(d.time, d.queue_id, d.rcpt_domain, relay_host(d.relay), level, version,
-                        policy, d.status, d.dsn, reason)
+                        policy, d.status, d.dsn, reason, d.host)
 
     def _put(self, key: str, s: _Session) -> None:
         self._sessions[key] = s

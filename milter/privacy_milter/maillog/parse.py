@@ -66,6 +66,7 @@ class TlsLevel(str, Enum):
 @dataclass(frozen=True, slots=True)
 class TlsEstablished:
     time: datetime
+    host: str                      # the host that logged it (one log may hold several)
     prog: str
     pid: int
     level: TlsLevel
@@ -77,6 +78,7 @@ class TlsEstablished:
 @dataclass(frozen=True, slots=True)
 class TlsFailure:
     time: datetime
+    host: str                      # the host that logged it (one log may hold several)
     prog: str
     pid: int
     reason: str                    # a TLS-RPT result type
@@ -86,6 +88,7 @@ class TlsFailure:
 @dataclass(frozen=True, slots=True)
 class DeliveryLine:
     time: datetime
+    host: str                      # the host that logged it (one log may hold several)
     prog: str
     pid: int
     queue_id: str
@@ -188,24 +191,24 @@ def classify_line(line: str | bytes, *, now: datetime | None = None,
     if head is None:
         return LineKind.UNPARSED, None
     when, m = head
-    prog = m["prog"]
+    host, prog = m["host"].lower(), m["prog"]
     if prog.rsplit("/", 1)[-1] != "smtp":
         return LineKind.OTHER, None
     pid, msg = int(m["pid"]), m["msg"]
     if d := _DELIVERY.fullmatch(msg):
         return LineKind.EVENT, DeliveryLine(
-            when, prog, pid, d["qid"], recipient_domain(d["rcpt"]), d["relay"], d["dsn"],
+            when, host, prog, pid, d["qid"], recipient_domain(d["rcpt"]), d["relay"], d["dsn"],
             d["status"], reply_reason(d["status"], d["text"]))
     if t := _TLS.match(msg):
         return LineKind.EVENT, TlsEstablished(
-            when, prog, pid, TlsLevel(t["level"].lower()), t["version"], t["cipher"],
+            when, host, prog, pid, TlsLevel(t["level"].lower()), t["version"], t["cipher"],
             t["relay"].rstrip(":"))
     if f := _FAIL_FOR.match(msg):
-        return LineKind.EVENT, TlsFailure(when, prog, pid, failure_reason(f["what"]), f["relay"])
+        return LineKind.EVENT, TlsFailure(when, host, prog, pid, failure_reason(f["what"]), f["relay"])
     if f := _TLSA_FOR.search(msg):
         relay = f["relay"] or f["relay2"]
         reason = TLSA_INVALID if f["relay2"] else DNSSEC_INVALID
-        return LineKind.EVENT, TlsFailure(when, prog, pid, reason, relay)
+        return LineKind.EVENT, TlsFailure(when, host, prog, pid, reason, relay)
     return LineKind.OTHER, None
 
 

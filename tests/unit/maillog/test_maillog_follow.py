@@ -161,3 +161,15 @@ def test_a_damaged_state_file_means_reading_afresh(tmp_path):
     path.write_bytes(SMTP_ONLY)
     assert len(follower(path, FilePositionStore(state)).poll()) == 14
     assert FilePositionStore(state).load() is not None
+
+
+def test_a_first_start_may_begin_at_the_end_of_an_existing_log(tmp_path):
+    path = tmp_path / "mail.log"
+    smtp = SMTP_ONLY.splitlines(keepends=True)
+    path.write_bytes(b"".join(smtp[:3]) + smtp[3][:20])      # history, and a line being written
+    f = follower(path, MemoryPositionStore(), from_start=False)
+    assert f.poll() == []
+    with open(path, "ab") as out:                 # the line being written is read whole
+        out.write(smtp[3][20:] + b"".join(smtp[4:6]))
+    assert rows(f.poll()) == [("E7B5B2101B0", "sts.e2e.test", "verified", "sent", None)]
+    assert f.stats.unparsed == 0

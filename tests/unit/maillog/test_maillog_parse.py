@@ -39,7 +39,7 @@ def test_the_recorded_log_yields_every_delivery_with_its_tls_facts(tmp_path):
     assert rows(got) == EXPECTED
     assert {d.tls_version for d in got if d.tls_level != "clear"} == {"TLSv1.3", "TLSv1.2"}
     assert all(d.tls_version is None for d in got if d.tls_level == "clear")
-    assert got[0].relay == "mx.dane.e2e.test" and got[0].dsn == "2.0.0"
+    assert got[0].relay == "mx.dane.e2e.test" and got[0].dsn == "2.0.0" and got[0].host == "mx"
     assert got[0].time == datetime(2026, 12, 2, 19, 27, 36, tzinfo=UTC)
     assert f.stats.deliveries == 14 and f.stats.unparsed == 0 and f.stats.other == 65 and f.stats.lines == 91
 
@@ -59,7 +59,7 @@ def test_the_program_tag_may_name_a_service():
             "TLS_AES_256_GCM_SHA384 (256/256 bits)")
     ev = parse_line(line, now=NOW, tz=UTC)
     assert ev == TlsEstablished(datetime(2026, 12, 2, 19, 27, 38, tzinfo=UTC),
-                                "postfix/privacy-encrypt/smtp", 27378, TlsLevel.VERIFIED,
+                                "mx", "postfix/privacy-encrypt/smtp", 27378, TlsLevel.VERIFIED,
                                 "TLSv1.3", "TLS_AES_256_GCM_SHA384",
                                 "mx.dane.e2e.test[127.0.0.21]:25")
 
@@ -137,3 +137,16 @@ def test_policy_comes_from_the_injected_callable_and_a_failing_one_costs_nothing
     assert d is not None and (d.policy, d.tls_level) == ("dane", "verified")
     d = Pairer(lambda dom: 1 / 0 and "x").feed(dl)     # type: ignore[arg-type]
     assert d is not None and (d.policy, d.tls_level) == ("unknown", "clear")
+
+
+def test_the_same_pid_on_two_hosts_of_one_central_log_are_two_sessions():
+    tls = ("Dec 02 10:00:00 mx1 postfix/smtp[7]: Verified TLS connection established "
+           "to mx.a.example[192.0.2.1]:25: TLSv1.3 with cipher X")
+    dl = ("Dec 02 10:00:00 {host} postfix/smtp[7]: ABCDE1: to=<u@a.example>, "
+          "relay=mx.a.example[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (ok)")
+    p = Pairer()
+    p.feed(parse_line(tls, now=NOW, tz=UTC))
+    other = p.feed(parse_line(dl.format(host="mx2"), now=NOW, tz=UTC))
+    same = p.feed(parse_line(dl.format(host="mx1"), now=NOW, tz=UTC))
+    assert other is not None and (other.host, other.tls_level) == ("mx2", "clear")
+    assert same is not None and (same.host, same.tls_level) == ("mx1", "verified")
