@@ -129,6 +129,7 @@ class LogFollower:
         self._head = ""
         self._skipping = False     # inside an overlong line: drop bytes up to its newline
         self._draining = False     # the open file was rotated away: read it to its end
+        self._saved: Position | None = None
 
     # --- public ---------------------------------------------------------------------------
     def poll(self, commit: bool = True) -> list[Delivery]:
@@ -150,8 +151,11 @@ class LogFollower:
     def commit(self) -> None:
         if self._fd is None:
             return
-        self.store.save(Position(self._id[0], self._id[1], self._offset, self._head,
-                                 self._head_len, self.pairer.snapshot()))
+        position = Position(self._id[0], self._id[1], self._offset, self._head, self._head_len,
+                            self.pairer.snapshot())
+        if position != self._saved:           # an idle poll writes nothing
+            self.store.save(position)
+            self._saved = position
 
     def close(self) -> None:
         if self._fd is not None:
@@ -190,6 +194,7 @@ class LogFollower:
                     self._resume(pos)
                     self._draining = True
                     return True
+            self.close()                    # a candidate that did not match is not ours
         st = self._open(self.path)
         if st is None:
             return False
@@ -201,7 +206,8 @@ class LogFollower:
         return True
 
     def _tail_fragment(self, size: int) -> int:
-        """Bytes after the last newline: starting at the end, a partial line is not ours."""
+        """Bytes after the last newline: starting at the end, we start with the line being
+        written, so that it is read whole once its end arrives."""
         assert self._fd is not None
         tail = os.pread(self._fd, min(size, self._max_line), max(0, size - self._max_line))
         return len(tail) - tail.rfind(b"\n") - 1 if b"\n" in tail else 0

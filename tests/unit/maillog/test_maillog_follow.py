@@ -173,3 +173,29 @@ def test_a_first_start_may_begin_at_the_end_of_an_existing_log(tmp_path):
         out.write(smtp[3][20:] + b"".join(smtp[4:6]))
     assert rows(f.poll()) == [("E7B5B2101B0", "sts.e2e.test", "verified", "sent", None)]
     assert f.stats.unparsed == 0
+
+
+def test_a_rotated_candidate_that_is_not_ours_is_never_read(tmp_path):
+    path = tmp_path / "mail.log"
+    store = MemoryPositionStore()
+    path.write_bytes(SMTP_ONLY)
+    f = follower(path, store)
+    assert len(f.poll()) == 14
+    f.close()
+    os.rename(path, tmp_path / "elsewhere.log")             # our file is gone for good...
+    (tmp_path / "mail.log.1").write_bytes(SMTP_ONLY)        # ...and .1 is someone else's
+    g = follower(path, store)
+    assert g.poll() == []                                   # nothing to follow yet
+    path.write_bytes(b"".join(SMTP_ONLY.splitlines(keepends=True)[:2]))
+    assert [d.queue_id for d in g.poll()] == ["AE3042101B0"]
+
+
+def test_an_idle_poll_does_not_rewrite_the_state_file(tmp_path):
+    path = tmp_path / "mail.log"
+    path.write_bytes(SMTP_ONLY)
+    state = tmp_path / "pos.json"
+    f = follower(path, FilePositionStore(state))
+    f.poll()
+    before = state.stat().st_mtime_ns, state.stat().st_ino
+    f.poll()
+    assert (state.stat().st_mtime_ns, state.stat().st_ino) == before

@@ -150,3 +150,12 @@ def test_the_same_pid_on_two_hosts_of_one_central_log_are_two_sessions():
     same = p.feed(parse_line(dl.format(host="mx1"), now=NOW, tz=UTC))
     assert other is not None and (other.host, other.tls_level) == ("mx2", "clear")
     assert same is not None and (same.host, same.tls_level) == ("mx1", "verified")
+
+
+def test_journalctl_short_iso_lines_parse_too():
+    line = ("2026-12-02T19:27:36+0000 mx postfix/smtp[27298]: AE3042101B0: to=<x@dane.example>, "
+            "relay=mx.dane.example[192.0.2.21]:25, delay=0.13, delays=0.06/0.03/0.03/0, "
+            "dsn=2.0.0, status=sent (250 2.0.0 OK)")
+    d = parse_line(line)
+    assert isinstance(d, DeliveryLine)
+    assert d.time == datetime(2026, 12, 2, 19, 27, 36, tzinfo=UTC) and d.rcpt_domain == "dane.example"
