@@ -1,0 +1,166 @@
+"""A WeeklyReport laid out as titled sections of small tables, shared by the text and HTML
+parts so that both show exactly the same figures, formatted the same way.
+
+Every label from outside (domains, hosts, reasons, categories) passes through `label()`:
+an address that slipped into a domain position shows only its domain, control characters
+go, and long names are cut. HTML escaping is left to Jinja2's autoescape.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .model import Count, Totals, WeeklyReport, share
+
+MAX_LABEL = 60
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def label(raw: str) -> str:
+    text = _CONTROL.sub("", str(raw)).strip()
+    if "@" in text:
+        text = text.rsplit("@", 1)[1].strip() or "(withheld)"
+    if len(text) > MAX_LABEL:
+        text = text[:MAX_LABEL - 1] + "\u2026"
+    return text or "(none)"
+
+
+def num(n: int) -> str:
+    return f"{n:,}"
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}%"
+
+
+def change(now: int, before: int) -> str:
+    if before == 0:
+        return "new" if now else "same"
+    delta = 100.0 * (now - before) / before
+    return "same" if abs(delta) < 0.05 else f"{delta:+.1f}%"
+
+
+def when(dt: datetime | None) -> str:
+    return "-" if dt is None else dt.strftime("%a %d %b %Y %H:%M")
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: tuple[bool, ...]          # right-align this column
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    intro: str
+    tables: tuple[Table, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _counts(caption: str, head: str, counts: tuple[Count, ...], total: int | None = None) -> Table:
+    whole = sum(c.n for c in counts) if total is None else total
+    return Table((head, "count", "share"),
+                 tuple((label(c.key), num(c.n), pct(share(c.n, whole))) for c in counts),
+                 (False, True, True), caption)
+
+
+def points(now: float | None, before: float | None) -> str:
+    if now is None or before is None:
+        return ""
+    return "same" if abs(now - before) < 0.05 else f"{now - before:+.1f} pt"
+
+
+def headline_rows(t: Totals, p: Totals | None) -> tuple[tuple[str, ...], ...]:
+    pin = share(t.encrypted_in, t.messages_in)
+    pout = share(t.encrypted_out, t.messages_out)
+    if p is None:
+        return (("Messages in", num(t.messages_in), ""), ("Messages out", num(t.messages_out), ""),
+                ("Encrypted in", pct(pin), ""), ("Encrypted out", pct(pout), ""),
+                ("Sensitive-data findings stopped", num(t.findings_stopped), ""))
+    return (
+        ("Messages in", num(t.messages_in), change(t.messages_in, p.messages_in)),
+        ("Messages out", num(t.messages_out), change(t.messages_out, p.messages_out)),
+        ("Encrypted in", pct(pin), points(pin, share(p.encrypted_in, p.messages_in))),
+        ("Encrypted out", pct(pout), points(pout, share(p.encrypted_out, p.messages_out))),
+        ("Sensitive-data findings stopped", num(t.findings_stopped),
+         change(t.findings_stopped, p.findings_stopped)),
+    )
+
+
+def sections(r: WeeklyReport) -> list[Section]:
+    out = [Section("headline", "Headline",
+                   "No mail this week." if r.is_empty else
+                   f"{num(r.totals.messages)} messages, "
+                   f"{pct(share(r.totals.encrypted, r.totals.messages))} encrypted.",
+                   (Table(("", "this week", "vs week before"), headline_rows(r.totals, r.previous),
+                          (False, True, True)),))]
+    if not r.is_empty and r.scope is None:
+        t = r.tls
+        out.append(Section(
+            "tls", "Encryption (TLS)",
+            "How mail arrived and left. The clear-text list is the one to act on.",
+            (_counts("Inbound by TLS version", "version", t.inbound_by_version),
+             _counts("Outbound deliveries by TLS level", "level", t.outbound_by_level),
+             _counts("Outbound deliveries by TLS policy", "policy", t.outbound_by_policy),
+             Table(("domain", "deliveries"), tuple((label(c.key), num(c.n)) for c in t.clear_domains),
+                   (False, True), "Domains that still received mail in clear text"),
+             _counts("TLS failures by reason (TLS-RPT)", "reason", t.failures_by_reason)),
+            (f"Flagged messages refused because the recipient could not do TLS: "
+             f"{num(t.refused_for_tls)}; held: {num(t.held_for_tls)}.",)))
+    if not r.is_empty:
+        f = r.findings
+        out.append(Section(
+            "findings", "Sensitive data", "What the content checks stopped or marked (never the content).",
+            (Table(("category", "action", "messages"),
+                   tuple((label(c.category), label(c.action), num(c.n)) for c in f.by_category_action),
+                   (False, False, True), "Findings by category and action"),
+             Table(("sending domain", "findings"), tuple((label(c.key), num(c.n)) for c in f.top_senders),
+                   (False, True), "Top sending customer domains"))))
+        s = r.scanners
+        out.append(Section(
+            "scanners", "Spam and virus", "Per opted-in customer, what the scanners decided.",
+            (Table(("customer", "scanner", "action", "messages"),
+                   tuple((label(x.domain), label(x.scanner), label(x.action), num(x.n))
+                         for x in s.by_customer), (False, False, False, True), "Results by action"),),
+            () if r.scope else (f"Scanner errors: {num(s.errors)}; time-outs: {num(s.timeouts)}.",)))
+    if r.scope is None:
+        h = r.health
+        out.append(Section(
+            "health", "Health", "Anything here above zero deserves a look.",
+            (Table(("event", "count"), (
+                ("Temporary failures (tempfail)", num(h.tempfails)),
+                ("Filter errors", num(h.filter_errors)),
+                ("Policy reloads", num(h.reloads_ok)),
+                ("Policy edits refused", num(h.reloads_refused)),
+                ("Restarts", num(h.restarts)),
+                ("Store write failures", num(h.store_write_failures)),
+                ("Log lines the reader could not parse", num(h.unparsed_log_lines))),
+                (False, True)),)))
+    ret = r.retention
+    out.append(Section(
+        "retention", "Retention", "Old records are deleted on schedule.",
+        (Table(("", ""), (("Retention window", f"{num(ret.window_days)} days"),
+                          ("Oldest record held", when(ret.oldest_record)),
+                          ("Records purged this week", num(ret.purged_this_week))), (False, True)),)))
+    if r.customers and not r.is_empty:
+        out.append(Section(
+            "customers", "Per customer" if r.scope is None else "Your domain", "",
+            (Table(("domain", "in", "out", "enc in", "enc out", "finds", "spam", "virus"),
+                   tuple((label(c.domain), num(c.messages_in), num(c.messages_out),
+                          pct(share(c.encrypted_in, c.messages_in)),
+                          pct(share(c.encrypted_out, c.messages_out)),
+                          num(c.findings), num(c.spam), num(c.virus)) for c in r.customers),
+                   (False,) + (True,) * 7),)))
+    if r.hosts and r.scope is None:
+        out.append(Section(
+            "hosts", "Hosts", "",
+            (Table(("host", "messages", "tempfails", "restarts"),
+                   tuple((label(x.host), num(x.messages), num(x.tempfails), num(x.restarts))
+                         for x in r.hosts), (False, True, True, True)),)))
+    return out
