@@ -66,11 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", "--messages", type=int, default=3000)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--log-level", default="info")
     ap.add_argument("--extra", default="", help="TOML appended to the bench policy, e.g. '[pipeline]\nfilters = []'")
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="pm-path-"))
     path = work / "policy.toml"
-    path.write_text(f'[log]\nfile = "{work}/log"\n[store]\npath = "{work}/m.db"\nkey_file = "{work}/k"\n'
+    path.write_text(f'[log]\nfile = "{work}/log"\nlevel = "{args.log_level}"\n[store]\npath = "{work}/m.db"\nkey_file = "{work}/k"\n'
                     '[tls_policy]\nenabled = false\n[network]\ntrusted_networks = ["127.0.0.0/8"]\n'
                     + args.extra.replace("\\n", "\n") + "\n")
     from privacy_milter.logsetup import configure_logging

@@ -239,7 +239,7 @@ class DlpFilter:
         outbound = _outbound(message)
         customer = message.sender_domain if outbound else _first_hosted(message, ctx)
         if report.unscannable_reasons:
-            log.info("dlp: %s not fully scanned (%s)", message.queue_id or "-",
+            log.info("dlp: not fully scanned (%s)",
                      ",".join(report.unscannable_reasons))
         return decide(self.name, report.findings, report.unscannable, customer, ctx,
                       reasons=report.unscannable_reasons, settings=self.settings)

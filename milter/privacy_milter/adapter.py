@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import Milter
 
-from . import memtrim
+from . import logcontext, memtrim
 from .model import Action, EditKind, Message, Recipient, Session, TlsInfo, Verdict, wire_value
 
 log = logging.getLogger("privacy_milter.adapter")
@@ -127,17 +127,20 @@ class MilterAdapter(Milter.Base):
         message = self.message
         if message is None:
             return Milter.CONTINUE
+        token = None
         try:
             message.queue_id = self.getsymval("i") or None
+            token = logcontext.set_tag(message.queue_label)  # every line about it says which
             if self._broken is not None:
-                log.error("%s: tempfail: could not collect the message (%s)",
-                          message.queue_id or "NOQUEUE", self._broken)
+                log.error("tempfail: could not collect the message (%s)", self._broken)
                 return self._tempfail()
             return self._apply(self._handler.judge(message))
         except Exception:
-            log.exception("%s: tempfail: internal error", message.queue_id or "NOQUEUE")
+            log.exception("tempfail: internal error")
             return self._tempfail()
         finally:
+            if token is not None:
+                logcontext.reset_tag(token)
             self._reset()
 
     def abort(self) -> int:

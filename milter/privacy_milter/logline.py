@@ -25,7 +25,7 @@ def message_line(message: Message, verdict: Verdict) -> str:
     findings = ",".join(f"{f.category}:{f.count}:{f.confidence.label}" for f in verdict.findings)
     failed = ",".join(r.filter for r in verdict.results if r.error)
     parts = [
-        f"{message.queue_id or 'NOQUEUE'}:",
+        f"{message.queue_label}:",
         f"direction={direction.direction.value if direction else 'unknown'}",
         f"reason={direction.reason if direction else 'unknown'}",
         f"client={message.session.client_addr or 'local'}",

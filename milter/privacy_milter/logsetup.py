@@ -7,15 +7,32 @@ import logging
 import logging.handlers
 import os
 import socket
+import time
+
+from .logcontext import TagFilter
 
 from .policy import LogSettings
 
 LOG_FILE_MODE = 0o640  # domains, client addresses and queue ids: not for every local user
 
 
+REOPEN_CHECK = 1.0  # seconds between checks whether logrotate moved the file
+
+
 class PrivateFileHandler(logging.handlers.WatchedFileHandler):
     """WatchedFileHandler whose file is created 0640 whatever the umask, on the first open
-    and on every reopen after logrotate moved it (an existing file keeps its mode)."""
+    and on every reopen after logrotate moved it (an existing file keeps its mode).
+
+    It looks for a moved file at most once a second rather than with a stat() before every
+    line: lines logged in the second after a rotation still land in the rotated file."""
+
+    _checked = 0.0
+
+    def reopenIfNeeded(self) -> None:
+        now = time.monotonic()
+        if now - self._checked >= REOPEN_CHECK:
+            self._checked = now
+            super().reopenIfNeeded()
 
     def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, LOG_FILE_MODE)
@@ -30,11 +47,12 @@ def configure_logging(settings: LogSettings) -> None:
         # Reopens the file when logrotate moves it, like Postfix's own maillog_file.
         handler: logging.Handler = PrivateFileHandler(settings.file)
         # Postfix's maillog_file format: "Mon DD HH:MM:SS host program[pid]: text"
-        fmt = f"%(asctime)s {socket.gethostname()} privacy-milter[%(process)d]: %(message)s"
+        fmt = f"%(asctime)s {socket.gethostname()} privacy-milter[%(process)d]: %(tag)s%(message)s"
         handler.setFormatter(logging.Formatter(fmt, datefmt="%b %d %H:%M:%S"))
     else:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("privacy-milter[%(process)d]: %(message)s"))
+        handler.setFormatter(logging.Formatter("privacy-milter[%(process)d]: %(tag)s%(message)s"))
+    handler.addFilter(TagFilter())  # "QUEUEID: " before every line about a message
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level.upper())

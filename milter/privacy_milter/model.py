@@ -234,6 +234,11 @@ class Message:
     def sender_domain(self) -> str:
         return domain_of(self.mail_from)
 
+    @property
+    def queue_label(self) -> str:
+        """The queue id as logs and records show it ("NOQUEUE" before Postfix gave one)."""
+        return self.queue_id or "NOQUEUE"
+
     def header(self, name: str) -> str | None:
         """The first header of that name, its value without the leading white space."""
         lname = name.lower()

@@ -104,7 +104,7 @@ class Pipeline:
                 hook(message, policy)
             except Exception as exc:  # a broken hook costs its filter's on_error, never the message
                 error = f"failed: {type(exc).__name__}"
-                log.error("%s: filter %s: prepare %s", message.queue_id or "NOQUEUE", stage.filter.name,
+                log.error("filter %s: prepare %s", stage.filter.name,
                           error, exc_info=log.isEnabledFor(logging.DEBUG))
             finally:
                 message.deadline = deadline
@@ -177,10 +177,10 @@ class Pipeline:
     def _failed(stage: Stage, message: Message, problem: str, log_error: bool = False) -> Result:
         name = stage.filter.name
         if log_error:
-            log.error("%s: filter %s %s", message.queue_id or "NOQUEUE", name, problem,
+            log.error("filter %s %s", name, problem,
                       exc_info=log.isEnabledFor(logging.DEBUG))
         action = stage.settings.on_error
-        log.warning("%s: filter %s %s; on_error=%s", message.queue_id or "NOQUEUE", name, problem,
+        log.warning("filter %s %s; on_error=%s", name, problem,
                     action.label)
         return Result(filter=name, action=action, error=problem)
 

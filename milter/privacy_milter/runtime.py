@@ -20,7 +20,7 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import direction
+from . import direction, logcontext
 from .errors import PolicyError
 from .logline import message_line
 from .loopthread import LoopThread
@@ -159,6 +159,7 @@ class Runtime:
                 verdict = outcome  # every filter answered here: no hop to the loop
             else:
                 coro = snapshot.pipeline.run(message, snapshot.policy, self.services, prepared, outcome)
+                coro = logcontext.tagged(logcontext.current(), coro)  # the loop's lines are tagged too
                 verdict = self._loop.run(coro, (message.deadline or 0.0) - time.monotonic())
         except TimeoutError:
             verdict = self._past_deadline(message, snapshot.policy)
@@ -167,6 +168,13 @@ class Runtime:
 
     async def process(self, message: Message) -> Verdict:
         """The same as `judge`, called on the loop itself (tests, tools): no thread hop."""
+        token = logcontext.set_tag(message.queue_label)
+        try:
+            return await self._process(message)
+        finally:
+            logcontext.reset_tag(token)
+
+    async def _process(self, message: Message) -> Verdict:
         snapshot, prepared, started = self._begin(message)
         remaining = (message.deadline or 0.0) - time.monotonic()
         try:
@@ -187,7 +195,7 @@ class Runtime:
 
     def _past_deadline(self, message: Message, policy: Policy) -> Verdict:
         seconds = policy.milter.deadline
-        log.error("%s: tempfail: no verdict within the %gs deadline", message.queue_id or "NOQUEUE", seconds)
+        log.error("tempfail: no verdict within the %gs deadline", seconds)
         result = Result("deadline", action=Action.TEMPFAIL, error=f"no verdict within {seconds:g}s",
                         facts=(("deadline", f"{seconds:g}s"),))
         return Verdict(Action.TEMPFAIL, (result,), reply=DEFAULT_REPLIES[Action.TEMPFAIL])

@@ -24,7 +24,7 @@ def test_scan_json_meets_the_quality_bar_on_the_dev_corpus():
         record = json.loads(line)
         assert set(record) >= {"path", "findings", "action"}
         for f in record["findings"]:
-            assert set(f) == {"category", "confidence", "count"}
+            assert set(f) == {"category", "confidence", "count", "rules"}
             assert f["confidence"] in ("low", "medium", "high") and f["count"] >= 1
         found[Path(record["path"]).name] = {f["category"] for f in record["findings"]}
     labels = {}

@@ -178,3 +178,23 @@ def test_filters_that_decide_at_once_need_no_hop_and_the_rest_run_on_the_loop(lo
     assert runtime.judge(_message()).results[0].facts == (("quick", "now"),)
     assert only_now.checked == 0
     assert _records(runtime, loop)["messages"] == 2
+
+
+def test_the_message_tag_follows_the_work_onto_the_loop(loop_runtime):
+    from privacy_milter import logcontext
+
+    runtime, _ = loop_runtime
+    seen = {}
+
+    class Tells(Quick):
+        async def check(self, message, ctx):
+            seen["loop"] = logcontext.current()
+            return await super().check(message, ctx)
+
+    _use(runtime, Tells(needs_loop=True))
+    token = logcontext.set_tag("4JUDGE")  # as the adapter sets it at end of message
+    try:
+        runtime.judge(_message())
+    finally:
+        logcontext.reset_tag(token)
+    assert seen["loop"] == "4JUDGE"

@@ -81,7 +81,7 @@ def record_from(message: Message, verdict: Verdict, hasher: AddressHasher,
     session = message.session
     return Record(
         time=time.time() if now is None else now,
-        queue_id=message.queue_id or "NOQUEUE",
+        queue_id=message.queue_label,
         direction=message.direction.direction.value if message.direction else "",
         direction_reason=message.direction.reason if message.direction else "",
         client_addr=session.client_addr or "",
