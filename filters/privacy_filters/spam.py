@@ -156,8 +156,6 @@ async def ask_rspamd(message: Message, url: str, timeout: float,
     headers = {"Queue-Id": message.queue_id or "", "From": message.mail_from.strip("<>")}
     if message.session.client_addr:
         headers["IP"] = message.session.client_addr.removeprefix("IPv6:")
-    if message.session.helo:
-        headers["Helo"] = message.session.helo
     if message.session.auth_authen:
         headers["User"] = message.session.auth_authen
     rcpts = [("Rcpt", r.address.strip("<>")) for r in message.recipients]

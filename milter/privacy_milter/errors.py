@@ -19,7 +19,3 @@ class PolicyError(PrivacyMilterError):
 
 class StoreError(PrivacyMilterError):
     """The metadata store could not be opened, written or read."""
-
-
-class FilterError(PrivacyMilterError):
-    """A filter could not reach a verdict (backend down, bad answer). The pipeline applies on_error."""

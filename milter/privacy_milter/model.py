@@ -32,12 +32,6 @@ class Action(enum.IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
-    @classmethod
-    def parse(cls, text: str) -> "Action":
-        try:
-            return cls[text.strip().upper()]
-        except KeyError:
-            raise ValueError(f"unknown action {text!r}") from None
 
 
 class Confidence(enum.IntEnum):
@@ -49,12 +43,6 @@ class Confidence(enum.IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
-    @classmethod
-    def parse(cls, text: str) -> "Confidence":
-        try:
-            return cls[text.strip().upper()]
-        except KeyError:
-            raise ValueError(f"unknown confidence {text!r}") from None
 
 
 class Direction(enum.Enum):
@@ -91,7 +79,6 @@ class Session:
     daemon_name: str | None = None
     daemon_port: str | None = None  # absent for mail from the sendmail command
     auth_authen: str | None = None
-    helo: str | None = None
     tls: TlsInfo = TlsInfo()
 
     @property

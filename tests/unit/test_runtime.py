@@ -86,11 +86,21 @@ async def test_store_change_needs_restart(runtime, caplog):
 
 
 async def test_overrides_survive_reload(tmp_path):
+    """--socket and --store given on the command line win over the file after every reload."""
     path = tmp_path / "policy.toml"
     path.write_text(BASE.format(dir=tmp_path))
     other = tmp_path / "other.db"
-    p = Overrides(store=other).apply(policy_mod.load(path))
-    assert p.store.path == other
+    overrides = Overrides(store=other, socket=f"unix:{tmp_path}/cli.sock")
+    rt = await Runtime.start(overrides.apply(policy_mod.load(path)), policy_path=path, overrides=overrides,
+                             watch=False)
+    try:
+        assert rt.policy.store.path == other
+        path.write_text(path.read_text() + "\n[filters.dlp]\nscan_inbound = true\n")
+        assert rt.reload("test") is True
+        assert rt.policy.settings("dlp").scan_inbound is True  # the edit took effect
+        assert rt.policy.store.path == other and rt.policy.milter.socket == f"unix:{tmp_path}/cli.sock"
+    finally:
+        await rt.stop()
 
 
 async def test_purge_uses_retention_window(runtime):

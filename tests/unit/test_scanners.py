@@ -43,7 +43,7 @@ virus = true
 
 def message(direction: Direction = Direction.INBOUND, sender: str = "a@far.example",
             rcpts: tuple[str, ...] = ("b@opted.example",), raw: bytes = RAW) -> Message:
-    m = Message.from_bytes(raw, Session("c", client_addr="192.0.2.1", helo="far.example"), f"<{sender}>",
+    m = Message.from_bytes(raw, Session("c", client_addr="192.0.2.1"), f"<{sender}>",
                            [Recipient(r) for r in rcpts])
     m.queue_id = "4ABC"
     m.direction = DirectionDecision(direction, "test")
