@@ -54,7 +54,7 @@ def test_record_holds_no_address_or_content(hasher):
 async def test_store_file_is_0600_and_wal(store, tmp_path):
     store.add(make_record(AddressHasher(b"k" * 32)))
     await store.flush()
-    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(store.backend.path).st_mode) == 0o600
     assert (tmp_path / "db" / "meta.db-wal").exists()
 
 
@@ -107,11 +107,11 @@ async def test_failed_write_keeps_records(store, hasher, monkeypatch):
 
     from privacy_milter.errors import StoreError
 
-    async def broken(batch):
+    async def broken(batch, health):
         raise aiosqlite.OperationalError("disk I/O error")
 
     store.add(make_record(hasher))
-    monkeypatch.setattr(store, "_write", broken)
+    monkeypatch.setattr(store.backend, "_write", broken)
     with pytest.raises(StoreError):
         await store.flush()
     assert len(store._pending) == 1
@@ -132,25 +132,25 @@ async def test_unopenable_store_is_a_clear_error(tmp_path):
 async def test_cancelled_write_keeps_records_and_ends_the_transaction(store, hasher, monkeypatch):
     import asyncio
 
-    real_write = store._write
+    real_write = store.backend._write
     started = asyncio.Event()
 
-    async def slow(batch):
-        await store._db.execute("BEGIN IMMEDIATE")
+    async def slow(batch, health):
+        await store.backend._db.execute("BEGIN IMMEDIATE")
         started.set()
         await asyncio.sleep(10)
 
     store.add(make_record(hasher))
-    monkeypatch.setattr(store, "_write", slow)
+    monkeypatch.setattr(store.backend, "_write", slow)
     task = asyncio.create_task(store.flush())
     await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert len(store._pending) == 1 and not store._db.in_transaction
-    monkeypatch.setattr(store, "_write", real_write)
+    assert len(store._pending) == 1 and not store.backend._db.in_transaction
+    monkeypatch.setattr(store.backend, "_write", real_write)
     await store.close()
-    store2 = SqliteStore(store.path)
+    store2 = SqliteStore(store.backend.path)
     await store2.setup()
     assert (await store2.stats())["messages"] == 1
     await store2.close()
@@ -161,7 +161,7 @@ async def test_policy_cache_on_the_same_file_does_not_break_other_readers(store,
     next outside reader deletes the WAL and later records vanish from everyone else's view."""
     from privacy_milter.store.policycache import SqlitePolicyCache
 
-    cache = SqlitePolicyCache(store.path)
+    cache = SqlitePolicyCache(store.backend.path)
     await cache.setup()
     store.add(make_record(hasher))
     await store.flush()
@@ -172,7 +172,7 @@ async def test_policy_cache_on_the_same_file_does_not_break_other_readers(store,
 
         code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
                 "print(c.execute('SELECT COUNT(*) FROM messages').fetchone()[0]); c.close()")
-        out = subprocess.run([sys.executable, "-c", code, str(store.path)], capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-c", code, str(store.backend.path)], capture_output=True, text=True,
                              timeout=30, check=True)
         return int(out.stdout)
 
@@ -197,7 +197,7 @@ async def _wait(predicate, timeout=5.0):
 
 async def test_daemon_start_survives_an_unopenable_store_and_writes_once_it_opens(tmp_path, hasher, caplog,
                                                                                   monkeypatch):
-    from privacy_milter.store import sqlite as sqlite_mod
+    from privacy_milter.store import writer as sqlite_mod
 
     monkeypatch.setattr(sqlite_mod, "RETRY_FIRST", 0.05)
     monkeypatch.setattr(sqlite_mod, "RETRY_MAX", 0.1)
@@ -227,30 +227,30 @@ async def test_daemon_start_survives_an_unopenable_store_and_writes_once_it_open
 async def test_failing_writes_are_logged_once_and_backed_off(store, hasher, caplog, monkeypatch):
     import aiosqlite
 
-    from privacy_milter.store import sqlite as sqlite_mod
+    from privacy_milter.store import writer as sqlite_mod
 
     monkeypatch.setattr(sqlite_mod, "RETRY_FIRST", 0.05)
     calls = []
 
-    async def broken(batch):
+    async def broken(batch, health):
         calls.append(len(batch))
         raise aiosqlite.OperationalError("database or disk is full")
 
     store._reports = True
-    real = store._write
-    monkeypatch.setattr(store, "_write", broken)
+    real = store.backend._write
+    monkeypatch.setattr(store.backend, "_write", broken)
     store.add(make_record(hasher))
     assert await _wait(lambda: len(calls) >= 3)
     assert store._backoff > 0.05  # doubled: not a try every flush interval
     assert sum("disk is full" in r.message for r in caplog.records) == 1
     assert store.health.last_error == "store write failed: database or disk is full"
-    monkeypatch.setattr(store, "_write", real)
+    monkeypatch.setattr(store.backend, "_write", real)
     assert await _wait(lambda: store.health.written == 1)
     assert (await store.stats())["messages"] == 1
 
 
 def test_backlog_past_max_pending_is_dropped_counted_and_logged_once(tmp_path, hasher, caplog, monkeypatch):
-    from privacy_milter.store import sqlite as sqlite_mod
+    from privacy_milter.store import writer as sqlite_mod
 
     monkeypatch.setattr(sqlite_mod, "MAX_PENDING", 5)
     s = SqliteStore(tmp_path / "meta.db", batch_size=100)
