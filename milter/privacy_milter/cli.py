@@ -83,6 +83,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("tls-query", add_help=False,
                    help="show the outbound TLS policy Postfix would get for a domain (see tls-query --help)")
 
+    store = sub.add_parser("store", help="store tools")
+    store_sub = store.add_subparsers(metavar="ACTION")
+    mig = store_sub.add_parser("migrate", help="copy a single-host SQLite store into PostgreSQL (runs again safely)")
+    mig.add_argument("--from", dest="source", required=True, metavar="sqlite:PATH")
+    mig.add_argument("--to", dest="dest", required=True, metavar="postgresql:CONNINFO",
+                     help="libpq conninfo without a password (use passfile=...)")
+    mig.add_argument("--host", help="host name for records that have none (default: this host's FQDN)")
+    mig.set_defaults(handler=_store_migrate)
+
     purge = sub.add_parser("purge", help="delete records older than the retention window now")
     _store_args(purge)
     purge.set_defaults(handler=_purge)
@@ -187,6 +196,14 @@ def _subject(args: argparse.Namespace) -> int:
         print(json.dumps({"address": args.address, "records": records}, indent=2, default=str))
     else:
         print(f"deleted {result} record(s) involving {args.address}")
+    return 0
+
+
+def _store_migrate(args: argparse.Namespace) -> int:
+    from .store.migrate import migrate
+
+    copied = asyncio.run(migrate(args.source, args.dest, args.host))
+    print(f"copied {copied} record(s)")
     return 0
 
 

@@ -129,3 +129,32 @@ async def test_two_runtimes_with_their_host_names_share_one_store(pg, tmp_path):
     finally:
         for rt in runtimes:
             await rt.stop()
+
+
+def test_store_migrate_copies_a_sqlite_store_once_and_refuses_a_password(pg, tmp_path, capsys):
+    from privacy_milter import cli
+    from privacy_milter.store import SqliteStore
+
+    hasher = AddressHasher.from_file(tmp_path / "address.key")
+
+    async def fill(n):
+        s = SqliteStore(tmp_path / "meta.db", key_fingerprint=hasher.fingerprint())
+        await s.setup()
+        for i in range(n):
+            s.add(dataclasses.replace(make_record(hasher), queue_id=f"M{i}"))
+        await s.close()
+
+    asyncio.run(fill(30))
+    conninfo = fresh_schema(pg, "migrated")
+    argv = ["store", "migrate", "--from", f"sqlite:{tmp_path / 'meta.db'}", "--to", f"postgresql:{conninfo}",
+            "--host", "old.test"]
+    assert cli.main(argv) == 0 and "copied 30 record(s)" in capsys.readouterr().out
+    assert cli.main(argv) == 0 and "copied 0 record(s)" in capsys.readouterr().out, "a second run copies nothing"
+    asyncio.run(fill(5))
+    assert cli.main(argv) == 0 and "copied 5 record(s)" in capsys.readouterr().out
+    assert pg.psql("SELECT COUNT(*), COUNT(DISTINCT host) FROM migrated.messages").strip() == "35|1"
+    assert pg.psql("SELECT COUNT(*) FROM migrated.recipients").strip() == "35"
+    bad = ["store", "migrate", "--from", f"sqlite:{tmp_path / 'meta.db'}", "--to",
+           "postgresql:host=db.example password=Hunter2Secret"]
+    assert cli.main(bad) == 69
+    assert "Hunter2Secret" not in capsys.readouterr().err

@@ -150,6 +150,18 @@ class SqliteBackend(Backend):
             out.append(stored_record(row, recipients))
         return out
 
+    async def records_after(self, after_id: int, limit: int) -> list[StoredRecord]:
+        """Records in id order, for `store migrate`."""
+        db = self._need()
+        sql = f"SELECT id, {', '.join(q.MESSAGE_COLUMNS)} FROM messages WHERE id > ? ORDER BY id LIMIT ?"
+        async with db.execute(sql, (after_id, limit)) as cur:
+            rows = list(await cur.fetchall())
+        out = []
+        for row in rows:
+            async with db.execute(q.FIND_RECIPIENTS, (row[0],)) as cur:
+                out.append(stored_record(row, [StoredRecipient(d, h) for d, h in await cur.fetchall()]))
+        return out
+
     async def forget_address(self, address_hash: str) -> int:
         cursor = await self._guard(self._need().execute(q.FORGET, (address_hash, address_hash)))
         return int(cursor.rowcount)
