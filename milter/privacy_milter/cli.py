@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import asyncio
 import json
@@ -82,6 +83,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("tls-query", add_help=False,
                    help="show the outbound TLS policy Postfix would get for a domain (see tls-query --help)")
 
+    store = sub.add_parser("store", help="store tools")
+    store_sub = store.add_subparsers(metavar="ACTION")
+    mig = store_sub.add_parser("migrate", help="copy a single-host SQLite store into PostgreSQL (runs again safely)")
+    mig.add_argument("--from", dest="source", required=True, metavar="sqlite:PATH")
+    mig.add_argument("--to", dest="dest", required=True, metavar="postgresql:CONNINFO",
+                     help="libpq conninfo without a password (use passfile=...)")
+    mig.add_argument("--host", help="host name for records that have none (default: this host's FQDN)")
+    mig.set_defaults(handler=_store_migrate)
+
     purge = sub.add_parser("purge", help="delete records older than the retention window now")
     _store_args(purge)
     purge.set_defaults(handler=_purge)
@@ -133,18 +143,21 @@ def _scan(args: argparse.Namespace) -> int:
     return scan_files(list(eml_files(args.paths)), loader, args.json)
 
 
-def _with_store(args: argparse.Namespace, work: Any) -> Any:
+def _with_store(args: argparse.Namespace, work: Any, *, check_key: bool = False) -> Any:
+    """Open the store the policy names. With check_key (subject requests), the address key
+    must be the one the store was created with, or no record of the person would be found."""
     from .store import AddressHasher, open_store
 
     policy = Overrides(store=args.store).apply(_policy_for(args.policy))
-    if not policy.store.path.exists():
+    if policy.store.backend == "sqlite" and not policy.store.path.exists():
         raise StoreError(f"no store at {policy.store.path}: check [store] path in the policy, or --store")
 
     async def go() -> Any:
-        store = open_store(policy.store)
+        hasher = AddressHasher.from_file(policy.store.key_file) if check_key else None
+        store = open_store(policy.store, hasher)
         await store.setup()
         try:
-            return await work(store, policy, lambda: AddressHasher.from_file(policy.store.key_file))
+            return await work(store, policy, lambda: hasher or AddressHasher.from_file(policy.store.key_file))
         finally:
             await store.close()
 
@@ -153,7 +166,8 @@ def _with_store(args: argparse.Namespace, work: Any) -> Any:
 
 def _stats(args: argparse.Namespace) -> int:
     since = time.time() - args.days * 86400 if args.days else None
-    counts = _with_store(args, lambda store, _p, _h: store.stats(since))
+    stats = _with_store(args, lambda store, _p, _h: store.stats(since))
+    counts = stats.as_dict()
     if args.json:
         print(json.dumps(counts, sort_keys=True))
     else:
@@ -161,6 +175,8 @@ def _stats(args: argparse.Namespace) -> int:
         for key in ("direction", "action", "tls_version", "messages_with_findings"):
             values = ", ".join(f"{k}={v}" for k, v in sorted(counts[key].items())) or "none"
             print(f"{key.replace('_', ' ')}: {values}")
+        if len(stats.hosts) > 1:  # a store several hosts share: a line per host
+            print("hosts: " + ", ".join(f"{k}={v}" for k, v in sorted(stats.hosts.items())))
         from .store.health import describe
 
         print(describe(counts.get("store")))
@@ -174,11 +190,20 @@ def _subject(args: argparse.Namespace) -> int:
             return await store.find_address(h)
         return await store.forget_address(h)
 
-    result = _with_store(args, work)
+    result = _with_store(args, work, check_key=True)
     if args.action == "export":
-        print(json.dumps({"address": args.address, "records": result}, indent=2, default=str))
+        records = [dataclasses.asdict(r) for r in result]
+        print(json.dumps({"address": args.address, "records": records}, indent=2, default=str))
     else:
         print(f"deleted {result} record(s) involving {args.address}")
+    return 0
+
+
+def _store_migrate(args: argparse.Namespace) -> int:
+    from .store.migrate import migrate
+
+    copied = asyncio.run(migrate(args.source, args.dest, args.host))
+    print(f"copied {copied} record(s)")
     return 0
 
 

@@ -10,6 +10,7 @@ in one go, each with its key path and line, and an invalid file is never half-ap
 from __future__ import annotations
 
 import ipaddress
+import re
 import os
 import stat
 from typing import Any
@@ -53,6 +54,10 @@ class StoreSettings:
     retention_days: int = 60
     flush_interval: float = 0.2  # seconds between batched writes: also what a crash may lose
     batch_size: int = 500
+    host_name: str = ""          # empty: socket.getfqdn(); stored with every record
+    conninfo: str = ""           # postgresql: libpq conninfo or URI, never with a password
+    pool_size: int = 4
+    connect_timeout: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -322,15 +327,47 @@ def _build_log(r: Reader) -> LogSettings:
 def _build_store(r: Reader) -> StoreSettings:
     d = StoreSettings()
     settings = StoreSettings(
-        backend=r.string("backend", d.backend, ("sqlite",)),
+        backend=r.string("backend", d.backend, ("sqlite", "postgresql")),
         path=Path(r.string("path", str(d.path))),
         key_file=Path(r.string("key_file", str(d.key_file))),
         retention_days=r.integer("retention_days", d.retention_days, 1, 3650),
         flush_interval=r.number("flush_interval", d.flush_interval, 0.05, 60),
         batch_size=r.integer("batch_size", d.batch_size, 1, 100_000),
+        host_name=r.string("host_name", d.host_name),
+        conninfo=r.string("conninfo", d.conninfo),
+        pool_size=r.integer("pool_size", d.pool_size, 1, 100),
+        connect_timeout=r.number("connect_timeout", d.connect_timeout, 0.5, 120),
     )
+    if settings.host_name and not _HOST_NAME.fullmatch(settings.host_name):
+        r.problem("host_name", "must be a host name (letters, digits, '-', '_' and dots)")
+    if settings.backend == "postgresql":
+        if not settings.conninfo:
+            r.problem("conninfo", 'backend = "postgresql" needs conninfo = "host=... dbname=... user=... '
+                                  'passfile=..."')
+        elif problem := conninfo_problem(settings.conninfo):
+            r.problem("conninfo", problem)
     r.done()
     return settings
+
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})")
+
+
+def conninfo_problem(conninfo: str) -> str | None:
+    """Why a PostgreSQL connection string is refused, or None. Never quotes the string: a
+    password in it must not reach a log or an error message."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        return "the postgresql backend needs psycopg (pip install 'psycopg[binary,pool]')"
+    try:
+        params = conninfo_to_dict(conninfo)
+    except Exception:  # libpq's own message may quote the string: say only that it is invalid
+        return "is not a valid libpq connection string or URI (the value is not shown)"
+    if params.get("password"):
+        return ("contains a password: remove it and put it in a passfile (passfile=/etc/privacy-milter/pgpass, "
+                "mode 0600; see docs/DEPLOY.md); the value is not shown")
+    return None
 
 
 def _build_network(r: Reader) -> NetworkSettings:

@@ -68,6 +68,7 @@ class Runtime:
         self._loop: LoopThread | None = None
         self._reload_lock = threading.Lock()
         self._policy_stamp = self._stamp()
+        self._purge_claimed = ""  # the day this host claimed the shared store's purge
 
     @classmethod
     async def start(cls, policy: Policy, *, policy_path: Path | None = None,
@@ -76,8 +77,9 @@ class Runtime:
         # and raw addresses are never kept instead, so a missing key refuses to start. The
         # database may be broken: the store then keeps records in memory (bounded) and keeps
         # trying, and mail flows (see docs/ARCHITECTURE.md, Failure behaviour).
+        # A key that differs from the one the store was created with refuses to start.
         hasher = AddressHasher.from_file(policy.store.key_file)
-        store = open_store(policy.store)
+        store = open_store(policy.store, hasher)
         await store.start()
         tls_service = None
         if policy.tls_policy.enabled:
@@ -99,6 +101,7 @@ class Runtime:
             except OSError as exc:  # mail matters more than figures: serve without them
                 log.error("metrics: cannot listen on %s (%s); running without the endpoint",
                           policy.metrics.listen, exc.strerror)
+        runtime.scheduler.runs = store  # once-per-period jobs record their runs in the store
         runtime.scheduler.add(Job("purge", Daily(PURGE_AT), runtime.purge, at_start=True))
         runtime.scheduler.start()
         await asyncio.to_thread(runtime._filters_hook, "start")
@@ -256,7 +259,17 @@ class Runtime:
     # --- retention -----------------------------------------------------------------------
 
     async def purge(self) -> int:
-        cutoff = self.clock() - self.policy.store.retention_days * DAY
+        """The retention purge. On a store several hosts share, one host purges per day:
+        the first to claim the day (a retry of a claimed purge goes ahead)."""
+        now = self.clock()
+        if self.store.shared:
+            day = time.strftime("%Y-%m-%d", time.gmtime(now))
+            if self._purge_claimed != day:
+                if not await self.store.claim_run("purge", day):
+                    log.info("retention: another host purges the shared store today (%s)", day)
+                    return 0
+                self._purge_claimed = day
+        cutoff = now - self.policy.store.retention_days * DAY
         removed = await self.store.purge(cutoff)
         log.info("retention: removed %d record(s) older than %d days", removed,
                  self.policy.store.retention_days)

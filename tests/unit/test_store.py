@@ -1,3 +1,5 @@
+import dataclasses
+import itertools
 import os
 import stat
 import time
@@ -6,7 +8,9 @@ import pytest
 
 from privacy_milter.model import (Action, Confidence, Direction, DirectionDecision, Finding, Message,
                                   Recipient, Result, Session, TlsInfo, Verdict)
-from privacy_milter.store import AddressHasher, SqliteStore, record_from
+from privacy_milter.store import AddressHasher, BufferedWriter, SqliteBackend, SqliteStore, record_from
+from privacy_milter.store.postgres import PostgresBackend
+from tests.harness.postgres import PostgresServer
 
 
 @pytest.fixture
@@ -17,6 +21,40 @@ def hasher(tmp_path):
 @pytest.fixture
 async def store(tmp_path):
     s = SqliteStore(tmp_path / "db" / "meta.db", batch_size=10, flush_interval=0.05)
+    await s.setup()
+    yield s
+    await s.close()
+
+
+@pytest.fixture(scope="module")
+def pg():
+    with PostgresServer() as server:
+        yield server
+
+
+_schemas = itertools.count(1)
+
+
+def pg_conninfo(pg):
+    """A schema of its own per test: the tests share one server, never each other's rows."""
+    schema = f"t{os.getpid()}_{next(_schemas)}"
+    pg.psql(f"CREATE SCHEMA {schema}")
+    return f"{pg.conninfo} options='-csearch_path={schema}'"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def kind(request, tmp_path):
+    if request.param == "postgresql":
+        server = request.getfixturevalue("pg")
+        conninfo = pg_conninfo(server)
+        return request.param, lambda host="mx1.test": PostgresBackend(conninfo, host=host)
+    return request.param, lambda host="mx1.test": SqliteBackend(tmp_path / "db" / "meta.db", host=host)
+
+
+@pytest.fixture
+async def any_store(kind):
+    """The same tests against every backend, behind the same writer."""
+    s = BufferedWriter(kind[1](), batch_size=10, flush_interval=0.05)
     await s.setup()
     yield s
     await s.close()
@@ -54,14 +92,14 @@ def test_record_holds_no_address_or_content(hasher):
 async def test_store_file_is_0600_and_wal(store, tmp_path):
     store.add(make_record(AddressHasher(b"k" * 32)))
     await store.flush()
-    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(store.backend.path).st_mode) == 0o600
     assert (tmp_path / "db" / "meta.db-wal").exists()
 
 
-async def test_batched_writes_and_stats(store, hasher):
+async def test_batched_writes_and_stats(any_store, hasher):
     for _ in range(25):
-        store.add(make_record(hasher))
-    stats = await store.stats()
+        any_store.add(make_record(hasher))
+    stats = await any_store.stats()
     assert stats["messages"] == 25
     assert stats["direction"] == {"outbound": 25}
     assert stats["action"] == {"tag": 25}
@@ -69,37 +107,37 @@ async def test_batched_writes_and_stats(store, hasher):
     assert stats["tls_version"] == {"TLSv1.3": 25}
 
 
-async def test_flush_loop_writes_without_explicit_flush(store, hasher):
+async def test_flush_loop_writes_without_explicit_flush(any_store, hasher):
     import asyncio
 
-    store.add(make_record(hasher))
+    any_store.add(make_record(hasher))
     for _ in range(100):
-        if not store._pending:
+        if not any_store._pending:
             break
         await asyncio.sleep(0.02)
-    assert not store._pending
+    assert not any_store._pending
 
 
-async def test_retention_purge(store, hasher):
+async def test_retention_purge(any_store, hasher):
     now = time.time()
-    store.add(make_record(hasher, when=now - 61 * 86400))
-    store.add(make_record(hasher, when=now - 59 * 86400))
-    store.add(make_record(hasher, when=now))
-    removed = await store.purge(now - 60 * 86400)
+    any_store.add(make_record(hasher, when=now - 61 * 86400))
+    any_store.add(make_record(hasher, when=now - 59 * 86400))
+    any_store.add(make_record(hasher, when=now))
+    removed = await any_store.purge(now - 60 * 86400)
     assert removed == 1
-    assert (await store.stats())["messages"] == 2
+    assert (await any_store.stats())["messages"] == 2
 
 
-async def test_subject_access_export_and_delete(store, hasher):
-    store.add(make_record(hasher, sender="alice@shop.example", rcpts=("bob@far.example",)))
-    store.add(make_record(hasher, sender="carol@shop.example", rcpts=("alice@shop.example", "dan@x.example")))
-    store.add(make_record(hasher, sender="erin@shop.example", rcpts=("frank@x.example",)))
-    found = await store.find_address(hasher("Alice@shop.example"))
+async def test_subject_access_export_and_delete(any_store, hasher):
+    any_store.add(make_record(hasher, sender="alice@shop.example", rcpts=("bob@far.example",)))
+    any_store.add(make_record(hasher, sender="carol@shop.example", rcpts=("alice@shop.example", "dan@x.example")))
+    any_store.add(make_record(hasher, sender="erin@shop.example", rcpts=("frank@x.example",)))
+    found = await any_store.find_address(hasher("Alice@shop.example"))
     assert len(found) == 2
     assert {d["domain"] for d in found[1]["recipients"]} == {"shop.example", "x.example"}
-    assert await store.forget_address(hasher("alice@shop.example")) == 2
-    assert (await store.stats())["messages"] == 1
-    assert await store.find_address(hasher("alice@shop.example")) == []
+    assert await any_store.forget_address(hasher("alice@shop.example")) == 2
+    assert (await any_store.stats())["messages"] == 1
+    assert await any_store.find_address(hasher("alice@shop.example")) == []
 
 
 async def test_failed_write_keeps_records(store, hasher, monkeypatch):
@@ -107,11 +145,11 @@ async def test_failed_write_keeps_records(store, hasher, monkeypatch):
 
     from privacy_milter.errors import StoreError
 
-    async def broken(batch):
+    async def broken(batch, health):
         raise aiosqlite.OperationalError("disk I/O error")
 
     store.add(make_record(hasher))
-    monkeypatch.setattr(store, "_write", broken)
+    monkeypatch.setattr(store.backend, "_write", broken)
     with pytest.raises(StoreError):
         await store.flush()
     assert len(store._pending) == 1
@@ -132,25 +170,25 @@ async def test_unopenable_store_is_a_clear_error(tmp_path):
 async def test_cancelled_write_keeps_records_and_ends_the_transaction(store, hasher, monkeypatch):
     import asyncio
 
-    real_write = store._write
+    real_write = store.backend._write
     started = asyncio.Event()
 
-    async def slow(batch):
-        await store._db.execute("BEGIN IMMEDIATE")
+    async def slow(batch, health):
+        await store.backend._db.execute("BEGIN IMMEDIATE")
         started.set()
         await asyncio.sleep(10)
 
     store.add(make_record(hasher))
-    monkeypatch.setattr(store, "_write", slow)
+    monkeypatch.setattr(store.backend, "_write", slow)
     task = asyncio.create_task(store.flush())
     await started.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert len(store._pending) == 1 and not store._db.in_transaction
-    monkeypatch.setattr(store, "_write", real_write)
+    assert len(store._pending) == 1 and not store.backend._db.in_transaction
+    monkeypatch.setattr(store.backend, "_write", real_write)
     await store.close()
-    store2 = SqliteStore(store.path)
+    store2 = SqliteStore(store.backend.path)
     await store2.setup()
     assert (await store2.stats())["messages"] == 1
     await store2.close()
@@ -161,7 +199,7 @@ async def test_policy_cache_on_the_same_file_does_not_break_other_readers(store,
     next outside reader deletes the WAL and later records vanish from everyone else's view."""
     from privacy_milter.store.policycache import SqlitePolicyCache
 
-    cache = SqlitePolicyCache(store.path)
+    cache = SqlitePolicyCache(store.backend.path)
     await cache.setup()
     store.add(make_record(hasher))
     await store.flush()
@@ -172,7 +210,7 @@ async def test_policy_cache_on_the_same_file_does_not_break_other_readers(store,
 
         code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
                 "print(c.execute('SELECT COUNT(*) FROM messages').fetchone()[0]); c.close()")
-        out = subprocess.run([sys.executable, "-c", code, str(store.path)], capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-c", code, str(store.backend.path)], capture_output=True, text=True,
                              timeout=30, check=True)
         return int(out.stdout)
 
@@ -197,7 +235,7 @@ async def _wait(predicate, timeout=5.0):
 
 async def test_daemon_start_survives_an_unopenable_store_and_writes_once_it_opens(tmp_path, hasher, caplog,
                                                                                   monkeypatch):
-    from privacy_milter.store import sqlite as sqlite_mod
+    from privacy_milter.store import writer as sqlite_mod
 
     monkeypatch.setattr(sqlite_mod, "RETRY_FIRST", 0.05)
     monkeypatch.setattr(sqlite_mod, "RETRY_MAX", 0.1)
@@ -227,30 +265,30 @@ async def test_daemon_start_survives_an_unopenable_store_and_writes_once_it_open
 async def test_failing_writes_are_logged_once_and_backed_off(store, hasher, caplog, monkeypatch):
     import aiosqlite
 
-    from privacy_milter.store import sqlite as sqlite_mod
+    from privacy_milter.store import writer as sqlite_mod
 
     monkeypatch.setattr(sqlite_mod, "RETRY_FIRST", 0.05)
     calls = []
 
-    async def broken(batch):
+    async def broken(batch, health):
         calls.append(len(batch))
         raise aiosqlite.OperationalError("database or disk is full")
 
     store._reports = True
-    real = store._write
-    monkeypatch.setattr(store, "_write", broken)
+    real = store.backend._write
+    monkeypatch.setattr(store.backend, "_write", broken)
     store.add(make_record(hasher))
     assert await _wait(lambda: len(calls) >= 3)
     assert store._backoff > 0.05  # doubled: not a try every flush interval
     assert sum("disk is full" in r.message for r in caplog.records) == 1
     assert store.health.last_error == "store write failed: database or disk is full"
-    monkeypatch.setattr(store, "_write", real)
+    monkeypatch.setattr(store.backend, "_write", real)
     assert await _wait(lambda: store.health.written == 1)
     assert (await store.stats())["messages"] == 1
 
 
 def test_backlog_past_max_pending_is_dropped_counted_and_logged_once(tmp_path, hasher, caplog, monkeypatch):
-    from privacy_milter.store import sqlite as sqlite_mod
+    from privacy_milter.store import writer as sqlite_mod
 
     monkeypatch.setattr(sqlite_mod, "MAX_PENDING", 5)
     s = SqliteStore(tmp_path / "meta.db", batch_size=100)
@@ -274,3 +312,148 @@ def test_health_line_for_stats():
     stale = dict(ok, updated=now - 600)
     assert "the daemon is stopped or cannot write" in describe(stale, now)
     assert "no health report" in describe(None, now)
+
+
+# --- several hosts, schema versions, run log, the address key (issue 10) -------------------
+
+async def test_every_record_carries_its_host_and_stats_count_per_host(kind, hasher):
+    _name, make = kind
+    for host, n in (("mx1.test", 3), ("mx2.test", 2)):
+        w = BufferedWriter(make(host), batch_size=10)
+        await w.setup()
+        for _ in range(n):
+            w.add(make_record(hasher))
+        await w.close()
+    w = BufferedWriter(make("submit.test"))
+    await w.setup()
+    try:
+        stats = await w.stats()
+        assert stats.hosts == {"mx1.test": 3, "mx2.test": 2} and stats["messages"] == 5
+        assert set(stats.as_dict()) == {"messages", "bytes", "direction", "action", "tls_version",
+                                        "messages_with_findings", "store"}, "stats --json keeps its keys"
+        found = await w.find_address(hasher("bob@far.example"))
+        assert sorted(r.host for r in found) == ["mx1.test"] * 3 + ["mx2.test"] * 2
+    finally:
+        await w.close()
+
+
+async def test_claim_run_has_exactly_one_winner_across_hosts_and_the_run_log_remembers(kind):
+    import asyncio
+
+    _name, make = kind
+    writers = [BufferedWriter(make(f"mx{i}.test")) for i in range(3)]
+    for w in writers:
+        await w.setup()
+    try:
+        wins = await asyncio.gather(*(w.claim_run("summary", "2025-W20") for w in writers))
+        assert sorted(wins) == [False, False, True]
+        assert [await w.claim_run("summary", "2025-W20") for w in writers] == [False] * 3
+        assert await writers[0].claim_run("summary", "2025-W21") is True  # the next period is free
+        assert await writers[1].last_run("summary") is None  # claimed is not done
+        await writers[1].record_run("summary", "2025-W20", 1000.0)
+        await writers[2].record_run("summary", "2025-W21", 2000.0)
+        assert await writers[0].last_run("summary") == "2025-W21"
+        assert await writers[0].last_run("purge") is None
+    finally:
+        for w in writers:
+            await w.close()
+
+
+async def test_a_host_with_another_address_key_refuses_to_start(kind, hasher, tmp_path):
+    from privacy_milter.errors import StoreError
+
+    _name, make = kind
+    first = BufferedWriter(make("mx1.test"), key_fingerprint=hasher.fingerprint())
+    await first.start()
+    await first.close()
+    same = BufferedWriter(make("mx2.test"), key_fingerprint=AddressHasher.from_file(tmp_path / "keys" /
+                                                                                  "address.key").fingerprint())
+    await same.start()  # the same key file copied to another host: fine
+    await same.close()
+    other_key = AddressHasher(b"another key, another host" * 2)
+    other = BufferedWriter(make("mx3.test"), key_fingerprint=other_key.fingerprint())
+    with pytest.raises(StoreError, match="not the key the store .* was created with") as err:
+        await other.start()
+    assert "another key" not in str(err.value) and hasher.fingerprint() not in str(err.value)
+    assert not other.backend.is_open
+    await other.close()
+
+
+async def test_schema_version_is_recorded_and_opening_again_migrates_nothing(kind, caplog):
+    import logging
+
+    from privacy_milter.store import schema
+
+    caplog.set_level(logging.INFO, "privacy_milter.store")
+    _name, make = kind
+    for _ in range(2):
+        w = BufferedWriter(make())
+        await w.setup()
+        await w.close()
+    migrated = [r.getMessage() for r in caplog.records if "migrated to schema version" in r.getMessage()]
+    assert len(migrated) == len(schema.MIGRATIONS), "each migration once, on the first open only"
+
+
+async def test_an_old_sqlite_store_is_migrated_in_place_keeping_its_records(tmp_path, hasher):
+    import sqlite3
+
+    from privacy_milter.store import schema
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:  # the schema before versions existed, with one record
+        for statement in schema.statements(1, schema.SQLITE_TYPES):
+            db.execute(statement)
+        db.execute("INSERT INTO messages VALUES (1, 1.0, 'Q', 'inbound', 'r', '', 'a.example', 'h', 1, '', '', "
+                   "'accept', '[]', '{}', '[]')")
+    w = SqliteStore(path)
+    await w.setup()
+    try:
+        assert (await w.stats()).hosts == {"none": 1}  # kept, with no host
+        assert (await w.find_address("h"))[0].queue_id == "Q"
+    finally:
+        await w.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == len(schema.MIGRATIONS)
+
+
+def test_postgresql_conninfo_with_a_password_is_refused_without_echoing_it():
+    from privacy_milter import policy as policy_mod
+    from privacy_milter.errors import PolicyError
+
+    for conninfo in ("host=db.example dbname=pm user=pm password=S3cretValue",
+                     "postgresql://pm:S3cretValue@db.example/pm", "host=db.example S3cretValue"):
+        text = f'[store]\nbackend = "postgresql"\nconninfo = "{conninfo}"\n'
+        with pytest.raises(PolicyError) as err:
+            policy_mod.parse(text)
+        assert "S3cretValue" not in str(err.value) and "conninfo" in str(err.value)
+    ok = policy_mod.parse('[store]\nbackend = "postgresql"\nhost_name = "mx1.example"\n'
+                          'conninfo = "host=/run/postgresql dbname=pm user=pm passfile=/etc/pm/pgpass"\n')
+    assert ok.store.backend == "postgresql" and ok.store.host_name == "mx1.example"
+    with pytest.raises(PolicyError, match="conninfo"):
+        policy_mod.parse('[store]\nbackend = "postgresql"\n')
+
+
+async def test_add_from_many_threads_writes_every_record_once(kind, hasher):
+    """add() is called straight from libmilter threads: no record lost or doubled."""
+    import asyncio
+    import threading
+
+    _name, make = kind
+    w = BufferedWriter(make(), batch_size=50, flush_interval=0.02)
+    await w.start()
+    record = make_record(hasher)
+    try:
+        def producer(n):
+            for i in range(250):
+                w.add(dataclasses.replace(record, queue_id=f"T{n}-{i}"))
+
+        threads = [threading.Thread(target=producer, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        await asyncio.to_thread(lambda: [t.join(30) for t in threads])
+        assert await _wait(lambda: w.health.written == 1000, timeout=20)
+        assert len(await w.find_address(hasher("bob@far.example"))) == 1000
+        ids = {r.queue_id for r in await w.find_address(hasher("bob@far.example"))}
+        assert len(ids) == 1000
+    finally:
+        await w.close()

@@ -1,17 +1,62 @@
-"""The metadata store: one record per message, metadata only, behind a small interface."""
+"""The metadata store: one record per message, metadata only.
+
+One BufferedWriter (writer.py) in front of a backend (backend.py) picked by name from
+BACKENDS: SQLite for a single host, PostgreSQL for several hosts sharing one store.
+"""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 from ..policy import StoreSettings
-from .base import AddressHasher, Record, Store, record_from
-from .sqlite import SqliteStore
+from .backend import Backend, HealthReport, Stats, StoredRecipient, StoredRecord
+from .base import AddressHasher, Record, record_from
+from .sqlite import SqliteBackend
+from .writer import BufferedWriter
 
-__all__ = ["AddressHasher", "Record", "Store", "SqliteStore", "open_store", "record_from"]
+Store = BufferedWriter  # what the runtime and the CLI hold
+
+__all__ = ["AddressHasher", "Backend", "BACKENDS", "BufferedWriter", "HealthReport", "Record", "SqliteBackend",
+           "SqliteStore", "Stats", "Store", "StoredRecipient", "StoredRecord", "open_backend", "open_store",
+           "record_from"]
 
 
-def open_store(settings: StoreSettings) -> Store:
-    """Pick the backend named in policy.toml. Each backend is one module with the same interface."""
-    if settings.backend == "sqlite":
-        return SqliteStore(settings.path, batch_size=settings.batch_size,
-                           flush_interval=settings.flush_interval)
-    raise ValueError(f"unknown store backend {settings.backend!r}")
+def _sqlite(settings: StoreSettings, host: str) -> Backend:
+    return SqliteBackend(settings.path, host=host)
+
+
+def _postgresql(settings: StoreSettings, host: str) -> Backend:
+    from .postgres import PostgresBackend  # psycopg is imported only when configured
+
+    return PostgresBackend(settings.conninfo, host=host, pool_size=settings.pool_size,
+                           connect_timeout=settings.connect_timeout)
+
+
+BACKENDS: dict[str, Callable[[StoreSettings, str], Backend]] = {
+    "sqlite": _sqlite,
+    "postgresql": _postgresql,
+}
+
+
+def open_backend(settings: StoreSettings) -> Backend:
+    try:
+        make = BACKENDS[settings.backend]
+    except KeyError:
+        raise ValueError(f"unknown store backend {settings.backend!r}") from None
+    return make(settings, settings.host_name or socket.getfqdn())
+
+
+def open_store(settings: StoreSettings, hasher: AddressHasher | None = None) -> BufferedWriter:
+    """The backend named in policy.toml behind the writer. With a hasher, opening checks
+    (or, in a new store, records) the fingerprint of its key."""
+    return BufferedWriter(open_backend(settings), batch_size=settings.batch_size,
+                          flush_interval=settings.flush_interval,
+                          key_fingerprint=hasher.fingerprint() if hasher else None)
+
+
+def SqliteStore(path: Path, **writer_options: Any) -> BufferedWriter:  # noqa: N802 (the old class's name)
+    """A writer over a SQLite file (tests, tools)."""
+    return BufferedWriter(SqliteBackend(path), **writer_options)

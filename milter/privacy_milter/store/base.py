@@ -3,11 +3,11 @@
 A Record is built only from metadata: domains, keyed hashes of addresses, sizes, TLS
 facts, finding categories and counts. There is no field that could hold a body, a
 subject or a found value, so no code path can store one by mistake.
+The interface backends offer is in backend.py; the writer in front of them in writer.py.
 """
 
 from __future__ import annotations
 
-import abc
 import hashlib
 import hmac
 import os
@@ -15,10 +15,9 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
 from ..errors import StoreError
 from ..model import Message, Verdict, domain_of
+from .schema import key_fingerprint
 
 KEY_BYTES = 32
 
@@ -35,6 +34,10 @@ class AddressHasher:
     def __call__(self, address: str) -> str:
         normal = address.strip().strip("<>").lower().encode("utf-8", "surrogateescape")
         return hmac.new(self._key, normal, hashlib.sha256).hexdigest()[:32]
+
+    def fingerprint(self) -> str:
+        """Names this key without revealing it (kept in the store to catch a mismatched key)."""
+        return key_fingerprint(self._key)
 
     @classmethod
     def from_file(cls, path: Path) -> "AddressHasher":
@@ -74,6 +77,7 @@ class Record:
     findings: tuple[tuple[str, str, int], ...]     # (category, confidence, count)
     facts: tuple[tuple[str, str], ...]             # (name, value): scanner verdicts and the like
     errors: tuple[str, ...]                        # filters that failed for this message
+    host: str = ""                                 # empty: the writing backend's host name
 
 
 def record_from(message: Message, verdict: Verdict, hasher: AddressHasher,
@@ -96,42 +100,3 @@ def record_from(message: Message, verdict: Verdict, hasher: AddressHasher,
         facts=tuple(fact for r in verdict.results for fact in r.facts),
         errors=tuple(r.filter for r in verdict.results if r.error),
     )
-
-
-class Store(abc.ABC):
-    """A backend. `add` never blocks and never raises: records are buffered and written in
-    batches by the backend; a write failure is logged and the batch is retried."""
-
-    @abc.abstractmethod
-    async def setup(self) -> None:
-        """Open the store; raise StoreError if it cannot be (the CLI: say so and stop)."""
-
-    async def start(self) -> None:
-        """Open the store for the daemon. A backend that can buffer overrides this so that a
-        store that cannot be opened yet does not stop mail: records are kept (bounded) and the
-        open is retried. The default is `setup`."""
-        await self.setup()
-
-    @abc.abstractmethod
-    def add(self, record: Record) -> None: ...
-
-    @abc.abstractmethod
-    async def flush(self) -> None: ...
-
-    @abc.abstractmethod
-    async def purge(self, before: float) -> int:
-        """Delete records older than `before` (a Unix time); return how many."""
-
-    @abc.abstractmethod
-    async def stats(self, since: float | None = None) -> dict[str, Any]: ...
-
-    @abc.abstractmethod
-    async def find_address(self, address_hash: str) -> list[dict[str, Any]]:
-        """Every record that involves this address, as plain dicts (subject access)."""
-
-    @abc.abstractmethod
-    async def forget_address(self, address_hash: str) -> int:
-        """Delete every record that involves this address; return how many."""
-
-    @abc.abstractmethod
-    async def close(self) -> None: ...

@@ -1,7 +1,7 @@
 """The store's own health, as the running daemon sees it, written where `stats` can read it.
 
 The daemon knows its backlog; `privacy-milter stats` only reads the database. So the daemon
-keeps one row (`store_health`) up to date: in the same transaction as each batch it writes,
+keeps one row per host (`store_health`) up to date: in the same transaction as each batch it writes,
 and at least every HEARTBEAT seconds while idle. While writes fail the row cannot be updated
 either; `stats` then sees a report older than STALE_AFTER and says so, next to the last
 error the daemon could record. Only counts, times and SQLite's error text: no message data.
@@ -10,32 +10,11 @@ error the daemon could record. Only counts, times and SQLite's error text: no me
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 HEARTBEAT = 10.0     # seconds between health writes when no batch carries one
 STALE_AFTER = 30.0   # a report older than this: the daemon is stopped, or cannot write
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS store_health (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    updated REAL NOT NULL,
-    pid INTEGER NOT NULL,
-    pending INTEGER NOT NULL,
-    written INTEGER NOT NULL,
-    dropped INTEGER NOT NULL,
-    last_write REAL,
-    failing_since REAL,
-    last_error TEXT NOT NULL,
-    last_error_time REAL
-);
-"""
-
-UPSERT = ("INSERT OR REPLACE INTO store_health (id, updated, pid, pending, written, dropped, last_write, "
-          "failing_since, last_error, last_error_time) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-SELECT = ("SELECT updated, pid, pending, written, dropped, last_write, failing_since, last_error, "
-          "last_error_time FROM store_health WHERE id = 1")
-
 
 @dataclass
 class Health:
@@ -50,19 +29,14 @@ class Health:
     last_error: str = ""
     last_error_time: float | None = None
 
-    def row(self, now: float) -> tuple[Any, ...]:
+    def row(self, now: float, host: str) -> tuple[Any, ...]:
+        """In schema.HEALTH_COLUMNS order."""
         return (now, self.pid, self.pending, self.written, self.dropped, self.last_write,
-                self.failing_since, self.last_error, self.last_error_time)
+                self.failing_since, self.last_error, self.last_error_time, host)
 
 
-def from_row(row: Any) -> dict[str, Any]:
-    updated, *rest = row
-    out: dict[str, Any] = {"updated": updated}
-    out.update({k: v for k, v in zip(tuple(asdict(Health()).keys()), rest)})
-    return out
-
-
-def describe(health: dict[str, Any] | None, now: float | None = None) -> str:
+def describe(health: Any, now: float | None = None) -> str:
+    """`health`: a backend.HealthReport (or a dict with the same keys)."""
     """One line for `privacy-milter stats`."""
     if not health:
         return "store: no health report yet (the daemon has not written to this store)"
