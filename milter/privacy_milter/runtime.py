@@ -166,7 +166,7 @@ class Runtime:
                 verdict = self._loop.run(coro, (message.deadline or 0.0) - time.monotonic())
         except TimeoutError:
             verdict = self._past_deadline(message, snapshot.policy)
-        self._finish(message, verdict, started, threadsafe=True)
+        self._finish(message, verdict, started)
         return verdict
 
     async def process(self, message: Message) -> Verdict:
@@ -185,7 +185,7 @@ class Runtime:
                 verdict = await snapshot.pipeline.run(message, snapshot.policy, self.services, prepared)
         except TimeoutError:
             verdict = self._past_deadline(message, snapshot.policy)
-        self._finish(message, verdict, started, threadsafe=False)
+        self._finish(message, verdict, started)
         return verdict
 
     def _begin(self, message: Message) -> tuple[Snapshot, Prepared, float]:
@@ -203,14 +203,11 @@ class Runtime:
                         facts=(("deadline", f"{seconds:g}s"),))
         return Verdict(Action.TEMPFAIL, (result,), reply=DEFAULT_REPLIES[Action.TEMPFAIL])
 
-    def _finish(self, message: Message, verdict: Verdict, started: float, *, threadsafe: bool) -> None:
-        """Record, count and log what Postfix is about to be told."""
+    def _finish(self, message: Message, verdict: Verdict, started: float) -> None:
+        """Record, count and log what Postfix is about to be told. From any thread: the
+        store's add() only queues the record (no hop to the loop per message)."""
         self.metrics.observe(message, verdict, time.monotonic() - started)
-        record = record_from(message, verdict, self.hasher, self.clock())
-        if threadsafe and self._loop is not None:
-            self._loop.call_soon(self.store.add, record)  # the store belongs to the loop
-        else:
-            self.store.add(record)
+        self.store.add(record_from(message, verdict, self.hasher, self.clock()))
         log.info("%s", message_line(message, verdict))
 
     # --- policy reload -------------------------------------------------------------------
