@@ -1,0 +1,108 @@
+"""Flagged outbound mail (DLP findings acted on) must never leave in clear text: how it may leave.
+
+Each remote recipient domain is classified by the TLS policy service (ctx.services); if all
+can do TLS the message gets the X-Privacy-Encrypt marker, which Postfix's
+milter_header_checks turns into FILTER to the encrypt-only transport. Otherwise
+[filters.tls] flagged_plaintext / flagged_unknown / flagged_mixed decide. The tls filter
+(tls.py) calls this for flagged outbound mail; its inbound rules live there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from privacy_milter.model import Action, Message, Recipient, Reply, Result
+from privacy_milter.pipeline import Context
+from privacy_milter.tlspolicy.model import TlsClass
+
+from .dlp_filter import describe
+
+if TYPE_CHECKING:
+    from .tls import TlsFilterSettings
+
+CAN_ENCRYPT = {TlsClass.AUTHENTICATED, TlsClass.TLS}
+MARKER = "Encrypt"  # X-Privacy-Encrypt with the default prefix: see deploy/postfix
+
+# What to do with a flagged outbound message per what is known of the remote recipients'
+# servers. "encrypt" delivers only over TLS (the marker routes it to the privacy-encrypt
+# transport); Postfix defers, then bounces, if TLS cannot be had. The others act at SMTP
+# time, as for any other action.
+FLAGGED_ACTIONS = {"encrypt": None, "reject": Action.REJECT, "quarantine": Action.QUARANTINE,
+                   "tempfail": Action.TEMPFAIL}
+
+
+async def route_flagged(name: str, message: Message, ctx: Context, settings: TlsFilterSettings,
+                        categories: list[str], facts: tuple[tuple[str, str], ...]) -> Result:
+    """Flagged outbound mail: encrypt-only when every remote recipient's server can do TLS,
+    else what [filters.tls] flagged_plaintext / flagged_unknown / flagged_mixed say."""
+    remote = [r for r in message.recipients if _is_remote(r, settings, ctx)]
+    local = [r for r in message.recipients if r not in remote]
+    if not remote:
+        return Result(name, facts=facts + (("flagged_route", "local-only"),))
+    if local:
+        return _act(name, settings.flagged_mixed, categories, facts + (("flagged_route", "mixed"),),
+                    ctx, mixed_reply(categories))
+    classes = await _classify({r.domain for r in remote}, ctx)
+    counts = Counter(c.value for c in classes.values())
+    facts = facts + (("flagged_tls", ",".join(f"{k}:{v}" for k, v in sorted(counts.items()))),)
+    plain = sorted(d for d, c in classes.items() if c is TlsClass.PLAIN)
+    unknown = sorted(d for d, c in classes.items() if c not in CAN_ENCRYPT and c is not TlsClass.PLAIN)
+    if plain:
+        return _act(name, settings.flagged_plaintext, categories, facts, ctx, plaintext_reply(plain, categories))
+    if unknown:
+        return _act(name, settings.flagged_unknown, categories, facts, ctx, unknown_reply(unknown, categories))
+    return _act(name, "encrypt", categories, facts, ctx, None)
+
+def _act(name: str, choice: str, categories: list[str], facts: tuple[tuple[str, str], ...], ctx: Context,
+         reply: Reply | None) -> Result:
+    action = FLAGGED_ACTIONS[choice]
+    if action is None:  # encrypt: deliver only over TLS
+        header = (f"{ctx.policy.milter.header_prefix}-{MARKER}", "required")
+        return Result(name, headers=(header,), facts=facts + (("flagged_action", "encrypt"),))
+    return Result(name, action=action, reply=reply if action is Action.REJECT else None,
+                  facts=facts + (("flagged_action", choice),))
+
+
+def flagged_categories(ctx: Context) -> list[str]:
+    acted = (Action.TAG, Action.QUARANTINE)
+    return sorted({f.category for r in ctx.results if r.filter == "dlp" and r.action in acted for f in r.findings})
+
+
+def _is_remote(recipient: Recipient, settings: TlsFilterSettings, ctx: Context) -> bool:
+    if recipient.mailer:
+        return recipient.mailer in settings.remote_transports
+    return not ctx.policy.network.is_hosted(recipient.domain)
+
+
+async def _classify(domains: Iterable[str], ctx: Context) -> dict[str, TlsClass]:
+    classifier = ctx.services.tls_classifier
+    names = sorted(domains)
+    if classifier is None:
+        return {d: TlsClass.UNKNOWN for d in names}
+    results = await asyncio.gather(*(classifier.classify(d) for d in names), return_exceptions=True)
+    return {d: (c if isinstance(c, TlsClass) else TlsClass.UNKNOWN) for d, c in zip(names, results)}
+
+
+def plaintext_reply(domains: list[str], categories: list[str]) -> Reply:
+    where = ", ".join(domains[:3]) + (" and others" if len(domains) > 3 else "")
+    return Reply("550", "5.7.1",
+                 f"The recipient's mail server ({where}) cannot receive encrypted mail, and this message "
+                 f"appears to contain {describe(categories)}. It was not sent: share such details by "
+                 "phone or a secure link instead")
+
+
+def unknown_reply(domains: list[str], categories: list[str]) -> Reply:
+    where = ", ".join(domains[:3]) + (" and others" if len(domains) > 3 else "")
+    return Reply("550", "5.7.1",
+                 f"We could not confirm that the recipient's mail server ({where}) accepts encrypted mail, "
+                 f"and this message appears to contain {describe(categories)}. It was not sent")
+
+
+def mixed_reply(categories: list[str]) -> Reply:
+    return Reply("550", "5.7.1",
+                 f"This message appears to contain {describe(categories)} and is addressed both inside "
+                 "and outside the organisation. Please send it to internal and external recipients as "
+                 "separate messages")
