@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict
 
 from privacy_milter.model import Action, Message, Reply, Result
 from privacy_milter.pipeline import Context
-from privacy_milter.plugin import FilterSpec, default_settings, read_common
+from privacy_milter.plugin import FilterSpec, read_common
 from privacy_milter.tomlcheck import Reader
 
-from .scanner_client import (SCANNER_ACTIONS, Breakers, BreakerOpen, ScannerError, ScannerSettings, close,
+from .scanner_client import (SCANNER_ACTIONS, BreakerOpen, ScannerError, ScannerSettings, close,
                              open_stream, read_scanner_common, scanner_address_problem, step, url_problem)
-from .virus import CHUNK, not_scanned, open_raw, skipped_by_breaker
+from .optin_scanner import CHUNK, OptInScanner, not_scanned, open_raw, skipped_by_breaker
 
 MARKER = "Spam"  # X-Privacy-Spam with the default prefix
 SPAM_REPLY = Reply("550", "5.7.1", "Message refused as spam")
@@ -199,17 +196,13 @@ def decide(name: str, verdict: SpamVerdict, settings: SpamFilterSettings, prefix
     return Result(name, action=action, headers=((f"{prefix}-{MARKER}", f"yes, score={score}"),), facts=facts)
 
 
-class SpamFilter:
+class SpamFilter(OptInScanner):
     name = "spam"
+    settings: SpamFilterSettings
 
-    def __init__(self, settings: SpamFilterSettings | None = None, services: Any = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.settings = settings if settings is not None else default_settings(read_settings)
-        self.breakers = Breakers(self.name, clock)
-
-    def decide(self, message: Message, ctx: Context) -> Result | None:
-        """At once for a customer who did not opt in (or a message too large); else None."""
-        return not_scanned(self.name, message, ctx.policy, self.settings.max_size)
+    @staticmethod
+    def read_settings(r: Reader) -> SpamFilterSettings:
+        return read_settings(r)
 
     async def check(self, message: Message, ctx: Context) -> Result:
         settings = self.settings

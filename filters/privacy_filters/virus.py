@@ -12,24 +12,20 @@ from __future__ import annotations
 import asyncio
 import re
 import struct
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
 
-from privacy_milter.model import SPOOL_MAX_MEMORY, Action, Direction, Message, Reply, Result
+from privacy_milter.model import Action, Message, Reply, Result
 from privacy_milter.pipeline import Context
-from privacy_milter.plugin import FilterSettings, FilterSpec, default_settings, read_common
-from privacy_milter.policy import Policy
+from privacy_milter.plugin import FilterSpec, read_common
 from privacy_milter.tomlcheck import Reader
 
-from .scanner_client import (SCANNER_ACTIONS, Breakers, BreakerOpen, EngineAnswered, ScannerError, ScannerSettings,
+from .optin_scanner import CHUNK, OptInScanner, not_scanned, open_raw, opted_in, skipped_by_breaker
+from .scanner_client import (SCANNER_ACTIONS, BreakerOpen, EngineAnswered, ScannerError, ScannerSettings,
                              close, open_stream, read_scanner_common, scanner_address_problem, step)
 
 __all__ = ["ScannerError", "VirusFilter", "instream", "not_scanned", "open_raw", "opted_in", "parse_answer",
            "skipped_by_breaker"]
 
-CHUNK = 64 * 1024
 MAX_ANSWER = 4096
 SIGNATURE = re.compile(r"[A-Za-z0-9._:/+-]{1,100}")  # what goes into a reply or header
 MARKER = "Virus"  # X-Privacy-Virus with the default prefix, for action = tag/quarantine
@@ -65,50 +61,6 @@ def read_settings(r: Reader) -> VirusFilterSettings:
     )
     r.done()
     return settings
-
-
-
-
-def opted_in(message: Message, policy: Policy, option: str) -> str | None:
-    """The customer domain whose opt-in (`spam` or `virus`) covers this message, or None.
-
-    Outbound: the sender's domain. Inbound: any hosted recipient domain (one opted-in
-    recipient is enough: the verdict is per message). Direction unknown (offline scan): either.
-    """
-    direction = message.direction.direction if message.direction is not None else None
-    candidates: list[str] = []
-    if direction is not Direction.INBOUND:
-        candidates.append(message.sender_domain)
-    if direction is not Direction.OUTBOUND:
-        candidates += [r.domain for r in message.recipients if policy.network.is_hosted(r.domain)]
-    for domain in candidates:
-        customer = policy.customer(domain) if domain else None
-        if customer is not None and customer.opted_in(option):
-            return domain
-    return None
-
-
-def not_scanned(name: str, message: Message, policy: Policy, max_size: int) -> Result | None:
-    """The result for a message this scanner leaves alone (customer not opted in, or too
-    large), or None when it must be scanned. Shared by the virus and spam checks."""
-    if opted_in(message, policy, name) is None:
-        return Result(name, facts=((name, "not-opted-in"),))
-    if message_size(message) > max_size:
-        return Result(name, facts=((name, "too-large"),))
-    return None
-
-
-async def open_raw(message: Message) -> BinaryIO:
-    """`message.raw()`, built off the loop when it means copying a spooled body to disk."""
-    if message.source is None and message.body_size > SPOOL_MAX_MEMORY:
-        return await asyncio.to_thread(message.raw)
-    return message.raw()
-
-
-def message_size(message: Message) -> int:
-    if message.source is not None:
-        return len(message.source)
-    return message.body_size + sum(len(k) + len(v) + 4 for k, v in message.headers) + 2
 
 
 def parse_answer(answer: bytes) -> str | None:
@@ -172,23 +124,13 @@ async def instream(message: Message, address: str, timeout: float,
         await close(writer)
 
 
-def skipped_by_breaker(name: str, settings: FilterSettings) -> Result:
-    """A message not sent to an engine whose breaker is open: on_error, at once."""
-    return Result(name, action=settings.on_error, facts=((name, "breaker-open"),),
-                  error="engine unavailable (breaker open)")
-
-
-class VirusFilter:
+class VirusFilter(OptInScanner):
     name = "virus"
+    settings: VirusFilterSettings
 
-    def __init__(self, settings: VirusFilterSettings | None = None, services: Any = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.settings = settings if settings is not None else default_settings(read_settings)
-        self.breakers = Breakers(self.name, clock)
-
-    def decide(self, message: Message, ctx: Context) -> Result | None:
-        """At once for a customer who did not opt in (or a message too large); else None."""
-        return not_scanned(self.name, message, ctx.policy, self.settings.max_size)
+    @staticmethod
+    def read_settings(r: Reader) -> VirusFilterSettings:
+        return read_settings(r)
 
     async def check(self, message: Message, ctx: Context) -> Result:
         settings = self.settings

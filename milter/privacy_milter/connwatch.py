@@ -17,6 +17,7 @@ by the descriptor libmilter stored in its context (`context_fd`).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -24,7 +25,7 @@ import resource
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 log = logging.getLogger("privacy_milter")
@@ -184,23 +185,14 @@ class ConnectionWatch:
         return known
 
     def _classify(self, fd: int, inode: int) -> bool:
-        try:
-            sock = socket.socket(fileno=os.dup(fd))
-        except OSError:
-            return False
-        try:
-            if os.fstat(sock.fileno()).st_ino != inode:
-                return False
-            if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
-                return False  # the listening socket itself
+        with _same_socket(fd, inode) as sock:
+            if sock is None or sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                return False  # gone, reused, or the listening socket itself
             name = sock.getsockname()
             if self._unix_path is not None:
                 return sock.family == socket.AF_UNIX and name == self._unix_path
             return sock.family in (socket.AF_INET, socket.AF_INET6) and name[1] == self._port
-        except OSError:
-            return False
-        finally:
-            sock.close()
+        return False  # an OSError on the socket: not ours to judge
 
     def _check_cap(self, count: int) -> None:
         over = count > self.max_connections
@@ -225,22 +217,32 @@ class ConnectionWatch:
                 log.warning("file descriptors: %d open, back under 80%% of the limit of %d", total, soft)
 
 
-def _shutdown(fd: int, inode: int) -> bool:
-    """Shut the socket down through a duplicate checked to be the same socket, so a
-    descriptor number libmilter has meanwhile closed and reused is never touched."""
+@contextlib.contextmanager
+def _same_socket(fd: int, inode: int) -> Iterator[socket.socket | None]:
+    """A duplicate of `fd`, or None unless it is still the socket `inode`: a descriptor number
+    libmilter has meanwhile closed and reused is never touched. OSErrors inside are swallowed
+    (the with-block then ends early)."""
     try:
         sock = socket.socket(fileno=os.dup(fd))
     except OSError:
-        return False
+        yield None
+        return
     try:
-        if os.fstat(sock.fileno()).st_ino != inode:
+        yield sock if os.fstat(sock.fileno()).st_ino == inode else None
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+def _shutdown(fd: int, inode: int) -> bool:
+    """Shut the socket down (libmilter then sees EOF and closes its own descriptor)."""
+    with _same_socket(fd, inode) as sock:
+        if sock is None:
             return False
         sock.shutdown(socket.SHUT_RDWR)
         return True
-    except OSError:
-        return False
-    finally:
-        sock.close()
+    return False
 
 
 def raise_fd_limit(max_connections: int) -> None:
