@@ -46,3 +46,25 @@ def test_tls_query_classify_without_probe(dns_stub: DnsStub, dane_domain: Any,
 def test_tls_query_bad_usage() -> None:
     with pytest.raises(SystemExit):
         main([])
+
+
+def test_tls_query_answers_from_the_daemons_policy_file(dns_stub: DnsStub, tmp_path: Any,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A pinned partner: Postfix gets `secure` from the daemon; tls-query --policy says the same,
+    and the policy's own resolver settings are used (no --nameserver given)."""
+    dns_stub.add("bank.test", "MX", "10 mx.bank.test.")
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'[tls_policy]\nnameserver = "127.0.0.1"\nnameserver_port = {dns_stub.port}\n'
+                      'dns_timeout = 2\n[tls_policy.pins]\n"bank.test" = "secure"\n')
+    assert main(["--policy", str(policy), "bank.test"]) == 0
+    with_policy = capsys.readouterr().out
+    assert with_policy.startswith("bank.test\tOK secure")
+    assert main(["--nameserver", "127.0.0.1", "--port", str(dns_stub.port), "--timeout", "2", "bank.test"]) == 0
+    assert capsys.readouterr().out.startswith("bank.test\tNOTFOUND")  # without the policy: no pin
+
+
+def test_tls_query_with_an_invalid_policy_says_why(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[tls_policy.pins]\n"bank.test" = "sometimes"\n')
+    assert main(["--policy", str(policy), "bank.test"]) == 1
+    assert 'policy.toml:2: tls_policy.pins."bank.test": must be one of' in capsys.readouterr().err
