@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import smtplib
 import time
-from email.message import EmailMessage
 from pathlib import Path
 
 import dkim
