@@ -1,4 +1,4 @@
-"""The `privacy-milter` command: run, policy check, scan, stats, subject, purge."""
+"""The `privacy-milter` command: run, policy check, scan, stats, subject, purge, dkim."""
 
 from __future__ import annotations
 
@@ -95,7 +95,18 @@ def _parser() -> argparse.ArgumentParser:
     purge = sub.add_parser("purge", help="delete records older than the retention window now")
     _store_args(purge)
     purge.set_defaults(handler=_purge)
+
+    _dkim_parser(sub)
     return p
+
+
+def _dkim_parser(sub: Any) -> None:
+    from privacy_filters.dkim.cli import add_arguments
+
+    dkim = sub.add_parser("dkim", help="DKIM keys: keygen writes a key and prints its DNS record; "
+                                       "check compares each configured selector's record with its key")
+    add_arguments(dkim, policy_help=f"policy file (default {DEFAULT_POLICY} if it exists)")
+    dkim.set_defaults(handler=_dkim)
 
 
 def _store_args(p: argparse.ArgumentParser) -> None:
@@ -214,6 +225,22 @@ def _purge(args: argparse.Namespace) -> int:
     removed = _with_store(args, work)
     print(f"removed {removed} record(s) older than the retention window")
     return 0
+
+
+def _dkim(args: argparse.Namespace) -> int:
+    from privacy_filters.dkim import cli as dkim_cli
+
+    from .services import DnsTxt
+
+    if args.dkim_command == "keygen":
+        return dkim_cli.keygen_command(args, sys.stdout)
+    policy = _policy_for(args.policy)
+    settings = policy.settings("dkim")
+    ns = getattr(settings, "nameserver", None)
+    timeout = getattr(settings, "dns_timeout", 5.0)
+    resolver = DnsTxt(ns[0], ns[1], timeout) if ns else DnsTxt(timeout=timeout)
+    return dkim_cli.check_command(args, settings, resolver, sys.stdout,  # type: ignore[arg-type]
+                                  hosted=policy.network.hosted_domains)
 
 
 if __name__ == "__main__":

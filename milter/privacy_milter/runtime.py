@@ -26,7 +26,7 @@ from .logline import message_line
 from .loopthread import LoopThread
 from .model import Action, Message, Result, Verdict
 from .pipeline import DEFAULT_REPLIES, Pipeline, Prepared
-from .services import Services
+from .services import DnsTxt, Services
 from .policy import Overrides, Policy, load_with
 from .metrics import Metrics
 from .registry import FILTERS, build_pipeline
@@ -55,7 +55,7 @@ class Runtime:
                  tls_service: TlsPolicyService | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.tls_service = tls_service
-        self.services = Services(tls_classifier=tls_service, store=store, clock=clock)
+        self.services = Services(tls_classifier=tls_service, store=store, clock=clock, dns_txt=DnsTxt())
         self.snapshot = Snapshot(policy, build_pipeline(policy, self.services))
         self.store = store
         self.hasher = hasher

@@ -3,7 +3,8 @@
 Everything a check or job needs from outside comes through here, so a test can hand in a
 stub (a DNS dictionary, a fake classifier, a virtual clock) instead of patching modules:
 the TLS classifier (tlspolicy service), one HTTP client session for the whole daemon, an
-SMTP sender for the mail the daemon writes itself (the weekly summary), the store, a clock.
+SMTP sender for the mail the daemon writes itself (the weekly summary), the store, a clock,
+and a DNS TXT resolver (DKIM keys).
 A service that is not running is None; a filter that needs it says so in its result.
 """
 
@@ -14,12 +15,19 @@ import smtplib
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Protocol
 
+import dns.asyncresolver
+import dns.exception
+import dns.name
+import dns.resolver
+
 from .errors import PrivacyMilterError
+
+TxtResolver = Callable[[str], Awaitable[list[bytes]]]
 
 
 class TlsClassifier(Protocol):
@@ -69,6 +77,59 @@ class SmtpSender:
             raise SmtpSendError(f"{where} refused {len(refused)} recipient(s) ({', '.join(codes)})")
 
 
+class DnsError(Exception):
+    """Base of the lookup failures a TxtResolver raises."""
+
+
+class DnsTemporaryError(DnsError):
+    """Time-out, SERVFAIL, no server reachable: ask again later."""
+
+
+class DnsNameError(DnsError):
+    """NXDOMAIN: the name does not exist."""
+
+
+class DnsTxt:
+    """`await DnsTxt(...)(name) -> list[bytes]`: the TXT records at `name`, each record's
+    character-strings joined without separators; [] when the name exists without TXT
+    (NODATA). A time-out or SERVFAIL raises DnsTemporaryError, NXDOMAIN DnsNameError: a
+    DKIM verifier must tell them apart (temperror is never "none").
+
+    `nameserver` None: the nameservers of /etc/resolv.conf. No search list, no cache of
+    its own (the local resolver caches)."""
+
+    def __init__(self, nameserver: str | None = None, port: int = 53, timeout: float = 5.0) -> None:
+        resolver = dns.asyncresolver.Resolver(configure=nameserver is None)
+        if nameserver is not None:
+            resolver.nameservers = [nameserver]
+        resolver.port = port
+        resolver.lifetime = timeout
+        resolver.timeout = min(timeout, 2.0)
+        resolver.cache = None
+        resolver.search = []
+        resolver.use_search_by_default = False
+        self._resolver = resolver
+
+    async def __call__(self, name: str) -> list[bytes]:
+        try:
+            qname = dns.name.from_text(name.rstrip(".") + ".")
+        except (dns.exception.DNSException, UnicodeError, ValueError):
+            raise DnsNameError(f"{name[:80]!r} is not a valid domain name") from None
+        try:
+            answer = await self._resolver.resolve(qname, "TXT", raise_on_no_answer=False, search=False)
+        except dns.resolver.NXDOMAIN:
+            raise DnsNameError(f"{qname} does not exist") from None
+        except dns.resolver.NoNameservers:
+            raise DnsTemporaryError(f"TXT {qname}: SERVFAIL or no server answered") from None
+        except dns.exception.Timeout:
+            raise DnsTemporaryError(f"TXT {qname}: timed out") from None
+        except dns.exception.DNSException as exc:
+            raise DnsTemporaryError(f"TXT {qname}: {type(exc).__name__}") from None
+        if answer.rrset is None:
+            return []
+        return [b"".join(rdata.strings) for rdata in answer.rrset]
+
+
 @dataclass(frozen=True)
 class Services:
     """What the daemon hands its filters and jobs (None: not running here)."""
@@ -77,3 +138,4 @@ class Services:
     smtp: SmtpSender | None = None
     store: Any = None          # privacy_milter.store.Store, for jobs that read reports
     clock: Callable[[], float] = time.time
+    dns_txt: TxtResolver | None = None   # DnsTxt: the system resolver, for DKIM keys

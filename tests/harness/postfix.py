@@ -146,6 +146,9 @@ class PostfixInstance:
             "smtp_tls_security_level": "may",
             "smtp_tls_loglevel": "1",
             "milter_default_action": "tempfail",
+            # As deploy/postfix/main.cf: never convert 8-bit bodies to quoted-printable for a
+            # server without 8BITMIME (that would break DKIM signatures made here).
+            "disable_mime_output_conversion": "yes",
             "milter_protocol": "6",
             **MILTER_MACROS,
         }

@@ -75,6 +75,16 @@ class _Recorder:
         return reply
 
 
+class _Recorder7Bit(_Recorder):
+    """The same, for a server that does not announce 8BITMIME (an old or strict receiver):
+    Postfix must then either send 8-bit data anyway or convert it."""
+
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        return [r for r in responses if r[4:].upper() != "8BITMIME"]
+
+
 class Sink:
     """aiosmtpd on 127.0.0.1:<free port>, optionally with STARTTLS (and optionally requiring it).
 
@@ -84,7 +94,8 @@ class Sink:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int | None = None,
                  tls_cert: str | None = None, tls_key: str | None = None,
-                 require_starttls: bool = False, hostname: str = "sink.harness.test") -> None:
+                 require_starttls: bool = False, hostname: str = "sink.harness.test",
+                 announce_8bitmime: bool = True) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.hostname = hostname
@@ -99,6 +110,7 @@ class Sink:
         elif require_starttls:
             raise ValueError("require_starttls needs tls_cert")
         self.require_starttls = require_starttls
+        self.announce_8bitmime = announce_8bitmime
         # The answer to DATA. Set e.g. "451 4.3.0 try later" to make Postfix defer; refused
         # messages are kept in `refused`, not in `messages`.
         self.data_reply = "250 2.0.0 OK sink"
@@ -113,7 +125,8 @@ class Sink:
         )
         if self.tls_context is not None:
             kwargs.update(tls_context=self.tls_context, require_starttls=self.require_starttls)
-        self._controller = Controller(_Recorder(self), **kwargs)
+        recorder = _Recorder(self) if self.announce_8bitmime else _Recorder7Bit(self)
+        self._controller = Controller(recorder, **kwargs)
         self._controller.start()  # returns once aiosmtpd has read its own banner
         return self
 

@@ -20,7 +20,7 @@ DEFAULT_KEY_DIR = Path("/etc/privacy-milter/dkim")
 _ALGORITHM = {"rsa": "rsa-sha256", "ed25519": "ed25519-sha256"}
 
 
-def add_arguments(dkim_parser: argparse.ArgumentParser) -> None:
+def add_arguments(dkim_parser: argparse.ArgumentParser, policy_help: str = "policy file") -> None:
     """Add `keygen` and `check` under an existing `dkim` sub-command parser."""
     sub = dkim_parser.add_subparsers(dest="dkim_command", required=True)
     gen = sub.add_parser("keygen", help="write a new private key and print the DNS record to publish")
@@ -30,6 +30,7 @@ def add_arguments(dkim_parser: argparse.ArgumentParser) -> None:
     gen.add_argument("--dir", type=Path, default=DEFAULT_KEY_DIR)
     chk = sub.add_parser("check", help="say whether each configured selector's DNS record matches its key")
     chk.add_argument("domain", nargs="?")
+    chk.add_argument("--policy", type=Path, help=policy_help)
 
 
 def keygen_command(args: argparse.Namespace, out: TextIO) -> int:
@@ -45,7 +46,7 @@ def keygen_command(args: argparse.Namespace, out: TextIO) -> int:
               f"   {zone_line(domain, args.selector, record)}\n\n"
               f"   (the record text: {record})\n\n"
               f"2. Add to policy.toml, with active = false until the record is published:\n\n"
-              f'   [dkim.keys."{domain}"]\n'
+              f'   [filters.dkim.keys."{domain}"]\n'
               f'   "{args.selector}" = {{ key_file = "{path}", algorithm = "{algorithm}", active = false }}\n\n'
               f"3. Run `privacy-milter dkim check {domain}`; when it says published, drop\n"
               f"   `active = false` and reload.\n")
@@ -76,7 +77,7 @@ async def check_async(args: argparse.Namespace, settings: DkimSettings, resolver
     """0 when every configured selector's record is published and matches its key, else 1."""
     targets = _targets(settings, getattr(args, "domain", None), hosted)
     if not targets:
-        out.write("no DKIM keys configured for this domain ([dkim.keys] in policy.toml)\n")
+        out.write("no DKIM keys configured for this domain ([filters.dkim.keys] in policy.toml)\n")
         return 1
     results = await asyncio.gather(*(check(d, key.selector, key, resolver, settings.dns_timeout)
                                      for d, key in targets))

@@ -9,18 +9,8 @@ permanent error for the signature, a time-out or SERVFAIL a temporary one (never
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+# The resolver and its errors live in the core (privacy_milter.services), which builds the
+# daemon's resolver; the DKIM code only names them.
+from privacy_milter.services import DnsError, DnsNameError, DnsTemporaryError, TxtResolver
 
-TxtResolver = Callable[[str], Awaitable[list[bytes]]]
-
-
-class DnsError(Exception):
-    """Base of the lookup failures a TxtResolver may raise."""
-
-
-class DnsTemporaryError(DnsError):
-    """Time-out, SERVFAIL, no server reachable: ask again later."""
-
-
-class DnsNameError(DnsError):
-    """NXDOMAIN: the name does not exist."""
+__all__ = ["DnsError", "DnsNameError", "DnsTemporaryError", "TxtResolver"]

@@ -1,32 +1,37 @@
-"""`[dkim]` of policy.toml, validated into frozen settings (keys loaded and checked).
+"""`[filters.dkim]` of policy.toml, validated into frozen settings (keys loaded and checked).
 
-    [dkim]
+    [filters.dkim]
+    timeout = 10.0                    # the whole check per message (every filter has it)
+    on_error = "accept"               # a signing problem: "accept" unsigned (logged) or "tempfail"
     canonicalization = "relaxed/relaxed"
     sign_headers = [...]              # RFC 6376 §5.4.1 list plus the MIME headers by default
     oversign_headers = ["From", "To", "Subject", "Date"]
     authserv_id = "mx1.example.net"   # default: this host's name
-    dns_timeout = 5.0
-    on_error = "accept"               # or "tempfail"
+    dns_timeout = 5.0                 # each key lookup
+    nameserver = ""                   # "" = /etc/resolv.conf; or "127.0.0.1" / "127.0.0.1:5353"
     verify = true
 
-    [dkim.keys."example.co.uk"]       # selector = { key_file, algorithm, active }
+    [filters.dkim.keys."example.co.uk"]       # selector = { key_file, algorithm, active }
     "2025r" = { key_file = "/etc/privacy-milter/dkim/example.co.uk.2025r.key", algorithm = "rsa-sha256" }
     "2025e" = { key_file = "/etc/privacy-milter/dkim/example.co.uk.2025e.key", algorithm = "ed25519-sha256" }
 
-    [dkim.keys.default]               # every hosted domain without its own table
+    [filters.dkim.keys.default]             # every hosted domain without its own table
     ...
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal, cast
+from typing import cast
 
+from privacy_milter.model import Action
+from privacy_milter.plugin import FilterSettings, read_common
 from privacy_milter.tomlcheck import Reader
 
 from .keys import ALGORITHMS, Algorithm, KeyProblem, SigningKey, load_key
@@ -52,7 +57,6 @@ NEVER_OVERSIGN = frozenset({"message-id", "received", "return-path", "delivered-
                             "x-forwarded-for", "mime-version", "content-transfer-encoding"})
 NEVER_OVERSIGN_PREFIXES = ("resent-", "list-")
 
-OnError = Literal["accept", "tempfail"]
 _HEADER_NAME = re.compile(r"[!-9;-~]+")   # RFC 5322 field name: printable ASCII except ':'
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _SELECTOR = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
@@ -60,14 +64,16 @@ _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
 
 
 @dataclass(frozen=True)
-class DkimSettings:
+class DkimSettings(FilterSettings):
+    timeout: float = 10.0
+    on_error: Action = Action.ACCEPT    # what a signing problem does (never silent: logged)
     keys: Mapping[str, tuple[SigningKey, ...]] = field(default_factory=lambda: MappingProxyType({}))
     canonicalization: tuple[str, str] = ("relaxed", "relaxed")
     sign_headers: tuple[str, ...] = SIGN_HEADERS
     oversign_headers: tuple[str, ...] = OVERSIGN_HEADERS
     authserv_id: str = ""
     dns_timeout: float = 5.0
-    on_error: OnError = "accept"
+    nameserver: tuple[str, int] | None = None   # None: the daemon's resolver (/etc/resolv.conf)
     verify: bool = True
 
     def keys_for(self, domain: str, is_hosted: Callable[[str], bool]) -> tuple[SigningKey, ...]:
@@ -140,9 +146,26 @@ def _read_keys(r: Reader) -> dict[str, tuple[SigningKey, ...]]:
     return out
 
 
+def _nameserver(r: Reader) -> tuple[str, int] | None:
+    text = r.string("nameserver", "")
+    if not text:
+        return None
+    host, _, port = text.rpartition(":") if text.count(":") == 1 or text.startswith("[") else ("", "", "")
+    host, port = (host.strip("[]"), port) if host else (text, "53")
+    try:
+        ipaddress.ip_address(host)
+        if not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError
+    except ValueError:
+        r.problem("nameserver", 'must be an IP address, optionally with a port: "127.0.0.1" or "127.0.0.1:5353"')
+        return None
+    return host, int(port)
+
+
 def read_settings(r: Reader) -> DkimSettings:
-    """Read `[dkim]`; every problem goes to r's Problems with its key path."""
+    """Read `[filters.dkim]`; every problem goes to r's Problems with its key path."""
     d = DkimSettings()
+    timeout, on_error = read_common(r, d.timeout, "accept")
     canon = r.string("canonicalization", "relaxed/relaxed", CANONICALIZATIONS)
     header_canon, _, body_canon = canon.partition("/")
     sign_headers = r.strings("sign_headers", d.sign_headers, _sign_problem)
@@ -165,9 +188,14 @@ def read_settings(r: Reader) -> DkimSettings:
         sign_headers=sign_headers,
         oversign_headers=oversign,
         authserv_id=authserv_id,
+        timeout=timeout,
+        on_error=on_error,
         dns_timeout=r.number("dns_timeout", d.dns_timeout, 0.1, 60),
-        on_error=cast(OnError, r.string("on_error", d.on_error, ("accept", "tempfail"))),
+        nameserver=_nameserver(r),
         verify=r.boolean("verify", d.verify),
     )
+    if settings.dns_timeout >= settings.timeout:
+        r.problem("dns_timeout", f"must be less than timeout ({settings.timeout:g}s): the key lookups "
+                                 "happen inside the check's time")
     r.done()
     return settings

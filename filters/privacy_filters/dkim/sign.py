@@ -80,7 +80,7 @@ class SigningPlan:
 
 def plan(raw: bytes, settings: DkimSettings, is_hosted: Callable[[str], bool]) -> SigningPlan:
     """Decide whether to sign: the From domain must be a signing domain (exact match), or a
-    hosted domain when `[dkim.keys.default]` exists."""
+    hosted domain when `[filters.dkim.keys.default]` exists."""
     author = author_domain(raw)
     if author.domain is None:
         return SigningPlan(None, (), author.reason)

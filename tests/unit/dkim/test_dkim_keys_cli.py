@@ -80,7 +80,7 @@ def test_keygen_command_prints_record_and_policy_lines(tmp_path):
     text = out.getvalue()
     path = tmp_path / "example.co.uk.2026e.key"
     assert f'"2026e" = {{ key_file = "{path}", algorithm = "ed25519-sha256", active = false }}' in text
-    assert '[dkim.keys."example.co.uk"]' in text
+    assert '[filters.dkim.keys."example.co.uk"]' in text
     assert "2026e._domainkey.example.co.uk. IN TXT" in text
     assert dns_record(load_key(path, "ed25519-sha256", "2026e")) in text
     again = io.StringIO()
