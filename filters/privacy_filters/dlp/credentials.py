@@ -31,6 +31,14 @@ _NEGATIVE_BEFORE: Final = re.compile(
 _CONFERENCE: Final = re.compile(
     r"(?i)\b(?:call-?in|dial-?in|conference|bridge|participant|moderator|host|meeting\ id|"
     r"webex|zoom|teams|toll|access\ number|meeting\ (?:passcode|password|code|link)|webinar|dial)\b")
+# A meeting's own passcode: a meeting ID, dial-in or join line on the same or the two lines
+# before ("Meeting ID: 812 …\nPasscode: t8sWlA"). Whatever its shape, that value is for the call.
+_MEETING: Final = re.compile(
+    r"(?i)\b(?:meeting[- ]?(?:id|number|link)|webinar[- ]?id|conference[- ]?id|call[- ]?id|"
+    r"id\s+(?:de\s+(?:la\s+)?)?r(?:é|e)union|besprechungs-?id|sitzungs-?id|konferenz-?id|"
+    r"dial-?in|call-?in|join\s+(?:the\s+)?(?:meeting|call|webinar)|zoom|webex|teams|gotomeeting)\b")
+_CALL_WORD: Final = re.compile(r"(?i)pass\s?code|code|pin|kenncode|password|passwort|kennwort|"
+                               r"mot\s+de\s+passe|mdp")
 _LOGIN_RE: Final = re.compile(
     r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?|wi-?fi|wlan|ssid|"
     r"zugang(?:sdaten)?|benutzer(?:name)?|anmeldung|identifiants?|usuario|utente|"
@@ -123,9 +131,21 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
             continue  # "PASS: addr2line" in a test log: "pass" needs a login or user line
         conference = bool(_CONFERENCE.search(text, max(0, m.start - 300), m.start)
                           or _CONFERENCE.search(rest))
+        if _CALL_WORD.fullmatch(word) and _for_a_meeting(text, m.start, rest):
+            continue  # the passcode of a video call is not a credential we guard
         hit = value_after(rest[:160], word, conference, lead, strict)
         if hit is not None:
             yield replace(hit, pos=m.start)
+
+
+def _for_a_meeting(text: str, start: int, rest: str) -> bool:
+    """A meeting ID, dial-in or join line on this line (before or after) or the two above."""
+    above = start
+    for _ in range(3):
+        above = text.rfind("\n", 0, max(0, above - 1)) if above > 0 else -1
+        if above == -1:
+            break
+    return bool(_MEETING.search(text, max(0, above, start - 300), start) or _MEETING.search(rest))
 
 
 def _credentials_below(text: str, engine: Engine) -> Iterator[Hit]:
