@@ -39,6 +39,12 @@ _MEETING: Final = re.compile(
     r"dial-?in|call-?in|join\s+(?:the\s+)?(?:meeting|call|webinar)|zoom|webex|teams|gotomeeting)\b")
 _CALL_WORD: Final = re.compile(r"(?i)pass\s?code|code|pin|kenncode|password|passwort|kennwort|"
                                r"mot\s+de\s+passe|mdp")
+_COMPOUND: Final = re.compile(r"(?i)passwort|kennwort|wachtwoord")
+_COMPOUND_HEAD: Final = re.compile(r"(?<![\w-])[A-ZÄÖÜ][a-zäöüß]{2,12}$")
+_SHORT_LABEL: Final = re.compile(r"(?i)pw|pwd|pass|mdp")
+_HANDLE_LEAD: Final = re.compile(
+    r"(?i)(?:\b(?:it['’]?s|is|as|user(?:name)?|login|account|benutzer|utilisateur|c['’]est|ist)\s+"
+    r"[a-z][\w.\-]{1,40}|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+)[ \t]*[,;/][ \t]*$")
 _LOGIN_RE: Final = re.compile(
     r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?|wi-?fi|wlan|ssid|"
     r"zugang(?:sdaten)?|benutzer(?:name)?|anmeldung|identifiants?|usuario|utente|"
@@ -95,7 +101,11 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
         setting = m.start > 0 and text[m.start - 1] == "_" and bool(
             _SETTING_START.search(text, max(0, m.start - 40), m.start)) and bool(
             _SETTING_SEP.match(text, m.end))
-        if not setting and (m.start > 0 and _glued(text[m.start - 1], before) or m.end < len(text)
+        # German and Dutch join words: "Erstpasswort", "Einmalkennwort", "Beheerderwachtwoord".
+        compound = _COMPOUND.fullmatch(word) is not None and _COMPOUND_HEAD.search(
+            text, max(0, m.start - 16), m.start) is not None
+        if not setting and (m.start > 0 and not compound and _glued(text[m.start - 1], before)
+                            or m.end < len(text)
                             and (_glued(text[m.end], "_-(") and not text[m.end - 1].isspace())):
             continue  # part of a longer word or name: "passenger", "multi-pass", "pass_manager"
         line_end = text.find("\n", m.end, m.end + 200)
@@ -125,7 +135,9 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
             continue
         # "PASS: test 12" in a log: a short word counts under a login or user line, or
         # alone when written "word: value" with a value that is plainly a secret.
-        strict = bool(AMBIGUOUS.fullmatch(word)) and not setting and not CRED_CONTEXT.search(
+        # "it's mgarcia, pass X", "login as j.doe; pw X": a user name just before the label
+        paired = bool(_SHORT_LABEL.fullmatch(word) and _HANDLE_LEAD.search(lead))
+        strict = bool(AMBIGUOUS.fullmatch(word)) and not setting and not paired and not CRED_CONTEXT.search(
             text[max(0, m.start - 250):m.start])
         if strict and word.lower().startswith("pass"):
             continue  # "PASS: addr2line" in a test log: "pass" needs a login or user line
@@ -133,7 +145,7 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
                           or _CONFERENCE.search(rest))
         if _CALL_WORD.fullmatch(word) and _for_a_meeting(text, m.start, rest):
             continue  # the passcode of a video call is not a credential we guard
-        hit = value_after(rest[:160], word, conference, lead, strict)
+        hit = value_after(rest[:160], word, conference, lead, strict, paired)
         if hit is not None:
             yield replace(hit, pos=m.start)
 

@@ -21,7 +21,7 @@ from .report import Hit, make_hit
 _SEP_RE: Final = re.compile(
     r"""(?ix)
     (?P<sep>["']?\s*(?::|=>|=|->|→|\t|\|)|\s+[-–]\s|['’]s\b
-      |\s+(?:is|was|ist|lautet|est|es|è|é|är|er|jest|je|wordt|sind|are)\b
+      |\s+(?:is|was|ist|lautet|est|es|è|é|är|er|jest|je|wordt|sind|are|c['’]est)\b
          (?:\s+(?:now|still|currently|just|simply|nun|jetzt|maintenant|ahora|ora|agora))?\s*:?
       |\s+(?:will\ be|has\ been\ (?:set|changed|reset|updated)\ to|(?:is\ )?set\ to|changed\ to|
             reset\ to|updated\ to)\b\s*:?
@@ -59,7 +59,13 @@ _OPENS_WORD: Final = re.compile(r"(?i)(?:access|door|alarm|entry|gate|safe|unloc
 _PASSPHRASE: Final = re.compile(r"[A-Za-z]{2,}(?:-[A-Za-z]{2,}){3,}")
 # Languages where the word for "is" is "to": "Hasło to Orchid1975".
 _TO_IS: Final = re.compile(r"(?i)has(?:ł|l)o")
-_IS_WORDS: Final = frozenset("is ist est es è é är er jest je wordt lautet".split())
+_IS_WORDS: Final = frozenset("is ist est es è é är er jest je wordt lautet c'est c’est".split())
+# A user name or address in the gap ("password for anna@x.de:"): a word, not punctuation.
+_ADDRESS: Final = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+# What a PIN belongs to, named before it or in the gap after it ("SIM PIN", "PIN de la carte").
+DEVICE: Final = re.compile(
+    r"(?i)\b(?:sim|card|karte|carte|tarjeta|phone|handy|mobile|bank|debit|credit|voicemail|"
+    r"mailbox|laptop|tablet|router|alarm|safe|puk|ec-?karte|girocard|bankkarte|cb)\b")
 _BARE_VALUE: Final = re.compile(r"(?=[^\s]*\d)(?=[^\s]*[A-Za-z])[A-Za-z0-9][^\s=]{5,63}")
 AMBIGUOUS: Final = re.compile(r"(?i)pass(?:es)?|pw|pin|mdp|clave|parola|code")
 _SHORT: Final = re.compile(r"(?i)pw|pwd|pass|pin|mdp")
@@ -79,14 +85,15 @@ def _next_line_value(rest: str, end: int) -> str:
 
 
 def value_after(rest: str, word: str, conference: bool, lead: str = "",
-                 strict: bool = False) -> Hit | None:
+                strict: bool = False, paired: bool = False) -> Hit | None:
     """The first separator-and-value after a password word that reads as a real secret."""
     pos = 0
     # "user mkhan pw Gorse81Hill": a short label with no separator, after a user on the line.
-    short_bare = bool(_SHORT.fullmatch(word)) and bool(CRED_CONTEXT.search(lead))
+    short_bare = bool(_SHORT.fullmatch(word)) and (paired or bool(CRED_CONTEXT.search(lead)))
+    pin = bool(re.fullmatch(r"(?i)pin(?:\s+code|\s+number)?|code|geheimzahl", word))
     while (found := _SEP_RE.search(rest, pos)) is not None:
         pos = found.start() + 1  # overlapping: a value tried as bare may hold the next ":"
-        gap = rest[:found.start()]
+        gap = _ADDRESS.sub("user", rest[:found.start()])
         to = found.group("to") is not None
         bare = found.group("bare") is not None or to
         if bare and gap.strip() and not to:
@@ -100,7 +107,12 @@ def value_after(rest: str, word: str, conference: bool, lead: str = "",
         code_is = bool(re.search(r"(?i)code|pin", word)) and sep.rstrip(":").strip() in _IS_WORDS \
             and raw_digits.isdigit() and 4 <= len(raw_digits) <= 8 and not conference \
             and not tail_word(rest, found.end())
-        if strict and not code_is and (gap.strip() or sep not in (":", "=", "is")):
+        # "SIM PIN 4821", "PIN de la carte SIM : 2511": a PIN of a named device, any separator
+        code_is = code_is or pin and not conference and raw_digits.isdigit() and \
+            4 <= len(raw_digits) <= 8 and len(set(raw_digits)) > 1 and len(gap.split()) <= 5 and \
+            bool(DEVICE.search(lead[-20:]) or DEVICE.search(gap)) and not tail_word(rest, found.end()) \
+            and sep.rstrip(":").strip() in _IS_WORDS | {":", "=", "", "-", "–"}
+        if strict and not code_is and (gap.strip() or sep not in (":", "=") and sep not in _IS_WORDS):
             if bare:
                 continue  # no separator yet: a later "is" may still follow
             return None
@@ -113,13 +125,13 @@ def value_after(rest: str, word: str, conference: bool, lead: str = "",
             return None  # linking words only: no code, markup or unclosed brackets
         if to and not _CHANGED.search(lead) and not _TO_IS.fullmatch(word):
             continue  # "to" names a value only after "changed/set the password" (or "hasło to")
-        if bare and not to and not (short_bare and strength(clean(found.group("value"))) == 2) and (
+        if bare and not to and not code_is and not (short_bare and strength(clean(found.group("value"))) == 2) and (
                 not FULL_WORD.fullmatch(word) or not (
                 _BARE_VALUE.fullmatch(clean(found.group("value")))
                 or _PASSPHRASE.fullmatch(clean(found.group("value"))))):
             continue  # "pass --quiet to gpg": short words and option-like values prove nothing
         loose_short = AMBIGUOUS.fullmatch(word) and (gap.strip() or sep not in (":", "=", "|", ""))
-        if loose_short and not code_is and (gap.strip() or sep != "is"):
+        if loose_short and not code_is and (gap.strip() or sep not in _IS_WORDS):
             return None  # "the preceding pass is ...": short words need "pass: value"
         formal = sep in (":", "=", "=>", "->", "→", "|", "") and not bare
         value = found.group("value")
@@ -142,7 +154,7 @@ def value_after(rest: str, word: str, conference: bool, lead: str = "",
             return None  # "pw: x1", "PASS: addr2line -f" prove little; "PIN: 4821" does
         if confidence is not None and confidence < Confidence.HIGH and re.match(r"\w", tail):
             return None  # "Password: Update ELF header": a plain word that starts a sentence
-        if confidence is not None and (not bare or confidence is Confidence.HIGH):
+        if confidence is not None and (not bare or code_is or confidence is Confidence.HIGH):
             return make_hit("password", confidence, clean(value), _rule(word, formal, code_is))
         if not bare:
             return None  # a separator followed by a non-secret: the sentence says something else
@@ -193,7 +205,7 @@ def strength(value: str) -> int:
         return 0
     if value.lower() in STOP_VALUES or value.startswith(("http://", "https://", "www.")):
         return 0
-    if re.search(r"\w\(|^:|^&|\)\s*;?$|^\$\{?[a-z_]+\}?$|::|->|^[~.]?/|\|", value):
+    if re.search(r"\w\(|^:|^&#?\w+;|\)\s*;?$|^\$\{?[a-z_]+\}?$|::|->|^[~.]?/|\|", value):
         return 0  # code, paths and type lists: getpass(), $var, obj->x, /home/x, string|Buffer
     if "@" in value and "." in value.split("@")[-1]:
         return 0  # an email address: a user name, not a password
@@ -213,6 +225,18 @@ def strength(value: str) -> int:
     return 1
 
 
+_VOWELS: Final = frozenset("aeiouyäöüéèàâêîôûœ")
+
+
+def random_letters(value: str) -> bool:
+    """Eight or more lower-case letters that no language spells: too few vowels, or five
+    consonants in a row (German allows four: "Angstschweiß" is rare and capitalised)."""
+    if len(value) < 8 or not value.isalpha() or not value.islower():
+        return False
+    vowels = sum(ch in _VOWELS for ch in value)
+    return vowels / len(value) < 0.2 or re.search(r"[^aeiouyäöüéèàâêîôûœ]{5}", value) is not None
+
+
 def value_confidence(raw_value: str, formal: bool, word: str) -> Confidence | None:
     value = clean(raw_value)
     shape = strength(value)
@@ -224,4 +248,6 @@ def value_confidence(raw_value: str, formal: bool, word: str) -> Confidence | No
             return Confidence.MEDIUM if len(value) >= (4 if is_code else 6) else None
         if len(value) >= 6 and value.isalpha() and not value.islower():
             return Confidence.MEDIUM  # "Password: Sunshine"
+        if random_letters(value):
+            return Confidence.MEDIUM  # "Kennwort: qhvzrtkwpl": no word is spelt like that
     return None
