@@ -19,6 +19,7 @@ from privacy_milter.model import Confidence
 from .described import find_opened
 from .patterns import PASSWORD_WORDS, Engine
 from .report import Hit, make_hit
+from .temporary import find_temporary
 from .values import (AMBIGUOUS, CRED_CONTEXT, FULL_WORD, GAP_STOP, clean, strength,
                      value_after, value_confidence, is_placeholder)
 
@@ -90,6 +91,8 @@ def find_credentials(text: str, engine: Engine, hits: frozenset[str]) -> Iterato
         yield from _url_credentials(text, engine)
     if "opens" in hits:
         yield from find_opened(text, engine)
+    if "temp_word" in hits:
+        yield from find_temporary(text, engine)
 
 
 def _labelled(text: str, engine: Engine) -> Iterator[Hit]:

@@ -69,6 +69,8 @@ _ENTRY: Final = re.compile(
 # digit), or a passphrase of four words joined by hyphens.
 _SECRET: Final = re.compile(
     r"(?=.*\d)(?=.*[a-zA-Zà-ÿ])[\w!#$%&*?@+\-]+|[a-zA-Z]{2,}(?:-[a-zA-Z]{2,}){3,}")
+_SIGN_IN_SERVICE: Final = re.compile(
+    r"(?i)(?:office|microsoft|ms|m|win(?:dows)?|google|apple|azure|sso|okta|entra|sap|o)[\d-]*")
 _NOT_SECRET: Final = re.compile(r"(?i)^(?:https?:|www\.)|@.*\.|[/\\]|^\d+[a-z]{0,2}$|^\d*fa\b|"
                                 r"^(?:sso|oauth|2fa|mfa|otp)")
 
@@ -87,7 +89,9 @@ def find_opened(text: str, engine: "Engine") -> Iterator[Hit]:
         if entry is None:
             continue
         value = (entry.group("value") or entry.group("value2") or "").rstrip(".,!?:;")
-        if _SECRET.fullmatch(value) and not _NOT_SECRET.search(value) and len(value) >= 8:
+        # "with Amber91 you get in": a word and digits; not "sign in with Office365"
+        if _SECRET.fullmatch(value) and not _NOT_SECRET.search(value) and len(value) >= 6 \
+                and not _SIGN_IN_SERVICE.fullmatch(value):
             yield make_hit("password", Confidence.HIGH, value, "password.opens", m.start)
 
 

@@ -244,6 +244,8 @@ def value_confidence(raw_value: str, formal: bool, word: str) -> Confidence | No
         return Confidence.HIGH if len(value) >= 6 else Confidence.MEDIUM
     if shape == 1 and formal:
         is_code = bool(re.search(r"(?i)code|pin|key", word))
+        if value.isdigit() and len(set(value)) == 1:
+            return None  # "PIN: 0000" is a placeholder or a factory default
         if value.isdigit():
             return Confidence.MEDIUM if len(value) >= (4 if is_code else 6) else None
         if len(value) >= 6 and value.isalpha() and not value.islower():
