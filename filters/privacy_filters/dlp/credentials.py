@@ -146,7 +146,10 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
             continue  # "PASS: addr2line" in a test log: "pass" needs a login or user line
         conference = bool(_CONFERENCE.search(text, max(0, m.start - 300), m.start)
                           or _CONFERENCE.search(rest))
-        if _CALL_WORD.fullmatch(word) and _for_a_meeting(text, m.start, rest):
+        # as a label of its own line, or on the meeting's line; "One-off password:" is not one
+        labels_line = not text[text.rfind("\n", 0, m.start) + 1:m.start].strip(" \t>")
+        if _CALL_WORD.fullmatch(word) and (labels_line or _MEETING.search(lead)) \
+                and _for_a_meeting(text, m.start, rest):
             continue  # the passcode of a video call is not a credential we guard
         hit = value_after(rest[:160], word, conference, lead, strict, paired)
         if hit is not None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # patterns.py builds its pattern set from the words below
 # Things that lock, named after "code for the …" (en/de/fr).
 _LOCK_NOUNS: Final = (
     r"(?:front\s+|back\s+|side\s+|main\s+)?(?:door|gate|entrance)s?|garage|shed|alarm|safe|locker|lock\s?box|"
-    r"key\s?safe|padlock|building|store\s?room|basement|cellar|bike\s+store|"
+    r"key\s?safe|padlock|building|(?:[a-z]+\s?)?room|basement|cellar|bike\s+store|[a-zäöü]*raum|[a-zäöü]*zimmer|salle|"
     r"(?:haus|hinter|neben|keller)?t(?:ü|ue)r|(?:hinter|neben|haupt)?eingang|tor|tresor|schlie(?:ß|ss)fach|"
     r"keller|lager|schloss|alarmanlage|porte|portail|alarme|coffre(?:-fort)?|casier|cadenas|immeuble|"
     r"entr(?:é|e)e|local|cave|bo(?:î|i)te"
@@ -54,7 +54,7 @@ _CODE_AFTER: Final = re.compile(
     r"[a-z]{4,}))")
 _GAP_VETO: Final = re.compile(
     r"(?i)\b(?:post|courrier|mail|sms|text|phone|call|meeting|conference|konferenz|r(?:é|e)union|"
-    r"id|badge|room|floor|raum|etage|salle|ticket|order|invoice|change|chang\w*|(?:ä|ae)nder\w*|"
+    r"id|badge|(?:room|floor|raum|etage|salle|zimmer)\s*(?:no\.?\s*)?\d|ticket|order|invoice|change|chang\w*|(?:ä|ae)nder\w*|"
     r"next|sent|send|geschickt|envoy\w*|ask|demande\w*|fragen?|ref\w*|no\.?|number|nummer|num(?:é|e)ro|"
     r"step|schritt|(?:é|e)tape|zone|zones|sensors?|battery|batterie|model|mod(?:e|è)le)\b")
 _CONFERENCE: Final = re.compile(
@@ -69,6 +69,8 @@ _ENTRY: Final = re.compile(
 # digit), or a passphrase of four words joined by hyphens.
 _SECRET: Final = re.compile(
     r"(?=.*\d)(?=.*[a-zA-Zà-ÿ])[\w!#$%&*?@+\-]+|[a-zA-Z]{2,}(?:-[a-zA-Z]{2,}){3,}")
+# Letters only, but case flipped like no name is ("oZVCAHRCJ"; not "LinkedIn", "iCloud").
+_MIXED_CASE: Final = re.compile(r"(?=\w*[a-z])(?=(?:\w+?[A-Z]){3})[A-Za-z]{8,}")
 _SIGN_IN_SERVICE: Final = re.compile(
     r"(?i)(?:office|microsoft|ms|m|win(?:dows)?|google|apple|azure|sso|okta|entra|sap|o)[\d-]*")
 _NOT_SECRET: Final = re.compile(r"(?i)^(?:https?:|www\.)|@.*\.|[/\\]|^\d+[a-z]{0,2}$|^\d*fa\b|"
@@ -90,7 +92,8 @@ def find_opened(text: str, engine: "Engine") -> Iterator[Hit]:
             continue
         value = (entry.group("value") or entry.group("value2") or "").rstrip(".,!?:;")
         # "with Amber91 you get in": a word and digits; not "sign in with Office365"
-        if _SECRET.fullmatch(value) and not _NOT_SECRET.search(value) and len(value) >= 6 \
+        if (_SECRET.fullmatch(value) or _MIXED_CASE.fullmatch(value)) and not _NOT_SECRET.search(value) \
+                and len(value) >= 6 \
                 and not _SIGN_IN_SERVICE.fullmatch(value):
             yield make_hit("password", Confidence.HIGH, value, "password.opens", m.start)
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # patterns.py builds its pattern set from the words below
 
 # "temporary", "initial", "one-time" in English, German and French (German glues it on).
 TEMP_WORDS: Final = (
-    r"temporary|temp|initial|one[- ]time|provisional|interim|starter|first[- ]time|"
+    r"temporary|temp|initial|one[- ]time|one[- ]off|single[- ]use|provisional|interim|starter|first[- ]time|"
     r"vorl(?:ä|ae)ufige[sn]?|tempor(?:ä|ae)re[sn]?|einmal|erst|start|initiale?[sn]?|"
     r"provisoire|temporaire|(?:à|a)\s+usage\s+unique"
 )
@@ -33,9 +33,9 @@ SECRET_NOUN: Final = (
     r"pass(?:word|wort|code)|kennwort|mot\s+de\s+passe|mdp|pin|code\s+d['’]acc(?:è|e)s|"
     r"access(?:\s+code)?|log-?in|sign-?in|zugang(?:scode)?|anmelde(?:daten|code)|acc(?:è|e)s|identifiant"
 )
-_SEP: Final = r"[ \t]*(?::|=|[-–]|,|\bis\b|\bist\b|\blautet\b|\best\b|c['’]est)[ \t]*"
+_SEP: Final = r"[\"']?[ \t]*(?::|=|;|\t|[-–]|,|\bis\b|\bist\b|\blautet\b|\best\b|c['’]est)[ \t]*"
 _FOR: Final = r"(?:[ \t]+(?:for|f(?:ü|ue)r|pour|de|von)[ \t]+[^\s:=,]{1,64})?"
-_VALUE: Final = r"(?P<value>[^\s,;()<>]{4,64})"
+_VALUE: Final = r"[\"']?(?P<value>[^\s,;()<>\"']{4,64})"
 _SHAPES: Final = (
     # "Initial login for admin: V", "temporary password is V", "Erstkennwort: V" (glued)
     re.compile(r"(?i)(?<![\w-])(?:" + TEMP_WORDS + r")[ \t-]?(?P<noun>" + SECRET_NOUN + r")"

@@ -125,7 +125,9 @@ def value_after(rest: str, word: str, conference: bool, lead: str = "",
             return None  # linking words only: no code, markup or unclosed brackets
         if to and not _CHANGED.search(lead) and not _TO_IS.fullmatch(word):
             continue  # "to" names a value only after "changed/set the password" (or "hasło to")
-        if bare and not to and not code_is and not (short_bare and strength(clean(found.group("value"))) == 2) and (
+        random_pair = short_bare and random_letters(clean(found.group("value")))
+        if bare and not to and not code_is and not (short_bare and strength(clean(found.group("value"))) == 2
+                                                    or random_pair) and (
                 not FULL_WORD.fullmatch(word) or not (
                 _BARE_VALUE.fullmatch(clean(found.group("value")))
                 or _PASSPHRASE.fullmatch(clean(found.group("value"))))):
@@ -141,8 +143,8 @@ def value_after(rest: str, word: str, conference: bool, lead: str = "",
             return None  # "passcode: 482913" on a dial-in line is for a phone bridge
         tail = rest[found.end():].strip()
         confidence = value_confidence(value, formal, word)
-        if code_is and confidence is None:
-            confidence = Confidence.MEDIUM
+        if (code_is or random_pair) and confidence is None:
+            confidence = Confidence.MEDIUM  # "it's anna.k, pass qhvzrtkwpl": a pair, no word
         if long_gap and confidence is not Confidence.HIGH:
             return None
         if loose_short and confidence is not Confidence.HIGH and not code_is:
@@ -154,7 +156,7 @@ def value_after(rest: str, word: str, conference: bool, lead: str = "",
             return None  # "pw: x1", "PASS: addr2line -f" prove little; "PIN: 4821" does
         if confidence is not None and confidence < Confidence.HIGH and re.match(r"\w", tail):
             return None  # "Password: Update ELF header": a plain word that starts a sentence
-        if confidence is not None and (not bare or code_is or confidence is Confidence.HIGH):
+        if confidence is not None and (not bare or code_is or random_pair or confidence is Confidence.HIGH):
             return make_hit("password", confidence, clean(value), _rule(word, formal, code_is))
         if not bare:
             return None  # a separator followed by a non-secret: the sentence says something else
@@ -192,7 +194,7 @@ def is_placeholder(value: str) -> bool:
     v = value.strip()
     if not v or set(v) <= set("*xX•●.#_-?~·"):
         return True
-    if v[0] in "<[{%`" or v.startswith(("${", "$(", "!vault")):
+    if v[0] in "<[{`" or re.match(r"%(?:\w+%|[sd(])", v) or v.startswith(("${", "$(", "!vault")):
         return True
     low = v.lower()
     return any(word in low for word in ("password", "passwort", "your", "xxxx", "****",
