@@ -25,7 +25,7 @@ _LOCK_NOUNS: Final = (
     r"(?:front\s+|back\s+|side\s+|main\s+)?(?:door|gate|entrance)s?|garage|shed|alarm|safe|locker|lock\s?box|"
     r"key\s?safe|padlock|building|(?:[a-z]+\s?)?room|basement|cellar|bike\s+store|[a-zäöü]*raum|[a-zäöü]*zimmer|salle|"
     r"(?:haus|hinter|neben|keller)?t(?:ü|ue)r|(?:hinter|neben|haupt)?eingang|tor|tresor|schlie(?:ß|ss)fach|"
-    r"keller|lager|schloss|alarmanlage|porte|portail|alarme|coffre(?:-fort)?|casier|cadenas|immeuble|"
+    r"[a-zäöü]*keller|lager|schloss|(?:[a-z]+\s)?store|alarmanlage|porte|portail|alarme|coffre(?:-fort)?|casier|cadenas|immeuble|"
     r"entr(?:é|e)e|local|cave|bo(?:î|i)te"
 )
 # Things a short code opens, in English, German and French.

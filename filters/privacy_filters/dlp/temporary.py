@@ -34,7 +34,7 @@ SECRET_NOUN: Final = (
     r"access(?:\s+code)?|log-?in|sign-?in|zugang(?:scode)?|anmelde(?:daten|code)|acc(?:è|e)s|identifiant"
 )
 _SEP: Final = r"[\"']?[ \t]*(?::|=|;|\t|[-–]|,|\bis\b|\bist\b|\blautet\b|\best\b|c['’]est)[ \t]*"
-_FOR: Final = r"(?:[ \t]+(?:for|f(?:ü|ue)r|pour|de|von)[ \t]+[^\s:=,]{1,64})?"
+_FOR: Final = r"(?:[ \t]+(?:for|f(?:ü|ue)r|pour|de|von)(?:[ \t]+[^\s:=,]{1,64}){1,4}?)?"
 _VALUE: Final = r"[\"']?(?P<value>[^\s,;()<>\"']{4,64})"
 _SHAPES: Final = (
     # "Initial login for admin: V", "temporary password is V", "Erstkennwort: V" (glued)
