@@ -4,7 +4,9 @@
 
 CORPUS_DIR holds NNNNN.eml files and labels.jsonl ({"file": ..., "labels": [...]}).
 A message counts as flagged for a category when scan() reports any finding of it.
---show-errors lists file names (never content) of false positives and negatives.
+--show-errors lists, per message with an error, the expected and found categories and
+every hit's rule symbol, confidence, part and line, with the value masked (first and last
+character at most, as `scan --explain` shows it): never the value, never the message text.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from pathlib import Path
 
 from privacy_filters.dlp import CATEGORIES, scan
+from privacy_filters.dlp.explain import explain
 
 
 def main() -> int:
@@ -31,17 +34,21 @@ def main() -> int:
     errors: list[str] = []
     for entry in labels:
         truth = set(entry["labels"])
-        report = scan((args.corpus / entry["file"]).read_bytes())
+        raw = (args.corpus / entry["file"]).read_bytes()
+        report = scan(raw)
         got = {f.category for f in report.findings}
+        wrong = []
         for c in CATEGORIES:
             if c in got and c in truth:
                 tp[c] += 1
             elif c in got:
                 fp[c] += 1
-                errors.append(f"FP {c:16} {entry['file']}")
+                wrong.append(f"FP {c}")
             elif c in truth:
                 fn[c] += 1
-                errors.append(f"FN {c:16} {entry['file']}")
+                wrong.append(f"FN {c}")
+        if wrong and args.show_errors:
+            errors.append(_describe(entry["file"], truth, got, wrong, raw))
         if not truth:
             clean += 1
             clean_flagged += bool(got)
@@ -56,6 +63,16 @@ def main() -> int:
     if args.show_errors:
         print("\n".join(sorted(errors)))
     return 0
+
+
+def _describe(name: str, truth: set[str], got: set[str], wrong: list[str], raw: bytes) -> str:
+    """One error: expected vs found categories, then each hit (symbol, confidence, masked)."""
+    lines = [f"{name}: {', '.join(wrong)}; expected {sorted(truth) or ['clean']}, "
+             f"found {sorted(got) or ['nothing']}"]
+    for e in explain(raw):
+        lines.append(f"    {e.category:16} {e.rule:28} {e.confidence.label:6} "
+                     f"{e.where}#{e.part} line {e.line}  {e.shown}")
+    return "\n".join(lines)
 
 
 def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:

@@ -24,6 +24,12 @@ _SPECIMENS = frozenset((
     "AT611904300234573201", "PL61109010140000071219812874", "GB33BUKB20201555555555",
 ))
 _BARE_JOIN = re.compile(r"[ \t]{0,2}[/.]?[ \t]{0,2}")  # between a bare sort code and account
+# "will change on 08-04-25", "ab 01.07.25": a date, whatever word came before it.
+_DATE_LEAD = re.compile(r"\b(?:on|from|until|till|by|since|after|before|dated|am|ab|bis|seit|vom|"
+                        r"le|dès|des|depuis|jusqu['’]au|au|du)\s*$")
+# "Tel +31 6 56284207", "M 07700 900123": the digits are the end of a phone number.
+_PHONE_LEAD = re.compile(r"(?:\+\d{1,3}|\b(?:tel|phone|mobile|mob|cell|fax|handy|t|m)\b\.?:?)"
+                         r"[\s\d()\-]*$")
 _PAIR_DISTANCE = 160  # characters between a sort code and its account number
 
 
@@ -124,6 +130,8 @@ def _sort_code(text: str, m: Match) -> tuple[str, bool] | None:
         return None  # "PO 601946", "Company number 123456": labelled as something else
     digits = "".join(ch for ch in raw if ch.isdigit())
     seps = {ch for ch in raw if not ch.isdigit()}
+    if seps and _DATE_LEAD.search(ctx.line_before(text, m.start, 20)):
+        return None
     if len(digits) != 6 or len(seps) > 1 or len(raw) not in (6, 8):
         return None
     # A sort code glued to more digits by the same separator is a phone number or a date.
@@ -138,7 +146,8 @@ def _sort_code(text: str, m: Match) -> tuple[str, bool] | None:
 
 def _plausible_account(text: str, m: Match) -> bool:
     """An 8-digit number that is not labelled as some other kind of number."""
-    if ctx.NOT_ACCOUNT_WORDS.search(ctx.line_before(text, m.start, 60)):
+    lead = ctx.line_before(text, m.start, 60)
+    if ctx.NOT_ACCOUNT_WORDS.search(lead) or _PHONE_LEAD.search(lead):
         return False
     if " " in text[m.start:m.end] and (text[m.end:m.end + 2].strip(" ")[:1].isdigit()
                                       or text[max(0, m.start - 2):m.start].strip(" ")[-1:]

@@ -29,8 +29,9 @@ NOT_CARD_WORDS: Final = re.compile(
 # A card's expiry date, MM/YY or MM/YYYY, standing alone (not part of a full date 12/03/2026).
 EXPIRY: Final = re.compile(r"(?<![\d/.\-])(?:0[1-9]|1[0-2])\s?/\s?(?:\d{2}|20\d{2})(?![\d/.\-])")
 # An expiry on the line after a card that stands alone: "3/29", "04.2029", "bis 11-28".
+# One blank line may sit between them: HTML turned to text puts one between <br> lines.
 EXPIRY_LINE: Final = re.compile(
-    r"[ \t]*\n[ \t>]*(?:(?:valid|until|exp\w*|gültig|bis|jusqu['’]?à|fin|end)\.?:?[ \t]+){0,2}"
+    r"[ \t]*\n(?:[ \t>]*\n)?[ \t>]*(?:(?:valid|until|exp\w*|gültig|bis|jusqu['’]?à|fin|end)\.?:?[ \t]+){0,2}"
     r"(?:0?[1-9]|1[0-2])[ \t]?[/.\-][ \t]?(?:\d{2}|20\d{2})[ \t]*(?:\n|$)")
 TEST_WORDS: Final = re.compile(r"\b(?:test|testing|sandbox|dummy|sample|example|fake)\b")
 

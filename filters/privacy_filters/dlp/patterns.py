@@ -15,6 +15,7 @@ from typing import Final
 import re2
 
 from .described import ENTRY_VERBS, LOCK_WORDS
+from .temporary import SECRET_NOUN, TEMP_WORDS
 
 # Password words in the languages our customers write in. Boundaries are checked in Python
 # because RE2's \b is ASCII-only and would fail after letters such as ó or ł.
@@ -47,6 +48,9 @@ _SPECS: Final = (
     # "mit X kommst du" starts at the preposition.
     ("opens", r"(?i)\b(?:" + LOCK_WORDS + r")|\b(?:" + ENTRY_VERBS + r")\b"
               r"|\b(?:use|using|with|mit|avec)\s+\S{6,64}[^\n.!?]{0,8}?\b(?:to\s+)?(?:" + ENTRY_VERBS + r")\b"),
+    # "initial login", "Erstkennwort", "mot de passe provisoire" (temporary.py)
+    ("temp_word", r"(?i)\b(?:" + TEMP_WORDS + r")[ \t-]?(?:" + SECRET_NOUN + r")"
+                  r"|\b(?:" + SECRET_NOUN + r")[ \t]+(?:" + TEMP_WORDS + r")"),
     ("login_pair", r"(?i)\b(?:login|log-?in|logon|credentials?|sign[- ]?in|user(?:name)?|"
                    r"wi-?fi|wlan|ssid|zugang(?:sdaten)?|benutzer(?:name)?|anmeldung|identifiants?|"
                    r"usuario|utente|gebruiker(?:snaam)?)\b"

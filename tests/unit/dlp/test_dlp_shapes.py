@@ -63,6 +63,32 @@ FOUND = [
     ("acc 309457 61528374 please", "uk_bank_account", M, "uk_account.bare"),
     ("Bankverbindung UK: 30.94.57 61528374", "uk_bank_account", M, "uk_account.bare"),
     ("ma banque (UK) : 309457/61528374", "uk_bank_account", M, "uk_account.bare"),
+    # issue 12 second pass: one case per new rule shape (this file's own wordings)
+    ("Starter login for k.owusu: Heron4Marsh. Please pick your own on day one.", "password", H,
+     "password.temporary"),
+    ("Un mot de passe provisoire pour toi, Brume82Lac ; change-le demain.", "password", H,
+     "password.temporary"),
+    ("Temporary PIN for the new phone: 5820", "password", M, "password.temporary"),
+    ('"Initial password";"Quarz-Linde-7"', "password", H, "password.temporary"),
+    ("Vorläufiges Kennwort: pqzrtwvkmd (beim ersten Login ändern)", "password", M, "password.temporary"),
+    ("Sein Startpasswort: Kiefer9Moor", "password", H, "password.labelled"),
+    ("Einmalkennwort für t.berg@firma.example.de: Ahorn33Bach - nur heute gültig", "password", H,
+     "password.labelled"),
+    ("fine, it's priya_r, pw Otter7Reef", "password", H, "password.short_label"),
+    ("login as d.moss; pass vbnkrtxzqw", "password", M, "password.short_label"),
+    ("Handy PIN 739104", "password", M, "password.short_label"),
+    ("PIN für die EC-Karte: 6092", "password", M, "password.short_label"),
+    ("ton mdp c'est Vague7Sable!", "password", H, "password.short_label"),
+    ("Das Kennwort am Scanner im Lager hinten lautet &Dune4Moss", "password", H, "password.described"),
+    ("Der Code für den Fahrradkeller ist 40719.", "password", M, "password.opens"),
+    ("The code to the bin store is 2291", "password", M, "password.opens"),
+    ("Keypad at the boiler room: 66120", "password", M, "password.opens"),
+    ("Entry code for flat 3 - 80552#", "password", M, "password.opens"),
+    ("Mit 9kstv2mqzr kommst du ins Lager-System.", "password", H, "password.opens"),
+    ("You can log in to the shop backend with hKWQPZTRe today.", "password", H, "password.opens"),
+    ("Sign in with Fern88 to see the rota.", "password", H, "password.opens"),
+    (f"For the deposit:\n\n{SPACED}\n\nbis 07.2029", "payment_card", H,
+     "card.luhn_iin_expiry"),
 ]
 
 
@@ -99,6 +125,19 @@ NOT_FOUND = [
     "Use code WINTER25 at checkout for 25% off.",
     "Badge 448812, valid 09/27",
     f"Order {CARD[:12]} shipped 11/28",
+    # hard negatives fixed in the second pass
+    "Meeting ID: 815 220 4471\nPasscode: Gx7kQ2",           # alphanumeric meeting passcode
+    "Webinar ID 902 113 8840  Password: rT5vLm9",            # password of a call, same line
+    "ID de réunion : 330 881 2290\nCode secret : Hm4Tz8",
+    "Your one-time code is 448210, it expires in 10 minutes.",
+    "Your temporary password will be sent by text message.",
+    "Le mot de passe provisoire est envoyé par SMS.",
+    "Initial login: 09:00 on Monday at reception.",
+    "Temporary PIN: 0000",
+    "Sign in with Office365 as usual, or with LinkedIn.",
+    "The code for the gate: 2024 renovation works start soon.",
+    "Our sort code will change on 08-04-25; your account number stays the same.\nTel +31 6 56284207",
+    "Door code for room 12 is on the wiki.",
 ]
 
 
