@@ -33,6 +33,7 @@ from .registry import FILTERS, build_pipeline
 from .scheduler import Daily, Job, Scheduler
 from .store import AddressHasher, Store, open_store, record_from
 from .store.policycache import SqlitePolicyCache
+from .summary.job import SqliteRunLog, summary_jobs
 from .tlspolicy.service import TlsPolicyService
 from .tlspolicy.model import TlsPolicyError
 
@@ -100,6 +101,10 @@ class Runtime:
                 log.error("metrics: cannot listen on %s (%s); running without the endpoint",
                           policy.metrics.listen, exc.strerror)
         runtime.scheduler.add(Job("purge", Daily(PURGE_AT), runtime.purge, at_start=True))
+        runtime.scheduler.tz = ZoneInfo(policy.summary.timezone)  # weekday/hour are local
+        runtime.scheduler.runs = SqliteRunLog(policy.store.path)  # until the store has its run log
+        for job in summary_jobs(policy):  # the weekly summary; the delivery-log reader
+            runtime.scheduler.add(job)
         runtime.scheduler.start()
         await asyncio.to_thread(runtime._filters_hook, "start")
         if watch and policy_path is not None:
