@@ -85,6 +85,15 @@ def _parser() -> argparse.ArgumentParser:
     purge = sub.add_parser("purge", help="delete records older than the retention window now")
     _store_args(purge)
     purge.set_defaults(handler=_purge)
+
+    summary = sub.add_parser("summary", help="the weekly summary email: preview, write as HTML, or send now")
+    _store_args(summary)
+    what = summary.add_mutually_exclusive_group(required=True)
+    what.add_argument("--preview", action="store_true", help="print the text part")
+    what.add_argument("--html", type=Path, metavar="FILE", help="write the HTML part, its charts beside it")
+    what.add_argument("--send", action="store_true", help="send it now to [summary] recipients")
+    summary.add_argument("--week", help="an ISO week such as 2026-W48 (default: the last complete week)")
+    summary.set_defaults(handler=_summary)
     return p
 
 
@@ -193,3 +202,10 @@ def _purge(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from .summary.command import run
+
+    policy = Overrides(store=args.store).apply(_policy_for(args.policy))
+    return run(policy, preview=args.preview, html=args.html, send=args.send, week=args.week)
