@@ -200,12 +200,12 @@ def _purge(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _summary(args: argparse.Namespace) -> int:
     from .summary.command import run
 
     policy = Overrides(store=args.store).apply(_policy_for(args.policy))
     return run(policy, preview=args.preview, html=args.html, send=args.send, week=args.week)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
