@@ -97,6 +97,14 @@ def _parser() -> argparse.ArgumentParser:
     purge.set_defaults(handler=_purge)
 
     _dkim_parser(sub)
+    summary = sub.add_parser("summary", help="the weekly summary email: preview, write as HTML, or send now")
+    _store_args(summary)
+    what = summary.add_mutually_exclusive_group(required=True)
+    what.add_argument("--preview", action="store_true", help="print the text part")
+    what.add_argument("--html", type=Path, metavar="FILE", help="write the HTML part, its charts beside it")
+    what.add_argument("--send", action="store_true", help="send it now to [summary] recipients")
+    summary.add_argument("--week", help="an ISO week such as 2026-W48 (default: the last complete week)")
+    summary.set_defaults(handler=_summary)
     return p
 
 
@@ -241,6 +249,13 @@ def _dkim(args: argparse.Namespace) -> int:
     resolver = DnsTxt(ns[0], ns[1], timeout) if ns else DnsTxt(timeout=timeout)
     return dkim_cli.check_command(args, settings, resolver, sys.stdout,  # type: ignore[arg-type]
                                   hosted=policy.network.hosted_domains)
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from .summary.command import run
+
+    policy = Overrides(store=args.store).apply(_policy_for(args.policy))
+    return run(policy, preview=args.preview, html=args.html, send=args.send, week=args.week)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,26 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class SummarySettings:
+    """[summary]: the weekly summary email and the delivery-log reader (docs/SUMMARY.md).
+    Off until a recipient is set (admins, or a customer's own)."""
+
+    enabled: bool = False
+    recipients: tuple[str, ...] = ()
+    from_address: str = ""        # empty: privacy-milter@ the host name
+    weekday: int = 0              # Monday = 0
+    hour: int = 7
+    timezone: str = "Europe/London"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    top_n: int = 10
+    customers: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    maillog: str = ""             # Postfix's log file to follow; empty: no delivery-log reader
+    maillog_state: Path = Path("/var/lib/privacy-milter/maillog.pos")
+    maillog_interval: float = 30.0
+
+
+@dataclass(frozen=True)
 class Policy:
     source: str
     milter: MilterSettings
@@ -124,6 +144,7 @@ class Policy:
     tls_policy: TlsPolicySettings
     customers: Mapping[str, CustomerSettings]
     metrics: MetricsSettings = MetricsSettings()
+    summary: SummarySettings = SummarySettings()
 
     def customer(self, domain: str) -> CustomerSettings | None:
         domain = domain.lower()
@@ -248,9 +269,11 @@ def _build(top: Reader, source: str) -> Policy:
     tls_policy = _build_tls_policy(top.table("tls_policy"))
     customers = _build_customers(top.table("customers"))
     metrics = _build_metrics(top.table("metrics"))
+    summary = _build_summary(top.table("summary"))
     top.done()
     return Policy(source=source, milter=milter, log=log, store=store, network=network, filters=names,
-                  filter_settings=settings, tls_policy=tls_policy, customers=customers, metrics=metrics)
+                  filter_settings=settings, tls_policy=tls_policy, customers=customers, metrics=metrics,
+                  summary=summary)
 
 
 def _mode(r: Reader, key: str, default: int) -> int:
@@ -469,3 +492,62 @@ def _build_metrics(r: Reader) -> MetricsSettings:
                                     "set allow_remote = true if that is meant (and firewall the port)")
     r.done()
     return MetricsSettings(listen=listen, allow_remote=allow_remote)
+
+
+def _check_address(text: str) -> str | None:
+    local, at, domain = text.rpartition("@")
+    if not at or not local or any(c in local for c in ' <>,;"\\') or not local.isprintable():
+        return "must be a mail address such as postmaster@example.com"
+    return check_domain(domain)
+
+
+def _check_timezone(name: str) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "is not a known IANA time zone such as Europe/London"
+    return None
+
+
+def _build_summary(r: Reader) -> SummarySettings:
+    from .scheduler import WEEKDAYS
+
+    d = SummarySettings()
+    recipients = r.strings("recipients", (), _check_address)
+    sender = r.string("from", d.from_address)
+    if sender and (problem := _check_address(sender)):
+        r.problem("from", problem)
+        sender = ""
+    zone = r.string("timezone", d.timezone)
+    if problem := _check_timezone(zone):
+        r.problem("timezone", problem)
+        zone = d.timezone
+    table = r.table("customers")
+    customers: dict[str, tuple[str, ...]] = {}
+    for domain in table.keys():
+        c = table.table(domain)
+        if problem := check_domain(domain):
+            table.problem(domain, problem)
+        customers[domain.lower().rstrip(".")] = c.strings("recipients", (), _check_address)
+        c.done()
+    table.done()
+    enabled = r.boolean("enabled", bool(recipients or any(customers.values())))
+    if enabled and not (recipients or any(customers.values())):
+        r.problem("enabled", "the summary is enabled but has no recipient: set recipients "
+                             "(or a customer's recipients)")
+        enabled = False
+    maillog = r.string("maillog", d.maillog)
+    if maillog and not maillog.startswith("/"):
+        r.problem("maillog", "must be an absolute path such as /var/log/mail.log")
+        maillog = ""
+    settings = SummarySettings(
+        enabled=enabled, recipients=recipients, from_address=sender,
+        weekday=WEEKDAYS.index(r.string("weekday", WEEKDAYS[d.weekday], WEEKDAYS)),
+        hour=r.integer("hour", d.hour, 0, 23), timezone=zone,
+        smtp_host=r.string("smtp_host", d.smtp_host), smtp_port=r.integer("smtp_port", d.smtp_port, 1, 65535),
+        top_n=r.integer("top_n", d.top_n, 0, 1000), customers=MappingProxyType(customers),
+        maillog=maillog, maillog_state=Path(r.string("maillog_state", str(d.maillog_state))),
+        maillog_interval=r.number("maillog_interval", d.maillog_interval, 1, 3600))
+    r.done()
+    return settings

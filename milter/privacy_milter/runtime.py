@@ -33,6 +33,7 @@ from .registry import FILTERS, build_pipeline
 from .scheduler import Daily, Job, Scheduler
 from .store import AddressHasher, Store, open_store, record_from
 from .store.policycache import SqlitePolicyCache
+from .summary.job import summary_jobs
 from .tlspolicy.service import TlsPolicyService
 from .tlspolicy.model import TlsPolicyError
 
@@ -103,6 +104,9 @@ class Runtime:
                           policy.metrics.listen, exc.strerror)
         runtime.scheduler.runs = store  # once-per-period jobs record their runs in the store
         runtime.scheduler.add(Job("purge", Daily(PURGE_AT), runtime.purge, at_start=True))
+        runtime.scheduler.tz = ZoneInfo(policy.summary.timezone)  # weekday/hour are local
+        for job in summary_jobs(policy):  # the weekly summary; the delivery-log reader
+            runtime.scheduler.add(job)
         runtime.scheduler.start()
         await asyncio.to_thread(runtime._filters_hook, "start")
         if watch and policy_path is not None:

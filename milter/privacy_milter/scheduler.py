@@ -199,6 +199,16 @@ class Scheduler:
             log.info("job %s: the %s run was missed; running it now", job.name, period)
             await self._run(job, period)
 
+    async def _claim(self, job: Job, period: str) -> bool:
+        claim = getattr(self.runs, "claim_run", None)
+        if claim is None:
+            return True
+        try:
+            return bool(await claim(job.name, period))
+        except Exception as exc:  # cannot tell: run it; a duplicate beats a silent gap
+            log.error("job %s: cannot claim %s (%s); running it here", job.name, period, exc)
+            return True
+
     async def _safe_last_run(self, job: Job) -> str | None:
         try:
             return await self.runs.last_run(job.name)
@@ -207,7 +217,11 @@ class Scheduler:
             return UNKNOWN
 
     async def _run(self, job: Job, period: str | None) -> None:
-        """Run until it succeeds, with backoff; for once-per-period jobs, record the period."""
+        """Run until it succeeds, with backoff; for once-per-period jobs, record the period.
+        On a store several hosts share, the period is claimed first: one host does it."""
+        if period is not None and not await self._claim(job, period):
+            log.info("job %s: %s is being done by another host", job.name, period)
+            return
         delay = RETRY_FIRST
         while True:
             try:

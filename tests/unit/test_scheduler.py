@@ -159,3 +159,49 @@ async def test_an_unreadable_run_log_runs_the_job_rather_than_skip_it(caplog):
     await sched.stop()
     assert sent == [ts(2026, 11, 2, 7)]  # no guessed catch-up at start; the due run goes ahead
     assert "cannot read its past runs" in caplog.text
+
+
+class SharedRunLog(MemoryRunLog):
+    """Two hosts on one store: a period is claimed once."""
+
+    def __init__(self):
+        super().__init__()
+        self.claims = {}
+
+    def for_host(self, host):
+        log = self
+
+        class View:
+            async def last_run(self, job):
+                return await log.last_run(job)
+
+            async def record_run(self, job, period, when):
+                await log.record_run(job, period, when)
+
+            async def claim_run(self, job, period):
+                return log.claims.setdefault((job, period), host) == host
+
+        return View()
+
+
+async def test_two_hosts_sharing_a_store_send_one_summary_per_week():
+    clock = VirtualClock(ts(2026, 11, 2, 0))
+    shared = SharedRunLog()
+    sent = []
+
+    def summary_for(host):
+        async def run():
+            sent.append(host)
+        return run
+
+    scheds = []
+    for host in ("mx1", "mx2"):
+        s = Scheduler(LONDON, clock, shared.for_host(host))
+        s.add(Job("summary", Weekly(0, time(7, 0)), summary_for(host), once_per_period=True))
+        s.start()
+        scheds.append(s)
+    await clock.advance_to(ts(2026, 11, 24, 12))
+    for s in scheds:
+        await s.stop()
+    assert len(sent) == 4  # weeks 45..48, once each, whichever host claimed it
+    assert shared.runs["summary"] == ["2026-W45", "2026-W46", "2026-W47", "2026-W48"]

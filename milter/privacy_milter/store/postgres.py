@@ -126,7 +126,10 @@ class PostgresBackend(Backend):
         await self._exec(q.UPSERT_HEALTH, health.row(time.time(), self.host))
 
     async def purge(self, before: float) -> int:
-        return await self._exec(q.PURGE, (before,))
+        removed = await self._exec(q.PURGE, (before,))
+        for statement in q.PURGE_ALSO:
+            await self._exec(statement, (before,))
+        return removed
 
     async def stats(self, since: float | None) -> Stats:
         where, args = ("WHERE time >= %s", (since,)) if since is not None else ("", ())

@@ -44,6 +44,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             done {float}, PRIMARY KEY (job, period))""",
         "CREATE TABLE store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
+    (  # 3: the weekly summary's own data: outbound deliveries read from Postfix's log (the
+       # recipient's domain only, the reply's status code and a TLS-RPT reason, never its text)
+       # and the log reader's poll counts
+        """CREATE TABLE IF NOT EXISTS deliveries (
+            time {float} NOT NULL, queue_id TEXT NOT NULL, rcpt_domain TEXT NOT NULL, relay TEXT NOT NULL,
+            tls_level TEXT NOT NULL, tls_version TEXT NOT NULL, policy TEXT NOT NULL, status TEXT NOT NULL,
+            dsn TEXT NOT NULL, reason TEXT NOT NULL, host TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS deliveries_time ON deliveries(time)",
+        "CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries(queue_id)",
+        """CREATE TABLE IF NOT EXISTS maillog_polls (
+            time {float} NOT NULL, lines {bigint} NOT NULL, unparsed {bigint} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS maillog_polls_time ON maillog_polls(time)",
+    ),
 )
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version {bigint} PRIMARY KEY, applied {float} NOT NULL)"
@@ -61,6 +74,8 @@ INSERT_MESSAGE = (f"INSERT INTO messages (id, {', '.join(MESSAGE_COLUMNS)}) "
                   f"VALUES (?, {', '.join('?' * len(MESSAGE_COLUMNS))})")
 INSERT_RECIPIENT = "INSERT INTO recipients (message_id, domain, address_hash) VALUES (?, ?, ?)"
 PURGE = "DELETE FROM messages WHERE time < ?"
+# The retention window covers the summary's rows too.
+PURGE_ALSO = ("DELETE FROM deliveries WHERE time < ?", "DELETE FROM maillog_polls WHERE time < ?")
 _INVOLVES = "sender_hash = ? OR id IN (SELECT message_id FROM recipients WHERE address_hash = ?)"
 FIND = f"SELECT id, {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE {_INVOLVES} ORDER BY time, id"
 FIND_RECIPIENTS = "SELECT domain, address_hash FROM recipients WHERE message_id = ? ORDER BY domain, address_hash"
@@ -76,7 +91,13 @@ SELECT_HEALTH = f"SELECT {', '.join(HEALTH_COLUMNS)} FROM store_health WHERE hos
 LAST_RUN = "SELECT period FROM job_runs WHERE job = ? AND done IS NOT NULL ORDER BY done DESC, period DESC LIMIT 1"
 RECORD_RUN = ("INSERT INTO job_runs (job, period, host, claimed, done) VALUES (?, ?, ?, ?, ?) "
               "ON CONFLICT (job, period) DO UPDATE SET done = excluded.done")
-CLAIM_RUN = "INSERT INTO job_runs (job, period, host, claimed) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+# A period is claimed once: by the first host, or again by the same host (a retry after a
+# restart), or by another host when a claim is over an hour old and was never done (the
+# claimant died mid-job). rowcount 1 means the caller holds the claim.
+CLAIM_RUN = ("INSERT INTO job_runs (job, period, host, claimed) VALUES (?, ?, ?, ?) "
+             "ON CONFLICT (job, period) DO UPDATE SET host = excluded.host, claimed = excluded.claimed "
+             "WHERE job_runs.done IS NULL AND (job_runs.host = excluded.host "
+             "OR job_runs.claimed < excluded.claimed - 3600)")
 
 KEY_NAME = "address_key_fingerprint"
 GET_META = "SELECT value FROM store_meta WHERE name = ?"

@@ -118,6 +118,8 @@ class SqliteBackend(Backend):
 
     async def purge(self, before: float) -> int:
         cursor = await self._guard(self._need().execute(q.PURGE, (before,)))
+        for statement in q.PURGE_ALSO:
+            await self._guard(self._need().execute(statement, (before,)))
         return int(cursor.rowcount)
 
     async def stats(self, since: float | None) -> Stats:

@@ -23,8 +23,9 @@ class Totals:
     messages_in: int = 0
     messages_out: int = 0
     encrypted_in: int = 0        # inbound sessions that used STARTTLS
-    encrypted_out: int = 0       # outbound deliveries that left over TLS (verified or not)
+    encrypted_out: int = 0       # outbound deliveries sent over TLS (verified or not)
     findings_stopped: int = 0    # messages refused or held for sensitive data
+    deliveries_out: int = 0      # outbound deliveries sent (from the mail log): the base of `out_share`
 
     @property
     def messages(self) -> int:
@@ -33,6 +34,20 @@ class Totals:
     @property
     def encrypted(self) -> int:
         return self.encrypted_in + self.encrypted_out
+
+    @property
+    def in_share(self) -> float | None:
+        return share(self.encrypted_in, self.messages_in)
+
+    @property
+    def out_share(self) -> float | None:
+        """Deliveries, not messages: only Postfix's log knows how each recipient's copy left."""
+        return share(self.encrypted_out, self.deliveries_out)
+
+    @property
+    def encrypted_share(self) -> float | None:
+        """Inbound messages and outbound deliveries together: each an SMTP hand-over."""
+        return share(self.encrypted_in + self.encrypted_out, self.messages_in + self.deliveries_out)
 
 
 def share(part: int, whole: int) -> float | None:
@@ -45,7 +60,7 @@ class DayShare:
     day: date                    # local date in the report's timezone
     messages_in: int
     encrypted_in: int
-    messages_out: int
+    messages_out: int            # outbound deliveries sent (the mail log), the base of encrypted_out
     encrypted_out: int
 
 
@@ -117,6 +132,7 @@ class CustomerRow:
     findings: int
     spam: int
     virus: int
+    deliveries_out: int = 0      # sent deliveries of its outbound mail (the base of enc out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +159,7 @@ class WeeklyReport:
     customers: tuple[CustomerRow, ...] = ()         # the top N hosted domains
     hosts: tuple[HostLine, ...] = ()
     scope: str | None = None     # a customer domain: this report covers only that domain
+    missing: tuple[str, ...] = ()  # figures the store does not hold: said, not shown as 0
 
     @property
     def week_number(self) -> int:
@@ -163,7 +180,8 @@ class WeeklyReport:
         domain = domain.lower()
         row = next((c for c in self.customers if c.domain == domain), None)
         totals = Totals() if row is None else Totals(
-            row.messages_in, row.messages_out, row.encrypted_in, row.encrypted_out, row.findings)
+            row.messages_in, row.messages_out, row.encrypted_in, row.encrypted_out, row.findings,
+            row.deliveries_out)
         return replace(
             self, totals=totals, previous=None, scope=domain,
             tls=TlsSection(), health=Health(), hosts=(),

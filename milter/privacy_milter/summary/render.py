@@ -14,7 +14,7 @@ import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from . import charts
-from .model import WeeklyReport, share
+from .model import WeeklyReport
 from .sections import Section, Table, num, pct, sections
 
 WIDTH = 80
@@ -44,7 +44,7 @@ def subject(r: WeeklyReport) -> str:
     if r.is_empty:
         return f"{title(r)}: no mail"
     t = r.totals
-    return f"{title(r)}: {num(t.messages)} messages, {pct(share(t.encrypted, t.messages))} encrypted"
+    return f"{title(r)}: {num(t.messages)} messages, {pct(t.encrypted_share)} encrypted"
 
 
 def period(r: WeeklyReport) -> str:

@@ -77,8 +77,7 @@ def points(now: float | None, before: float | None) -> str:
 
 
 def headline_rows(t: Totals, p: Totals | None) -> tuple[tuple[str, ...], ...]:
-    pin = share(t.encrypted_in, t.messages_in)
-    pout = share(t.encrypted_out, t.messages_out)
+    pin, pout = t.in_share, t.out_share
     if p is None:
         return (("Messages in", num(t.messages_in), ""), ("Messages out", num(t.messages_out), ""),
                 ("Encrypted in", pct(pin), ""), ("Encrypted out", pct(pout), ""),
@@ -86,8 +85,8 @@ def headline_rows(t: Totals, p: Totals | None) -> tuple[tuple[str, ...], ...]:
     return (
         ("Messages in", num(t.messages_in), change(t.messages_in, p.messages_in)),
         ("Messages out", num(t.messages_out), change(t.messages_out, p.messages_out)),
-        ("Encrypted in", pct(pin), points(pin, share(p.encrypted_in, p.messages_in))),
-        ("Encrypted out", pct(pout), points(pout, share(p.encrypted_out, p.messages_out))),
+        ("Encrypted in", pct(pin), points(pin, p.in_share)),
+        ("Encrypted out", pct(pout), points(pout, p.out_share)),
         ("Sensitive-data findings stopped", num(t.findings_stopped),
          change(t.findings_stopped, p.findings_stopped)),
     )
@@ -97,7 +96,7 @@ def sections(r: WeeklyReport) -> list[Section]:
     out = [Section("headline", "Headline",
                    "No mail this week." if r.is_empty else
                    f"{num(r.totals.messages)} messages, "
-                   f"{pct(share(r.totals.encrypted, r.totals.messages))} encrypted.",
+                   f"{pct(r.totals.encrypted_share)} encrypted.",
                    (Table(("", "this week", "vs week before"), headline_rows(r.totals, r.previous),
                           (False, True, True)),))]
     if not r.is_empty and r.scope is None:
@@ -141,7 +140,8 @@ def sections(r: WeeklyReport) -> list[Section]:
                 ("Restarts", num(h.restarts)),
                 ("Store write failures", num(h.store_write_failures)),
                 ("Log lines the reader could not parse", num(h.unparsed_log_lines))),
-                (False, True)),)))
+                (False, True)),),
+            (f"Not recorded by the store yet (shown as 0): {', '.join(r.missing)}.",) if r.missing else ()))
     ret = r.retention
     out.append(Section(
         "retention", "Retention", "Old records are deleted on schedule.",
@@ -154,7 +154,7 @@ def sections(r: WeeklyReport) -> list[Section]:
             (Table(("domain", "in", "out", "enc in", "enc out", "finds", "spam", "virus"),
                    tuple((label(c.domain), num(c.messages_in), num(c.messages_out),
                           pct(share(c.encrypted_in, c.messages_in)),
-                          pct(share(c.encrypted_out, c.messages_out)),
+                          pct(share(c.encrypted_out, c.deliveries_out)),
                           num(c.findings), num(c.spam), num(c.virus)) for c in r.customers),
                    (False,) + (True,) * 7),)))
     if r.hosts and r.scope is None:

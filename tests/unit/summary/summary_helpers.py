@@ -23,9 +23,9 @@ def synthetic() -> WeeklyReport:
     return WeeklyReport(
         "2026-W48", "Europe/London", START, END,
         totals=Totals(messages_in=9876, messages_out=2469, encrypted_in=9800, encrypted_out=2441,
-                      findings_stopped=37),
+                      findings_stopped=37, deliveries_out=2469),
         previous=Totals(messages_in=9000, messages_out=2500, encrypted_in=8900, encrypted_out=2400,
-                        findings_stopped=40),
+                        findings_stopped=40, deliveries_out=2500),
         tls=TlsSection(
             inbound_by_version=(Count("TLSv1.3", 8123), Count("TLSv1.2", 1677), Count("none", 76)),
             outbound_by_level=(Count("verified", 1502), Count("encrypted", 939), Count("clear", 28)),
@@ -49,8 +49,8 @@ def synthetic() -> WeeklyReport:
                       store_write_failures=0, unparsed_log_lines=19),
         retention=Retention(window_days=90, oldest_record=datetime(2026, 8, 31, 1, 0, tzinfo=TZ),
                             purged_this_week=5432),
-        customers=(CustomerRow("shop.example", 5000, 1800, 4990, 1790, 25, 431, 2),
-                   CustomerRow("clinic.example", 3000, 500, 2950, 490, 12, 88, 0)),
+        customers=(CustomerRow("shop.example", 5000, 1800, 4990, 1790, 25, 431, 2, 1800),
+                   CustomerRow("clinic.example", 3000, 500, 2950, 490, 12, 88, 0, 500)),
         hosts=(HostLine("mx1.hosting.example", 8000, 9, 1), HostLine("mx2.hosting.example", 4345, 4, 0)),
     )
 

@@ -1,0 +1,85 @@
+"""`privacy-milter summary --preview | --html FILE | --send [--week 2026-W48]`.
+
+Reads the store read-only (never creates it); a store that does not exist yet gives an empty
+report, and says so on standard error. `--html` writes the HTML with its charts beside it,
+the `cid:` references rewritten to the file names, so a browser shows what a client would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ..errors import PrivacyMilterError
+from ..policy import Policy
+from ..services import SmtpSender
+from .compose import compose
+from .job import sender_address
+from .model import WeeklyReport
+from .queries import SqliteQuery, build_report, iso_week_of, previous_week, week_start
+from .render import CID_DOMAIN, render
+from .source import open_readonly
+
+ABSENT = {"deliveries": "outbound deliveries (the delivery-log reader has written none)",
+          "maillog_polls": "unparsed log lines (the delivery-log reader has not run)"}
+
+
+async def load_report(policy: Policy, week: str | None, now: float | None = None) -> WeeklyReport:
+    s = policy.summary
+    tz = ZoneInfo(s.timezone)
+    week = week or previous_week(iso_week_of(datetime.fromtimestamp(now or time.time(), UTC), tz))
+    db, missing, exists = await open_readonly(policy.store.path)
+    try:
+        if not exists:
+            print(f"privacy-milter: the store {policy.store.path} does not exist yet: "
+                  "showing an empty report", file=sys.stderr)
+        return await build_report(SqliteQuery(db), week, tz, s.top_n,
+                                  retention_days=policy.store.retention_days,
+                                  hosted=policy.network.hosted_domains or None,
+                                  missing=[ABSENT[m] for m in missing if m in ABSENT])
+    finally:
+        await db.close()
+
+
+def write_html(report: WeeklyReport, path: Path) -> list[Path]:
+    out = render(report)
+    html = out.html
+    written = []
+    for chart in out.images:
+        target = path.with_name(f"{path.stem}-{chart.name}")
+        target.write_bytes(chart.png)
+        html = html.replace(f"cid:{chart.name}@{CID_DOMAIN}", target.name)
+        written.append(target)
+    path.write_text(html, encoding="utf-8")
+    return [path, *written]
+
+
+def run(policy: Policy, *, preview: bool, html: Path | None, send: bool, week: str | None) -> int:
+    if week is not None:
+        try:
+            week_start(week)
+        except ValueError as exc:
+            raise PrivacyMilterError(str(exc)) from None
+    report = asyncio.run(load_report(policy, week))
+    if preview:
+        sys.stdout.write(render(report).text)
+    if html is not None:
+        try:
+            for p in write_html(report, html):
+                print(f"wrote {p}")
+        except OSError as exc:
+            raise PrivacyMilterError(f"cannot write {html}: {exc.strerror}") from None
+    if send:
+        s = policy.summary
+        if not s.recipients:
+            raise PrivacyMilterError("[summary] recipients is empty: nobody to send the summary to")
+        tz = ZoneInfo(s.timezone)
+        msg = compose(report, sender_address(policy), list(s.recipients), datetime.now(tz))
+        asyncio.run(SmtpSender(s.smtp_host, s.smtp_port).send(msg, sender_address(policy), list(s.recipients)))
+        print(f"sent the summary of {report.iso_week} to {len(s.recipients)} recipient(s) "
+              f"via {s.smtp_host}:{s.smtp_port}")
+    return 0

@@ -1,0 +1,122 @@
+"""The daemon's two summary jobs: the weekly email and the delivery-log reader.
+
+    summary_jobs(policy, clock) -> list[Job]
+
+The weekly job builds the last complete week's report from the store (queries.py), sends
+it to the admins and to each customer with recipients (its own domain only), through an
+SmtpSender. A failure raises: the scheduler retries with backoff and logs it; what was
+already sent in this period is not sent again by the retry. The logs name recipients by
+count, never by address. The maillog job reads new Postfix log lines in a worker thread,
+writes the deliveries and the poll's counts, and only then saves the reader's position, so
+a crash between the two reads a line again rather than losing it.
+
+Until the store's backends carry these tables and a run log, both jobs open the SQLite
+store file themselves (short connections) and create their tables if needed; the RunLog
+here is the job_runs table. The lead swaps in the store's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, time as dtime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+
+from ..maillog import FilePositionStore, LogFollower
+from ..policy import Policy
+from ..scheduler import Every, Job, Weekly
+from ..services import SmtpSender
+from .compose import compose
+from .deliveries_schema import INSERT_POLL, insert_deliveries
+from .source import open_for_jobs
+from .queries import SqliteQuery, build_report, iso_week_of, previous_week
+
+log = logging.getLogger("privacy_milter.summary")
+
+
+class Sender(Protocol):
+    async def send(self, message: Any, sender: str, recipients: list[str]) -> None: ...
+
+
+def sender_address(policy: Policy) -> str:
+    return policy.summary.from_address or f"privacy-milter@{socket.gethostname()}"
+
+
+class WeeklySummary:
+    """One run = the summaries of the last complete week. Parts already sent this period are
+    remembered (in memory), so a retry after a partial failure sends only what is missing."""
+
+    def __init__(self, policy: Policy, sender: Sender, clock: Callable[[], float] = time.time) -> None:
+        self.policy, self.sender, self.clock = policy, sender, clock
+        self._sent: set[tuple[str, str]] = set()
+
+    def week(self) -> str:
+        tz = ZoneInfo(self.policy.summary.timezone)
+        return previous_week(iso_week_of(datetime.fromtimestamp(self.clock(), UTC), tz))
+
+    async def __call__(self) -> None:
+        s = self.policy.summary
+        week, tz = self.week(), ZoneInfo(s.timezone)
+        groups: list[tuple[str | None, tuple[str, ...]]] = [(None, s.recipients)] if s.recipients else []
+        groups += [(domain, rcpts) for domain, rcpts in s.customers.items() if rcpts]
+        db = await open_for_jobs(self.policy.store.path)
+        try:
+            for scope, rcpts in groups:
+                key = (week, scope or "")
+                if key in self._sent:
+                    continue
+                report = await build_report(SqliteQuery(db), week, tz, s.top_n, scope,
+                                            retention_days=self.policy.store.retention_days,
+                                            hosted=self.policy.network.hosted_domains or None)
+                msg = compose(report, sender_address(self.policy), list(rcpts),
+                              datetime.fromtimestamp(self.clock(), tz))
+                await self.sender.send(msg, sender_address(self.policy), list(rcpts))
+                self._sent.add(key)
+                log.info("summary %s%s sent to %d recipient(s)", week,
+                         f" for {scope}" if scope else "", len(rcpts))
+        finally:
+            await db.close()
+
+
+class MaillogPoll:
+    def __init__(self, policy: Policy, follower: LogFollower) -> None:
+        self.policy, self.follower = policy, follower
+
+    async def __call__(self) -> int:
+        stats = self.follower.stats
+        before = (stats.lines, stats.unparsed)
+        deliveries = await asyncio.to_thread(self.follower.poll, False)
+        lines, unparsed = stats.lines - before[0], stats.unparsed - before[1]
+        if deliveries or lines:
+            db = await open_for_jobs(self.policy.store.path)
+            try:
+                await insert_deliveries(db, deliveries)
+                await db.execute(INSERT_POLL, (time.time(), lines, unparsed))
+                await db.commit()
+            finally:
+                await db.close()
+        await asyncio.to_thread(self.follower.commit)   # only after the rows are stored
+        return len(deliveries)
+
+
+def summary_jobs(policy: Policy, sender: Sender | None = None,
+                 clock: Callable[[], float] = time.time,
+                 policy_for: Callable[[str], str] | None = None) -> list[Job]:
+    """The jobs [summary] asks for: the weekly email when enabled, the reader when `maillog`
+    is set. Both need the scheduler's timezone to be `[summary] timezone` for the weekday/hour."""
+    s = policy.summary
+    jobs = []
+    if s.enabled:
+        smtp = sender or SmtpSender(s.smtp_host, s.smtp_port)
+        jobs.append(Job("summary", Weekly(s.weekday, dtime(s.hour, 0)), WeeklySummary(policy, smtp, clock),
+                        once_per_period=True))
+    if s.maillog:
+        follower = LogFollower(s.maillog, FilePositionStore(s.maillog_state), policy_for=policy_for,
+                               tz=ZoneInfo(s.timezone), from_start=False)
+        jobs.append(Job("maillog", Every(s.maillog_interval), MaillogPoll(policy, follower), at_start=True))
+    return jobs

@@ -1,0 +1,326 @@
+"""The weekly report's figures, computed in SQL over the store's tables.
+
+The seam is small: a `Query` with a `dialect` and one method, `fetch(sql, params)`, with
+`?` parameters (the dialect maps them for PostgreSQL's `$1`). The SQL is portable between
+SQLite and PostgreSQL; the two things that differ, reading a key of a JSON column and
+expanding the findings array, come from the Dialect. Time zones never reach SQL: the UTC
+instants of the local midnights (week bounds and the seven day buckets) are computed here
+with zoneinfo and passed as parameters, so a DST week has days of 23 or 25 hours and is
+167 or 169 hours long, and no message falls into the wrong day or week.
+
+Tables: the store's `messages` and `recipients` as they are, and `deliveries`,
+`maillog_polls`, `job_runs` (deliveries_schema.py). Only domains, codes and counts leave.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time as dtime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from .model import (CategoryAction, Count, CustomerRow, DayShare, FindingsSection, Health,
+                    Retention, ScannerRow, ScannerSection, TlsSection, Totals, WeeklyReport)
+
+IN, OUT = "inbound", "outbound"
+VIRUS_NOT_FOUND = ("clean", "not-opted-in", "too-large", "breaker-open")
+MAX_CLEAR_DOMAINS = 50                     # the list to act on: long, but bounded
+QUEUE_SLACK = 7 * 86400.0                  # a delivery may leave up to a week after it was queued
+# What the store does not record yet: the report says so instead of showing a silent 0.
+NOT_RECORDED = ("restarts", "policy reloads and refused edits", "store write failures",
+                "scanner time-outs (counted with errors)", "records purged")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+
+    def fact(self, key: str) -> str:
+        """SQL text of one key of `m.facts` (a JSON object of strings). Keys are constants."""
+        if not re.fullmatch(r"[a-z_]+", key):
+            raise ValueError(f"not a fact name: {key!r}")
+        if self.name == "postgresql":
+            return f"(m.facts::jsonb ->> '{key}')"
+        return f"json_extract(m.facts, '$.{key}')"
+
+    def findings(self) -> tuple[str, str]:
+        """A FROM item expanding `m.findings` ([[category, confidence, count], ...]) to one row
+        per finding, and the SQL text of its category."""
+        if self.name == "postgresql":
+            return "jsonb_array_elements(m.findings::jsonb) AS f(value)", "(f.value ->> 0)"
+        return "json_each(m.findings) AS f", "json_extract(f.value, '$[0]')"
+
+    def sql(self, text: str) -> str:
+        if self.name != "postgresql":
+            return text
+        n = iter(range(1, 10_000))
+        return re.sub(r"\?", lambda _: f"${next(n)}", text)
+
+
+SQLITE = Dialect("sqlite")
+POSTGRESQL = Dialect("postgresql")
+
+
+class Query(Protocol):
+    dialect: Dialect
+
+    async def fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
+
+
+class SqliteQuery:
+    """Over an aiosqlite connection (tests, the CLI, the daemon until the store has its own)."""
+
+    dialect = SQLITE
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    async def fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        async with self.db.execute(sql, params) as cursor:
+            return [tuple(row) for row in await cursor.fetchall()]
+
+
+# --- the calendar ---------------------------------------------------------------------------
+
+def week_start(iso_week: str) -> date:
+    """The Monday of "2026-W48". Raises ValueError for anything else."""
+    m = re.fullmatch(r"(\d{4})-W(\d{2})", iso_week.strip())
+    if not m:
+        raise ValueError(f"{iso_week!r} is not an ISO week such as 2026-W48")
+    return date.fromisocalendar(int(m[1]), int(m[2]), 1)
+
+
+def iso_week_of(when: datetime, tz: ZoneInfo) -> str:
+    year, week, _ = when.astimezone(tz).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def previous_week(iso_week: str) -> str:
+    y, w, _ = (week_start(iso_week) - timedelta(days=7)).isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def midnights(iso_week: str, tz: ZoneInfo) -> list[datetime]:
+    """The eight local midnights that bound the week's seven days, as aware local datetimes."""
+    monday = week_start(iso_week)
+    return [datetime.combine(monday + timedelta(days=i), dtime(0), tzinfo=tz) for i in range(8)]
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+    days: tuple[float, ...]        # the eight bounds, Unix times
+
+    @classmethod
+    def of(cls, iso_week: str, tz: ZoneInfo) -> "Window":
+        bounds = tuple(m.timestamp() for m in midnights(iso_week, tz))
+        return cls(bounds[0], bounds[-1], bounds)
+
+    def day_case(self, column: str) -> tuple[str, tuple[float, ...]]:
+        """A CASE giving the day index (0-6) of `column`, for rows already inside the week."""
+        inner = self.days[1:-1]
+        return ("CASE " + " ".join(f"WHEN {column} < ? THEN {i}" for i in range(len(inner)))
+                + f" ELSE {len(inner)} END", inner)
+
+
+# --- filters shared by the queries --------------------------------------------------------------
+
+def _msg_scope(scope: str | None) -> tuple[str, tuple[Any, ...]]:
+    if scope is None:
+        return "", ()
+    return (" AND ((m.direction = 'outbound' AND m.sender_domain = ?) OR (m.direction = 'inbound'"
+            " AND EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.domain = ?)))",
+            (scope, scope))
+
+
+def _dlv_scope(scope: str | None, w: Window) -> tuple[str, tuple[Any, ...]]:
+    if scope is None:
+        return "", ()
+    return (" AND d.queue_id IN (SELECT queue_id FROM messages WHERE direction = 'outbound'"
+            " AND sender_domain = ? AND time >= ? AND time < ?)", (scope, w.start - QUEUE_SLACK, w.end))
+
+
+def _int(v: Any) -> int:
+    return int(v or 0)
+
+
+def _counts(rows: Iterable[tuple[Any, ...]]) -> tuple[Count, ...]:
+    return tuple(Count(str(k), _int(n)) for k, n in rows)
+
+
+class ReportQueries:
+    """One report's queries: the window, the scope and the Query they run on."""
+
+    def __init__(self, q: Query, w: Window, scope: str | None, tz: ZoneInfo) -> None:
+        self.q, self.w, self.scope = q, w, scope
+        self.local_days: tuple[date, ...] = tuple(
+            datetime.fromtimestamp(t, tz).date() for t in w.days[:7])
+        self.mscope, self.mparams = _msg_scope(scope)
+        self.dscope, self.dparams = _dlv_scope(scope, w)
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return await self.q.fetch(self.q.dialect.sql(sql), tuple(params))
+
+    async def messages(self, select: str, where: str = "", tail: str = "",
+                       extra: Sequence[Any] = (), before: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """SELECT over this week's messages `m` (in scope); `before` binds `?` in `select`."""
+        sql = f"SELECT {select} FROM messages m WHERE m.time >= ? AND m.time < ?{self.mscope}{where} {tail}"
+        return await self.fetch(sql, (*before, self.w.start, self.w.end, *self.mparams, *extra))
+
+    async def deliveries(self, select: str, where: str = "", tail: str = "",
+                         before: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        sql = f"SELECT {select} FROM deliveries d WHERE d.time >= ? AND d.time < ?{self.dscope}{where} {tail}"
+        return await self.fetch(sql, (*before, self.w.start, self.w.end, *self.dparams))
+
+    # --- sections -------------------------------------------------------------------------------
+    async def totals(self) -> Totals:
+        (m,) = await self.messages(
+            "SUM(CASE WHEN m.direction = 'inbound' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN m.direction = 'inbound' AND m.tls_version <> '' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN m.direction = 'outbound' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN m.findings <> '[]' AND m.action IN ('reject', 'quarantine') THEN 1 ELSE 0 END)")
+        (d,) = await self.deliveries(
+            "COUNT(*), SUM(CASE WHEN d.tls_level <> 'clear' THEN 1 ELSE 0 END)", " AND d.status = 'sent'")
+        return Totals(messages_in=_int(m[0]), encrypted_in=_int(m[1]), messages_out=_int(m[2]),
+                      findings_stopped=_int(m[3]), deliveries_out=_int(d[0]), encrypted_out=_int(d[1]))
+
+    async def tls(self) -> TlsSection:
+        by_version = await self.messages(
+            "CASE WHEN m.tls_version = '' THEN 'none' ELSE m.tls_version END, COUNT(*)",
+            " AND m.direction = 'inbound'", "GROUP BY 1 ORDER BY 2 DESC, 1")
+        sent = " AND d.status = 'sent'"
+        levels = await self.deliveries("d.tls_level, COUNT(*)", sent, "GROUP BY 1 ORDER BY 2 DESC, 1")
+        policies = await self.deliveries("d.policy, COUNT(*)", sent, "GROUP BY 1 ORDER BY 2 DESC, 1")
+        clear = await self.deliveries("d.rcpt_domain, COUNT(*)", sent + " AND d.tls_level = 'clear'",
+                                      f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {MAX_CLEAR_DOMAINS}")
+        failures = await self.deliveries("d.reason, COUNT(*)", " AND d.status <> 'sent' AND d.reason <> ''",
+                                         "GROUP BY 1 ORDER BY 2 DESC, 1")
+        flagged = self.q.dialect.fact("flagged_action")
+        ((refused, held),) = await self.messages(
+            f"SUM(CASE WHEN {flagged} = 'reject' THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN {flagged} = 'quarantine' THEN 1 ELSE 0 END)")
+        return TlsSection(inbound_by_version=_counts(by_version), outbound_by_level=_counts(levels),
+                          outbound_by_policy=_counts(policies), clear_domains=_counts(clear),
+                          refused_for_tls=_int(refused), held_for_tls=_int(held),
+                          failures_by_reason=_counts(failures), by_day=await self.by_day())
+
+    async def by_day(self) -> tuple[DayShare, ...]:
+        case, bounds = self.w.day_case("m.time")
+        per = {i: [0, 0, 0, 0] for i in range(7)}
+        for day, n_in, enc_in in await self.messages(
+                f"{case}, COUNT(*), SUM(CASE WHEN m.tls_version <> '' THEN 1 ELSE 0 END)",
+                " AND m.direction = 'inbound'", "GROUP BY 1", before=bounds):
+            per[int(day)][0:2] = [_int(n_in), _int(enc_in)]
+        case, bounds = self.w.day_case("d.time")
+        for day, n_out, enc_out in await self.deliveries(
+                f"{case}, COUNT(*), SUM(CASE WHEN d.tls_level <> 'clear' THEN 1 ELSE 0 END)",
+                " AND d.status = 'sent'", "GROUP BY 1", before=bounds):
+            per[int(day)][2:4] = [_int(n_out), _int(enc_out)]
+        return tuple(DayShare(self.local_days[i], *per[i]) for i in range(7))
+
+    async def findings(self, top_n: int) -> FindingsSection:
+        frm, category = self.q.dialect.findings()
+        sql = (f"SELECT {category}, m.action, COUNT(DISTINCT m.id) FROM messages m, {frm} "
+               f"WHERE m.time >= ? AND m.time < ?{self.mscope} AND m.findings <> '[]' "
+               "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2")
+        rows = await self.fetch(sql, (self.w.start, self.w.end, *self.mparams))
+        senders = await self.messages("m.sender_domain, COUNT(*)",
+                                      " AND m.direction = 'outbound' AND m.findings <> '[]'",
+                                      f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {int(top_n)}")
+        return FindingsSection(tuple(CategoryAction(str(c), str(a), _int(n)) for c, a, n in rows),
+                               _counts(senders))
+
+    async def scanners(self) -> ScannerSection:
+        d = self.q.dialect
+        spam, virus = d.fact("spam"), d.fact("virus")
+        domain = "CASE WHEN m.direction = 'outbound' THEN m.sender_domain ELSE r.domain END"
+        join = (f"FROM messages m JOIN recipients r ON r.message_id = m.id "
+                f"WHERE m.time >= ? AND m.time < ?{self.mscope}")
+        sql = (f"SELECT {domain}, 'spam', CASE WHEN {spam} = 'yes' THEN m.action ELSE 'pass' END, "
+               f"COUNT(DISTINCT m.id) {join} AND {spam} IS NOT NULL GROUP BY 1, 2, 3 "
+               "UNION ALL "
+               f"SELECT {domain}, 'virus', CASE WHEN {virus} = 'clean' THEN 'pass' ELSE m.action END, "
+               f"COUNT(DISTINCT m.id) {join} AND {virus} IS NOT NULL AND {virus} NOT IN "
+               f"('not-opted-in', 'too-large', 'breaker-open') GROUP BY 1, 2, 3 "
+               "ORDER BY 1, 2, 4 DESC, 3")
+        params = (self.w.start, self.w.end, *self.mparams) * 2
+        rows = await self.fetch(sql, params)
+        ((errors,),) = await self.messages(
+            f"SUM(CASE WHEN m.errors LIKE '%\"spam\"%' OR m.errors LIKE '%\"virus\"%' "
+            f"OR {virus} = 'breaker-open' THEN 1 ELSE 0 END)")
+        return ScannerSection(tuple(ScannerRow(str(a), str(b), str(c), _int(n)) for a, b, c, n in rows),
+                              errors=_int(errors))
+
+    async def health(self) -> Health:
+        ((tempfails, errors),) = await self.messages(
+            "SUM(CASE WHEN m.action = 'tempfail' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN m.errors <> '[]' THEN 1 ELSE 0 END)")
+        ((unparsed,),) = await self.fetch(
+            "SELECT SUM(unparsed) FROM maillog_polls WHERE time >= ? AND time < ?", (self.w.start, self.w.end))
+        return Health(tempfails=_int(tempfails), filter_errors=_int(errors), unparsed_log_lines=_int(unparsed))
+
+    async def oldest(self) -> float | None:
+        ((t,),) = await self.fetch("SELECT MIN(time) FROM messages", ())
+        return None if t is None else float(t)
+
+    async def customers(self, top_n: int, hosted: frozenset[str] | None) -> tuple[CustomerRow, ...]:
+        d = self.q.dialect
+        spam, virus = d.fact("spam"), d.fact("virus")
+        not_found = ", ".join(f"'{v}'" for v in VIRUS_NOT_FOUND)
+        pairs = (f"SELECT m.id AS id, m.sender_domain AS domain FROM messages m "
+                 f"WHERE m.time >= ? AND m.time < ?{self.mscope} AND m.direction = 'outbound' "
+                 "UNION "
+                 f"SELECT m.id AS id, r.domain AS domain FROM messages m JOIN recipients r "
+                 f"ON r.message_id = m.id WHERE m.time >= ? AND m.time < ?{self.mscope} "
+                 "AND m.direction = 'inbound'")
+        sql = ("SELECT p.domain, "
+               "SUM(CASE WHEN m.direction = 'inbound' THEN 1 ELSE 0 END), "
+               "SUM(CASE WHEN m.direction = 'outbound' THEN 1 ELSE 0 END), "
+               "SUM(CASE WHEN m.direction = 'inbound' AND m.tls_version <> '' THEN 1 ELSE 0 END), "
+               "SUM(CASE WHEN m.findings <> '[]' THEN 1 ELSE 0 END), "
+               f"SUM(CASE WHEN {spam} = 'yes' THEN 1 ELSE 0 END), "
+               f"SUM(CASE WHEN {virus} IS NOT NULL AND {virus} NOT IN ({not_found}) THEN 1 ELSE 0 END) "
+               f"FROM ({pairs}) p JOIN messages m ON m.id = p.id GROUP BY p.domain "
+               "ORDER BY COUNT(*) DESC, p.domain")
+        window = (self.w.start, self.w.end, *self.mparams)
+        rows = await self.fetch(sql, window * 2)
+        if hosted is not None:
+            rows = [r for r in rows if str(r[0]) in hosted]
+        rows = rows[:max(0, int(top_n))]
+        out = await self.fetch(
+            "SELECT m.sender_domain, COUNT(*), SUM(CASE WHEN d.tls_level <> 'clear' THEN 1 ELSE 0 END) "
+            "FROM deliveries d JOIN messages m ON m.queue_id = d.queue_id AND m.direction = 'outbound' "
+            "AND m.time >= ? AND m.time < ? WHERE d.time >= ? AND d.time < ? AND d.status = 'sent' "
+            "GROUP BY 1", (self.w.start - QUEUE_SLACK, self.w.end, self.w.start, self.w.end))
+        sent = {str(dom): (_int(n), _int(enc)) for dom, n, enc in out}
+        return tuple(CustomerRow(str(dom), _int(i), _int(o), _int(ei), sent.get(str(dom), (0, 0))[1],
+                                 _int(f), _int(s), _int(v), deliveries_out=sent.get(str(dom), (0, 0))[0])
+                     for dom, i, o, ei, f, s, v in rows)
+
+
+async def build_report(query: Query, iso_week: str, tz: ZoneInfo, top_n: int,
+                       scope: str | None = None, *, retention_days: int = 0,
+                       hosted: Iterable[str] | None = None,
+                       missing: Sequence[str] = ()) -> WeeklyReport:
+    """Every section of one ISO week in `tz`; `scope` (a customer domain) limits every figure
+    to mail sent by or to that domain. `hosted` limits the per-customer table to hosted
+    domains. `missing` names data sources the caller knows are absent (shown in the report)."""
+    scope = scope.lower().rstrip(".") if scope else None
+    bounds = midnights(iso_week, tz)
+    rq = ReportQueries(query, Window.of(iso_week, tz), scope, tz)
+    prev = ReportQueries(query, Window.of(previous_week(iso_week), tz), scope, tz)
+    totals = await rq.totals()
+    oldest = await rq.oldest()
+    previous = await prev.totals() if oldest is not None and oldest < rq.w.start else None
+    hosted_set = frozenset(d.lower() for d in hosted) if hosted is not None else None
+    return WeeklyReport(
+        iso_week=iso_week, timezone=tz.key, period_start=bounds[0], period_end=bounds[-1],
+        totals=totals, previous=previous, tls=await rq.tls(), findings=await rq.findings(top_n),
+        scanners=await rq.scanners(), health=Health() if scope else await rq.health(),
+        retention=Retention(window_days=retention_days,
+                            oldest_record=None if oldest is None else datetime.fromtimestamp(oldest, tz)),
+        customers=await rq.customers(top_n, hosted_set), scope=scope,
+        missing=tuple(missing) + NOT_RECORDED)
