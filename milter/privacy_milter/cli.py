@@ -131,6 +131,11 @@ def _policy_for(path: Path | None) -> Policy:
 # --- handlers ------------------------------------------------------------------------------
 
 def _run(args: argparse.Namespace) -> int:
+    # Signals first, before anything is imported that may start threads of its own (a
+    # native library's worker pool), so every thread inherits the daemon's mask.
+    from . import signals
+
+    signals.prepare()
     from .daemon import run  # imports libmilter: only for the daemon
 
     return run(args.policy, Overrides(socket=args.socket, store=args.store))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import signal
 import socket
 import sys
 import threading
@@ -22,6 +21,7 @@ from typing import Any
 
 import Milter
 
+from . import signals
 from .adapter import MilterAdapter
 from .connwatch import ConnectionWatch, context_fd, raise_fd_limit, socket_inode
 from .errors import PolicyError, PrivacyMilterError
@@ -37,8 +37,7 @@ log = logging.getLogger("privacy_milter")
 libmilter: Any = importlib.import_module("milter")
 
 EX_OK, EX_USAGE, EX_UNAVAILABLE, EX_SOFTWARE, EX_CONFIG = 0, 64, 69, 70, 78
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-RELOAD_SIGNAL = signal.SIGUSR1
+STOP_SIGNALS, RELOAD_SIGNAL = signals.STOP_SIGNALS, signals.RELOAD_SIGNAL
 RELOAD_MIN_INTERVAL = 1.0
 
 
@@ -51,7 +50,7 @@ def run(policy_path: Path, overrides: Overrides) -> int:
     configure_logging(policy.log)
     for warning in milter_socket_warnings(policy.milter):
         log.warning("%s", warning)
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS | {RELOAD_SIGNAL})
+    signals.prepare()  # normally done by the CLI before anything is imported
 
     loop = LoopThread()
     loop.start()
@@ -184,13 +183,15 @@ def _reload_on_signal(runtime: Runtime) -> None:
     storm of signals becomes a few reloads, and mail is served throughout."""
     last = float("-inf")
     while True:
-        signal.sigwait({RELOAD_SIGNAL})
+        arrived = signals.wait_for_reload()
+        if not arrived:
+            continue
         wait = last + RELOAD_MIN_INTERVAL - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        merged = 0
-        while signal.sigtimedwait({RELOAD_SIGNAL}, 0) is not None:
-            merged += 1
+        merged = arrived - 1
+        while more := signals.wait_for_reload(0):
+            merged += more
         if merged or wait > 0:
             log.info("policy reload: SIGUSR1 arrived faster than one a second; merged into one reload")
         try:

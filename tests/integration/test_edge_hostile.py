@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
 
 
 from tests.harness import rawmilter
@@ -111,3 +112,19 @@ def test_a_storm_of_100_sigusr1_is_a_few_reloads_and_mail_keeps_flowing(milter_f
     reloads = m.log().count("policy reloaded (SIGUSR1)")
     assert 1 <= reloads <= 5, reloads
     assert rawmilter.message(m.socket_path, [(b"Subject", b"hi")], queue_id="STORM2", timeout=5) == b"a"
+
+
+def test_the_reload_signal_is_caught_so_no_thread_can_die_of_it(milter_factory):
+    """A thread that leaves SIGUSR1 unblocked (libmilter's signal thread sets a mask of its
+    own; a native library's pool may start at import) would let a reload kill the daemon
+    under a sigwait-only design. SIGUSR1 has a handler: whichever thread takes it, the
+    process lives and the policy is reloaded."""
+    m = milter_factory()
+    status = Path(f"/proc/{m.proc.pid}/status").read_text()
+    caught = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+    assert caught & (1 << (signal.SIGUSR1 - 1))
+    for _ in range(5):
+        os.kill(m.proc.pid, signal.SIGUSR1)
+        time.sleep(0.3)
+    m.wait_for_log(r"policy reloaded \(SIGUSR1\)", 10)
+    assert m.alive()

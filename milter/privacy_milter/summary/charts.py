@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from typing import Any
 
 from .model import Count, DayShare, share
 from .sections import label
@@ -31,7 +29,18 @@ class Chart:
     height: int
 
 
-def _png(fig: Figure) -> bytes:
+def _figure(width_in: float, height_in: float) -> Any:
+    """A matplotlib Figure (Agg). matplotlib is imported here, not with this module: it
+    pulls in numpy, whose native thread pool must not start with the daemon (its threads
+    would not have the daemon's signal mask, and it costs start-up time for a weekly job)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width_in, height_in), layout="constrained")
+
+
+def _png(fig: Any) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
@@ -41,7 +50,7 @@ def _png(fig: Figure) -> bytes:
 def encrypted_share_by_day(days: tuple[DayShare, ...]) -> Chart | None:
     if not days:
         return None
-    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), layout="constrained")
+    fig = _figure(WIDTH_IN, HEIGHT_IN)
     ax = fig.add_subplot()
     xs = range(len(days))
     inbound = [share(d.encrypted_in, d.messages_in) for d in days]
@@ -65,7 +74,7 @@ def outbound_levels(levels: tuple[Count, ...]) -> Chart | None:
     total = sum(c.n for c in levels)
     if not total:
         return None
-    fig = Figure(figsize=(WIDTH_IN, 1.0), layout="constrained")
+    fig = _figure(WIDTH_IN, 1.0)
     ax = fig.add_subplot()
     left = 0.0
     for c in levels:
