@@ -51,6 +51,20 @@ class RawReader(io.RawIOBase):
     def tell(self) -> int:
         return self._pos
 
+    def read(self, size: int | None = -1) -> bytes:
+        """At most what is left: read(25 MB) of a 4 KB message allocates 4 KB, not 25 MB
+        (io.BufferedReader and RawIOBase.read allocate the whole request first)."""
+        left = self._size - self._pos
+        n = left if size is None or size < 0 else min(size, left)
+        if n <= 0:
+            return b""
+        buf = bytearray(n)
+        got = self.readinto(buf)
+        return bytes(buf) if got == n else bytes(buf[:got])
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         want = min(len(view), self._size - self._pos)
@@ -81,4 +95,5 @@ class RawReader(io.RawIOBase):
 
 
 def open_raw(head: bytes, body: Any, size: int) -> BinaryIO:
-    return io.BufferedReader(RawReader(head, body, size), buffer_size=1 << 16)
+    """Unbuffered on purpose: readers take large pieces (the whole message, or 64 KB chunks)."""
+    return RawReader(head, body, size)  # type: ignore[return-value]
