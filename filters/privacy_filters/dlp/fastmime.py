@@ -40,16 +40,17 @@ def fast_parse(raw: bytes, budget: Budget) -> Message | None:
     """The message tree of raw, or None when the stdlib parser must read it."""
     text = raw.decode("ascii", "surrogateescape")  # what BytesFeedParser.feed does
     try:
-        msg, _ = _node(text, 0, len(text), budget, 0)
+        msg = _node(text, 0, len(text), budget, 0)
     except (_Unusual, RecursionError):
         return None
     return msg
 
 
-def _node(text: str, start: int, end: int, budget: Budget, level: int
-          ) -> tuple[Message, Message]:
-    """The message in text[start:end], and the message whose payload the line break before
-    an enclosing boundary is taken from (the feed parser's `_last`)."""
+def _node(text: str, start: int, end: int, budget: Budget, level: int, strip: bool = False
+          ) -> Message:
+    """The message in text[start:end]. strip: it ends at a boundary line, whose line break
+    is taken off the payload of the last message parsed (the feed parser's `_last`: this
+    one, or for message/rfc822 the message inside) without copying the payload twice."""
     if level > MAX_NESTING:
         raise _Unusual
     budget.check()
@@ -62,18 +63,23 @@ def _node(text: str, start: int, end: int, budget: Budget, level: int
         if not boundary or ctype == "multipart/digest":
             raise _Unusual
         msg._payload = _parts(text, body, end, "--" + boundary, budget, level)  # type: ignore[attr-defined]
-        return msg, msg
+        return msg
     if maintype == "message":
         cte = str(msg.get("content-transfer-encoding", "")).strip().lower()
         if ctype != "message/rfc822" or cte in ("base64", "quoted-printable"):
             raise _Unusual
-        inner, _ = _node(text, body, end, budget, level + 1)
+        inner = _node(text, body, end, budget, level + 1, strip)
         if inner.get_content_maintype() == "message":
             raise _Unusual
         msg._payload = [inner]  # type: ignore[attr-defined]
-        return msg, inner
+        return msg
+    if strip:  # the line break before a boundary belongs to the boundary
+        if end - body >= 2 and text.startswith("\r\n", end - 2):
+            end -= 2
+        elif end > body and text[end - 1] in "\r\n":
+            end -= 1
     msg._payload = text[body:end]  # type: ignore[attr-defined]
-    return msg, msg
+    return msg
 
 
 def _headers(text: str, pos: int, end: int, msg: Message, budget: Budget) -> int:
@@ -144,15 +150,7 @@ def _parts(text: str, start: int, end: int, sep: str, budget: Budget, level: int
         else:
             if part_start == at:
                 raise _Unusual  # two boundary lines in a row: the stdlib skips them oddly
-            part, last = _node(text, part_start, at, budget, level + 1)
-            payload = last._payload  # type: ignore[attr-defined]
-            if isinstance(payload, str):
-                # The line break before a boundary belongs to the boundary.
-                if payload.endswith("\r\n"):
-                    last._payload = payload[:-2]  # type: ignore[attr-defined]
-                elif payload.endswith(("\r", "\n")):
-                    last._payload = payload[:-1]  # type: ignore[attr-defined]
-            parts.append(part)
+            parts.append(_node(text, part_start, at, budget, level + 1, strip=True))
         if close:
             return parts
         part_start = line_end
