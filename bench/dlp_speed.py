@@ -15,7 +15,6 @@ bytes (decoded, not scanned as text). CPU is this process's time.process_time().
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import statistics
 import sys
