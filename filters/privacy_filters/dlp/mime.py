@@ -19,6 +19,7 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
 
+from .fastmime import fast_parse
 from .htmltext import html_to_text
 from .limits import Limits
 
@@ -29,6 +30,9 @@ Sink = Callable[[str, str], None]
 # Why something could not be scanned; each reason has its own action in policy.toml.
 REASONS = ("too_large", "too_deep", "encrypted", "unsupported", "time", "budget", "malformed")
 FEED = 64 * 1024  # bytes handed to the MIME parser between two looks at the clock
+# Read the common shapes with fastmime (same tree, a fraction of the time); False makes every
+# message go through the stdlib parser (tests compare the two).
+FAST_PARSE = True
 
 
 class ScanStopped(Exception):
@@ -188,7 +192,9 @@ def walk_message(raw: bytes, sink: Sink, budget: Budget, depth: int = 0,
     from .extract import extract_attachment  # extract also walks nested messages
 
     try:
-        msg = parse(raw, budget)
+        msg = fast_parse(raw, budget) if FAST_PARSE else None
+        if msg is None:
+            msg = parse(raw, budget)
     except ScanStopped:
         raise
     except Exception:  # noqa: BLE001 - the stdlib parser is lenient; anything else is corrupt input
