@@ -104,7 +104,7 @@ class Finding:
     category: str
     confidence: Confidence
     count: int = 1
-    where: str = "body"  # body, subject, attachment: a coarse location, never a file name
+    where: str = "body"  # body, subject, header, attachment: a coarse location, never a file name
     rules: tuple[str, ...] = ()  # symbols of the detection rules that fired (docs/DLP.md)
 
 

@@ -26,7 +26,7 @@ class Explained:
     category: str
     rule: str
     confidence: Confidence
-    where: str   # subject, body, attachment
+    where: str   # subject, header, body, attachment
     part: int    # 1-based count of the texts walked (subject, body parts, attachment texts)
     line: int    # 1-based line in that text, 0 when unknown
     shown: str   # the value masked

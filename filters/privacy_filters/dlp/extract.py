@@ -110,6 +110,8 @@ def _zip(data: bytes, name: str, sink: Sink, budget: Budget, depth: int) -> None
         if len(members) > limits.max_zip_members:
             budget.fail("too_large")
             members = members[:limits.max_zip_members]
+        if members:  # member names are text someone typed, too
+            sink(budget.take_text("\n".join(m.filename for m in members)), "attachment")
         for member in members:
             budget.check()
             body = _read_member(zf, member, budget)

@@ -23,7 +23,7 @@ from .fastmime import fast_parse
 from .htmltext import html_to_text
 from .limits import Limits
 
-# sink(text, where) with where in "subject" | "body" | "attachment"
+# sink(text, where) with where in "subject" | "header" | "body" | "attachment"
 Sink = Callable[[str, str], None]
 
 
@@ -203,7 +203,37 @@ def walk_message(raw: bytes, sink: Sink, budget: Budget, depth: int = 0,
     subject = header_text(msg.get("Subject"))
     if subject:
         sink(budget.take_text(subject), "subject" if where == "body" else where)
+    if notes := free_text_headers(msg):
+        sink(budget.take_text(notes), "header" if where == "body" else where)
     _walk(msg, sink, budget, depth, where, extract_attachment)
+
+
+# Headers people write in, besides Subject: a card in "X-Order-Note:", a password in
+# "Comments:". Machine headers (routing, authentication, spam and virus stamps, vendors'
+# tracking) are left out: they are not written by the sender and hold long tokens.
+FREE_TEXT_HEADERS = frozenset({"comments", "keywords", "summary", "organization", "organisation",
+                               "thread-topic", "content-description", "description", "x-comment",
+                               "x-comments", "x-note", "x-notes"})
+MACHINE_PREFIXES = ("x-ms-", "x-microsoft", "x-exchange", "x-forefront", "x-eop", "x-google", "x-gm-",
+                    "x-received", "x-spam", "x-virus", "x-privacy", "x-proofpoint", "x-ironport",
+                    "x-mimecast", "x-rspamd", "x-amavis", "x-originating", "x-sender", "x-mailgun", "x-ses-",
+                    "x-sg-", "x-feedback", "x-campaign", "x-mc-", "x-cloudmark", "x-apple-", "x-yahoo",
+                    "x-ymail", "x-aol", "x-antispam", "x-sophos", "x-barracuda", "x-forwarded", "x-original",
+                    "x-envelope", "x-authenticat", "x-dkim", "x-arc", "x-msg", "x-message-", "x-mailer",
+                    "x-mimeole", "x-priority", "x-msmail", "x-uid", "x-report", "x-abuse", "x-complaints",
+                    "x-beenthere", "x-list", "x-loop", "x-auto", "x-ovh", "x-scanned", "x-clam", "x-tm-",
+                    "x-kse", "x-zoho", "x-hm", "x-source", "x-php", "x-csa", "x-incoming", "x-mid", "x-job")
+
+
+def free_text_headers(msg: Message) -> str:
+    """The free-text headers as "Name: value" lines (the name is context: "X-Card-Note")."""
+    lines = []
+    for name, value in msg.items():
+        lname = name.lower()
+        if lname in FREE_TEXT_HEADERS or (lname.startswith("x-") and not lname.startswith(MACHINE_PREFIXES)):
+            if text := header_text(value):
+                lines.append(f"{name}: {text}")
+    return "\n".join(lines)
 
 
 def parse(raw: bytes, budget: Budget) -> Message:
@@ -254,6 +284,8 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
         named = "name" in disposition or "name" in str(part.get("Content-Type", "")).lower()
         filename = header_text(part.get_filename(None) if named and _safe_filename(part) else None)
         is_attachment = "attachment" in disposition or bool(filename)
+        if filename:  # "Passwort Wlan 8fK2#pq.txt": a name is text someone typed
+            sink(budget.take_text(filename), "attachment")
         data, incomplete = part_payload(part, budget.limits.max_part_bytes, budget.check)
         if incomplete:
             budget.fail(incomplete)

@@ -98,4 +98,4 @@ class Collector:
         return Report(tuple(findings), self.unscannable, tuple(sorted(self.reasons)))
 
 
-_WHERE_RANK = {"subject": 2, "body": 1, "attachment": 0}
+_WHERE_RANK = {"subject": 3, "header": 2, "body": 1, "attachment": 0}
