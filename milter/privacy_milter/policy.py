@@ -23,8 +23,9 @@ from types import MappingProxyType
 from .errors import PolicyError
 from .plugin import FilterSettings as FilterSettings  # re-exported: the base of every filter's settings
 from .plugin import IpNetwork, check_domain, check_network, domains, in_networks, networks
-from .tlspolicy.config import TlsPolicyConfig
 from .tomlcheck import Problems, Reader
+from .policy_services import (MetricsSettings, SummarySettings, TlsPolicySettings, _build_metrics,
+                              _build_summary, _build_tls_policy, read_mode)
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 @dataclass(frozen=True)
@@ -75,14 +76,6 @@ class NetworkSettings:
 
 
 @dataclass(frozen=True)
-class TlsPolicySettings:
-    """[tls_policy]: the socketmap service Postfix's smtp_tls_policy_maps asks."""
-
-    enabled: bool = True
-    config: TlsPolicyConfig = TlsPolicyConfig()
-
-
-@dataclass(frozen=True)
 class CustomerSettings:
     """Per hosted domain: the filters it opted in to (`virus = true`) and the per-customer
     tables filters own (`[customers."d".dlp_actions]`), read by those filters' modules."""
@@ -95,41 +88,6 @@ class CustomerSettings:
 
     def table(self, key: str) -> Any:
         return self.tables.get(key)
-
-
-@dataclass(frozen=True)
-class MetricsSettings:
-    """[metrics]: the Prometheus endpoint; off unless `listen` is set."""
-
-    listen: str = ""            # "127.0.0.1:9469"
-    allow_remote: bool = False  # a non-loopback address must be asked for explicitly
-
-    @property
-    def address(self) -> tuple[str, int] | None:
-        if not self.listen:
-            return None
-        host, _, port = self.listen.rpartition(":")
-        return host.strip("[]"), int(port)
-
-
-@dataclass(frozen=True)
-class SummarySettings:
-    """[summary]: the weekly summary email and the delivery-log reader (docs/SUMMARY.md).
-    Off until a recipient is set (admins, or a customer's own)."""
-
-    enabled: bool = False
-    recipients: tuple[str, ...] = ()
-    from_address: str = ""        # empty: privacy-milter@ the host name
-    weekday: int = 0              # Monday = 0
-    hour: int = 7
-    timezone: str = "Europe/London"
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
-    top_n: int = 10
-    customers: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
-    maillog: str = ""             # Postfix's log file to follow; empty: no delivery-log reader
-    maillog_state: Path = Path("/var/lib/privacy-milter/maillog.pos")
-    maillog_interval: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -276,18 +234,6 @@ def _build(top: Reader, source: str) -> Policy:
                   summary=summary)
 
 
-def _mode(r: Reader, key: str, default: int) -> int:
-    text = r.string(key, oct(default)[2:].rjust(4, "0"))
-    try:
-        mode = int(text, 8)
-        if not 0 <= mode <= 0o777:
-            raise ValueError
-    except ValueError:
-        r.problem(key, f'must be an octal mode such as "0660"; got "{text}"')
-        return default
-    return mode
-
-
 def _build_milter(r: Reader) -> MilterSettings:
     d = MilterSettings()
     socket = r.string("socket", d.socket)
@@ -295,7 +241,7 @@ def _build_milter(r: Reader) -> MilterSettings:
         r.problem("socket", problem)
     settings = MilterSettings(
         socket=socket,
-        socket_mode=_mode(r, "socket_mode", d.socket_mode),
+        socket_mode=read_mode(r, "socket_mode", d.socket_mode),
         timeout=r.integer("timeout", d.timeout, 1, 3600),
         max_connections=r.integer("max_connections", d.max_connections, 1, 100000),
         allow_remote=r.boolean("allow_remote", d.allow_remote),
@@ -405,56 +351,6 @@ def _build_network(r: Reader) -> NetworkSettings:
     return settings
 
 
-def _build_tls_policy(r: Reader) -> TlsPolicySettings:
-    d = TlsPolicyConfig()
-    pins_reader = r.table("pins")
-    pins: dict[str, str] = {}
-    for domain in pins_reader.keys():
-        level = pins_reader.string(domain, "encrypt", ("encrypt", "secure", "dane-only"))
-        if problem := check_domain(domain.lstrip(".")):
-            pins_reader.problem(domain, problem)
-        else:
-            pins[domain] = level
-    pins_reader.done()
-    nameserver = r.string("nameserver", d.nameserver or "")
-    if nameserver:
-        try:
-            ipaddress.ip_address(nameserver)
-        except ValueError:
-            r.problem("nameserver", "must be an IP address such as 127.0.0.1 (a local validating resolver)")
-            nameserver = d.nameserver or ""
-    kwargs = dict(
-        socket_path=r.string("socket", d.socket_path),
-        socket_mode=_mode(r, "socket_mode", d.socket_mode),
-        map_name=r.string("map_name", d.map_name),
-        nameserver=nameserver or None,
-        nameserver_port=r.integer("nameserver_port", d.nameserver_port, 1, 65535),
-        dns_timeout=r.number("dns_timeout", d.dns_timeout, 0.1, 60),
-        dane_enabled=r.boolean("dane", d.dane_enabled),
-        mtasts_enabled=r.boolean("mta_sts", d.mtasts_enabled),
-        mtasts_fetch_timeout=r.number("mta_sts_fetch_timeout", d.mtasts_fetch_timeout, 0.1, 120),
-        mtasts_ca_file=r.string("mta_sts_ca_file", d.mtasts_ca_file or "") or None,
-        mtasts_servername=r.boolean("mta_sts_servername", d.mtasts_servername),
-        mtasts_stale_grace=r.number("mta_sts_stale_grace", d.mtasts_stale_grace, 0, 30 * 86400),
-        probe_enabled=r.boolean("probe", d.probe_enabled),
-        probe_port=r.integer("probe_port", d.probe_port, 1, 65535),
-        probe_timeout=r.number("probe_timeout", d.probe_timeout, 0.1, 120),
-        probe_helo=r.string("probe_helo", d.probe_helo),
-        pins=pins,
-    )
-    enabled = r.boolean("enabled", True)
-    if not str(kwargs["socket_path"]).startswith("/"):
-        r.problem("socket", "must be an absolute path")
-        kwargs["socket_path"] = d.socket_path
-    try:
-        config = TlsPolicyConfig(**kwargs)  # type: ignore[arg-type]
-    except ValueError as exc:
-        r.problem("", str(exc))
-        config = d
-    r.done()
-    return TlsPolicySettings(enabled=enabled, config=config)
-
-
 def _build_customers(r: Reader) -> Mapping[str, CustomerSettings]:
     from .registry import FILTERS
 
@@ -472,82 +368,3 @@ def _build_customers(r: Reader) -> Mapping[str, CustomerSettings]:
         c.done()
     r.done()
     return MappingProxyType(customers)
-
-
-def _build_metrics(r: Reader) -> MetricsSettings:
-    d = MetricsSettings()
-    listen = r.string("listen", d.listen)
-    allow_remote = r.boolean("allow_remote", d.allow_remote)
-    if listen:
-        host, _, port = listen.rpartition(":")
-        try:
-            ip = ipaddress.ip_address(host.strip("[]"))
-            if not (port.isdigit() and 0 < int(port) < 65536):
-                raise ValueError
-        except ValueError:
-            r.problem("listen", 'must be an address and port such as "127.0.0.1:9469" or "[::1]:9469"')
-        else:
-            if not ip.is_loopback and not allow_remote:
-                r.problem("listen", "is not a loopback address: the metrics would be open to the network; "
-                                    "set allow_remote = true if that is meant (and firewall the port)")
-    r.done()
-    return MetricsSettings(listen=listen, allow_remote=allow_remote)
-
-
-def _check_address(text: str) -> str | None:
-    local, at, domain = text.rpartition("@")
-    if not at or not local or any(c in local for c in ' <>,;"\\') or not local.isprintable():
-        return "must be a mail address such as postmaster@example.com"
-    return check_domain(domain)
-
-
-def _check_timezone(name: str) -> str | None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return "is not a known IANA time zone such as Europe/London"
-    return None
-
-
-def _build_summary(r: Reader) -> SummarySettings:
-    from .scheduler import WEEKDAYS
-
-    d = SummarySettings()
-    recipients = r.strings("recipients", (), _check_address)
-    sender = r.string("from", d.from_address)
-    if sender and (problem := _check_address(sender)):
-        r.problem("from", problem)
-        sender = ""
-    zone = r.string("timezone", d.timezone)
-    if problem := _check_timezone(zone):
-        r.problem("timezone", problem)
-        zone = d.timezone
-    table = r.table("customers")
-    customers: dict[str, tuple[str, ...]] = {}
-    for domain in table.keys():
-        c = table.table(domain)
-        if problem := check_domain(domain):
-            table.problem(domain, problem)
-        customers[domain.lower().rstrip(".")] = c.strings("recipients", (), _check_address)
-        c.done()
-    table.done()
-    enabled = r.boolean("enabled", bool(recipients or any(customers.values())))
-    if enabled and not (recipients or any(customers.values())):
-        r.problem("enabled", "the summary is enabled but has no recipient: set recipients "
-                             "(or a customer's recipients)")
-        enabled = False
-    maillog = r.string("maillog", d.maillog)
-    if maillog and not maillog.startswith("/"):
-        r.problem("maillog", "must be an absolute path such as /var/log/mail.log")
-        maillog = ""
-    settings = SummarySettings(
-        enabled=enabled, recipients=recipients, from_address=sender,
-        weekday=WEEKDAYS.index(r.string("weekday", WEEKDAYS[d.weekday], WEEKDAYS)),
-        hour=r.integer("hour", d.hour, 0, 23), timezone=zone,
-        smtp_host=r.string("smtp_host", d.smtp_host), smtp_port=r.integer("smtp_port", d.smtp_port, 1, 65535),
-        top_n=r.integer("top_n", d.top_n, 0, 1000), customers=MappingProxyType(customers),
-        maillog=maillog, maillog_state=Path(r.string("maillog_state", str(d.maillog_state))),
-        maillog_interval=r.number("maillog_interval", d.maillog_interval, 1, 3600))
-    r.done()
-    return settings
