@@ -105,7 +105,8 @@ class Runtime:
         runtime.scheduler.runs = store  # once-per-period jobs record their runs in the store
         runtime.scheduler.add(Job("purge", Daily(PURGE_AT), runtime.purge, at_start=True))
         runtime.scheduler.tz = ZoneInfo(policy.summary.timezone)  # weekday/hour are local
-        for job in summary_jobs(policy):  # the weekly summary; the delivery-log reader
+        policy_for = tls_service.policy_for if tls_service is not None else None
+        for job in summary_jobs(policy, policy_for=policy_for):  # the weekly summary; the delivery-log reader
             runtime.scheduler.add(job)
         runtime.scheduler.start()
         await asyncio.to_thread(runtime._filters_hook, "start")

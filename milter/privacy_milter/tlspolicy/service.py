@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from collections import OrderedDict
 import time
 from collections.abc import Callable, Mapping
 
@@ -24,7 +25,7 @@ from privacy_milter.tlspolicy.config import TlsPolicyConfig
 from privacy_milter.tlspolicy.dane import DaneChecker
 from privacy_milter.tlspolicy.dnsclient import DnsClient, make_resolver
 from privacy_milter.tlspolicy.https import PolicyFetcher, StaticHostResolver
-from privacy_milter.tlspolicy.model import Decision, LookupTempError, TlsClass
+from privacy_milter.tlspolicy.model import Decision, LookupTempError, Source, TlsClass
 from privacy_milter.tlspolicy.mtasts import MtaStsResolver
 from privacy_milter.tlspolicy.probe import Prober
 from privacy_milter.tlspolicy.resolver import PolicyResolver
@@ -32,6 +33,10 @@ from privacy_milter.tlspolicy.responder import SocketmapResponder
 from privacy_milter.tlspolicy.socketmap import Request, Response
 
 log = logging.getLogger("privacy_milter.tlspolicy")
+
+
+ANSWERED_MAX = 10_000  # next hops remembered for policy_for
+POLICY_NAMES = {Source.DANE: "dane", Source.MTA_STS: "mta-sts", Source.PIN: "pin", Source.NONE: "opportunistic"}
 
 
 class TlsPolicyService:
@@ -47,6 +52,7 @@ class TlsPolicyService:
         `https_hosts`: host → (address, port) for policy fetches, or an aiohttp resolver
         (tests; default: the system's name resolution)."""
         self.config = config
+        self._answered: OrderedDict[str, str] = OrderedDict()
         self.cache = cache if cache is not None else MemoryPolicyCache(config.cache_size)
         resolver = dns_resolver or make_resolver(config.nameserver, config.nameserver_port, config.dns_timeout)
         self.dns = DnsClient(resolver)
@@ -127,7 +133,21 @@ class TlsPolicyService:
             return Response.temp("TLS policy lookup failed")
         policy = decision.postfix_policy()
         log.info("tls policy: %s → %s (%s: %s)", key, policy or "NOTFOUND", decision.source.value, decision.detail)
+        self._remember(key, decision.source)
         return Response.ok(policy) if policy else Response.notfound()
+
+    def _remember(self, key: str, source: Source) -> None:
+        domain = key.strip("[]").rsplit("]:", 1)[0].strip("[]").lower().lstrip(".")
+        self._answered[domain] = POLICY_NAMES.get(source, "opportunistic")
+        self._answered.move_to_end(domain)
+        while len(self._answered) > ANSWERED_MAX:
+            self._answered.popitem(last=False)
+
+    def policy_for(self, domain: str) -> str:
+        """The TLS policy Postfix was last given for `domain` (dane, mta-sts, pin or
+        opportunistic), "unknown" if it never asked: what the delivery-log reader records
+        per delivery. Safe from any thread (one dict read)."""
+        return self._answered.get(domain.lower(), "unknown")
 
     async def classify(self, domain: str) -> TlsClass:
         """AUTHENTICATED, TLS, PLAIN or UNKNOWN for a recipient domain (see classify.py).

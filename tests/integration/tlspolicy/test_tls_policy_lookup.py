@@ -35,6 +35,8 @@ async def test_tls_dane_domain_is_dane_only(tls_service: Make, socketmap_client:
     dane_domain("dane.test", hosts=("mx1", "mx2"))
     service = await tls_service()
     assert await ask(service, socketmap_client, "dane.test") == "OK dane-only"
+    assert service.policy_for("dane.test") == "dane"  # what the delivery-log reader records
+    assert service.policy_for("never-asked.test") == "unknown"
     # the validating resolver was asked for DNSSEC status: AD and DO on every query
     assert dns_stub.queries and all(ad and do for _, _, ad, do in dns_stub.queries)
 
@@ -44,6 +46,7 @@ async def test_tls_insecure_zone_gets_no_dane(tls_service: Make, socketmap_clien
     dns_stub.add("_25._tcp.mx.plain.test", "TLSA", "3 1 1 " + "5a" * 32)  # TLSA in an unsigned zone
     service = await tls_service()
     assert await ask(service, socketmap_client, "plain.test") == "NOTFOUND "
+    assert service.policy_for("plain.test") == "opportunistic"
 
 
 async def test_tls_partial_dane_is_dane(tls_service: Make, socketmap_client: Connect, dane_domain: Any,
