@@ -15,6 +15,8 @@ from importlib import metadata
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from prometheus_client.exposition import start_http_server
 
 from .model import Action, Message, Verdict
@@ -30,6 +32,7 @@ VIRUS_RESULTS = frozenset({"clean", "not-opted-in", "too-large", "breaker-open",
 SPAM_RESULTS = {"yes": "spam", "no": "ham", "not-opted-in": "not-opted-in", "too-large": "too-large",
                 "breaker-open": "breaker-open"}
 FLAGGED_ACTIONS = frozenset({"encrypt", "reject", "quarantine", "tempfail", "accept", "tag"})
+DKIM_RESULTS = frozenset({"pass", "fail", "neutral", "temperror", "permerror", "none", "signed", "unsigned"})
 UNSCANNABLE = frozenset({"too_large", "too_deep", "encrypted", "unsupported", "time", "budget", "malformed"})
 
 # Seconds: a message is judged in a few ms; scanners and a deadline push it to tens of s.
@@ -74,8 +77,11 @@ class Metrics:
                                registry=r)
         self.store_backlog = Gauge("privacy_milter_store_backlog_records",
                                    "Records waiting to be written to the store", registry=r)
-        self.store_failures = Counter("privacy_milter_store_write_failures_total",
-                                      "Failed attempts to write a batch of records", registry=r)
+        self._store = _StoreCounters()
+        r.register(self._store)
+        self.dkim = Counter("privacy_milter_dkim_results_total",
+                            "DKIM: outbound signed/unsigned, inbound one per signature by result (none: no "
+                            "signature)", ["direction", "result"], registry=r)
         Info("privacy_milter_build", "The running version", registry=r).info({"version": _version()})
         self._server: Any = None
 
@@ -106,6 +112,11 @@ class Metrics:
             self.scanner.labels("spam", "error" if failed else SPAM_RESULTS.get(value, "other")).inc()
         elif key == "flagged_action":
             self.flagged.labels(bounded(value, FLAGGED_ACTIONS)).inc()
+        elif key == "dkim" and filter_name == "dkim":  # "signed:alg,..." | "unsigned:why" | "tempfail:error"
+            self.dkim.labels("outbound", "signed" if value.startswith("signed") else "unsigned").inc()
+        elif key == "dkim_result" and filter_name == "dkim":  # "d.example:pass,e.example:fail" | "none"
+            for item in value.split(","):
+                self.dkim.labels("inbound", bounded(item.rsplit(":", 1)[-1].strip(), DKIM_RESULTS)).inc()
         elif key == "unscannable_reasons":  # comma-separated
             for reason in value.split(","):
                 self.unscannable.labels(bounded(reason, UNSCANNABLE)).inc()
@@ -113,8 +124,13 @@ class Metrics:
     def reloaded(self, ok: bool) -> None:
         self.reloads.labels("ok" if ok else "refused").inc()
 
-    def watch_store(self, backlog: Callable[[], int]) -> None:
+    def watch_store(self, backlog: Callable[[], int], failures: Callable[[], int] | None = None,
+                    dropped: Callable[[], int] | None = None) -> None:
+        """The store writer's figures, read at each scrape: records waiting, failed write (or
+        open) attempts and records dropped with the backlog full, since the daemon started."""
         self.store_backlog.set_function(backlog)
+        self._store.failures = failures or self._store.failures
+        self._store.dropped = dropped or self._store.dropped
 
     # --- serving ------------------------------------------------------------------------
 
@@ -131,6 +147,42 @@ class Metrics:
             server.server_close()
             thread.join(5)
             self._server = None
+
+
+class _StoreCounters(Collector):
+    """Counters whose values the store writer keeps: read at scrape time, never reset."""
+
+    def __init__(self) -> None:
+        self.failures: Callable[[], int] = lambda: 0
+        self.dropped: Callable[[], int] = lambda: 0
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        yield CounterMetricFamily("privacy_milter_store_write_failures",
+                                  "Failed attempts to open the store or write a batch of records",
+                                  value=self.failures())
+        yield CounterMetricFamily("privacy_milter_store_dropped_records",
+                                  "Records dropped because the backlog was full (the store failing long)",
+                                  value=self.dropped())
+
+    def describe(self) -> Iterable[CounterMetricFamily]:
+        return self.collect()
+
+
+def count_failures(writer: Any) -> Callable[[], int]:
+    """A count of the writer's failed attempts. The writer counts `health.failures` when it
+    has that field; until then its one failure hook (`_failed`) is wrapped to count."""
+    health = getattr(writer, "health", None)
+    if health is not None and hasattr(health, "failures"):
+        return lambda: int(health.failures)
+    count = [0]
+    inner = writer._failed
+
+    def failed(error: str) -> None:
+        count[0] += 1
+        inner(error)
+
+    writer._failed = failed
+    return lambda: count[0]
 
 
 def _version() -> str:

@@ -28,7 +28,7 @@ from .model import Action, Message, Result, Verdict
 from .pipeline import DEFAULT_REPLIES, Pipeline, Prepared
 from .services import DnsTxt, Services
 from .policy import Overrides, Policy, load_with
-from .metrics import Metrics
+from .metrics import Metrics, count_failures
 from .registry import FILTERS, build_pipeline
 from .scheduler import Daily, Job, Scheduler
 from .store import AddressHasher, Store, open_store, record_from
@@ -96,6 +96,7 @@ class Runtime:
                                  f"{policy.tls_policy.config.socket_path}: {exc}") from None
         runtime = cls(policy, store, hasher, policy_path=policy_path, overrides=overrides,
                       tls_service=tls_service)
+        runtime.metrics.watch_store(lambda: len(store._pending), count_failures(store), lambda: store.health.dropped)
         if (address := policy.metrics.address) is not None:
             try:
                 runtime.metrics.serve(*address)

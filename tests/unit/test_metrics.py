@@ -101,3 +101,39 @@ async def test_reloads_are_counted_ok_and_refused(tmp_path):
         await rt.stop()
     assert _value(rt.metrics, "privacy_milter_policy_reloads_total", result="ok") == 1
     assert _value(rt.metrics, "privacy_milter_policy_reloads_total", result="refused") == 1
+
+
+def test_dkim_results_are_counted_with_bounded_labels_and_no_domain():
+    m = Metrics(["dkim"])
+    out = _message(Direction.OUTBOUND)
+    m.observe(out, Verdict(Action.ACCEPT, (Result("dkim", facts=(("dkim", "signed:rsa-sha256,ed25519-sha256"),)),)), 0.01)
+    m.observe(out, Verdict(Action.ACCEPT, (Result("dkim", facts=(("dkim", "unsigned:not a signing domain"),)),)), 0.01)
+    inbound = _message(Direction.INBOUND, "TLSv1.3")
+    m.observe(inbound, Verdict(Action.ACCEPT, (Result("dkim", facts=(
+        ("dkim_result", "bank.example:pass,evil.example:fail,x.example:weird"),)),)), 0.01)
+    m.observe(inbound, Verdict(Action.ACCEPT, (Result("dkim", facts=(("dkim_result", "none"),)),)), 0.01)
+    dkim = "privacy_milter_dkim_results_total"
+    assert _value(m, dkim, direction="outbound", result="signed") == 1
+    assert _value(m, dkim, direction="outbound", result="unsigned") == 1
+    assert _value(m, dkim, direction="inbound", result="pass") == 1
+    assert _value(m, dkim, direction="inbound", result="fail") == 1
+    assert _value(m, dkim, direction="inbound", result="other") == 1
+    assert _value(m, dkim, direction="inbound", result="none") == 1
+    text = _exposition(m)
+    assert "bank.example" not in text and "evil.example" not in text
+
+
+async def test_store_backlog_failures_and_drops_are_read_from_the_writer(tmp_path):
+    from privacy_milter.metrics import count_failures
+    from privacy_milter.store import SqliteStore
+
+    store = SqliteStore(tmp_path / "m.db")
+    m = Metrics()
+    m.watch_store(lambda: len(store._pending), count_failures(store), lambda: store.health.dropped)
+    store._failed("store write failed: disk I/O error")
+    store._failed("store write failed: disk I/O error")
+    store.health.dropped = 3
+    assert _value(m, "privacy_milter_store_write_failures_total") == 2
+    assert _value(m, "privacy_milter_store_dropped_records_total") == 3
+    assert _value(m, "privacy_milter_store_backlog_records") == 0
+    assert store.health.failing_since is not None, "the writer's own hook still ran"

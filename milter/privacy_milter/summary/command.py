@@ -1,6 +1,6 @@
 """`privacy-milter summary --preview | --html FILE | --send [--week 2026-W48]`.
 
-Reads the store read-only (never creates it); a store that does not exist yet gives an empty
+Reads the store named by `[store] backend` read-only (never creates it); a store that does not exist yet gives an empty
 report, and says so on standard error. `--html` writes the HTML with its charts beside it,
 the `cid:` references rewritten to the file names, so a browser shows what a client would.
 """
@@ -20,9 +20,9 @@ from ..services import SmtpSender
 from .compose import compose
 from .job import sender_address
 from .model import WeeklyReport
-from .queries import SqliteQuery, build_report, iso_week_of, previous_week, week_start
+from .queries import build_report, iso_week_of, previous_week, week_start
 from .render import CID_DOMAIN, render
-from .source import open_readonly
+from .source import describe, report_query
 
 ABSENT = {"deliveries": "outbound deliveries (the delivery-log reader has written none)",
           "maillog_polls": "unparsed log lines (the delivery-log reader has not run)"}
@@ -32,17 +32,14 @@ async def load_report(policy: Policy, week: str | None, now: float | None = None
     s = policy.summary
     tz = ZoneInfo(s.timezone)
     week = week or previous_week(iso_week_of(datetime.fromtimestamp(now or time.time(), UTC), tz))
-    db, missing, exists = await open_readonly(policy.store.path)
-    try:
+    async with report_query(policy.store, readonly=True) as (query, missing, exists):
         if not exists:
-            print(f"privacy-milter: the store {policy.store.path} does not exist yet: "
+            print(f"privacy-milter: the store {describe(policy.store)} does not exist yet: "
                   "showing an empty report", file=sys.stderr)
-        return await build_report(SqliteQuery(db), week, tz, s.top_n,
+        return await build_report(query, week, tz, s.top_n,
                                   retention_days=policy.store.retention_days,
                                   hosted=policy.network.hosted_domains or None,
                                   missing=[ABSENT[m] for m in missing if m in ABSENT])
-    finally:
-        await db.close()
 
 
 def write_html(report: WeeklyReport, path: Path) -> list[Path]:

@@ -10,9 +10,10 @@ count, never by address. The maillog job reads new Postfix log lines in a worker
 writes the deliveries and the poll's counts, and only then saves the reader's position, so
 a crash between the two reads a line again rather than losing it.
 
-Until the store's backends carry these tables and a run log, both jobs open the SQLite
-store file themselves (short connections) and create their tables if needed; the RunLog
-here is the job_runs table. The lead swaps in the store's own.
+Both jobs open the store named by `[store] backend` themselves, with short connections
+(source.py): the SQLite file (creating the summary's tables if needed), or the shared
+PostgreSQL database (pg_source.py), where the weekly report covers every host's records
+with a per-host line. On a shared store the scheduler's `claim_run` makes one host send it.
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ from ..policy import Policy
 from ..scheduler import Every, Job, Weekly
 from ..services import SmtpSender
 from .compose import compose
-from .deliveries_schema import INSERT_POLL, insert_deliveries
-from .source import open_for_jobs
-from .queries import SqliteQuery, build_report, iso_week_of, previous_week
+from .source import report_query, write_poll
+from .queries import build_report, iso_week_of, previous_week
 
 log = logging.getLogger("privacy_milter.summary")
 
@@ -64,13 +64,12 @@ class WeeklySummary:
         week, tz = self.week(), ZoneInfo(s.timezone)
         groups: list[tuple[str | None, tuple[str, ...]]] = [(None, s.recipients)] if s.recipients else []
         groups += [(domain, rcpts) for domain, rcpts in s.customers.items() if rcpts]
-        db = await open_for_jobs(self.policy.store.path)
-        try:
+        async with report_query(self.policy.store, readonly=False) as (query, _, _):
             for scope, rcpts in groups:
                 key = (week, scope or "")
                 if key in self._sent:
                     continue
-                report = await build_report(SqliteQuery(db), week, tz, s.top_n, scope,
+                report = await build_report(query, week, tz, s.top_n, scope,
                                             retention_days=self.policy.store.retention_days,
                                             hosted=self.policy.network.hosted_domains or None)
                 msg = compose(report, sender_address(self.policy), list(rcpts),
@@ -79,8 +78,6 @@ class WeeklySummary:
                 self._sent.add(key)
                 log.info("summary %s%s sent to %d recipient(s)", week,
                          f" for {scope}" if scope else "", len(rcpts))
-        finally:
-            await db.close()
 
 
 class MaillogPoll:
@@ -93,13 +90,7 @@ class MaillogPoll:
         deliveries = await asyncio.to_thread(self.follower.poll, False)
         lines, unparsed = stats.lines - before[0], stats.unparsed - before[1]
         if deliveries or lines:
-            db = await open_for_jobs(self.policy.store.path)
-            try:
-                await insert_deliveries(db, deliveries)
-                await db.execute(INSERT_POLL, (time.time(), lines, unparsed))
-                await db.commit()
-            finally:
-                await db.close()
+            await write_poll(self.policy.store, deliveries, lines, unparsed, time.time())
         await asyncio.to_thread(self.follower.commit)   # only after the rows are stored
         return len(deliveries)
 

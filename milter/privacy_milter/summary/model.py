@@ -140,7 +140,8 @@ class HostLine:
     host: str                    # the machine running the milter
     messages: int
     tempfails: int
-    restarts: int
+    restarts: int                # not recorded yet (see queries.NOT_RECORDED): 0
+    deliveries: int = 0          # sent deliveries its delivery-log reader saw
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from .model import (CategoryAction, Count, CustomerRow, DayShare, FindingsSection, Health,
+                    HostLine,
                     Retention, ScannerRow, ScannerSection, TlsSection, Totals, WeeklyReport)
 
 IN, OUT = "inbound", "outbound"
@@ -301,6 +302,25 @@ class ReportQueries:
                      for dom, i, o, ei, f, s, v in rows)
 
 
+    async def hosts(self) -> tuple[HostLine, ...]:
+        """One line per mail host, from `messages.host` and `deliveries.host` (the host that
+        logged it). A log's short name ("mx1") joins the record's full one ("mx1.example.net")
+        when that is unambiguous. Shown only when the week has more than one host."""
+        per: dict[str, list[int]] = {}
+        for host, n, tempfails in await self.messages(
+                "m.host, COUNT(*), SUM(CASE WHEN m.action = 'tempfail' THEN 1 ELSE 0 END)", "", "GROUP BY 1"):
+            per[str(host or "unknown")] = [_int(n), _int(tempfails), 0]
+        for host, n in await self.deliveries("d.host, COUNT(*)", " AND d.status = 'sent'", "GROUP BY 1"):
+            name = str(host or "unknown")
+            if name not in per:
+                full = [h for h in per if h.split(".", 1)[0] == name]
+                name = full[0] if len(full) == 1 else name
+            per.setdefault(name, [0, 0, 0])[2] += _int(n)
+        if len(per) < 2:
+            return ()
+        return tuple(HostLine(h, v[0], v[1], 0, deliveries=v[2]) for h, v in sorted(per.items()))
+
+
 async def build_report(query: Query, iso_week: str, tz: ZoneInfo, top_n: int,
                        scope: str | None = None, *, retention_days: int = 0,
                        hosted: Iterable[str] | None = None,
@@ -323,4 +343,5 @@ async def build_report(query: Query, iso_week: str, tz: ZoneInfo, top_n: int,
         retention=Retention(window_days=retention_days,
                             oldest_record=None if oldest is None else datetime.fromtimestamp(oldest, tz)),
         customers=await rq.customers(top_n, hosted_set), scope=scope,
+        hosts=() if scope else await rq.hosts(),
         missing=tuple(missing) + NOT_RECORDED)

@@ -160,7 +160,7 @@ def sections(r: WeeklyReport) -> list[Section]:
     if r.hosts and r.scope is None:
         out.append(Section(
             "hosts", "Hosts", "",
-            (Table(("host", "messages", "tempfails", "restarts"),
-                   tuple((label(x.host), num(x.messages), num(x.tempfails), num(x.restarts))
+            (Table(("host", "messages", "tempfails", "deliveries out"),
+                   tuple((label(x.host), num(x.messages), num(x.tempfails), num(x.deliveries))
                          for x in r.hosts), (False, True, True, True)),)))
     return out

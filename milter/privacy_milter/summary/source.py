@@ -1,17 +1,25 @@
-"""Open the SQLite store for the summary: read-only for the CLI, read-write for the daemon's
-jobs; a table that is not there yet (a new install, a reader that never ran) is stood in for
-by an empty TEMP table, and named, so the report says what it could not see.
+"""Open the store for the summary, by `[store] backend`: read-only for the CLI, read-write
+for the daemon's jobs. SQLite: a table that is not there yet (a new install, a reader that
+never ran) is stood in for by an empty TEMP table, and named, so the report says what it
+could not see. PostgreSQL (pg_source.py): the store's own tables, made by the daemon's
+migrations; a database without them yet gives an empty report (an in-memory stand-in).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
+from ..errors import StoreError
+from ..policy import StoreSettings
 from ..store import schema as store_schema
-from .deliveries_schema import DDL
+from .deliveries_schema import DDL, INSERT_POLL, insert_deliveries
+from .queries import Query, SqliteQuery
 
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 
@@ -64,3 +72,61 @@ async def open_readonly(path: Path) -> tuple[aiosqlite.Connection, list[str], bo
         return db, await stand_in(db), False
     db = await aiosqlite.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=30.0)
     return db, await stand_in(db), True
+
+
+def describe(settings: StoreSettings) -> str:
+    """The store, for messages: the SQLite path, or the PostgreSQL database and host only."""
+    if settings.backend == "postgresql":
+        from .pg_source import where
+
+        return where(settings.conninfo)
+    return str(settings.path)
+
+
+@asynccontextmanager
+async def report_query(settings: StoreSettings, *, readonly: bool) -> AsyncIterator[tuple[Query, list[str], bool]]:
+    """(the Query, the tables stood in for, whether the store exists) for one report."""
+    if settings.backend == "postgresql":
+        from .pg_source import PgQuery, connect, missing_tables
+
+        conn = await connect(settings, readonly=readonly)
+        try:
+            missing = await missing_tables(conn)
+            if not missing:
+                yield PgQuery(conn), [], True
+                return
+        finally:
+            await conn.close()
+        if not readonly:  # the daemon migrates the store before its jobs run: retried later
+            raise StoreError(f"the store ({describe(settings)}) has no {', '.join(missing)} table yet")
+        db = await aiosqlite.connect(":memory:")
+        try:
+            yield SqliteQuery(db), await stand_in(db), False
+        finally:
+            await db.close()
+        return
+    if readonly:
+        db, missing, exists = await open_readonly(settings.path)
+    else:
+        db, missing, exists = await open_for_jobs(settings.path), [], True
+    try:
+        yield SqliteQuery(db), missing, exists
+    finally:
+        await db.close()
+
+
+async def write_poll(settings: StoreSettings, deliveries: Iterable[Any], lines: int, unparsed: int,
+                     now: float) -> None:
+    """The delivery-log reader's rows and its poll's counts, in one transaction."""
+    if settings.backend == "postgresql":
+        from . import pg_source
+
+        await pg_source.write_poll(settings, pg_source.rows_of(deliveries), (now, lines, unparsed))
+        return
+    db = await open_for_jobs(settings.path)
+    try:
+        await insert_deliveries(db, deliveries)
+        await db.execute(INSERT_POLL, (now, lines, unparsed))
+        await db.commit()
+    finally:
+        await db.close()
