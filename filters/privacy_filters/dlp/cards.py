@@ -86,7 +86,10 @@ def _judge(text: str, start: int, end: int, groups: list[int], loose: bool = Fal
     clause = max(before.rfind("\n"), before.rfind(". "), before.rfind(";")) + 1
     not_card_at = ctx.last_match_end(ctx.NOT_CARD_WORDS, before[clause:])
     not_card_at = not_card_at + clause if not_card_at >= 0 else -1
-    if not_card_at > card_at and not_card_at >= len(before) - 32:
+    # "Card for the order: N exp 09/27": a card word earlier in the same clause and an expiry
+    # after the number outweigh the order word between them.
+    carded = card_at >= clause and bool(ctx.EXPIRY.search(after))
+    if not_card_at > card_at and not_card_at >= len(before) - 32 and not carded:
         return None  # the word right before says order/reference/phone number
     rule = "card.luhn_iin_context"
     if ctx.STRONG_CARD_WORDS.search(before) or ctx.STRONG_CARD_WORDS.search(after):

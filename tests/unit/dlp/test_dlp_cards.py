@@ -66,3 +66,17 @@ def test_two_cards_count_two(scan_text):
 def test_grouped_card_without_words_is_low(scan_text):
     report = scan_text(f"My number is {spaced(VISA)}")
     assert report.findings[0].confidence is Confidence.LOW
+
+
+def test_a_card_word_and_an_expiry_outweigh_an_order_word_between_them():
+    """Found by the metrics scrape test: 'Card for the order: N exp 09/27' was accepted."""
+    from privacy_filters.dlp import scan
+    from privacy_milter.model import Confidence
+
+    def cards(text):
+        raw = ("From: a@b\r\nSubject: x\r\n\r\n" + text + "\r\n").encode()
+        return [(f.confidence, f.rules) for f in scan(raw).findings if f.category == "payment_card"]
+
+    assert cards("Card for the order: 4539 1488 0343 6467 exp 09/27") == [(Confidence.HIGH, ("card.luhn_iin_context",))]
+    assert cards("Order 4539 1488 0343 6467") == []                      # an order number stays one
+    assert cards("Order number 4539148803436467 placed 09/27") == []     # a date is not an expiry word's card
