@@ -48,7 +48,8 @@ _LOCK: Final = re.compile(r"(?i)\b(?:" + LOCK_WORDS + r")")
 _CODE_AFTER: Final = re.compile(
     r"(?P<gap>(?:[^\d\n.!?;]|(?<![\d])\d{1,3}(?![\d:/.,]))"
     r"{0,60}?)(?<![\d+€£$#/])(?P<value>\d{4,8}|\d{2}-\d{2}-\d{2})(?P<tail>#|[A-Z]\b)?"
-    r"(?![\d/:,.]\d|\s?(?:%|€|£|\$|seconds|secondes|sekunden|minutes|min|h\b|am|pm|uhr|days?|tage))"
+    # nor a model name ("Nokia 6310i"): a lower-case letter straight after the digits
+    r"(?![\d/:,.]\d|[a-z]|\s?(?:%|€|£|\$|seconds|secondes|sekunden|minutes|min|h\b|am|pm|uhr|days?|tage))"
     # a year with a lower-case word after it is a date ("2024 renovation"), not a code
     r"(?:(?<!(?<!\d)(?:19|20)\d\d)|(?![ \t]+(?!(?:and|or|then|und|oder|dann|et|ou|puis|please|bitte)\b)"
     r"[a-z]{4,}))")

@@ -199,3 +199,13 @@ def test_shapes_in_attachments(make, category, confidence):
     report = scan(message("see attached", attachments=[make()]))
     finding = {f.category: f for f in report.findings}[category]
     assert (finding.confidence, finding.where) == (confidence, "attachment")
+
+
+def test_a_model_number_after_a_lock_word_is_not_a_code():
+    """Real ham (SpamAssassin easy-ham-2): "a combination like a EUR 160 Nokia 6310i"."""
+    from privacy_filters.dlp import scan
+
+    raw = b"From: a@b\r\nSubject: x\r\n\r\nA combination like a EUR 160 Nokia 6310i talking to a Palm m515.\r\n"
+    assert scan(raw).findings == ()
+    raw = b"From: a@b\r\nSubject: x\r\n\r\nThe padlock combination is 4821.\r\n"
+    assert [f.rules for f in scan(raw).findings] == [("password.opens",)]
