@@ -110,6 +110,7 @@ class Runtime:
         for job in summary_jobs(policy, policy_for=policy_for):  # the weekly summary; the delivery-log reader
             runtime.scheduler.add(job)
         runtime.scheduler.start()
+        await store.note("start")
         await asyncio.to_thread(runtime._filters_hook, "start")
         if watch and policy_path is not None:
             runtime._tasks.append(asyncio.create_task(runtime._watch_policy(), name="policy-watch"))
@@ -126,6 +127,12 @@ class Runtime:
         if self.tls_service is not None:
             await self.tls_service.stop()
         await self.store.close()
+
+    def _note(self, kind: str, count: int = 1) -> None:
+        """An event for the summary, from whichever thread (reloads run off the loop)."""
+        note = getattr(self.store, "note_threadsafe", None)
+        if note is not None:
+            note(kind, count)
 
     def _filters_hook(self, which: str) -> None:
         """Each known filter's start or stop hook (a worker to warm, or to end); a failing one
@@ -232,6 +239,7 @@ class Runtime:
             except PolicyError as exc:
                 log.error("policy reload (%s) refused, the running policy stays: %s", reason, exc)
                 self.metrics.reloaded(False)
+                self._note("reload_refused")
                 return False
             for section in ("milter", "store", "tls_policy", "metrics"):
                 if getattr(new, section) != getattr(self.policy, section):
@@ -241,6 +249,7 @@ class Runtime:
             logging.getLogger().setLevel(new.log.level.upper())
             log.info("policy reloaded (%s) from %s", reason, self.policy_path)
             self.metrics.reloaded(True)
+            self._note("reload_ok")
             return True
 
     def _stamp(self) -> tuple[int, int] | None:
@@ -276,4 +285,7 @@ class Runtime:
         removed = await self.store.purge(cutoff)
         log.info("retention: removed %d record(s) older than %d days", removed,
                  self.policy.store.retention_days)
+        note = getattr(self.store, "note", None)
+        if note is not None:
+            await note("purge", removed)
         return removed

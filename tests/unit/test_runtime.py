@@ -193,3 +193,24 @@ async def test_log_line_and_record_name_the_rules_that_fired(runtime, caplog):
     await runtime.store.flush()
     facts = dict(next(r for r in verdict.results if r.filter == "dlp").facts)
     assert facts["dlp_rules"] == ",".join(rules)
+
+
+async def test_the_daemon_records_its_starts_reloads_and_purges_for_the_summary(runtime):
+    import asyncio
+
+    import aiosqlite
+
+    path = runtime.policy_path
+    assert runtime.reload("test") is True
+    path.write_text(path.read_text() + "\n[nonsense]\n")
+    assert runtime.reload("test") is False
+    await runtime.purge()
+    for _ in range(50):  # the reload notes go through the loop as tasks of their own
+        await asyncio.sleep(0.02)
+        async with aiosqlite.connect(runtime.store.path) as db:
+            rows = await (await db.execute("SELECT kind, count FROM events ORDER BY time")).fetchall()
+        if {k for k, _ in rows} >= {"purge", "reload_ok", "reload_refused", "start"}:
+            break
+    kinds = [k for k, _ in rows]
+    assert set(kinds) == {"purge", "reload_ok", "reload_refused", "start"}  # the purge also runs at start
+    assert kinds.count("reload_ok") == 1 and kinds.count("reload_refused") == 1

@@ -144,6 +144,10 @@ class Backend(abc.ABC):
     async def record_run(self, job: str, period: str, when: float) -> None: ...
 
     @abc.abstractmethod
+    async def record_event(self, kind: str, count: int, when: float) -> None:
+        """One thing the daemon went through (start, reload, purge, store failure)."""
+
+    @abc.abstractmethod
     async def claim_run(self, job: str, period: str, host: str, when: float) -> bool:
         """True for exactly one caller per (job, period), whichever host it runs on."""
 

@@ -172,6 +172,9 @@ class PostgresBackend(Backend):
     async def record_run(self, job: str, period: str, when: float) -> None:
         await self._exec(q.RECORD_RUN, (job, period, self.host, when, when))
 
+    async def record_event(self, kind: str, count: int, when: float) -> None:
+        await self._exec(q.RECORD_EVENT, (when, self.host, kind, count))
+
     async def claim_run(self, job: str, period: str, host: str, when: float) -> bool:
         return await self._exec(q.CLAIM_RUN, (job, period, host, when)) == 1
 

@@ -57,6 +57,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             time {float} NOT NULL, lines {bigint} NOT NULL, unparsed {bigint} NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS maillog_polls_time ON maillog_polls(time)",
     ),
+    (  # 4: what the daemon itself went through, for the summary's health and retention lines:
+       # kind is start, reload_ok, reload_refused, purge (count: records removed), store_failure
+        """CREATE TABLE IF NOT EXISTS events (
+            time {float} NOT NULL, host TEXT NOT NULL, kind TEXT NOT NULL, count {bigint} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS events_time ON events(time)",
+    ),
 )
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version {bigint} PRIMARY KEY, applied {float} NOT NULL)"
@@ -75,7 +81,9 @@ INSERT_MESSAGE = (f"INSERT INTO messages (id, {', '.join(MESSAGE_COLUMNS)}) "
 INSERT_RECIPIENT = "INSERT INTO recipients (message_id, domain, address_hash) VALUES (?, ?, ?)"
 PURGE = "DELETE FROM messages WHERE time < ?"
 # The retention window covers the summary's rows too.
-PURGE_ALSO = ("DELETE FROM deliveries WHERE time < ?", "DELETE FROM maillog_polls WHERE time < ?")
+PURGE_ALSO = ("DELETE FROM deliveries WHERE time < ?", "DELETE FROM maillog_polls WHERE time < ?",
+              "DELETE FROM events WHERE time < ?")
+RECORD_EVENT = "INSERT INTO events (time, host, kind, count) VALUES (?, ?, ?, ?)"
 _INVOLVES = "sender_hash = ? OR id IN (SELECT message_id FROM recipients WHERE address_hash = ?)"
 FIND = f"SELECT id, {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE {_INVOLVES} ORDER BY time, id"
 FIND_RECIPIENTS = "SELECT domain, address_hash FROM recipients WHERE message_id = ? ORDER BY domain, address_hash"

@@ -175,6 +175,9 @@ class SqliteBackend(Backend):
     async def record_run(self, job: str, period: str, when: float) -> None:
         await self._guard(self._need().execute(q.RECORD_RUN, (job, period, self.host, when, when)))
 
+    async def record_event(self, kind: str, count: int, when: float) -> None:
+        await self._guard(self._need().execute(q.RECORD_EVENT, (when, self.host, kind, count)))
+
     async def claim_run(self, job: str, period: str, host: str, when: float) -> bool:
         cursor = await self._guard(self._need().execute(q.CLAIM_RUN, (job, period, host, when)))
         return int(cursor.rowcount) == 1

@@ -52,6 +52,7 @@ class BufferedWriter:
         self._loop_thread = 0
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()               # one database operation at a time
+        self._notes: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._reports = False          # only the daemon's writer keeps the health row
@@ -144,6 +145,7 @@ class BufferedWriter:
 
     def _recovered(self, written: int) -> None:
         if self.health.failing_since is not None:
+            self._spawn_note("store_failure")
             log.warning("store: writing again after %.0fs of failure: %d record(s) written, %d dropped, "
                         "%d still pending", self.clock() - self.health.failing_since, written,
                         self._dropped_in_episode, len(self._pending))
@@ -256,6 +258,27 @@ class BufferedWriter:
         async with self._lock:
             await self._ready("job run record")
             await self.backend.record_run(job, period, when)
+
+    def _spawn_note(self, kind: str, count: int = 1) -> None:
+        """note() from inside the writer (which may hold the lock): as a task of its own."""
+        if self._loop is not None and not self._loop.is_closed():
+            task = self._loop.create_task(self.note(kind, count))
+            self._notes.add(task)
+            task.add_done_callback(self._notes.discard)
+
+    def note_threadsafe(self, kind: str, count: int = 1) -> None:
+        """note() from any thread (the policy reload runs off the loop)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._spawn_note, kind, count)
+
+    async def note(self, kind: str, count: int = 1) -> None:
+        """Record a daemon event for the summary; never raises (a lost note costs one figure)."""
+        try:
+            async with self._lock:
+                await self._ready("event")
+                await self.backend.record_event(kind, count, self.clock())
+        except Exception as exc:
+            log.debug("store: event %s not recorded (%s)", kind, exc)
 
     async def claim_run(self, job: str, period: str, host: str | None = None) -> bool:
         """True for exactly one host per (job, period) among all that share this store."""

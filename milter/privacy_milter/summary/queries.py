@@ -30,8 +30,7 @@ VIRUS_NOT_FOUND = ("clean", "not-opted-in", "too-large", "breaker-open")
 MAX_CLEAR_DOMAINS = 50                     # the list to act on: long, but bounded
 QUEUE_SLACK = 7 * 86400.0                  # a delivery may leave up to a week after it was queued
 # What the store does not record yet: the report says so instead of showing a silent 0.
-NOT_RECORDED = ("restarts", "policy reloads and refused edits", "store write failures",
-                "scanner time-outs (counted with errors)", "records purged")
+NOT_RECORDED = ("scanner time-outs (counted with errors)",)
 
 
 @dataclass(frozen=True)
@@ -261,7 +260,17 @@ class ReportQueries:
             "SUM(CASE WHEN m.errors <> '[]' THEN 1 ELSE 0 END)")
         ((unparsed,),) = await self.fetch(
             "SELECT SUM(unparsed) FROM maillog_polls WHERE time >= ? AND time < ?", (self.w.start, self.w.end))
-        return Health(tempfails=_int(tempfails), filter_errors=_int(errors), unparsed_log_lines=_int(unparsed))
+        events = await self.events()
+        return Health(tempfails=_int(tempfails), filter_errors=_int(errors), unparsed_log_lines=_int(unparsed),
+                      restarts=events.get("start", 0), reloads_ok=events.get("reload_ok", 0),
+                      reloads_refused=events.get("reload_refused", 0),
+                      store_write_failures=events.get("store_failure", 0))
+
+    async def events(self) -> dict[str, int]:
+        """What the daemons recorded about themselves this week (the store's events table)."""
+        rows = await self.fetch("SELECT kind, SUM(count) FROM events WHERE time >= ? AND time < ? GROUP BY kind",
+                                (self.w.start, self.w.end))
+        return {str(kind): _int(n) for kind, n in rows}
 
     async def oldest(self) -> float | None:
         ((t,),) = await self.fetch("SELECT MIN(time) FROM messages", ())
@@ -336,12 +345,14 @@ async def build_report(query: Query, iso_week: str, tz: ZoneInfo, top_n: int,
     oldest = await rq.oldest()
     previous = await prev.totals() if oldest is not None and oldest < rq.w.start else None
     hosted_set = frozenset(d.lower() for d in hosted) if hosted is not None else None
+    purged = 0 if scope else (await rq.events()).get("purge", 0)
     return WeeklyReport(
         iso_week=iso_week, timezone=tz.key, period_start=bounds[0], period_end=bounds[-1],
         totals=totals, previous=previous, tls=await rq.tls(), findings=await rq.findings(top_n),
         scanners=await rq.scanners(), health=Health() if scope else await rq.health(),
         retention=Retention(window_days=retention_days,
-                            oldest_record=None if oldest is None else datetime.fromtimestamp(oldest, tz)),
+                            oldest_record=None if oldest is None else datetime.fromtimestamp(oldest, tz),
+                            purged_this_week=purged),
         customers=await rq.customers(top_n, hosted_set), scope=scope,
         hosts=() if scope else await rq.hosts(),
         missing=tuple(missing) + NOT_RECORDED)

@@ -116,4 +116,11 @@ async def seed(path: Path, *, dst: bool = True) -> None:
                          (t(2026, 11, 26), 500, 3))
         await db.execute("INSERT INTO maillog_polls (time, lines, unparsed) VALUES (?, ?, ?)",
                          (t(2026, 11, 19), 100, 9))
+        # what the daemon recorded about itself (Runtime: start, reloads, purges; the store writer)
+        for when, kind, count in ((t(2026, 11, 23, 4), "start", 1), (t(2026, 11, 24, 9), "reload_ok", 1),
+                                  (t(2026, 11, 24, 9, 5), "reload_refused", 1), (t(2026, 11, 25, 9), "reload_ok", 1),
+                                  (t(2026, 11, 23, 4, 1), "purge", 120), (t(2026, 11, 24, 4), "purge", 30),
+                                  (t(2026, 11, 27, 3), "store_failure", 1), (t(2026, 11, 19, 4), "purge", 999)):
+            await db.execute("INSERT INTO events (time, host, kind, count) VALUES (?, 'mx1', ?, ?)",
+                             (when, kind, count))
         await db.commit()

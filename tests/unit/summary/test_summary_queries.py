@@ -54,7 +54,10 @@ async def test_every_figure_of_the_seeded_week(query):
     assert (r.health.tempfails, r.health.filter_errors, r.health.unparsed_log_lines) == (1, 1, 3)
     assert r.retention.window_days == 60
     assert r.retention.oldest_record == datetime.fromtimestamp(OLDEST, TZ)
-    assert "records purged" in r.missing and "restarts" in r.missing
+    assert (r.health.restarts, r.health.reloads_ok, r.health.reloads_refused, r.health.store_write_failures) == \
+        (1, 2, 1, 1)
+    assert r.retention.purged_this_week == 150  # the week before's purge (999) is not this week's
+    assert "records purged" not in r.missing and "restarts" not in r.missing
     assert r.customers == (CustomerRow("shop.example", 8, 7, 7, 3, 3, 0, 1, deliveries_out=5),
                            CustomerRow("clinic.example", 2, 2, 2, 0, 1, 2, 0, deliveries_out=1))
 
