@@ -13,7 +13,9 @@ class SilentServer:
     """Accepts TCP connections on 127.0.0.1 and holds them, reading nothing back and
     answering nothing, until `release()` (closes them) or `stop()`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, *, udp: bool = False) -> None:
+        """With `udp=True` a UDP socket on the same port takes datagrams and answers none
+        (a DNS server that has gone silent, over both transports)."""
         self.host = host
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -21,6 +23,10 @@ class SilentServer:
         self._sock.listen(64)
         self._sock.settimeout(0.2)
         self.port = self._sock.getsockname()[1]
+        self._udp: socket.socket | None = None
+        if udp:
+            self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._udp.bind((host, self.port))
         self._held: list[socket.socket] = []
         self._cond = threading.Condition()
         self.accepted = 0
@@ -62,6 +68,8 @@ class SilentServer:
         self._thread.join(5)
         self.release()
         self._sock.close()
+        if self._udp is not None:
+            self._udp.close()
 
     def __enter__(self) -> "SilentServer":
         return self.start()
