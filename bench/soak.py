@@ -119,8 +119,11 @@ def main() -> None:
                     t.start()
                 time.sleep(min(args.warmup, args.minutes * 60 / 3))
                 warm = proc_facts(pid)
+                samples = [(time.monotonic() - t0, warm["rss_kb"])]
                 while time.monotonic() - t0 < args.minutes * 60:
                     time.sleep(1)
+                    if time.monotonic() - t0 - samples[-1][0] >= 30:
+                        samples.append((time.monotonic() - t0, proc_facts(pid)["rss_kb"]))
                 stop.set()
                 for t in threads:
                     t.join(330)
@@ -151,6 +154,7 @@ def main() -> None:
     growth = (end["rss_kb"] - warm["rss_kb"]) / warm["rss_kb"] * 100
     print(f"RSS: start {start['rss_kb'] / 1024:.0f} MB, after warm-up {warm['rss_kb'] / 1024:.0f} MB, "
           f"end {end['rss_kb'] / 1024:.0f} MB ({growth:+.1f} %)")
+    print("RSS every 30 s under load: " + ", ".join(f"{t:.0f}s {kb / 1024:.0f} MB" for t, kb in samples))
     print(f"descriptors: start {start['fds']}, warm {warm['fds']}, end {end['fds']}; "
           f"threads: start {start['threads']}, warm {warm['threads']}, end {end['threads']}")
     print(f"spool files left in TMPDIR: {spools_named} named, {spools_open} open; daemon exit {code}")
