@@ -55,7 +55,7 @@ def spaced(s: str) -> str:
 # Per place, one value of each kind, none sharing a 6-digit run with another.
 SECRETS = {place: {
     "card": spaced(luhn(f"45391488{n}7{n}3{n}8{n}")),
-    "iban": spaced(iban(f"MIDL40051{n}7{n}2{n}4{n}6")),
+    "iban": spaced(iban(f"MIDL4005{n}17{n}2{n}4{n}6{n}")),
     "account": f"3{n}8{n}6{n}2{n}",
     "password": f"Qz{n}!vR7#mK{n}pW",
 } for n, place in enumerate(PLACES, 1)}
