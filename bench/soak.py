@@ -128,7 +128,7 @@ def main() -> None:
                 for t in threads:
                     t.join(330)
                 elapsed = time.monotonic() - t0
-                deadline = time.monotonic() + 300
+                deadline = time.monotonic() + 300 + args.minutes * 60  # the sink relays slower than Postfix takes
                 want = set(sent)
                 while time.monotonic() < deadline:
                     got = {loadgen.mid_of(m.raw) for m in sink.messages}
@@ -140,6 +140,7 @@ def main() -> None:
                 end = proc_facts(pid)
                 spools_open = open_spools(pid, tmp)
                 spools_named = len(list(tmp.iterdir()))
+                queued = len(postfix.queue())  # accepted, not yet relayed: not lost
             finally:
                 postfix.stop()
             code = milter.stop()
