@@ -150,7 +150,8 @@ def main() -> None:
     delivered = set(got_list) & want
     mb = sum(sent.values()) / 1024 / 1024
     print(f"{args.connections} connections, {elapsed / 60:.1f} min: sent {len(sent)} messages ({mb:,.0f} MB, "
-          f"{len(sent) / elapsed:.1f} msg/s), delivered {len(delivered)}, lost {len(want - delivered)}, "
+          f"{len(sent) / elapsed:.1f} msg/s), delivered {len(delivered)}, "
+          f"still in Postfix's queue {queued}, missing {len(want - delivered) - queued}, "
           f"duplicates {len(got_list) - len(set(got_list))}, client errors {len(errors)}")
     growth = (end["rss_kb"] - warm["rss_kb"]) / warm["rss_kb"] * 100
     print(f"RSS: start {start['rss_kb'] / 1024:.0f} MB, after warm-up {warm['rss_kb'] / 1024:.0f} MB, "
