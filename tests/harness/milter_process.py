@@ -20,7 +20,7 @@ class MilterProcess:
 
     def __init__(self, base: Path, policy_text: str, tls_policy: str = "enabled = false", *,
                  store_path: Path | None = None, key_path: Path | None = None,
-                 flush_interval: float = 0.1) -> None:
+                 flush_interval: float = 0.1, env: dict[str, str] | None = None) -> None:
         self.base = base
         self.base.mkdir(parents=True, exist_ok=True)
         os.chmod(self.base, 0o755)
@@ -31,6 +31,7 @@ class MilterProcess:
         self.store_path = store_path or base / "store" / "meta.db"
         self.key_path = key_path or base / "store" / "address.key"
         self.flush_interval = flush_interval
+        self.env = env  # extra environment for the daemon (e.g. TMPDIR)
         self.policy_path = base / "policy.toml"
         self.log_path = base / "milter.log"
         self.tls_socket_path = self.sock_dir / "tlspolicy.sock"
@@ -55,7 +56,8 @@ class MilterProcess:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(VENV_BIN / "privacy-milter"), "run", "--policy", str(self.policy_path)],
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **self.env} if self.env else None)
         self.wait_for_log(r"privacy-milter ready on", START_TIMEOUT, since=offset)
         return self
 

@@ -34,6 +34,7 @@ class SqliteBackend(Backend):
         self.path = Path(path)
         self.host = host or socket.getfqdn()
         self._db: aiosqlite.Connection | None = None
+        self._file: tuple[int, int] | None = None  # (device, inode) of the file opened
 
     @property
     def is_open(self) -> bool:
@@ -48,6 +49,8 @@ class SqliteBackend(Backend):
             with contextlib.suppress(FileExistsError):
                 os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
             os.chmod(self.path, 0o600)
+            st = os.stat(self.path)
+            self._file = (st.st_dev, st.st_ino)
             self._db = await aiosqlite.connect(self.path, isolation_level=None)  # we BEGIN ourselves
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA synchronous=NORMAL")
@@ -90,7 +93,21 @@ class SqliteBackend(Backend):
         if stored != fingerprint:
             raise KeyMismatchError(q.mismatch_text(str(self.path)))
 
+    async def _check_file(self) -> None:
+        """SQLite keeps writing to a file deleted (or replaced) under it, and those records
+        would be gone at the next start: notice, close, and let the writer open the path anew."""
+        try:
+            st = os.stat(self.path)
+            same = (st.st_dev, st.st_ino) == self._file
+        except OSError:
+            same = False
+        if not same:
+            await self.close()
+            raise StoreError(f"the store {self.path} was deleted or replaced under the daemon; "
+                             "a new one is opened at that path")
+
     async def write_batch(self, records: Sequence[Record], health: Health | None) -> None:
+        await self._check_file()
         try:
             await self._write(records, health)
         except BaseException as exc:  # cancelled mid-write too: end the transaction, write nothing
