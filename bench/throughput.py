@@ -6,10 +6,14 @@ N messages go over C concurrent SMTP connections; a message counts as done when 
 has received it. Configurations:
 
   none     Postfix alone
-  noop     a do-nothing pymilter milter on a unix socket (tests/harness/noop_milter.py)
+  noop     a do-nothing pymilter milter on a unix socket (tests/harness/noop_milter.py):
+           no callbacks, so Postfix negotiates every step away
+  listen   the same milter asking for what privacy-milter asks for (sender, recipients,
+           headers, body, end of message; each callback does nothing, eom accepts): the
+           ceiling pymilter sets for a milter that reads the whole message
   privacy  privacy-milter run --policy P --socket unix:S --store DB
 
-    .venv/bin/python bench/throughput.py                       # all three, 2000 msgs, 20 conns
+    .venv/bin/python bench/throughput.py                       # all four, 2000 msgs, 20 conns
     .venv/bin/python bench/throughput.py --milter noop -n 500 -c 10
     .venv/bin/python bench/throughput.py -n 600 -c 20 -r 3     # three interleaved rounds, medians
 
@@ -47,7 +51,7 @@ from tests.harness.smtp import wait_for_unix_socket  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 PRIVACY_MILTER = VENV_BIN / "privacy-milter"
-CONFIGS = ("none", "noop", "privacy")
+CONFIGS = ("none", "noop", "listen", "privacy")
 MILTER_START_TIMEOUT = 30.0
 
 BODY = (
@@ -184,8 +188,9 @@ def run_config(config: str, total: int, connections: int, timeout: float, policy
     postfix: PostfixInstance | None = None
     try:
         with Sink() as sink:
-            if config == "noop":
-                milter = NoopMilterProcess(workdir / "noop.sock", python=sys.executable).start()
+            if config in ("noop", "listen"):
+                milter = NoopMilterProcess(workdir / "noop.sock", python=sys.executable,
+                                           listen=config == "listen").start()
             elif config == "privacy":
                 milter = PrivacyMilterProcess(workdir, policy).start()
             postfix = PostfixInstance(workdir / "postfix", relay_port=sink.port,
@@ -300,7 +305,7 @@ def table(results: list[Result]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--milter", default=",".join(CONFIGS),
-                    help="comma-separated configurations out of none,noop,privacy (default: all)")
+                    help="comma-separated configurations out of none,noop,listen,privacy (default: all)")
     ap.add_argument("-n", "--messages", type=int, default=2000)
     ap.add_argument("-c", "--connections", type=int, default=20)
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per configuration (default 300)")
@@ -309,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", type=Path, help="py-spy the milter during the timed part; collapsed stacks "
                     "to FILE-CONFIG.txt (needs py-spy in the venv)")
     ap.add_argument("-r", "--rounds", type=int, default=1,
-                    help="interleaved rounds (none, noop, privacy, none, ...); medians and ratios per round")
+                    help="interleaved rounds (none, noop, listen, privacy, none, ...); medians and ratios per round")
     args = ap.parse_args(argv)
     configs = [c.strip() for c in args.milter.split(",") if c.strip()]
     if unknown := [c for c in configs if c not in CONFIGS]:

@@ -1,10 +1,15 @@
 """A do-nothing pymilter milter: the baseline for the throughput benchmark.
 
-    python tests/harness/noop_milter.py unix:/path/to/sock
+    python tests/harness/noop_milter.py unix:/path/to/sock            # everything negotiated away
+    python tests/harness/noop_milter.py --listen unix:/path/to/sock   # receives what we receive
 
-It overrides no callback, so every optional step keeps pymilter's @nocallback mark and is
-negotiated away: Postfix sends only what the protocol cannot skip (negotiation, macros,
-end of message) and the milter asks for no modification actions. `NoopMilterProcess` starts
+By default it overrides no callback, so every optional step keeps pymilter's @nocallback
+mark and is negotiated away: Postfix sends only what the protocol cannot skip (negotiation,
+macros, end of message) and the milter asks for no modification actions. With --listen it
+asks for exactly the steps privacy-milter's adapter asks for (sender, recipients, each
+header with its leading space, the body, end of message), each a Python callback that does
+nothing (no reply where the adapter sends none), and accepts at end of message: the
+ceiling pymilter itself sets for a milter that reads the whole message. `NoopMilterProcess` starts
 it from tests and benchmarks; readiness is a connect() on its socket.
 """
 
@@ -22,9 +27,10 @@ START_TIMEOUT = 15.0
 class NoopMilterProcess:
     """The script in a subprocess on a unix socket Postfix (user postfix) can reach."""
 
-    def __init__(self, socket_path: Path | str, python: str = sys.executable) -> None:
+    def __init__(self, socket_path: Path | str, python: str = sys.executable, listen: bool = False) -> None:
         self.socket_path = Path(socket_path)
         self.python = python
+        self.listen = listen
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -34,7 +40,8 @@ class NoopMilterProcess:
     def start(self) -> "NoopMilterProcess":
         if self.socket_path.exists():
             self.socket_path.unlink()  # libmilter will not bind over a stale file
-        self.proc = subprocess.Popen([self.python, str(Path(__file__).resolve()), self.spec],
+        self.proc = subprocess.Popen([self.python, str(Path(__file__).resolve()),
+                                      *(["--listen"] if self.listen else []), self.spec],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         from tests.harness.smtp import wait_for_unix_socket  # this file also runs as a script
@@ -74,22 +81,48 @@ class NoopMilterProcess:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print(f"usage: {argv[0]} unix:/path/to/socket | inet:PORT@HOST", file=sys.stderr)
+    listen = "--listen" in argv[1:]
+    args = [a for a in argv[1:] if a != "--listen"]
+    if len(args) != 1:
+        print(f"usage: {argv[0]} [--listen] unix:/path/to/socket | inet:PORT@HOST", file=sys.stderr)
         return 2
     import Milter  # pymilter; imported here so the helper class above needs no libmilter
 
     class NoopMilter(Milter.Base):
         """No overrides: every optional callback is negotiated away; eom answers CONTINUE."""
 
-    spec = argv[1]
+    @Milter.header_leading_space
+    class ListeningMilter(Milter.Base):
+        """The callbacks privacy-milter's adapter uses, each doing nothing."""
+
+        @Milter.noreply
+        def envfrom(self, mail_from: str, *params: str) -> int:
+            return Milter.CONTINUE
+
+        @Milter.noreply
+        def envrcpt(self, to: str, *params: str) -> int:
+            return Milter.CONTINUE
+
+        @Milter.noreply
+        def header(self, name: str, value: str) -> int:
+            return Milter.CONTINUE
+
+        @Milter.noreply
+        def body(self, chunk: bytes) -> int:
+            return Milter.CONTINUE
+
+        def eom(self) -> int:
+            return Milter.ACCEPT
+
+    spec = args[0]
     if spec.startswith("unix:"):
         path = Path(spec[5:])
         if path.exists():
             path.unlink()
     os.umask(0)  # the socket must be writable by user postfix
-    Milter.factory = NoopMilter
-    Milter.set_flags(0)  # no modification actions requested
+    Milter.factory = ListeningMilter if listen else NoopMilter
+    # --listen asks for the modification actions privacy-milter asks for; plain asks for none
+    Milter.set_flags(Milter.ADDHDRS | Milter.CHGHDRS | Milter.QUARANTINE if listen else 0)
     Milter.runmilter("noop-milter", spec, timeout=600)
     return 0
 
