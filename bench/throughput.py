@@ -12,10 +12,13 @@ has received it. Configurations:
            headers, body, end of message; each callback does nothing, eom accepts): the
            ceiling pymilter sets for a milter that reads the whole message
   privacy  privacy-milter run --policy P --socket unix:S --store DB
+  privacy@REV  the same, from the sources of git revision REV (bench/revsrc.py): before/after
+           in one interleaved run
 
     .venv/bin/python bench/throughput.py                       # all four, 2000 msgs, 20 conns
     .venv/bin/python bench/throughput.py --milter noop -n 500 -c 10
     .venv/bin/python bench/throughput.py -n 600 -c 20 -r 3     # three interleaved rounds, medians
+    .venv/bin/python bench/throughput.py --milter none,privacy@HEAD~3,privacy -r 3   # A/B
 
 Besides msg/s it reports the milter process's own CPU time per message (user + system, all
 threads, from /proc) over the timed part of each run.
@@ -44,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.revsrc import RevisionError, export_sources  # noqa: E402
 from tests.harness.noop_milter import NoopMilterProcess  # noqa: E402
 from tests.harness.postfix import PostfixInstance  # noqa: E402
 from tests.harness.sink import Sink  # noqa: E402
@@ -92,8 +96,9 @@ def make_message(i: int) -> bytes:
 class PrivacyMilterProcess:
     """`privacy-milter run` with a bench policy; ready when its unix socket accepts connections."""
 
-    def __init__(self, workdir: Path, policy: Path | None) -> None:
+    def __init__(self, workdir: Path, policy: Path | None, env: dict[str, str] | None = None) -> None:
         self.workdir = workdir
+        self.env = env
         self.socket_path = workdir / "privacy.sock"
         self.store_path = workdir / "store" / "meta.db"
         self.log_path = workdir / "privacy-milter.log"
@@ -127,7 +132,8 @@ class PrivacyMilterProcess:
         self.proc = subprocess.Popen(
             [str(PRIVACY_MILTER), "run", "--policy", str(self.policy), "--socket", self.spec,
              "--store", str(self.store_path)],
-            stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            env=self.env)
         if wait_for_unix_socket(self.socket_path, self.proc, MILTER_START_TIMEOUT):
             return self
         if self.proc.poll() is not None:
@@ -181,8 +187,8 @@ def send_all(port: int, total: int, connections: int, deadline: float) -> list[B
 
 
 def run_config(config: str, total: int, connections: int, timeout: float, policy: Path | None,
-               keep: bool, profile: Path | None = None) -> Result:
-    workdir = Path(tempfile.mkdtemp(prefix=f"pm-bench-{config}-"))
+               keep: bool, profile: Path | None = None, envs: dict[str, dict[str, str]] | None = None) -> Result:
+    workdir = Path(tempfile.mkdtemp(prefix=f"pm-bench-{config.replace('@', '-').replace('/', '-')}-"))
     os.chmod(workdir, 0o755)  # Postfix (user postfix) must reach the milter socket
     milter: NoopMilterProcess | PrivacyMilterProcess | None = None
     postfix: PostfixInstance | None = None
@@ -191,8 +197,8 @@ def run_config(config: str, total: int, connections: int, timeout: float, policy
             if config in ("noop", "listen"):
                 milter = NoopMilterProcess(workdir / "noop.sock", python=sys.executable,
                                            listen=config == "listen").start()
-            elif config == "privacy":
-                milter = PrivacyMilterProcess(workdir, policy).start()
+            elif config == "privacy" or config.startswith("privacy@"):
+                milter = PrivacyMilterProcess(workdir, policy, (envs or {}).get(config)).start()
             postfix = PostfixInstance(workdir / "postfix", relay_port=sink.port,
                                       milter=milter.spec if milter else None,
                                       mynetworks="127.0.0.0/8").start()
@@ -305,7 +311,8 @@ def table(results: list[Result]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--milter", default=",".join(CONFIGS),
-                    help="comma-separated configurations out of none,noop,listen,privacy (default: all)")
+                    help="comma-separated configurations out of none,noop,listen,privacy,privacy@REV "
+                    "(default: none,noop,listen,privacy)")
     ap.add_argument("-n", "--messages", type=int, default=2000)
     ap.add_argument("-c", "--connections", type=int, default=20)
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per configuration (default 300)")
@@ -317,10 +324,27 @@ def main(argv: list[str] | None = None) -> int:
                     help="interleaved rounds (none, noop, listen, privacy, none, ...); medians and ratios per round")
     args = ap.parse_args(argv)
     configs = [c.strip() for c in args.milter.split(",") if c.strip()]
-    if unknown := [c for c in configs if c not in CONFIGS]:
+    if unknown := [c for c in configs if c not in CONFIGS and not c.startswith("privacy@")]:
         ap.error(f"unknown configuration(s): {', '.join(unknown)}")
     if os.geteuid() != 0:
         ap.error("must run as root (it starts Postfix)")
+    sources = Path(tempfile.mkdtemp(prefix="pm-bench-src-"))
+    try:
+        return run_rounds(args, configs, sources)
+    finally:
+        shutil.rmtree(sources, ignore_errors=True)
+
+
+def run_rounds(args: argparse.Namespace, configs: list[str], sources: Path) -> int:
+    envs: dict[str, dict[str, str]] = {}
+    for config in configs:
+        if config.startswith("privacy@"):
+            try:
+                envs[config], sha = export_sources(config.split("@", 1)[1], sources / str(len(envs)))
+            except RevisionError as exc:
+                print(f"# {config}: {exc}", file=sys.stderr)
+                return 2
+            print(f"# {config}: sources of commit {sha}", file=sys.stderr)
     rounds: list[list[Result]] = []
     for n in range(max(1, args.rounds)):
         results = []
@@ -328,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# round {n + 1}: {config}: {args.messages} messages over {args.connections} connections ...",
                   file=sys.stderr)
             r = run_config(config, args.messages, args.connections, args.timeout, args.policy, args.keep,
-                           args.profile)
+                           args.profile, envs)
             if r.error:
                 print(f"# {config} FAILED: {r.error}", file=sys.stderr)
             results.append(r)
