@@ -53,6 +53,10 @@ def configure_logging(settings: LogSettings) -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("privacy-milter[%(process)d]: %(tag)s%(message)s"))
     handler.addFilter(TagFilter())  # "QUEUEID: " before every line about a message
+    # No line shows a thread name, and asking for one costs a threading._DummyThread (an
+    # Event, a lock, a registry entry) each time libmilter's pool starts a new worker thread,
+    # which it does all the time under load.
+    logging.logThreads = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level.upper())

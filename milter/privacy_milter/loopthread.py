@@ -42,7 +42,7 @@ class LoopThread:
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run `coro` on the loop and wait for it from another thread. On timeout the
         coroutine is cancelled and TimeoutError raised. Never call this from the loop itself."""
-        if threading.current_thread() is self._thread:
+        if threading.get_ident() == self._thread.ident:  # current_thread() would make a _DummyThread
             raise RuntimeError("LoopThread.run called from the loop thread: this would deadlock")
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:

@@ -84,42 +84,54 @@ class Metrics:
                             "signature)", ["direction", "result"], registry=r)
         Info("privacy_milter_build", "The running version", registry=r).info({"version": _version()})
         self._server: Any = None
+        # labels() validates and locks on every call; the label sets are bounded (above), so
+        # each child is looked up once and kept: observe() runs once per message.
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     # --- what the runtime reports -------------------------------------------------------
 
     def observe(self, message: Message, verdict: Verdict, seconds: float) -> None:
         direction = bounded(message.direction.direction.value if message.direction else "", DIRECTIONS)
-        self.messages.labels(direction, bounded(verdict.action.label, ACTIONS)).inc()
+        child = self._child
+        child(self.messages, direction, bounded(verdict.action.label, ACTIONS)).inc()
         self.message_seconds.observe(seconds)
         if direction == "inbound":
-            self.inbound_tls.labels(bounded(message.session.tls.version or "none", TLS_VERSIONS)).inc()
+            child(self.inbound_tls, bounded(message.session.tls.version or "none", TLS_VERSIONS)).inc()
         for f in verdict.findings:
-            self.findings.labels(bounded(f.category, CATEGORIES), bounded(f.confidence.label, CONFIDENCES)).inc()
+            child(self.findings, bounded(f.category, CATEGORIES), bounded(f.confidence.label, CONFIDENCES)).inc()
         for result in verdict.results:
             name = bounded(result.filter, self.filters)
             if result.seconds:
-                self.filter_seconds.labels(name).observe(result.seconds)
+                child(self.filter_seconds, name).observe(result.seconds)
             if result.error:
                 kind = "timeout" if result.error.startswith(("timed out", "no verdict")) else "error"
-                self.filter_errors.labels(name, kind).inc()
+                child(self.filter_errors, name, kind).inc()
             for key, value in result.facts:
                 self._fact(result.filter, key, value, failed=bool(result.error))
 
     def _fact(self, filter_name: str, key: str, value: str, failed: bool) -> None:
         if key == "virus" and filter_name == "virus":
-            self.scanner.labels("virus", "error" if failed else value if value in VIRUS_RESULTS else "infected").inc()
+            self._child(self.scanner, "virus", "error" if failed else value if value in VIRUS_RESULTS
+                        else "infected").inc()
         elif key == "spam" and filter_name == "spam":
-            self.scanner.labels("spam", "error" if failed else SPAM_RESULTS.get(value, "other")).inc()
+            self._child(self.scanner, "spam", "error" if failed else SPAM_RESULTS.get(value, "other")).inc()
         elif key == "flagged_action":
-            self.flagged.labels(bounded(value, FLAGGED_ACTIONS)).inc()
+            self._child(self.flagged, bounded(value, FLAGGED_ACTIONS)).inc()
         elif key == "dkim" and filter_name == "dkim":  # "signed:alg,..." | "unsigned:why" | "tempfail:error"
-            self.dkim.labels("outbound", "signed" if value.startswith("signed") else "unsigned").inc()
+            self._child(self.dkim, "outbound", "signed" if value.startswith("signed") else "unsigned").inc()
         elif key == "dkim_result" and filter_name == "dkim":  # "d.example:pass,e.example:fail" | "none"
             for item in value.split(","):
-                self.dkim.labels("inbound", bounded(item.rsplit(":", 1)[-1].strip(), DKIM_RESULTS)).inc()
+                self._child(self.dkim, "inbound", bounded(item.rsplit(":", 1)[-1].strip(), DKIM_RESULTS)).inc()
         elif key == "unscannable_reasons":  # comma-separated
             for reason in value.split(","):
-                self.unscannable.labels(bounded(reason, UNSCANNABLE)).inc()
+                self._child(self.unscannable, bounded(reason, UNSCANNABLE)).inc()
 
     def reloaded(self, ok: bool) -> None:
         self.reloads.labels("ok" if ok else "refused").inc()

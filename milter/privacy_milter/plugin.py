@@ -10,6 +10,7 @@ registry for each filter's reader; nothing in milter/ names a filter except regi
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ def domains(items: tuple[str, ...]) -> frozenset[str]:
     return frozenset(i.lower().rstrip(".") for i in items)
 
 
+@functools.lru_cache(maxsize=4096)  # asked twice per message (direction, TLS) for few clients
 def in_networks(addr: str | None, nets: tuple[IpNetwork, ...]) -> bool:
     """Whether a client address (as Postfix writes it, "IPv6:" prefix allowed) is in any network."""
     if not addr:
