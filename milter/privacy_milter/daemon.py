@@ -21,7 +21,7 @@ from typing import Any
 
 import Milter
 
-from . import signals
+from . import memtrim, signals
 from .adapter import MilterAdapter
 from .connwatch import ConnectionWatch, context_fd, raise_fd_limit, socket_inode
 from .errors import PolicyError, PrivacyMilterError
@@ -51,6 +51,8 @@ def run(policy_path: Path, overrides: Overrides) -> int:
     for warning in milter_socket_warnings(policy.milter):
         log.warning("%s", warning)
     signals.prepare()  # normally done by the CLI before anything is imported
+    if not memtrim.fix_mmap_threshold():  # large blocks go back to the system when freed
+        log.info("memory: not glibc, large freed blocks may stay in the heap")
 
     loop = LoopThread()
     loop.start()

@@ -1,9 +1,19 @@
-"""Give freed heap back to the system after large messages (glibc's malloc_trim).
+"""Give freed heap back to the system after large messages (glibc's malloc and malloc_trim).
 
 A burst of large messages leaves glibc's arenas (one per libmilter thread) holding hundreds
-of megabytes that Python has freed: RSS stayed at 400-530 MB. One malloc_trim(0), a second
-after the last large message (so a burst costs one call, not one per message), returns it.
-Without glibc (musl, macOS) this does nothing.
+of megabytes that Python has freed: RSS stayed at 400-530 MB. Two measures, both glibc's own:
+
+- `fix_mmap_threshold()` at start: glibc serves blocks from 128 KiB up with mmap, but raises
+  that threshold (up to 32 MiB) each time such a block is freed, so after the first large
+  message every spool buffer, decoded part and text copy of the next ones comes from the
+  per-thread heaps and stays there. Fixing it (mallopt M_MMAP_THRESHOLD, which turns the
+  adjustment off) returns every large block to the system when Python frees it: 100
+  connections sending 10 MB each peaked at 111 MB instead of 397 MB (docs/BENCHMARKS.md,
+  Memory). Smaller blocks (64 KB body chunks, Python's small objects) are unaffected.
+- `trimmer`: one malloc_trim(0), a second after the last large message (so a burst costs one
+  call, not one per message), for what the heaps still hold.
+
+Without glibc (musl, macOS) both do nothing.
 """
 
 from __future__ import annotations
@@ -18,16 +28,32 @@ log = logging.getLogger("privacy_milter")
 
 LARGE_MESSAGE = 4 * 1024 * 1024  # bytes of body from which a message triggers a trim
 SETTLE = 1.0                     # seconds after the last large message
+M_MMAP_THRESHOLD = -3            # glibc's mallopt parameter number (malloc.h)
+MMAP_THRESHOLD = 128 * 1024      # glibc's own starting value, kept fixed
+
+
+def _libc(name: str) -> Any:
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
 
 
 def _malloc_trim() -> Any:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    trim = _libc("malloc_trim")
+    if trim is not None:
+        trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     return trim
+
+
+def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Serve every block of `threshold` bytes or more with mmap, for good (see above).
+    True when glibc took it; call once at start, before the libmilter threads exist."""
+    mallopt = _libc("mallopt")
+    if mallopt is None:
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, threshold))
 
 
 class Trimmer:
