@@ -1,10 +1,10 @@
 """`privacy-milter scan`: the content checks, offline, over .eml files or directories.
 
-Messages are independent, so a large run is spread over one worker process per core
-(the scan is CPU work; threads would share one interpreter lock). Output keeps the
-order of the input. The policy and its pipeline are built once, in this process, before the
-workers fork: they inherit them (never pickled) along with whatever the first scans loaded.
-A worker sends back each message's output line, formatted.
+Messages are independent, so a large run is spread over one process per core, this one
+and forked workers (the scan is CPU work; threads would share one interpreter lock).
+Output keeps the order of the input. The policy and its pipeline are built once, in this
+process, before the workers fork: they inherit them (never pickled) along with whatever the
+first scans loaded. A worker sends back each message's output line, formatted.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import json
 import multiprocessing
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
@@ -122,12 +123,34 @@ def scan_files(files: list[Path], policy_loader: Callable[[], Policy], as_json: 
     _worker = _Worker(policy, build_pipeline(policy, content_only=True), as_json)
     if workers <= 1 or len(chunks) <= 1:
         return _emit(map(_scan_chunk, chunks), out)
-    # The first chunk here: what a first scan loads and compiles is then loaded once, before
-    # the fork, not once per worker.
+    # This process is one of the workers: it forks one fewer (each fork costs its memory
+    # pages copied as the child first writes them), and scans the first chunk before the
+    # fork, so what a first scan loads and compiles is loaded once.
     status = _emit([_scan_chunk(chunks[0])], out)
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_after_fork) as pool:
-        return max(status, _emit(pool.map(_scan_chunk, chunks[1:]), out))
+    with ProcessPoolExecutor(workers - 1, mp_context=context, initializer=_after_fork) as pool:
+        return max(status, _emit(_shared(chunks[1:], pool, ahead=2 * (workers - 1)), out))
+
+
+def _shared(chunks: list[list[str]], pool: ProcessPoolExecutor, ahead: int) -> Iterator[list[Outcome]]:
+    """The outcomes of `chunks` in order, scanned by the pool and by this process: the pool
+    is given chunks while fewer than `ahead` of its own are unfinished, and this process
+    scans the next one itself meanwhile."""
+    pending: deque[Future[list[Outcome]] | list[Outcome]] = deque()
+    busy: list[Future[list[Outcome]]] = []
+    for chunk in chunks:
+        busy = [f for f in busy if not f.done()]
+        if len(busy) < ahead:
+            future = pool.submit(_scan_chunk, chunk)
+            busy.append(future)
+            pending.append(future)
+        else:
+            pending.append(_scan_chunk(chunk))
+        while pending and (isinstance(pending[0], list) or pending[0].done()):
+            head = pending.popleft()
+            yield head if isinstance(head, list) else head.result()
+    for head in pending:
+        yield head if isinstance(head, list) else head.result()
 
 
 def _emit(chunks: Iterable[list[Outcome]], out: TextIO) -> int:

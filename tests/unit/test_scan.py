@@ -46,6 +46,20 @@ def test_unreadable_file_is_reported_and_the_rest_scanned(tmp_path, capsys):
     assert "missing.eml: cannot read" in capsys.readouterr().err
 
 
+def test_unreadable_files_among_workers_keep_their_place(tmp_path, capsys):
+    files = []
+    for i in range(150):
+        path = tmp_path / f"{i:03d}.eml"
+        if i % 37 != 5:
+            path.write_bytes(MESSAGES["card.eml" if i % 2 else "clean.eml"])
+        files.append(path)
+    serial, parallel = run(files, 1), run(files, 2)
+    assert serial == parallel and serial[0] == 1
+    assert [r["path"] for r in parallel[1]] == [str(f) for f in files if f.exists()]
+    err = capsys.readouterr().err
+    assert err.count("cannot read") == 2 * 4 and err.index("005.eml") < err.index("042.eml")
+
+
 def test_json_lists_the_rules_that_fired(tmp_path):
     path = tmp_path / "card.eml"
     path.write_bytes(MESSAGES["card.eml"])
