@@ -3,7 +3,7 @@ against `privacy-milter scan --json` on a labelled corpus.
 
     .venv/bin/python bench/compare_baseline.py [CORPUS_DIR] [--copies 5] [--runs 3] [--ours-rev REV]
         [--only presidio|detect-secrets] [--us-bank] [--html raw] [--ds-mode adhoc]
-        [--ds-plugins all|keyword ...] [--quality-only]
+        [--ds-plugins all|keyword ...] [--ds-mode file|adhoc ...] [--quality-only]
 
 CORPUS_DIR (default /work/shared/corpus/dlp-dev) holds *.eml files and labels.jsonl
 ({"file": ..., "labels": [...]}).
@@ -18,8 +18,10 @@ pattern recognizers, and detect-secrets' plugins with its default filters, and w
 line per message: its path, our categories, and the raw entity/secret types (never the
 matched text). --ds-plugins all (default: every detect-secrets plugin, as `detect-secrets scan`)
 or keyword (its KeywordDetector alone: the peer issue 11 names, "Presidio's pattern
-recognizers + detect-secrets' keyword detector"); given both (`--ds-plugins all keyword`),
-each is a baseline of its own, measured in the same alternated runs.
+recognizers + detect-secrets' keyword detector"); --ds-mode file (`detect-secrets scan FILE` on
+the text saved as a file) or adhoc (`scan_line` per line, as `detect-secrets scan --string`).
+Given several of either, each (plugins, mode) pair is a baseline of its own, measured in the
+same alternated runs.
 
 Mapping to our categories: CREDIT_CARD -> payment_card, IBAN_CODE -> iban, any detect-secrets
 secret type -> password. Presidio has no UK sort code/account recognizer; --us-bank maps its
@@ -377,8 +379,9 @@ def main() -> int:
                         help="map Presidio's US_BANK_NUMBER to uk_bank_account (variant)")
     parser.add_argument("--html", choices=("text", "raw"), default="text",
                         help="give the baseline HTML parts as text (default) or raw markup")
-    parser.add_argument("--ds-mode", choices=("file", "adhoc"), default="file",
-                        help="detect-secrets as `scan FILE` (default) or `scan --string` per line")
+    parser.add_argument("--ds-mode", choices=("file", "adhoc"), nargs="+", default=["file"],
+                        help="detect-secrets as `scan FILE` (default) or `scan --string` per line; "
+                             "both: a baseline for each, with each --ds-plugins set")
     parser.add_argument("--ds-plugins", choices=("all", "keyword"), nargs="+", default=["all"],
                         help="detect-secrets plugins: all (default) or keyword (KeywordDetector alone, "
                              "the issue-11 peer); both: two baselines in the same alternated runs")
@@ -409,20 +412,23 @@ def _main(args: argparse.Namespace, clock: Clock) -> int:
     python = ensure_venv(args.venv, clock)
     vers = versions(python)
     common_opts = ((["--us-bank"] if args.us_bank else []) + (["--only", args.only] if args.only else [])
-                   + ["--html", args.html, "--ds-mode", args.ds_mode])
+                   + ["--html", args.html])
     baseline_cmd = [str(python), str(Path(__file__).resolve()), "--worker"]
     ours_cmd = [str(args.ours), "scan", "--json"]
-    plugins = list(dict.fromkeys(args.ds_plugins))  # each mode once, in the order given
-    # One baseline per --ds-plugins mode: key, label, worker options.
+    plugins = list(dict.fromkeys(args.ds_plugins))  # each once, in the order given
+    modes = list(dict.fromkeys(args.ds_mode))
+    # One baseline per --ds-plugins x --ds-mode pair: key, label, worker options.
     half = {"presidio": "Presidio pattern recognizers only", "detect-secrets": "detect-secrets only"}
     ds_label = {"all": "all plugins", "keyword": "KeywordDetector only"}
     baselines = []
-    for mode in plugins:
-        key = "baseline" if len(plugins) == 1 else f"baseline[{mode}]"
-        label = half.get(args.only or "", "Presidio pattern recognizers + detect-secrets")
-        if args.only != "presidio":
-            label += f" ({ds_label[mode]})"
-        baselines.append((key, label, common_opts + ["--ds-plugins", mode]))
+    for plugin_set in plugins:
+        for mode in modes:
+            key = ("baseline" if len(plugins) * len(modes) == 1
+                   else f"baseline[{plugin_set}{'/' + mode if len(modes) > 1 else ''}]")
+            label = half.get(args.only or "", "Presidio pattern recognizers + detect-secrets")
+            if args.only != "presidio":
+                label += f" ({ds_label[plugin_set]}{', ' + mode if len(modes) > 1 else ''})"
+            baselines.append((key, label, common_opts + ["--ds-plugins", plugin_set, "--ds-mode", mode]))
     tools = ["ours"] + [key for key, _, _ in baselines]
     labels_of = {"ours": "privacy-milter scan --json", **{key: label for key, label, _ in baselines}}
 
@@ -435,7 +441,7 @@ def _main(args: argparse.Namespace, clock: Clock) -> int:
         run(ours_cmd + [str(corpus)], clock, "privacy-milter scan (quality)", ours_out, env)
         q_base = {}
         for key, label, opts in baselines:
-            base_out = out_dir / ("baseline.jsonl" if key == "baseline" else f"baseline-{key[9:-1]}.jsonl")
+            base_out = out_dir / ("baseline.jsonl" if key == "baseline" else f"baseline-{key[9:-1].replace('/', '-')}.jsonl")
             run(baseline_cmd + [str(base_out), *opts, str(corpus)], clock, f"{key} (quality)")
             q_base[key] = quality(labels, baseline_categories(base_out))
         q_ours = quality(labels, ours_categories(ours_out))
@@ -444,7 +450,7 @@ def _main(args: argparse.Namespace, clock: Clock) -> int:
         print(f"baseline: presidio-analyzer {vers['presidio-analyzer']} (CreditCardRecognizer, "
               f"IbanRecognizer{', UsBankRecognizer' if args.us_bank else ''}; NoOpNlpEngine), "
               f"detect-secrets {vers['detect-secrets']} ({' / '.join(ds_label[m] for m in plugins)}, "
-              f"default filters, {args.ds_mode} mode), "
+              f"default filters, {' / '.join(modes)} mode), "
               f"HTML {args.html}, Python {vers['python']}{', ONLY ' + args.only if args.only else ''}")
         print_quality("privacy-milter scan --json", q_ours)
         for key, label, _ in baselines:
@@ -469,16 +475,16 @@ def _main(args: argparse.Namespace, clock: Clock) -> int:
         for i in range(args.runs):  # alternated: every tool once per round, full run then one message
             for key in tools:
                 make, key_env = commands[key]
-                full_out = tmp / f"{key}-speed.jsonl"
+                full_out = tmp / f"{key.replace('/', '-')}-speed.jsonl"
                 times[key].append(run(make(full_out, speed_dir), clock, f"{key} run {i + 1}",
                                       full_out if key == "ours" else None, key_env))
                 cpus[key].append(CPU[-1])
-                one_out = tmp / f"{key}-one.jsonl"
+                one_out = tmp / f"{key.replace('/', '-')}-one.jsonl"
                 startup[key].append(run(make(one_out, one), clock, f"{key}, one message, run {i + 1}",
                                         None, key_env))
                 one_cpu[key].append(CPU[-1])
         for key in tools:
-            path = tmp / f"{key}-speed.jsonl"
+            path = tmp / f"{key.replace('/', '-')}-speed.jsonl"
             lines = sum(1 for line in path.read_text().splitlines() if line.strip())
             if lines != n:
                 raise Failed(f"{key} speed run wrote {lines} results for {n} messages")
@@ -514,7 +520,7 @@ def _main(args: argparse.Namespace, clock: Clock) -> int:
                                                + ", one message " + ", ".join(f"{c:.2f}" for c in one_cpu[k])
                                                for k in tools))
         for key, _, _ in baselines:
-            ph = json.loads((tmp / f"{key}-speed.phases.json").read_text())
+            ph = json.loads((tmp / f"{key.replace('/', '-')}-speed.phases.json").read_text())
             print(f"{key} time inside its loop, last run (s): " + ", ".join(f"{k} {v:.2f}" for k, v in ph.items()))
         print("all runs (s): " + "; ".join(f"{k} " + ", ".join(f"{t:.2f}" for t in v) for k, v in times.items()))
     return 0
