@@ -120,16 +120,21 @@ def scan_files(files: list[Path], policy_loader: Callable[[], Policy], as_json: 
     names = [str(f) for f in files]
     chunks = [names[i:i + CHUNK] for i in range(0, len(names), CHUNK)]
     policy = policy_loader()
-    _worker = _Worker(policy, build_pipeline(policy, content_only=True), as_json)
-    if workers <= 1 or len(chunks) <= 1:
-        return _emit(map(_scan_chunk, chunks), out)
-    # This process is one of the workers: it forks one fewer (each fork costs its memory
-    # pages copied as the child first writes them), and scans the first chunk before the
-    # fork, so what a first scan loads and compiles is loaded once.
-    status = _emit([_scan_chunk(chunks[0])], out)
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers - 1, mp_context=context, initializer=_after_fork) as pool:
-        return max(status, _emit(_shared(chunks[1:], pool, ahead=2 * (workers - 1)), out))
+    _worker = worker = _Worker(policy, build_pipeline(policy, content_only=True), as_json)
+    try:
+        if workers <= 1 or len(chunks) <= 1:
+            return _emit(map(_scan_chunk, chunks), out)
+        # This process is one of the workers: it forks one fewer (each fork costs its memory
+        # pages copied as the child first writes them), and scans the first chunk before the
+        # fork, so what a first scan loads and compiles is loaded once.
+        status = _emit([_scan_chunk(chunks[0])], out)
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers - 1, mp_context=context, initializer=_after_fork) as pool:
+            return max(status, _emit(_shared(chunks[1:], pool, ahead=2 * (workers - 1)), out))
+    finally:
+        if worker.loop is not None:
+            worker.loop.close()
+        _worker = None
 
 
 def _shared(chunks: list[list[str]], pool: ProcessPoolExecutor, ahead: int) -> Iterator[list[Outcome]]:
