@@ -2,7 +2,8 @@
 against `privacy-milter scan --json` on a labelled corpus.
 
     .venv/bin/python bench/compare_baseline.py [CORPUS_DIR] [--copies 5] [--runs 3] [--ours-rev REV]
-        [--only presidio|detect-secrets] [--us-bank] [--html raw] [--ds-mode adhoc] [--quality-only]
+        [--only presidio|detect-secrets] [--us-bank] [--html raw] [--ds-mode adhoc]
+        [--ds-plugins all|keyword ...] [--ds-mode file|adhoc ...] [--quality-only]
 
 CORPUS_DIR (default /work/shared/corpus/dlp-dev) holds *.eml files and labels.jsonl
 ({"file": ..., "labels": [...]}).
@@ -15,7 +16,12 @@ every text/* part, decoded; HTML turned into text with html.parser; timed as par
 baseline), runs Presidio's AnalyzerEngine with a no-op NLP engine (no spaCy model) and only
 pattern recognizers, and detect-secrets' plugins with its default filters, and writes one JSON
 line per message: its path, our categories, and the raw entity/secret types (never the
-matched text).
+matched text). --ds-plugins all (default: every detect-secrets plugin, as `detect-secrets scan`)
+or keyword (its KeywordDetector alone: the peer issue 11 names, "Presidio's pattern
+recognizers + detect-secrets' keyword detector"); --ds-mode file (`detect-secrets scan FILE` on
+the text saved as a file) or adhoc (`scan_line` per line, as `detect-secrets scan --string`).
+Given several of either, each (plugins, mode) pair is a baseline of its own, measured in the
+same alternated runs.
 
 Mapping to our categories: CREDIT_CARD -> payment_card, IBAN_CODE -> iban, any detect-secrets
 secret type -> password. Presidio has no UK sort code/account recognizer; --us-bank maps its
@@ -127,10 +133,11 @@ def worker(argv: list[str]) -> int:
     parser.add_argument("--html", choices=("text", "raw"), default="text")
     parser.add_argument("--ds-mode", choices=("file", "adhoc"), default="file")
     parser.add_argument("--only", choices=("presidio", "detect-secrets"))
+    parser.add_argument("--ds-plugins", choices=("all", "keyword"), default="all")
     args = parser.parse_args(argv)
 
     from detect_secrets.core import scan as ds_scan
-    from detect_secrets.settings import default_settings
+    from detect_secrets.settings import default_settings, transient_settings
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NoOpNlpEngine
     from presidio_analyzer.predefined_recognizers import (
@@ -159,7 +166,10 @@ def worker(argv: list[str]) -> int:
     clock = time.perf_counter
     scratch = Path(tempfile.mkdtemp(prefix="baseline-ds-"))
     try:
-        with default_settings(), args.out.open("w") as out:
+        # keyword: KeywordDetector alone, default filters (transient_settings keeps them).
+        settings = (default_settings() if args.ds_plugins == "all"
+                    else transient_settings({"plugins_used": [{"name": "KeywordDetector"}]}))
+        with settings, args.out.open("w") as out:
             for path in files:
                 t0 = clock()
                 text = message_text(path.read_bytes(), args.html)
@@ -369,8 +379,12 @@ def main() -> int:
                         help="map Presidio's US_BANK_NUMBER to uk_bank_account (variant)")
     parser.add_argument("--html", choices=("text", "raw"), default="text",
                         help="give the baseline HTML parts as text (default) or raw markup")
-    parser.add_argument("--ds-mode", choices=("file", "adhoc"), default="file",
-                        help="detect-secrets as `scan FILE` (default) or `scan --string` per line")
+    parser.add_argument("--ds-mode", choices=("file", "adhoc"), nargs="+", default=["file"],
+                        help="detect-secrets as `scan FILE` (default) or `scan --string` per line; "
+                             "both: a baseline for each, with each --ds-plugins set")
+    parser.add_argument("--ds-plugins", choices=("all", "keyword"), nargs="+", default=["all"],
+                        help="detect-secrets plugins: all (default) or keyword (KeywordDetector alone, "
+                             "the issue-11 peer); both: two baselines in the same alternated runs")
     parser.add_argument("--ours-rev", metavar="REV",
                         help="run .venv's privacy-milter on the sources of this git revision instead of the work tree")
     parser.add_argument("--only", choices=("presidio", "detect-secrets"),
@@ -397,93 +411,117 @@ def _main(args: argparse.Namespace, clock: Clock) -> int:
     labels = [json.loads(line) for line in labels_file.read_text().splitlines() if line.strip()]
     python = ensure_venv(args.venv, clock)
     vers = versions(python)
-    worker_opts = ((["--us-bank"] if args.us_bank else []) + (["--only", args.only] if args.only else [])
-                   + ["--html", args.html, "--ds-mode", args.ds_mode])
+    common_opts = ((["--us-bank"] if args.us_bank else []) + (["--only", args.only] if args.only else [])
+                   + ["--html", args.html])
     baseline_cmd = [str(python), str(Path(__file__).resolve()), "--worker"]
     ours_cmd = [str(args.ours), "scan", "--json"]
+    plugins = list(dict.fromkeys(args.ds_plugins))  # each once, in the order given
+    modes = list(dict.fromkeys(args.ds_mode))
+    # One baseline per --ds-plugins x --ds-mode pair: key, label, worker options.
+    half = {"presidio": "Presidio pattern recognizers only", "detect-secrets": "detect-secrets only"}
+    ds_label = {"all": "all plugins", "keyword": "KeywordDetector only"}
+    baselines = []
+    for plugin_set in plugins:
+        for mode in modes:
+            key = ("baseline" if len(plugins) * len(modes) == 1
+                   else f"baseline[{plugin_set}{'/' + mode if len(modes) > 1 else ''}]")
+            label = half.get(args.only or "", "Presidio pattern recognizers + detect-secrets")
+            if args.only != "presidio":
+                label += f" ({ds_label[plugin_set]}{', ' + mode if len(modes) > 1 else ''})"
+            baselines.append((key, label, common_opts + ["--ds-plugins", plugin_set, "--ds-mode", mode]))
+    tools = ["ours"] + [key for key, _, _ in baselines]
+    labels_of = {"ours": "privacy-milter scan --json", **{key: label for key, label, _ in baselines}}
 
     with tempfile.TemporaryDirectory(prefix="compare-baseline-") as tmp_name:
         tmp = Path(tmp_name)
         out_dir = args.keep or tmp
         out_dir.mkdir(parents=True, exist_ok=True)
-        ours_out, base_out = out_dir / "ours.jsonl", out_dir / "baseline.jsonl"
+        ours_out = out_dir / "ours.jsonl"
         env, ours_desc = ours_source(args.ours_rev, tmp / "src")
         run(ours_cmd + [str(corpus)], clock, "privacy-milter scan (quality)", ours_out, env)
-        run(baseline_cmd + [str(base_out), *worker_opts, str(corpus)], clock, "baseline (quality)")
+        q_base = {}
+        for key, label, opts in baselines:
+            base_out = out_dir / ("baseline.jsonl" if key == "baseline" else f"baseline-{key[9:-1].replace('/', '-')}.jsonl")
+            run(baseline_cmd + [str(base_out), *opts, str(corpus)], clock, f"{key} (quality)")
+            q_base[key] = quality(labels, baseline_categories(base_out))
         q_ours = quality(labels, ours_categories(ours_out))
-        q_base = quality(labels, baseline_categories(base_out))
         print(f"corpus: {corpus} ({len(labels)} labelled messages)")
         print(f"ours: {args.ours} scan --json, {ours_desc}")
         print(f"baseline: presidio-analyzer {vers['presidio-analyzer']} (CreditCardRecognizer, "
               f"IbanRecognizer{', UsBankRecognizer' if args.us_bank else ''}; NoOpNlpEngine), "
-              f"detect-secrets {vers['detect-secrets']} (all plugins, default filters, {args.ds_mode} mode), "
+              f"detect-secrets {vers['detect-secrets']} ({' / '.join(ds_label[m] for m in plugins)}, "
+              f"default filters, {' / '.join(modes)} mode), "
               f"HTML {args.html}, Python {vers['python']}{', ONLY ' + args.only if args.only else ''}")
         print_quality("privacy-milter scan --json", q_ours)
-        base_label = {"presidio": "Presidio pattern recognizers only",
-                      "detect-secrets": "detect-secrets only"}.get(args.only or "",
-                                                                   "Presidio pattern recognizers + detect-secrets")
-        print_quality(base_label, q_base)
+        for key, label, _ in baselines:
+            print_quality(label, q_base[key])
         if args.quality_only:
             return 0
 
         speed_dir = tmp / "speed"
         speed_dir.mkdir()
         n = speed_corpus(corpus, args.copies, speed_dir)
-        times: dict[str, list[float]] = {"ours": [], "baseline": []}
-        cpus: dict[str, list[float]] = {"ours": [], "baseline": []}
         # Fixed cost of each command (interpreter, imports, set-up, one message) on one file.
         one = tmp / "one"
         one.mkdir()
         shutil.copyfile(sorted(speed_dir.glob("*.eml"))[0], one / "one.eml")
-        startup: dict[str, list[float]] = {"ours": [], "baseline": []}
-        one_cpu: dict[str, list[float]] = {"ours": [], "baseline": []}
-        for i in range(args.runs):
-            times["ours"].append(run(ours_cmd + [str(speed_dir)], clock, f"privacy-milter scan run {i + 1}",
-                                     tmp / "ours-speed.jsonl", env))
-            cpus["ours"].append(CPU[-1])
-            times["baseline"].append(run(baseline_cmd + [str(tmp / "base-speed.jsonl"), *worker_opts,
-                                                         str(speed_dir)], clock, f"baseline run {i + 1}"))
-            cpus["baseline"].append(CPU[-1])
-            startup["ours"].append(run(ours_cmd + [str(one)], clock, f"privacy-milter scan, one message, run {i + 1}",
-                                       env=env))
-            one_cpu["ours"].append(CPU[-1])
-            startup["baseline"].append(run(baseline_cmd + [str(tmp / "base-one.jsonl"), *worker_opts, str(one)],
-                                           clock, f"baseline, one message, run {i + 1}"))
-            one_cpu["baseline"].append(CPU[-1])
-        for name, path in (("ours", tmp / "ours-speed.jsonl"), ("baseline", tmp / "base-speed.jsonl")):
+        commands = {"ours": (lambda out, src: ours_cmd + [str(src)], env)}
+        for key, _, opts in baselines:
+            commands[key] = ((lambda out, src, opts=opts: baseline_cmd + [str(out), *opts, str(src)]), None)
+        times: dict[str, list[float]] = {k: [] for k in tools}
+        cpus: dict[str, list[float]] = {k: [] for k in tools}
+        startup: dict[str, list[float]] = {k: [] for k in tools}
+        one_cpu: dict[str, list[float]] = {k: [] for k in tools}
+        for i in range(args.runs):  # alternated: every tool once per round, full run then one message
+            for key in tools:
+                make, key_env = commands[key]
+                full_out = tmp / f"{key.replace('/', '-')}-speed.jsonl"
+                times[key].append(run(make(full_out, speed_dir), clock, f"{key} run {i + 1}",
+                                      full_out if key == "ours" else None, key_env))
+                cpus[key].append(CPU[-1])
+                one_out = tmp / f"{key.replace('/', '-')}-one.jsonl"
+                startup[key].append(run(make(one_out, one), clock, f"{key}, one message, run {i + 1}",
+                                        None, key_env))
+                one_cpu[key].append(CPU[-1])
+        for key in tools:
+            path = tmp / f"{key.replace('/', '-')}-speed.jsonl"
             lines = sum(1 for line in path.read_text().splitlines() if line.strip())
             if lines != n:
-                raise Failed(f"{name} speed run wrote {lines} results for {n} messages")
+                raise Failed(f"{key} speed run wrote {lines} results for {n} messages")
         print(f"\nspeed: {n} messages ({args.copies} x {len(labels)}), whole command, wall seconds, "
-              f"{args.runs} runs each")
+              f"{args.runs} runs each, alternated")
         print("| tool | best s | median s | msg/s (best) | msg/s (median) |")
         print("|---|---:|---:|---:|---:|")
         summary = {}
-        for name, label in (("ours", "privacy-milter scan --json"),
-                            ("baseline", base_label)):
-            best, median = min(times[name]), statistics.median(times[name])
-            summary[name] = (best, median)
-            print(f"| {label} | {best:.2f} | {median:.2f} | {n / best:.0f} | {n / median:.0f} |")
-        print(f"speed ratio (baseline time / ours): best {summary['baseline'][0] / summary['ours'][0]:.1f}x, "
-              f"median {summary['baseline'][1] / summary['ours'][1]:.1f}x")
+        for key in tools:
+            best, median = min(times[key]), statistics.median(times[key])
+            summary[key] = (best, median)
+            print(f"| {labels_of[key]} | {best:.2f} | {median:.2f} | {n / best:.0f} | {n / median:.0f} |")
+        for key, _, _ in baselines:
+            print(f"speed ratio ({key} time / ours): best {summary[key][0] / summary['ours'][0]:.1f}x, "
+                  f"median {summary[key][1] / summary['ours'][1]:.1f}x")
         print("start-up and one message, best / median wall s: " + "; ".join(
             f"{k} {min(v):.2f} / {statistics.median(v):.2f}" for k, v in startup.items()))
-        per_ours = (summary["ours"][0] - min(startup["ours"])) / (n - 1)
-        per_base = (summary["baseline"][0] - min(startup["baseline"])) / (n - 1)
-        print(f"wall per message after start-up (best runs): ours {per_ours * 1e3:.2f} ms, baseline "
-              f"{per_base * 1e3:.2f} ms ({per_base / per_ours:.1f}x)" if per_ours > 0 else "")
-        cpu_per = {k: [(full - statistics.median(one_cpu[k])) / (n - 1) for full in cpus[k]] for k in cpus}
+        per = {k: (summary[k][0] - min(startup[k])) / (n - 1) for k in tools}
+        if per["ours"] > 0:
+            print("wall per message after start-up (best runs): " + "; ".join(
+                f"{k} {per[k] * 1e3:.2f} ms" + ("" if k == "ours" else f" ({per[k] / per['ours']:.1f}x)")
+                for k in tools))
+        cpu_per = {k: [(full - statistics.median(one_cpu[k])) / (n - 1) for full in cpus[k]] for k in tools}
         print("CPU per message, all processes, full run minus the median one-message run (ms): " + "; ".join(
             f"{k} " + ", ".join(f"{c * 1e3:.3f}" for c in v) + f" (median {statistics.median(v) * 1e3:.3f})"
             for k, v in cpu_per.items()))
-        med_ours, med_base = statistics.median(cpu_per["ours"]), statistics.median(cpu_per["baseline"])
-        if med_ours > 0:
-            print(f"CPU per message ratio (baseline / ours), medians: {med_base / med_ours:.1f}x")
+        med_ours = statistics.median(cpu_per["ours"])
+        for key, _, _ in baselines:
+            if med_ours > 0:
+                print(f"CPU per message ratio ({key} / ours), medians: "
+                      f"{statistics.median(cpu_per[key]) / med_ours:.1f}x")
         print("CPU s of the runs: " + "; ".join(f"{k} full " + ", ".join(f"{c:.2f}" for c in cpus[k])
                                                + ", one message " + ", ".join(f"{c:.2f}" for c in one_cpu[k])
-                                               for k in cpus))
-        ph = json.loads((tmp / "base-speed.phases.json").read_text())
-        print("baseline time inside its loop, last run (s): " + ", ".join(f"{k} {v:.2f}" for k, v in ph.items()))
+                                               for k in tools))
+        for key, _, _ in baselines:
+            ph = json.loads((tmp / f"{key.replace('/', '-')}-speed.phases.json").read_text())
+            print(f"{key} time inside its loop, last run (s): " + ", ".join(f"{k} {v:.2f}" for k, v in ph.items()))
         print("all runs (s): " + "; ".join(f"{k} " + ", ".join(f"{t:.2f}" for t in v) for k, v in times.items()))
     return 0
 

@@ -5,6 +5,8 @@ attachment, and CPU per message over corpora.
     .venv/bin/python bench/dlp_speed.py --attachment-mb 10 --runs 7     # MB/s, median
     .venv/bin/python bench/dlp_speed.py --corpus DIR [DIR ...] --runs 3 # CPU ms per message
     .venv/bin/python bench/dlp_speed.py --corpus DIR --profile          # pyinstrument, top
+    .venv/bin/python bench/dlp_speed.py --corpus DIR --profile-command  # the same over what
+        # `privacy-milter scan --json` does per message, in one process (read, pipeline, JSON)
     ... --stdlib   # every message through the stdlib MIME parser (the path before fastmime)
 
 The attachment is text/csv (rows with a synthetic card number at the end) so its text is
@@ -58,6 +60,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--stdlib", action="store_true", help="the stdlib MIME parser for every message")
     ap.add_argument("--profile", action="store_true", help="pyinstrument over the corpus (bench extra)")
+    ap.add_argument("--profile-command", action="store_true",
+                    help="pyinstrument over privacy_milter.scan.scan_files(..., workers=1) on the corpus")
     args = ap.parse_args()
     mime.FAST_PARSE = not args.stdlib
     path = "stdlib parser" if args.stdlib else "fastmime"
@@ -77,6 +81,8 @@ def main() -> int:
               + f"; median {statistics.median(secs):.3f} s = {mb / statistics.median(secs):.0f} MB/s")
         print(f"findings: {sorted(f.category for f in reports[-1].findings)}; "  # type: ignore[attr-defined]
               f"unscannable: {reports[-1].unscannable_reasons}")  # type: ignore[attr-defined]
+    if args.corpus and args.profile_command:
+        return profile_command(args.corpus)
     if args.corpus:
         data = [p.read_bytes() for d in args.corpus for p in sorted(d.glob("*.eml"))]
         if not data:
@@ -102,6 +108,24 @@ def main() -> int:
             per.append((time.process_time() - cpu) / len(data) * 1e3)
         print(f"{path}: {len(data)} messages, CPU ms per message "
               + ", ".join(f"{p:.3f}" for p in per) + f"; median {statistics.median(per):.3f}")
+    return 0
+
+
+def profile_command(dirs: list[Path]) -> int:
+    import io
+
+    from pyinstrument import Profiler
+
+    from privacy_milter import policy as policy_mod
+    from privacy_milter.scan import scan_files
+
+    files = [p for d in dirs for p in sorted(d.glob("*.eml"))]
+    scan_files(files[:100], policy_mod.default, True, io.StringIO(), workers=1)  # warm-up
+    profiler = Profiler()
+    profiler.start()
+    scan_files(files, policy_mod.default, True, io.StringIO(), workers=1)
+    profiler.stop()
+    print(profiler.output_text(unicode=False, show_all=False, time="percent_of_total"))
     return 0
 
 

@@ -1,9 +1,10 @@
 """`privacy-milter scan`: the content checks, offline, over .eml files or directories.
 
-Messages are independent, so a large run is spread over one worker process per core
-(the scan is CPU work; threads would share one interpreter lock). Output keeps the
-order of the input. Each worker loads the policy itself: policies are built once per
-process, never pickled.
+Messages are independent, so a large run is spread over one process per core, this one
+and forked workers (the scan is CPU work; threads would share one interpreter lock).
+Output keeps the order of the input. The policy and its pipeline are built once, in this
+process, before the workers fork: they inherit them (never pickled) along with whatever the
+first scans loaded. A worker sends back each message's output line, formatted.
 """
 
 from __future__ import annotations
@@ -13,19 +14,39 @@ import json
 import multiprocessing
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from .model import Direction, DirectionDecision, Message, Session
-from .pipeline import Pipeline
+from .model import Direction, DirectionDecision, Message, Session, Verdict
+from .pipeline import Partial, Pipeline
 from .policy import Policy
 
 PARALLEL_FROM = 64  # fewer files than this are scanned in this process: workers cost a fork each
 
-# Per worker process: the policy, its pipeline and an event loop (set by _init_worker).
-_worker: tuple[Policy, Pipeline, asyncio.AbstractEventLoop] | None = None
+SESSION = Session(connection_id="scan")
+OUTBOUND = DirectionDecision(Direction.OUTBOUND, "scan")
+
+
+class _Worker:
+    """What one process scans with: the policy, its pipeline, the output format, and an event
+    loop made only if a filter needs one (most messages are judged without: Pipeline.run_now)."""
+
+    def __init__(self, policy: Policy, pipeline: Pipeline, as_json: bool) -> None:
+        self.policy, self.pipeline, self.as_json = policy, pipeline, as_json
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def run(self, message: Message, partial: Partial) -> Verdict:
+        if self.loop is None:
+            self.loop = asyncio.new_event_loop()
+        return self.loop.run_until_complete(self.pipeline.run(message, self.policy, partial=partial))
+
+
+# This process's worker: set by scan_files before the workers fork, so they inherit it
+# (built once, never pickled); _after_fork drops the parent's event loop.
+_worker: _Worker | None = None
 
 
 def eml_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -36,90 +57,116 @@ def eml_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def _init_worker(policy_loader: Callable[[], Policy]) -> None:
-    global _worker
-    from .registry import build_pipeline
-
-    policy = policy_loader()
-    _worker = (policy, build_pipeline(policy, content_only=True), asyncio.new_event_loop())
+def _after_fork() -> None:
+    if _worker is not None:
+        _worker.loop = None  # the parent's: its selector and self-pipe are not this process's
 
 
-Outcome = tuple[str, dict[str, Any] | None, str | None]  # (path, result, error text)
+Outcome = tuple[str, str | None, str | None]  # (path, output line, error text)
 
-CHUNK = 32  # files per task: one event-loop run and one round trip to a worker each
+CHUNK = 32  # files per task: one round trip to a worker each
 
 
 def _scan_chunk(paths: list[str]) -> list[Outcome]:
     assert _worker is not None
-    _, _, loop = _worker
-    return loop.run_until_complete(_scan_all(paths))
+    return [_scan_one(_worker, path) for path in paths]
 
 
-async def _scan_all(paths: list[str]) -> list[Outcome]:
-    return [await _scan_one(path) for path in paths]
-
-
-async def _scan_one(path: str) -> Outcome:
-    """The result has findings, action and failed filters."""
-    assert _worker is not None
-    policy, pipeline, _ = _worker
+def _scan_one(worker: _Worker, path: str) -> Outcome:
+    """The output line: findings, action and failed filters."""
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            raw = f.read()
     except OSError as exc:
         return path, None, f"cannot read: {exc.strerror}"
-    message = Message.from_bytes(raw, Session(connection_id="scan"))
-    message.direction = DirectionDecision(Direction.OUTBOUND, "scan")
+    message = Message.from_bytes(raw, SESSION)
+    message.direction = OUTBOUND
+    policy, pipeline = worker.policy, worker.pipeline
     try:
         pipeline.prepare(message, policy)  # the scan itself, here rather than in a thread
-        verdict = await pipeline.run(message, policy)
+        verdict = pipeline.run_now(message, policy)  # the same stages as run(), no event loop
+        if isinstance(verdict, Partial):  # a filter that must await (or a prepare that failed)
+            verdict = worker.run(message, verdict)
     finally:
         message.close()
-    return path, {
-        "findings": [{"category": f.category, "confidence": f.confidence.label, "count": f.count,
-                      "rules": list(f.rules)} for f in verdict.findings],
-        "action": verdict.action.label,
-        "failed": [r.filter for r in verdict.results if r.error],
-    }, None
+    return path, _line(path, verdict, worker.as_json), None
 
 
-def _write(out: TextIO, path: str, result: dict[str, Any], as_json: bool) -> None:
-    failed = result.pop("failed")
+def _line(path: str, verdict: Verdict, as_json: bool) -> str:
+    failed = [r.filter for r in verdict.results if r.error]
+    findings = verdict.findings
+    action = verdict.action.label
     if as_json:
-        record = {"path": path, **result}
+        record = {"path": path,
+                  "findings": [{"category": f.category, "confidence": f.confidence.label, "count": f.count,
+                                "rules": list(f.rules)} for f in findings],
+                  "action": action}
         if failed:
             record["failed"] = failed
-        out.write(json.dumps(record) + "\n")
-        return
-    summary = ", ".join(f"{f['category']}={f['count']} ({f['confidence']})" for f in result["findings"])
-    out.write(f"{path}: {result['action']}: {summary or 'nothing found'}"
-              f"{' (failed: ' + ', '.join(failed) + ')' if failed else ''}\n")
+        return json.dumps(record) + "\n"
+    summary = ", ".join(f"{f.category}={f.count} ({f.confidence.label})" for f in findings)
+    return (f"{path}: {action}: {summary or 'nothing found'}"
+            f"{' (failed: ' + ', '.join(failed) + ')' if failed else ''}\n")
 
 
 def scan_files(files: list[Path], policy_loader: Callable[[], Policy], as_json: bool, out: TextIO = sys.stdout,
                workers: int | None = None) -> int:
     """Scan `files` with the policy `policy_loader()` returns; exit status 1 if one was unreadable."""
+    global _worker
+    from .registry import build_pipeline
+
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if len(files) >= PARALLEL_FROM else 1
     names = [str(f) for f in files]
     chunks = [names[i:i + CHUNK] for i in range(0, len(names), CHUNK)]
-    if workers <= 1:
-        _init_worker(policy_loader)
-        return _emit(map(_scan_chunk, chunks), out, as_json)
-    # fork: the workers start with everything already imported.
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(policy_loader,)) as pool:
-        return _emit(pool.map(_scan_chunk, chunks), out, as_json)
+    policy = policy_loader()
+    _worker = worker = _Worker(policy, build_pipeline(policy, content_only=True), as_json)
+    try:
+        if workers <= 1 or len(chunks) <= 1:
+            return _emit(map(_scan_chunk, chunks), out)
+        # This process is one of the workers: it forks one fewer (each fork costs its memory
+        # pages copied as the child first writes them), and scans the first chunk before the
+        # fork, so what a first scan loads and compiles is loaded once.
+        status = _emit([_scan_chunk(chunks[0])], out)
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers - 1, mp_context=context, initializer=_after_fork) as pool:
+            return max(status, _emit(_shared(chunks[1:], pool, ahead=2 * (workers - 1)), out))
+    finally:
+        if worker.loop is not None:
+            worker.loop.close()
+        _worker = None
 
 
-def _emit(chunks: Iterable[list[Outcome]], out: TextIO, as_json: bool) -> int:
+def _shared(chunks: list[list[str]], pool: ProcessPoolExecutor, ahead: int) -> Iterator[list[Outcome]]:
+    """The outcomes of `chunks` in order, scanned by the pool and by this process: the pool
+    is given chunks while fewer than `ahead` of its own are unfinished, and this process
+    scans the next one itself meanwhile."""
+    pending: deque[Future[list[Outcome]] | list[Outcome]] = deque()
+    busy: list[Future[list[Outcome]]] = []
+    for chunk in chunks:
+        busy = [f for f in busy if not f.done()]
+        if len(busy) < ahead:
+            future = pool.submit(_scan_chunk, chunk)
+            busy.append(future)
+            pending.append(future)
+        else:
+            pending.append(_scan_chunk(chunk))
+        while pending and (isinstance(pending[0], list) or pending[0].done()):
+            head = pending.popleft()
+            yield head if isinstance(head, list) else head.result()
+    for head in pending:
+        yield head if isinstance(head, list) else head.result()
+
+
+def _emit(chunks: Iterable[list[Outcome]], out: TextIO) -> int:
     status = 0
-    for path, result, error in (outcome for chunk in chunks for outcome in chunk):
-        if result is None:
-            print(f"privacy-milter: {path}: {error}", file=sys.stderr)
-            status = 1
-            continue
-        _write(out, path, result, as_json)
+    for chunk in chunks:
+        for path, line, error in chunk:
+            if line is None:
+                print(f"privacy-milter: {path}: {error}", file=sys.stderr)
+                status = 1
+                continue
+            out.write(line)
     return status
 
 

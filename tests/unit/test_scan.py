@@ -46,6 +46,20 @@ def test_unreadable_file_is_reported_and_the_rest_scanned(tmp_path, capsys):
     assert "missing.eml: cannot read" in capsys.readouterr().err
 
 
+def test_unreadable_files_among_workers_keep_their_place(tmp_path, capsys):
+    files = []
+    for i in range(150):
+        path = tmp_path / f"{i:03d}.eml"
+        if i % 37 != 5:
+            path.write_bytes(MESSAGES["card.eml" if i % 2 else "clean.eml"])
+        files.append(path)
+    serial, parallel = run(files, 1), run(files, 2)
+    assert serial == parallel and serial[0] == 1
+    assert [r["path"] for r in parallel[1]] == [str(f) for f in files if f.exists()]
+    err = capsys.readouterr().err
+    assert err.count("cannot read") == 2 * 4 and err.index("005.eml") < err.index("042.eml")
+
+
 def test_json_lists_the_rules_that_fired(tmp_path):
     path = tmp_path / "card.eml"
     path.write_bytes(MESSAGES["card.eml"])
@@ -69,3 +83,55 @@ def test_explain_names_rule_part_line_and_masks_the_value(tmp_path):
     for secret in (card, "309457", "61528374"):
         assert not any(secret[i:i + 6] in text.replace(" ", "") for i in range(len(secret) - 5))
     assert "4" + "•" * 14 + "7" in text
+
+
+def test_a_filter_that_must_await_runs_on_an_event_loop_in_each_worker(tmp_path):
+    """Most messages are judged without an event loop (Pipeline.run_now); a filter with only
+    an async check makes the rest of the run go on a loop, in the worker that scans it."""
+    import asyncio
+    from dataclasses import dataclass
+
+    from privacy_milter import registry
+    from privacy_milter.model import Action, Result
+    from privacy_milter.plugin import FilterSettings, FilterSpec, read_common
+
+    @dataclass(frozen=True)
+    class WaitSettings(FilterSettings):
+        pass
+
+    def read_wait(r):
+        timeout, on_error = read_common(r, 5.0, "accept")
+        r.done()
+        return WaitSettings(timeout=timeout, on_error=on_error)
+
+    class Wait:
+        name = "wait"
+
+        def __init__(self, settings, services):
+            pass
+
+        async def check(self, message, ctx):
+            await asyncio.sleep(0)
+            return Result(self.name, action=Action.TAG if ctx.results[0].findings else Action.ACCEPT)
+
+    registry.register(FilterSpec(name="wait", read=read_wait, build=Wait, after=("dlp",), offline=True))
+    try:
+        def loader():
+            return policy_mod.parse('[pipeline]\nfilters = ["dlp", "wait"]\n')
+
+        files = []
+        for i in range(40):
+            for name, raw in MESSAGES.items():
+                path = tmp_path / f"{i:02d}-{name}"
+                path.write_bytes(raw)
+                files.append(path)
+        results = []
+        for workers in (1, 2):
+            out = io.StringIO()
+            assert scan_files(files, loader, True, out, workers=workers) == 0
+            results.append([json.loads(line) for line in out.getvalue().splitlines()])
+        assert results[0] == results[1] and len(results[0]) == len(files)
+        by_kind = {r["path"].rsplit("-", 1)[1]: r["action"] for r in results[0]}
+        assert by_kind == {"card.eml": "reject", "clean.eml": "accept", "iban.eml": "tag"}
+    finally:
+        registry.unregister("wait")

@@ -22,6 +22,8 @@ from email.message import Message
 from email.policy import compat32
 from typing import TYPE_CHECKING
 
+from . import mimeparams
+
 if TYPE_CHECKING:
     from .mime import Budget
 
@@ -56,10 +58,10 @@ def _node(text: str, start: int, end: int, budget: Budget, level: int, strip: bo
     budget.check()
     msg = Message(policy=compat32)
     body = _headers(text, start, end, msg, budget)
-    ctype = msg.get_content_type()
+    ctype = mimeparams.content_type(msg)
     maintype = ctype.partition("/")[0]
     if maintype == "multipart":
-        boundary = msg.get_boundary()
+        boundary = mimeparams.boundary(msg)
         if not boundary or ctype == "multipart/digest":
             raise _Unusual
         msg._payload = _parts(text, body, end, "--" + boundary, budget, level)  # type: ignore[attr-defined]
@@ -83,30 +85,44 @@ def _node(text: str, start: int, end: int, budget: Budget, level: int, strip: bo
 
 
 def _headers(text: str, pos: int, end: int, msg: Message, budget: Budget) -> int:
-    """Store the header block at pos in msg; return where the body starts."""
-    lines: list[str] = []
+    """Store the header block at pos in msg; return where the body starts. A header is
+    stored as compat32's header_source_parse + set_raw store it (name before the first
+    colon; value after it, leading blanks off, continuation lines joined as they are,
+    trailing line breaks off), without building each line as a string first."""
+    headers = msg._headers  # type: ignore[attr-defined]  # what Message.set_raw appends to
+    name = ""          # the header being read ("" before the first)
+    value = ""         # its first line's value
+    more: list[str] = []  # its continuation lines
     count = 0
+    line_match = _LINE.match
+    name_match = _NAME.match
     while pos < end:
-        line = _LINE.match(text, pos, end).group()  # type: ignore[union-attr]  # always matches
-        pos += len(line)
-        first = line[0]
+        line_end = line_match(text, pos, end).end()  # type: ignore[union-attr]  # always matches
+        first = text[pos]
         if first in "\r\n":
+            pos = line_end
             break  # the empty line between headers and body
         count += 1
         if count % HEADER_LINES_PER_CHECK == 0:
             budget.check()
         if first in " \t":
-            if not lines:
+            if not name:
                 raise _Unusual  # a continuation first: a defect the stdlib notes
-            lines.append(line)
+            more.append(text[pos:line_end])
+            pos = line_end
             continue
-        if line.startswith("From ") or not _NAME.match(line):
-            raise _Unusual  # an envelope line, or body text without the empty line
-        if lines:
-            msg.set_raw(*compat32.header_source_parse(lines))
-        lines = [line]
-    if lines:
-        msg.set_raw(*compat32.header_source_parse(lines))
+        label = name_match(text, pos, line_end)
+        if label is None or text.startswith("From ", pos, line_end):
+            raise _Unusual  # body text without the empty line, or an envelope line
+        if name:
+            headers.append((name, (value + "".join(more)).rstrip("\r\n") if more else value.rstrip("\r\n")))
+        colon = label.end()
+        name = text[pos:colon - 1]
+        value = text[colon:line_end].lstrip(" \t")
+        more = []
+        pos = line_end
+    if name:
+        headers.append((name, (value + "".join(more)).rstrip("\r\n") if more else value.rstrip("\r\n")))
     return pos
 
 
