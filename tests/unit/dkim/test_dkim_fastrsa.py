@@ -37,3 +37,17 @@ def test_signatures_are_the_same_bytes_as_dkimpys_and_verify():
         fastrsa.install()
     assert fast == slow
     assert dkim.verify(fast + MESSAGE, dnsfunc=lambda name, timeout=5: record)
+
+
+def test_the_key_parse_is_remembered_and_gives_dkimpys_answer():
+    pem, _ = _pem()
+    first = fastrsa.parse_pem_private_key(pem)
+    assert first == fastrsa._original_parse(pem)
+    first["modulus"] = 0  # a caller changing its copy changes nothing for the next
+    assert fastrsa.parse_pem_private_key(pem) == fastrsa._original_parse(pem)
+    assert fastrsa._parsed.cache_info().hits >= 1
+    import pytest
+    with pytest.raises(dkim.crypto.UnparsableKeyError):
+        fastrsa.parse_pem_private_key(b"not a key")
+    fastrsa.install()
+    assert dkim.parse_pem_private_key is fastrsa.parse_pem_private_key
