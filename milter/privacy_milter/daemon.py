@@ -113,6 +113,21 @@ class Wiring:
             if inode is not None:
                 self.watch.leave(inode)
 
+    def light(self, ctx: Any, method: str, *args: Any) -> int:
+        """A collecting step that returns at once (recipient, header, body chunk): it only
+        stamps the connection active. `call`'s busy count (two lock round trips per
+        callback) matters only for steps that can outlast the idle timeout."""
+        adapter = ctx.getpriv()
+        if adapter is None:
+            return Milter.CONTINUE
+        inode = adapter.connection_inode
+        if inode == 0:
+            inode = self._inode(ctx, adapter)
+        if inode is not None:
+            self.watch.touch(inode)
+        result: int = getattr(adapter, method)(*args)
+        return result
+
     def close(self, ctx: Any) -> int:
         adapter = ctx.getpriv()
         inode = self._inode(ctx, adapter) if adapter is not None else None
@@ -143,7 +158,7 @@ def _excepthook(kind: type[BaseException], value: BaseException, tb: Any) -> Non
 
 def _serve(spec: str, mode: int, timeout: int, wiring: Wiring) -> None:
     """Like Milter.runmilter, but sets the unix socket's mode once it exists."""
-    call = wiring.call
+    call, light = wiring.call, wiring.light
     libmilter.set_flags(libmilter.ADDHDRS | libmilter.CHGHDRS | libmilter.QUARANTINE)  # CHGHDRS: removing forged headers
     # An exception raised outside our callbacks (pymilter building a callback's arguments)
     # must not answer TEMPFAIL to a step Postfix expects no reply to: libmilter then drops
@@ -152,10 +167,10 @@ def _serve(spec: str, mode: int, timeout: int, wiring: Wiring) -> None:
     sys.excepthook = _excepthook
     libmilter.set_connect_callback(Milter.connect_callback)
     libmilter.set_envfrom_callback(lambda ctx, *b: call(ctx, "envfrom_bytes", *b))
-    libmilter.set_envrcpt_callback(lambda ctx, *b: call(ctx, "envrcpt_bytes", *b))
-    libmilter.set_header_callback(lambda ctx, f, v: call(ctx, "header_bytes", f, v))
+    libmilter.set_envrcpt_callback(lambda ctx, *b: light(ctx, "envrcpt_bytes", *b))
+    libmilter.set_header_callback(lambda ctx, f, v: light(ctx, "header_bytes", f, v))
     libmilter.set_eoh_callback(lambda ctx: call(ctx, "eoh"))
-    libmilter.set_body_callback(lambda ctx, chunk: call(ctx, "body", chunk))
+    libmilter.set_body_callback(lambda ctx, chunk: light(ctx, "body", chunk))
     libmilter.set_eom_callback(lambda ctx: call(ctx, "eom"))
     libmilter.set_abort_callback(lambda ctx: call(ctx, "abort"))
     libmilter.set_close_callback(wiring.close)

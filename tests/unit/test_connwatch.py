@@ -116,3 +116,26 @@ def test_over_the_cap_the_longest_silent_connections_are_closed_first(tmp_path):
     assert watch.over_cap is False
     for s in clients + sides + [server]:
         s.close()
+
+
+def test_a_connection_that_keeps_sending_headers_is_not_idle(tmp_path):
+    path, server = listening(tmp_path)
+    clock = Clock()
+    watch = ConnectionWatch(f"unix:{path}", 30, 100, clock=clock)
+    client = socket.socket(socket.AF_UNIX)
+    client.connect(path)
+    side, _ = server.accept()
+    inode = socket_inode(side.fileno())
+    try:
+        watch.enter(inode)  # MAIL FROM
+        watch.leave(inode)
+        for _ in range(4):  # a header or body chunk every 20 s: 80 s in all, never 30 s silent
+            clock.now += 20
+            watch.touch(inode)
+            assert watch.sweep() == 0
+        clock.now += 31  # then silence past the timeout
+        assert watch.sweep() == 1
+        assert eof(client)
+    finally:
+        for s in (client, side, server):
+            s.close()
