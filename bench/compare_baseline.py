@@ -40,7 +40,6 @@ Exit 0 with the tables printed; 2 if a step fails or the whole run passes --dead
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
@@ -48,7 +47,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -274,28 +272,15 @@ def ours_source(rev: str | None, dest: Path) -> tuple[dict[str, str] | None, str
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "milter", "filters"],
                                capture_output=True, text=True, check=False).stdout.strip()
         return None, f"installed work tree at {head}{' with uncommitted changes' if dirty else ''}"
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", rev + "^{commit}"],
-                            capture_output=True, text=True, check=False)
-    if commit.returncode != 0:
-        raise Failed(f"unknown revision {rev}")
-    dest.mkdir()
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", commit.stdout.strip(),
-                              "milter", "filters"], capture_output=True, check=False)
-    if archive.returncode != 0:
-        raise Failed(f"git archive {rev}: {archive.stderr.decode(errors='replace').strip()}")
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(dest, filter="data")
-        else:  # Python < 3.11.4; the archive is this repository's own
-            tar.extractall(dest)
-    env = dict(os.environ, PYTHONPATH=f"{dest / 'milter'}{os.pathsep}{dest / 'filters'}")
-    python = REPO / ".venv" / "bin" / "python"
-    probe = "import privacy_milter, privacy_filters.dlp as d; print(privacy_milter.__file__); print(d.__file__)"
-    where = subprocess.run([str(python), "-c", probe],
-                           capture_output=True, text=True, env=env, check=False).stdout.split()
-    if len(where) != 2 or not all(w.startswith(str(dest)) for w in where):
-        raise Failed(f"--ours-rev: .venv's python does not import the exported sources ({where})")
-    return env, f"sources of commit {commit.stdout.strip()[:10]}"
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from bench.revsrc import RevisionError, export_sources  # here: the same file is the baseline's worker
+
+    try:
+        env, sha = export_sources(rev, dest)
+    except RevisionError as exc:
+        raise Failed(f"--ours-rev: {exc}") from None
+    return env, f"sources of commit {sha}"
 
 
 def ours_categories(jsonl: Path) -> dict[str, set[str]]:
