@@ -129,6 +129,19 @@ def mid_of(raw: bytes) -> str:
     return dict((k.lower(), v) for k, v in header_fields(raw)).get("message-id", "?")
 
 
+POSTFIX_QUEUE_ID = re.compile(r"postfix/[\w/-]+\[\d+\]: ([0-9A-F]{6,}|[0-9B-DF-HJ-NP-TV-Zb-df-hj-np-tv-z]{12,}): ")
+POSTFIX_MESSAGE_ID = re.compile(r"<\d{14}\.")  # Postfix's own Message-ID: <YYYYMMDDhhmmss.QUEUEID@host>
+
+
+def scrub(text: str, queue_ids: set[str]) -> str:
+    """Take out what Postfix numbered by itself (queue ids, the time in a Message-ID it added),
+    which may contain any six digits by chance: a queue id 9117121045B once held "117121", a
+    6-digit run of a planted IBAN. Everything else is searched as written."""
+    for qid in queue_ids:
+        text = text.replace(qid, "QUEUEID")
+    return POSTFIX_MESSAGE_ID.sub("<TIME.", text)
+
+
 def forms(secret: str) -> set[str]:
     """The value as written, without spaces, its digits alone, and every 6-digit run of those."""
     digits = "".join(c for c in secret if c.isdigit())
@@ -203,6 +216,9 @@ def test_no_planted_secret_in_any_byte_written(root):
             if path.is_file():
                 texts[str(path)] = path.read_bytes().decode("latin-1")
     assert any("meta.db" in k for k in texts) and any("milter.log" in k for k in texts)
+    queue_ids = set(POSTFIX_QUEUE_ID.findall(texts["maillog"]))
+    assert queue_ids, "the maillog names the queue ids it scrubs"
+    texts = {where: scrub(text, queue_ids) for where, text in texts.items()}
     found = []
     for place, kinds in SECRETS.items():
         for kind, secret in kinds.items():
