@@ -33,7 +33,7 @@ from privacy_milter.plugin import FilterSpec
 from privacy_milter.services import DnsTxt, Services
 
 from .dkim.settings import DkimSettings, read_settings
-from .dkim.sign import NotSignable, SigningError, milter_value, plan, sign
+from .dkim.sign import NotSignable, SigningError, milter_value, plan, sign_planned
 from .dkim.verify import DkimResult, authentication_results, forged_ar, verify
 
 log = logging.getLogger("privacy_milter.dkim")
@@ -81,7 +81,7 @@ class DkimFilter:
             return _unsigned(chosen.reason)
         started = time.perf_counter()
         try:
-            signatures = sign(raw, chosen.domain or "", chosen.keys, self.settings)
+            signatures = sign_planned(raw, chosen, self.settings)
         except (SigningError, NotSignable) as exc:
             return self._failed(message, str(exc))
         spent = time.perf_counter() - started

@@ -133,7 +133,7 @@ async def test_a_signing_error_follows_on_error_and_is_logged(on_error, caplog, 
     def broken(*a, **k):
         raise SigningError("signing as example.co.uk with selector r2025 (rsa-sha256) failed: boom")
 
-    monkeypatch.setattr(dkim_filter, "sign", broken)
+    monkeypatch.setattr(dkim_filter, "sign_planned", broken)
     dkim = DkimFilter(settings(rsa_key(), on_error=on_error))
     verdict = await _pipeline(dkim).run(_message(), POLICY)
     result = verdict.results[-1]

@@ -1,0 +1,65 @@
+"""author_domain's quick reading of a plain From ("a@b.example", "Name <a@b.example>") gives
+exactly what email.headerregistry gives: on every From the regular expression takes
+(hypothesis generates them from the expression itself), and on real From headers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dkim
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from privacy_filters.dkim.sign import _PLAIN_FROM, AuthorDomain, author_domain, parsed_author
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))  # bench/fuzz runs take more
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "dlp-dev"
+
+
+def _raw(value: str) -> bytes:
+    return b"From:" + value.encode("utf-8") + b"\r\nSubject: x\r\n\r\nbody\r\n"
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.from_regex(_PLAIN_FROM, fullmatch=True).filter(lambda v: "\n" not in v and "\r" not in v))
+def test_every_plain_from_reads_as_headerregistry_reads_it(value: str) -> None:
+    assert author_domain(_raw(value)) == parsed_author(value)
+
+
+@pytest.mark.parametrize("value, domain", [
+    (" alice@Example.CO.UK", "example.co.uk"),
+    (" Alice Smith <alice@example.co.uk>", "example.co.uk"),
+    (" Alice<alice@example.co.uk>  ", "example.co.uk"),
+    (" =?utf-8?q?Al=C3=A9?= <alice@example.co.uk>", "example.co.uk"),
+    (" <alice@mail.example.co.uk>", "mail.example.co.uk"),
+    ("\tO'Brien <o.brien+news@shop-1.example.net>", "shop-1.example.net"),
+])
+def test_plain_shapes_take_the_quick_reading_and_agree(value: str, domain: str) -> None:
+    assert _PLAIN_FROM.fullmatch(value) is not None
+    assert author_domain(_raw(value)) == parsed_author(value) == AuthorDomain(domain, "")
+
+
+@pytest.mark.parametrize("value", [
+    ' "Smith, Alice" <alice@example.co.uk>', " Alice <alice@example.co.uk> (work)",
+    " alice@example.co.uk, carol@example.co.uk", " undisclosed-recipients:;",
+    " Alice <alice@[192.0.2.1]>", " Ålice <alice@example.co.uk>", " alice@bücher.example",
+    " Alice <alice@localhost>", " Alice. <alice@example.co.uk>", " <alice@example.co.uk",
+])
+def test_every_other_shape_goes_to_headerregistry(value: str) -> None:
+    assert _PLAIN_FROM.fullmatch(value) is None
+    assert author_domain(_raw(value)) == parsed_author(value)
+
+
+def test_real_from_headers_read_the_same_either_way() -> None:
+    values = []
+    for path in sorted(CORPUS.glob("*.eml")):
+        headers, _ = dkim.rfc822_parse(path.read_bytes())
+        values += [v.decode("utf-8", "replace").replace("\r", "").replace("\n", "")
+                   for n, v in headers if n.lower() == b"from"]
+    assert len(values) >= 300
+    quick = [v for v in values if _PLAIN_FROM.fullmatch(v)]
+    assert len(quick) > len(values) // 2  # the quick reading is the common case
+    for v in values:
+        assert author_domain(_raw(v)) == parsed_author(v), v
