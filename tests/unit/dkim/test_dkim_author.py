@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privacy_filters.dkim.sign import _PLAIN_FROM, AuthorDomain, author_domain, parsed_author
+from privacy_filters.dkim.sign import MAX_FROM_CHARS, _PLAIN_FROM, AuthorDomain, author_domain, parsed_author
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))  # bench/fuzz runs take more
 CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "dlp-dev"
@@ -23,7 +23,8 @@ def _raw(value: str) -> bytes:
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(st.from_regex(_PLAIN_FROM, fullmatch=True).filter(lambda v: "\n" not in v and "\r" not in v))
+@given(st.from_regex(_PLAIN_FROM, fullmatch=True).filter(
+    lambda v: "\n" not in v and "\r" not in v and len(v) <= MAX_FROM_CHARS))
 def test_every_plain_from_reads_as_headerregistry_reads_it(value: str) -> None:
     assert author_domain(_raw(value)) == parsed_author(value)
 
@@ -63,3 +64,20 @@ def test_real_from_headers_read_the_same_either_way() -> None:
     assert len(quick) > len(values) // 2  # the quick reading is the common case
     for v in values:
         assert author_domain(_raw(v)) == parsed_author(v), v
+
+
+@pytest.mark.parametrize("value", [
+    " " + "a " * 50_000,                    # headerregistry: 29 s of CPU
+    " a@" + "b." * 50_000,                  # 27 s
+    " Alice <alice@example.co.uk>" + " " * 3_000,
+])
+def test_a_from_longer_than_the_bound_is_not_read_and_not_signed(value: str) -> None:
+    got = author_domain(_raw(value))
+    assert got.domain is None
+    assert f"more than {MAX_FROM_CHARS:,} are not read" in got.reason
+
+
+def test_a_from_at_the_bound_is_still_read() -> None:
+    value = " " + "A" * (MAX_FROM_CHARS - 23) + " <alice@example.co.uk>"
+    assert len(value) == MAX_FROM_CHARS
+    assert author_domain(_raw(value)) == AuthorDomain("example.co.uk", "")
