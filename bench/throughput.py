@@ -11,6 +11,10 @@ has received it. Configurations:
   listen   the same milter asking for what privacy-milter asks for (sender, recipients,
            headers, body, end of message; each callback does nothing, eom accepts): the
            ceiling pymilter sets for a milter that reads the whole message
+  floor    the listen milter plus only the work issue 11 keeps: the DLP scan of each
+           message (bench/floor_milter.py): no policy, record, metrics or log line
+  floor-dkim  floor plus a DKIM signature (rsa-sha256, a 2048-bit key made for the run,
+           From shop.example) inserted at the top: the floor for the DKIM-on target
   privacy  privacy-milter run --policy P --socket unix:S --store DB
   privacy@REV  the same, from the sources of git revision REV (bench/revsrc.py): before/after
            in one interleaved run
@@ -56,6 +60,8 @@ from tests.harness.smtp import wait_for_unix_socket  # noqa: E402
 VENV_BIN = ROOT / ".venv" / "bin"
 PRIVACY_MILTER = VENV_BIN / "privacy-milter"
 CONFIGS = ("none", "noop", "listen", "privacy")
+EXTRA_CONFIGS = ("floor", "floor-dkim")  # not in the default set: run them by name
+FLOOR_MILTER = ROOT / "bench" / "floor_milter.py"
 MILTER_START_TIMEOUT = 30.0
 
 BODY = (
@@ -91,6 +97,26 @@ def make_message(i: int) -> bytes:
     m["Message-ID"] = f"<bench-{i}@shop.example>"
     m.set_content(BODY)
     return m.as_bytes()
+
+
+class FloorMilterProcess(NoopMilterProcess):
+    """bench/floor_milter.py: pymilter plus the DLP scan (and a DKIM signature with `key`)."""
+
+    def __init__(self, socket_path: Path, key: Path | None = None) -> None:
+        super().__init__(socket_path, python=sys.executable)
+        self.key = key
+
+    def command(self) -> list[str]:
+        work = ["--work", "dlp,dkim", "--key", str(self.key)] if self.key is not None else ["--work", "dlp"]
+        return [self.python, str(FLOOR_MILTER), *work, self.spec]
+
+
+def floor_key(workdir: Path) -> Path:
+    """A fresh 2048-bit RSA key for shop.example (make_message's From), mode 0600."""
+    from privacy_filters.dkim.keys import keygen
+
+    path, _ = keygen("shop.example", "b2025", "rsa-sha256", workdir)
+    return path
 
 
 class PrivacyMilterProcess:
@@ -190,13 +216,16 @@ def run_config(config: str, total: int, connections: int, timeout: float, policy
                keep: bool, profile: Path | None = None, envs: dict[str, dict[str, str]] | None = None) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix=f"pm-bench-{config.replace('@', '-').replace('/', '-')}-"))
     os.chmod(workdir, 0o755)  # Postfix (user postfix) must reach the milter socket
-    milter: NoopMilterProcess | PrivacyMilterProcess | None = None
+    milter: NoopMilterProcess | FloorMilterProcess | PrivacyMilterProcess | None = None
     postfix: PostfixInstance | None = None
     try:
         with Sink() as sink:
             if config in ("noop", "listen"):
                 milter = NoopMilterProcess(workdir / "noop.sock", python=sys.executable,
                                            listen=config == "listen").start()
+            elif config in EXTRA_CONFIGS:
+                key = floor_key(workdir) if config == "floor-dkim" else None
+                milter = FloorMilterProcess(workdir / "floor.sock", key).start()
             elif config == "privacy" or config.startswith("privacy@"):
                 milter = PrivacyMilterProcess(workdir, policy, (envs or {}).get(config)).start()
             postfix = PostfixInstance(workdir / "postfix", relay_port=sink.port,
@@ -217,9 +246,15 @@ def run_config(config: str, total: int, connections: int, timeout: float, policy
             errors = send_all(postfix.smtpd_port, total, connections, deadline)
             if errors:
                 raise BenchError(f"{len(errors)} sender error(s), first: {errors[0]!r}")
-            sink.wait_for(total, timeout=max(1.0, deadline - time.monotonic()))
+            received = sink.wait_for(total, timeout=max(1.0, deadline - time.monotonic()))
             seconds = time.monotonic() - start
             cpu_after = process_cpu(pid)
+            signed = sum(1 for m in received if m.raw.startswith(b"DKIM-Signature:"))
+            if signed or config == "floor-dkim":
+                print(f"# {config}: {signed} of {len(received)} messages arrived with a DKIM-Signature on top",
+                      file=sys.stderr)
+            if config == "floor-dkim" and signed < len(received):
+                raise BenchError("the floor milter did not sign every message")
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(30)
@@ -311,7 +346,7 @@ def table(results: list[Result]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--milter", default=",".join(CONFIGS),
-                    help="comma-separated configurations out of none,noop,listen,privacy,privacy@REV "
+                    help="comma-separated configurations out of none,noop,listen,floor,floor-dkim,privacy,privacy@REV "
                     "(default: none,noop,listen,privacy)")
     ap.add_argument("-n", "--messages", type=int, default=2000)
     ap.add_argument("-c", "--connections", type=int, default=20)
@@ -324,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="interleaved rounds (none, noop, listen, privacy, none, ...); medians and ratios per round")
     args = ap.parse_args(argv)
     configs = [c.strip() for c in args.milter.split(",") if c.strip()]
-    if unknown := [c for c in configs if c not in CONFIGS and not c.startswith("privacy@")]:
+    if unknown := [c for c in configs if c not in CONFIGS + EXTRA_CONFIGS and not c.startswith("privacy@")]:
         ap.error(f"unknown configuration(s): {', '.join(unknown)}")
     if os.geteuid() != 0:
         ap.error("must run as root (it starts Postfix)")

@@ -37,12 +37,14 @@ class NoopMilterProcess:
     def spec(self) -> str:
         return f"unix:{self.socket_path}"
 
+    def command(self) -> list[str]:
+        """The milter's command line (bench/throughput.py's floor milter runs another script)."""
+        return [self.python, str(Path(__file__).resolve()), *(["--listen"] if self.listen else []), self.spec]
+
     def start(self) -> "NoopMilterProcess":
         if self.socket_path.exists():
             self.socket_path.unlink()  # libmilter will not bind over a stale file
-        self.proc = subprocess.Popen([self.python, str(Path(__file__).resolve()),
-                                      *(["--listen"] if self.listen else []), self.spec],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         from tests.harness.smtp import wait_for_unix_socket  # this file also runs as a script
 
