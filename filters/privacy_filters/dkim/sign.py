@@ -8,6 +8,7 @@ this: a later edit to a signed header or to the body breaks the signature.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -69,7 +70,7 @@ _PLAIN_FROM = re.compile(rf"[ \t]*(?:{_LOCAL}@(?P<bare>{_DOMAIN})|(?:{_PHRASE}[ 
 
 def author_domain(raw: bytes) -> AuthorDomain:
     """Exactly one From field holding exactly one address with a domain, else no domain."""
-    headers, _ = dkim.rfc822_parse(raw)
+    headers, _ = dkim.rfc822_parse(header_part(raw))
     froms = [value for name, value in headers if name.lower() == b"from"]
     if not froms:
         return AuthorDomain(None, "no From header")
@@ -83,6 +84,16 @@ def author_domain(raw: bytes) -> AuthorDomain:
     if plain is not None:
         return _checked(plain.group("bare") or plain.group("angled"))
     return parsed_author(text)
+
+
+def header_part(raw: bytes) -> bytes:
+    """`raw` up to and including the empty line that ends its header: rfc822_parse finds the
+    same headers in it as in the whole message (it splits lines at \\r?\\n and stops at the first
+    empty one) without splitting the body into lines. No empty line: all of `raw`."""
+    if raw.startswith((b"\n", b"\r\n")):
+        return b""
+    ends = [i for sep in (b"\n\n", b"\n\r\n") if (i := raw.find(sep)) != -1]
+    return raw[:min(ends) + 1] if ends else raw
 
 
 def parsed_author(text: str) -> AuthorDomain:
@@ -131,18 +142,23 @@ def include_headers(raw_headers: Sequence[tuple[bytes, bytes]], settings: DkimSe
     from the message are neither signed nor oversigned."""
     counts: dict[bytes, int] = {}
     for name, _ in raw_headers:
-        counts[name.lower()] = counts.get(name.lower(), 0) + 1
-    oversign = {h.lower().encode("ascii") for h in settings.oversign_headers}
+        key = name.lower()
+        counts[key] = counts.get(key, 0) + 1
+    names, oversign = _header_names(settings.sign_headers, settings.oversign_headers)
     out: list[bytes] = []
-    seen: set[bytes] = set()
-    for header in settings.sign_headers:
-        name = header.lower().encode("ascii")
-        if name in seen:
-            continue
-        seen.add(name)
-        n = counts.get(name, 0)
-        out.extend([name] * (n + (1 if n and name in oversign else 0)))
+    for name in names:
+        if n := counts.get(name, 0):
+            out.extend([name] * (n + (name in oversign)))
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _header_names(sign_headers: tuple[str, ...], oversign_headers: tuple[str, ...]
+                  ) -> tuple[tuple[bytes, ...], frozenset[bytes]]:
+    """The signed names, lower case, first occurrence only, and the oversigned ones: the same
+    for every message under one policy."""
+    names = tuple(dict.fromkeys(h.lower().encode("ascii") for h in sign_headers))
+    return names, frozenset(h.lower().encode("ascii") for h in oversign_headers)
 
 
 def sign(raw: bytes, domain: str, keys: Sequence[SigningKey], settings: DkimSettings) -> list[tuple[str, str]]:

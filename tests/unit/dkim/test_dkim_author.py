@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privacy_filters.dkim.sign import MAX_FROM_CHARS, _PLAIN_FROM, AuthorDomain, author_domain, parsed_author
+from privacy_filters.dkim.sign import (MAX_FROM_CHARS, _PLAIN_FROM, AuthorDomain, author_domain, header_part,
+                                      parsed_author)
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))  # bench/fuzz runs take more
 CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "dlp-dev"
@@ -81,3 +82,38 @@ def test_a_from_at_the_bound_is_still_read() -> None:
     value = " " + "A" * (MAX_FROM_CHARS - 23) + " <alice@example.co.uk>"
     assert len(value) == MAX_FROM_CHARS
     assert author_domain(_raw(value)) == AuthorDomain("example.co.uk", "")
+
+
+# author_domain parses only the header part of the message (header_part): rfc822_parse must
+# find exactly the headers it finds in the whole message, and fail exactly when it fails.
+_LINE = st.one_of(
+    st.sampled_from([b"", b"From: a@b.example", b"Subject: x", b"\tfolded", b" more", b"From x",
+                     b"not a header", b"X:", b"\r", b"a\rb: c"]),
+    st.binary(max_size=12))
+_ENDING = st.sampled_from([b"\n", b"\r\n", b"\r\r\n"])
+
+
+def _parse(raw: bytes) -> object:
+    try:
+        return dkim.rfc822_parse(raw)[0]
+    except (dkim.MessageFormatError, IndexError) as exc:  # a first line that is a continuation
+        return (type(exc), str(exc))
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(st.tuples(_LINE, _ENDING), max_size=12), st.booleans())
+def test_the_header_part_parses_to_the_same_headers_as_the_whole(lines, end_without_newline) -> None:
+    raw = b"".join(line + end for line, end in lines)
+    if end_without_newline and lines:
+        raw = raw[:-1]
+    assert _parse(header_part(raw)) == _parse(raw)
+
+
+@pytest.mark.parametrize("raw, part", [
+    (b"From: a@b.example\r\nSubject: x\r\n\r\nbody\r\n\r\nmore", b"From: a@b.example\r\nSubject: x\r\n"),
+    (b"From: a@b.example\n\nbody", b"From: a@b.example\n"),
+    (b"From: a@b.example\r\n", b"From: a@b.example\r\n"),   # no empty line: all of it
+    (b"\r\nFrom: a@b.example\r\n", b""),                    # empty first line: no headers
+])
+def test_header_part_ends_at_the_first_empty_line(raw: bytes, part: bytes) -> None:
+    assert header_part(raw) == part

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from dkim_support import (DOMAIN, ed_key, receiver_verifies, records, rsa_key, settings,
                           signed_message)
-from privacy_filters.dkim.sign import NotSignable, author_domain, milter_value, plan, sign
+from privacy_filters.dkim.settings import DkimSettings
+from privacy_filters.dkim.sign import NotSignable, author_domain, include_headers, milter_value, plan, sign
 
 MESSAGE = (b"From: Alice <alice@example.co.uk>\r\n"
            b"To: bob@example.org\r\n"
@@ -132,3 +136,34 @@ def test_inactive_keys_do_not_sign():
 def test_milter_value_uses_lf_folds():
     value = sign(MESSAGE, DOMAIN, [rsa_key()], settings(rsa_key()))[0][1]
     assert "\r\n" in value and "\r" not in milter_value(value) and "\n" in milter_value(value)
+
+
+def _h_reference(raw_headers, s: DkimSettings) -> list[bytes]:
+    """include_headers as first written (lower-casing every name per message): the cached
+    name lists must give the same h= for every message."""
+    counts: dict[bytes, int] = {}
+    for name, _ in raw_headers:
+        counts[name.lower()] = counts.get(name.lower(), 0) + 1
+    oversign = {h.lower().encode("ascii") for h in s.oversign_headers}
+    out: list[bytes] = []
+    seen: set[bytes] = set()
+    for header in s.sign_headers:
+        name = header.lower().encode("ascii")
+        if name in seen:
+            continue
+        seen.add(name)
+        n = counts.get(name, 0)
+        out.extend([name] * (n + (1 if n and name in oversign else 0)))
+    return out
+
+
+_NAMES = st.sampled_from(["From", "from", "To", "Subject", "SUBJECT", "Date", "Cc", "Reply-To",
+                          "Message-ID", "X-Other", "Content-Type"])
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.lists(_NAMES, max_size=12), st.lists(_NAMES, min_size=1, max_size=8), st.lists(_NAMES, max_size=4))
+def test_h_tag_is_what_the_first_formula_gave(present, sign_headers, oversign_headers):
+    s = DkimSettings(sign_headers=tuple(sign_headers), oversign_headers=tuple(oversign_headers))
+    raw_headers = [(n.encode(), b" v\r\n") for n in present]
+    assert include_headers(raw_headers, s) == _h_reference(raw_headers, s)
