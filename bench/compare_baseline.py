@@ -1,7 +1,7 @@
 """Quality and speed of a model-free open baseline (Presidio pattern recognizers + detect-secrets)
 against `privacy-milter scan --json` on a labelled corpus.
 
-    .venv/bin/python bench/compare_baseline.py [CORPUS_DIR] [--copies 5] [--runs 3] [--ours-rev REV]
+    .venv/bin/python bench/compare_baseline.py [CORPUS_DIR] [--copies 5] [--runs 3] [--ours-rev REV] [--ours-jobs N]
         [--only presidio|detect-secrets] [--us-bank] [--html raw] [--ds-mode adhoc]
         [--ds-plugins all|keyword ...] [--ds-mode file|adhoc ...] [--quality-only]
 
@@ -372,6 +372,9 @@ def main() -> int:
                              "the issue-11 peer); both: two baselines in the same alternated runs")
     parser.add_argument("--ours-rev", metavar="REV",
                         help="run .venv's privacy-milter on the sources of this git revision instead of the work tree")
+    parser.add_argument("--ours-jobs", type=int, metavar="N",
+                        help="`privacy-milter scan --jobs N` (default: its own, one process per CPU); "
+                             "1 compares one process with the single-process peers like for like")
     parser.add_argument("--only", choices=("presidio", "detect-secrets"),
                         help="run one half of the baseline (to see where its time goes)")
     parser.add_argument("--quality-only", action="store_true")
@@ -399,7 +402,7 @@ def _main(args: argparse.Namespace, clock: Clock) -> int:
     common_opts = ((["--us-bank"] if args.us_bank else []) + (["--only", args.only] if args.only else [])
                    + ["--html", args.html])
     baseline_cmd = [str(python), str(Path(__file__).resolve()), "--worker"]
-    ours_cmd = [str(args.ours), "scan", "--json"]
+    ours_cmd = [str(args.ours), "scan", "--json"] + (["--jobs", str(args.ours_jobs)] if args.ours_jobs else [])
     plugins = list(dict.fromkeys(args.ds_plugins))  # each once, in the order given
     modes = list(dict.fromkeys(args.ds_mode))
     # One baseline per --ds-plugins x --ds-mode pair: key, label, worker options.
@@ -415,7 +418,7 @@ def _main(args: argparse.Namespace, clock: Clock) -> int:
                 label += f" ({ds_label[plugin_set]}{', ' + mode if len(modes) > 1 else ''})"
             baselines.append((key, label, common_opts + ["--ds-plugins", plugin_set, "--ds-mode", mode]))
     tools = ["ours"] + [key for key, _, _ in baselines]
-    labels_of = {"ours": "privacy-milter scan --json", **{key: label for key, label, _ in baselines}}
+    labels_of = {"ours": " ".join(["privacy-milter"] + ours_cmd[1:]), **{key: label for key, label, _ in baselines}}
 
     with tempfile.TemporaryDirectory(prefix="compare-baseline-") as tmp_name:
         tmp = Path(tmp_name)

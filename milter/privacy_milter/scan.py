@@ -25,6 +25,7 @@ from .pipeline import Partial, Pipeline
 from .policy import Policy
 
 PARALLEL_FROM = 64  # fewer files than this are scanned in this process: workers cost a fork each
+MAX_WORKERS = 8     # the default's cap (`scan --jobs N` sets any number; the help names both)
 
 SESSION = Session(connection_id="scan")
 OUTBOUND = DirectionDecision(Direction.OUTBOUND, "scan")
@@ -109,16 +110,19 @@ def _line(path: str, verdict: Verdict, as_json: bool) -> str:
             f"{' (failed: ' + ', '.join(failed) + ')' if failed else ''}\n")
 
 
-def scan_files(files: list[Path], policy_loader: Callable[[], Policy], as_json: bool, out: TextIO = sys.stdout,
+def scan_files(files: list[Path], policy_loader: Callable[[], Policy], as_json: bool, out: TextIO | None = None,
                workers: int | None = None) -> int:
-    """Scan `files` with the policy `policy_loader()` returns; exit status 1 if one was unreadable."""
+    """Scan `files` with the policy `policy_loader()` returns, to `out` (standard output as it
+    is when called); exit status 1 if one was unreadable."""
     global _worker
+    out = sys.stdout if out is None else out
     from .registry import build_pipeline
 
     if workers is None:
-        workers = min(os.cpu_count() or 1, 8) if len(files) >= PARALLEL_FROM else 1
+        workers = min(os.cpu_count() or 1, MAX_WORKERS) if len(files) >= PARALLEL_FROM else 1
     names = [str(f) for f in files]
     chunks = [names[i:i + CHUNK] for i in range(0, len(names), CHUNK)]
+    workers = min(workers, len(chunks))  # `--jobs 64` over three chunks forks two, not 63
     policy = policy_loader()
     _worker = worker = _Worker(policy, build_pipeline(policy, content_only=True), as_json)
     try:
@@ -170,8 +174,9 @@ def _emit(chunks: Iterable[list[Outcome]], out: TextIO) -> int:
     return status
 
 
-def explain_files(files: list[Path], policy: Policy, out: TextIO = sys.stdout) -> int:
+def explain_files(files: list[Path], policy: Policy, out: TextIO | None = None) -> int:
     """Per finding: rule symbol, confidence, part and line, value masked. Exit 1 if unreadable."""
+    out = sys.stdout if out is None else out
     from privacy_filters.dlp import Limits
     from privacy_filters.dlp.explain import explain
 

@@ -135,3 +135,28 @@ def test_a_filter_that_must_await_runs_on_an_event_loop_in_each_worker(tmp_path)
         assert by_kind == {"card.eml": "reject", "clean.eml": "accept", "iban.eml": "tag"}
     finally:
         registry.unregister("wait")
+
+
+def test_cli_jobs_give_the_same_output_and_bad_values_are_refused(tmp_path, capsys):
+    import pytest
+
+    from privacy_milter import cli
+    from privacy_milter import scan as scan_mod
+
+    for i in range(70):  # above PARALLEL_FROM: the default forks on a multi-CPU host
+        name = list(MESSAGES)[i % 3]
+        (tmp_path / f"{i:02d}-{name}").write_bytes(MESSAGES[name])
+    outputs = []
+    for jobs in ([], ["--jobs", "1"], ["-j", "3"], ["--jobs", "64"]):
+        assert cli.main(["scan", "--json", *jobs, str(tmp_path)]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert len(outputs[0].splitlines()) == 70 and len(set(outputs)) == 1
+    for bad, why in (("0", "0 is not between 1 and 64"), ("65", "65 is not between 1 and 64"),
+                     ("two", "'two' is not a whole number")):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["scan", "--jobs", bad, str(tmp_path)])
+        assert exit_info.value.code == 2 and why in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["scan", "--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    assert f"up to {scan_mod.MAX_WORKERS}, for {scan_mod.PARALLEL_FROM} files" in usage
