@@ -121,7 +121,7 @@ def profile_command(dirs: list[Path]) -> int:
 
     files = [p for d in dirs for p in sorted(d.glob("*.eml"))]
     scan_files(files[:100], policy_mod.default, True, io.StringIO(), workers=1)  # warm-up
-    profiler = Profiler()
+    profiler = Profiler(interval=0.0002)
     profiler.start()
     scan_files(files, policy_mod.default, True, io.StringIO(), workers=1)
     profiler.stop()
