@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from typing import Final
 from collections.abc import Iterator
 
 from privacy_milter.model import Confidence
@@ -13,6 +14,9 @@ from .modulus import ModulusTable
 from .patterns import Engine, Match
 from .report import Hit, make_hit
 from .validators import IBAN_LENGTHS, iban_ok
+
+# Patterns used inline below, compiled once (re.search(str) looks its cache up per call).
+_ACCOUNT_NEXT: Final = re.compile(r" (?:\d{8}|\d{4} \d{4})(?!\d)")
 
 # Specimen IBANs printed in standards, bank documentation and software manuals. People do
 # paste them as real payment details (and test data is made from them), so one counts like
@@ -137,7 +141,7 @@ def _sort_code(text: str, m: Match) -> tuple[str, bool] | None:
     # A sort code glued to more digits by the same separator is a phone number or a date.
     nxt = text[m.end:m.end + 2]
     prv = text[max(0, m.start - 2):m.start]
-    account_next = re.match(r" (?:\d{8}|\d{4} \d{4})(?!\d)", text[m.end:m.end + 11])
+    account_next = _ACCOUNT_NEXT.match(text[m.end:m.end + 11])
     if seps and (nxt[:1] in seps and nxt[1:2].isdigit() and not (seps == {" "} and account_next)
                  or prv[1:2] in seps and prv[:1].isdigit()):
         return None  # but "20 00 00 12345678" is a sort code and its account side by side

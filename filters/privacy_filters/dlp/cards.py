@@ -40,14 +40,19 @@ def _candidates(text: str, start: int, end: int, rejected: set[tuple[int, int]] 
         return  # a long run of spaced digits is a table of numbers, not a printed card
     spans = [(g.start(), g.end()) for g in _GROUP.finditer(text, start, end)]
     n = len(spans)
+    sizes = [b - a for a, b in spans]
+    upto = [0]  # upto[k]: digits in the first k groups, so a window's count is one subtraction
+    for size in sizes:
+        upto.append(upto[-1] + size)
     i = 0
     while i < n:
         found = False
         # A printed card has at most five groups, so windows are short: linear overall.
         for j in range(min(n - 1, i + 4), i - 1, -1):
-            lengths = [b - a for a, b in spans[i:j + 1]]
-            digits = sum(lengths)
-            if not 12 <= digits <= 19 or not card_groups_ok(lengths):
+            if not 12 <= upto[j + 1] - upto[i] <= 19:
+                continue
+            lengths = sizes[i:j + 1]
+            if not card_groups_ok(lengths):
                 continue
             seps = {text[spans[k][1]:spans[k + 1][0]] for k in range(i, j)}
             # One plain separator throughout is how cards are printed; anything else

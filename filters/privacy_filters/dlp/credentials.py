@@ -23,6 +23,11 @@ from .temporary import find_temporary
 from .values import (AMBIGUOUS, CRED_CONTEXT, FULL_WORD, GAP_STOP, clean, strength,
                      value_after, value_confidence, is_placeholder)
 
+# Patterns used inline below, compiled once (re.search(str) looks its cache up per call).
+_VALUE_BELOW: Final = re.compile(r"(?i)\b(?:below|follows|unten|ci-dessous|abajo):?\s*$")
+_SIX_SAME: Final = re.compile(r"(.)\1{5}")
+_EIGHT_SAME: Final = re.compile(r"(.)\1{7}")
+
 _WORD_RE: Final = re.compile(r"(?i)(?:" + PASSWORD_WORDS + r")")
 # Words that introduce an example, a rule or a request rather than an actual secret.
 _NEGATIVE_BEFORE: Final = re.compile(
@@ -113,7 +118,7 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
             continue  # part of a longer word or name: "passenger", "multi-pass", "pass_manager"
         line_end = text.find("\n", m.end, m.end + 200)
         rest = text[m.end:line_end if line_end != -1 else m.end + 200]
-        if re.search(r"(?i)\b(?:below|follows|unten|ci-dessous|abajo):?\s*$", rest):
+        if _VALUE_BELOW.search(rest):
             rest = text[m.end:m.end + 300]  # the value sits on a following line
         if rest.strip() in ("", ":") and line_end != -1:
             # "Password:" with the value on the next line, as forms are often laid out.
@@ -249,7 +254,7 @@ def _tokens(text: str, engine: Engine) -> Iterator[Hit]:
         if found is None:
             continue
         value = found.group("value")
-        if is_placeholder(value) or re.search(r"(.)\1{5}", value) or "example" in value.lower():
+        if is_placeholder(value) or _SIX_SAME.search(value) or "example" in value.lower():
             continue
         yield make_hit("password", Confidence.HIGH, value, "password.token_labelled", m.start)
 
@@ -257,7 +262,7 @@ def _tokens(text: str, engine: Engine) -> Iterator[Hit]:
 def _keys(text: str, engine: Engine, name: str) -> Iterator[Hit]:
     for m in engine.find(name, text):
         token = text[m.start:m.end]
-        if "EXAMPLE" in token.upper() or re.search(r"(.)\1{7}", token):
+        if "EXAMPLE" in token.upper() or _EIGHT_SAME.search(token):
             continue  # documentation specimens and XXXXXXXX fillers
         if name == "pem" and not _B64_RUN.search(text, m.end, m.end + 400):
             continue  # a header quoted in prose, with no key material after it

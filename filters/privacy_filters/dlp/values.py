@@ -15,6 +15,21 @@ from privacy_milter.model import Confidence
 
 from .report import Hit, make_hit
 
+# Patterns used inline below, compiled once (re.search(str) looks its cache up per call).
+_FORMAT_SPEC: Final = re.compile(r"%(?:\w+%|[sd(])")
+_CODE_LIKE: Final = re.compile(r"\w\(|^:|^&#?\w+;|\)\s*;?$|^\$\{?[a-z_]+\}?$|::|->|^[~.]?/|\|")
+_HYPHEN_PHRASE: Final = re.compile(r"[A-Za-z]{2,}(?:-[A-Za-z]{2,}){2,}")
+_REAL_SYMBOL: Final = re.compile(r"[^\w.\-/']")
+_INNER_CAPITAL: Final = re.compile(r"[a-z][A-Z]")
+_NAME_CASE: Final = re.compile(r"(?:Mc|Mac|O')?[A-Z][a-z]+")
+_FIVE_CONSONANTS: Final = re.compile(r"[^aeiouyäöüéèàâêîôûœ]{5}")
+_CODE_PIN_KEY: Final = re.compile(r"(?i)code|pin|key")
+_PIN_WORD: Final = re.compile(r"(?i)pin(?:\s+code|\s+number)?|code|geheimzahl")
+_CODE_PIN: Final = re.compile(r"(?i)code|pin")
+_PIN_ONLY: Final = re.compile(r"(?i)pin")
+_WORD_START: Final = re.compile(r"\w")
+_LETTER_NEXT: Final = re.compile(r"[ \t]*[A-Za-z]")
+
 # What links a password word to its value: ":" "=" table cells, "is" and its translations,
 # "changed to"; up to five linking words may sit before it ("password for the wifi is"), eight
 # when the value is plainly a secret.
@@ -90,7 +105,7 @@ def value_after(rest: str, word: str, conference: bool, lead: str = "",
     pos = 0
     # "user mkhan pw Gorse81Hill": a short label with no separator, after a user on the line.
     short_bare = bool(_SHORT.fullmatch(word)) and (paired or bool(CRED_CONTEXT.search(lead)))
-    pin = bool(re.fullmatch(r"(?i)pin(?:\s+code|\s+number)?|code|geheimzahl", word))
+    pin = bool(_PIN_WORD.fullmatch(word))
     while (found := _SEP_RE.search(rest, pos)) is not None:
         pos = found.start() + 1  # overlapping: a value tried as bare may hold the next ":"
         gap = _ADDRESS.sub("user", rest[:found.start()])
@@ -104,7 +119,7 @@ def value_after(rest: str, word: str, conference: bool, lead: str = "",
         sep = found.group("sep").strip().lower()
         raw_digits = clean(found.group("value"))
         # "the alarm code is 2580", "PIN for the card is 8812": digits after "is" are a code
-        code_is = bool(re.search(r"(?i)code|pin", word)) and sep.rstrip(":").strip() in _IS_WORDS \
+        code_is = bool(_CODE_PIN.search(word)) and sep.rstrip(":").strip() in _IS_WORDS \
             and raw_digits.isdigit() and 4 <= len(raw_digits) <= 8 and not conference \
             and not tail_word(rest, found.end())
         # "SIM PIN 4821", "PIN de la carte SIM : 2511": a PIN of a named device, any separator
@@ -150,11 +165,11 @@ def value_after(rest: str, word: str, conference: bool, lead: str = "",
         if loose_short and confidence is not Confidence.HIGH and not code_is:
             return None  # "the new pw is Tiger1973" only with a value that is plainly a secret
         if strict and confidence is not None and (tail[:1].isalnum() or tail[:1] in ("-", "/", "=") or (
-                confidence < Confidence.HIGH and not (re.fullmatch(r"(?i)pin", word)
+                confidence < Confidence.HIGH and not (_PIN_ONLY.fullmatch(word)
                                                       and clean(value).isdigit()
                                                       and 4 <= len(clean(value)) <= 8))):
             return None  # "pw: x1", "PASS: addr2line -f" prove little; "PIN: 4821" does
-        if confidence is not None and confidence < Confidence.HIGH and re.match(r"\w", tail):
+        if confidence is not None and confidence < Confidence.HIGH and _WORD_START.match(tail):
             return None  # "Password: Update ELF header": a plain word that starts a sentence
         if confidence is not None and (not bare or code_is or random_pair or confidence is Confidence.HIGH):
             return make_hit("password", confidence, clean(value), _rule(word, formal, code_is))
@@ -174,7 +189,7 @@ def _rule(word: str, formal: bool, code_is: bool) -> str:
 
 def tail_word(rest: str, end: int) -> bool:
     """A word right after the value: "the PIN is 4 digits long", "code is 1234 characters"."""
-    return bool(re.match(r"[ \t]*[A-Za-z]", rest[end:]))
+    return bool(_LETTER_NEXT.match(rest, end))
 
 
 def clean(value: str) -> str:
@@ -194,7 +209,7 @@ def is_placeholder(value: str) -> bool:
     v = value.strip()
     if not v or set(v) <= set("*xX•●.#_-?~·"):
         return True
-    if v[0] in "<[{`" or re.match(r"%(?:\w+%|[sd(])", v) or v.startswith(("${", "$(", "!vault")):
+    if v[0] in "<[{`" or _FORMAT_SPEC.match(v) or v.startswith(("${", "$(", "!vault")):
         return True
     low = v.lower()
     return any(word in low for word in ("password", "passwort", "your", "xxxx", "****",
@@ -207,7 +222,7 @@ def strength(value: str) -> int:
         return 0
     if value.lower() in STOP_VALUES or value.startswith(("http://", "https://", "www.")):
         return 0
-    if re.search(r"\w\(|^:|^&#?\w+;|\)\s*;?$|^\$\{?[a-z_]+\}?$|::|->|^[~.]?/|\|", value):
+    if _CODE_LIKE.search(value):
         return 0  # code, paths and type lists: getpass(), $var, obj->x, /home/x, string|Buffer
     if "@" in value and "." in value.split("@")[-1]:
         return 0  # an email address: a user name, not a password
@@ -219,10 +234,10 @@ def strength(value: str) -> int:
     kinds = lower + upper + digit + symbol
     if (lower or upper) and digit or kinds >= 3:
         return 2
-    if re.fullmatch(r"[A-Za-z]{2,}(?:-[A-Za-z]{2,}){2,}", value) or symbol and (
-            lower or upper) and len(value) >= 6 and re.search(r"[^\w.\-/']", value):
+    if _HYPHEN_PHRASE.fullmatch(value) or symbol and (
+            lower or upper) and len(value) >= 6 and _REAL_SYMBOL.search(value):
         return 2  # passphrases (correct-horse-battery) or letters with real symbols (pa$$word)
-    if re.search(r"[a-z][A-Z]", value) and not re.fullmatch(r"(?:Mc|Mac|O')?[A-Z][a-z]+", value):
+    if _INNER_CAPITAL.search(value) and not _NAME_CASE.fullmatch(value):
         return 2  # inner capitals: aBcDeF (but not McDonald)
     return 1
 
@@ -236,7 +251,7 @@ def random_letters(value: str) -> bool:
     if len(value) < 8 or not value.isalpha() or not value.islower():
         return False
     vowels = sum(ch in _VOWELS for ch in value)
-    return vowels / len(value) < 0.2 or re.search(r"[^aeiouyäöüéèàâêîôûœ]{5}", value) is not None
+    return vowels / len(value) < 0.2 or _FIVE_CONSONANTS.search(value) is not None
 
 
 def value_confidence(raw_value: str, formal: bool, word: str) -> Confidence | None:
@@ -245,7 +260,7 @@ def value_confidence(raw_value: str, formal: bool, word: str) -> Confidence | No
     if shape == 2:
         return Confidence.HIGH if len(value) >= 6 else Confidence.MEDIUM
     if shape == 1 and formal:
-        is_code = bool(re.search(r"(?i)code|pin|key", word))
+        is_code = bool(_CODE_PIN_KEY.search(word))
         if value.isdigit() and len(set(value)) == 1:
             return None  # "PIN: 0000" is a placeholder or a factory default
         if value.isdigit():

@@ -35,8 +35,8 @@ def test_bytes_and_str_paths_agree() -> None:
         checked_ascii += text.isascii()
         which = frozenset(NAMES[i] for i in eng._set.Match(text) or ())  # the str path
         assert eng.which(text) == which
-        for i, name in enumerate(NAMES):
-            expected = [(m.start(), m.end()) for m in eng._compiled[i].finditer(text)][:50]
+        for name in NAMES:
+            expected = [(m.start(), m.end()) for m in eng._compiled[name].finditer(text)][:50]
             got = [(m.start, m.end) for m in eng.find(name, text, 50)]
             assert got == expected, name
     assert checked_ascii > 300
