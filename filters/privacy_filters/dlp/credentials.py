@@ -9,6 +9,7 @@ secret on its own; words around it only decide how sure we are.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,7 +21,7 @@ from .described import find_opened
 from .patterns import PASSWORD_WORDS, Engine
 from .report import Hit, make_hit
 from .temporary import find_temporary
-from .values import (AMBIGUOUS, CRED_CONTEXT, FULL_WORD, GAP_STOP, clean, strength,
+from .values import (AMBIGUOUS, CRED_CONTEXT, FULL_WORD, GAP_STOP, Later, clean, strength,
                      value_after, value_confidence, is_placeholder)
 
 # Patterns used inline below, compiled once (re.search(str) looks its cache up per call).
@@ -149,8 +150,8 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
             text[max(0, m.start - 250):m.start])
         if strict and word.lower().startswith("pass"):
             continue  # "PASS: addr2line" in a test log: "pass" needs a login or user line
-        conference = bool(_CONFERENCE.search(text, max(0, m.start - 300), m.start)
-                          or _CONFERENCE.search(rest))
+        # a dial-in nearby: asked only of a value that is all digits (two 300-character searches)
+        conference = Later(functools.partial(_near_a_call, text, m.start, rest))
         # as a label of its own line, or on the meeting's line; "One-off password:" is not one
         labels_line = not text[text.rfind("\n", 0, m.start) + 1:m.start].strip(" \t>")
         if _CALL_WORD.fullmatch(word) and (labels_line or _MEETING.search(lead)) \
@@ -159,6 +160,11 @@ def _labelled(text: str, engine: Engine) -> Iterator[Hit]:
         hit = value_after(rest[:160], word, conference, lead, strict, paired)
         if hit is not None:
             yield replace(hit, pos=m.start)
+
+
+def _near_a_call(text: str, start: int, rest: str) -> bool:
+    """Conference words in the 300 characters before the password word or after it on its line."""
+    return bool(_CONFERENCE.search(text, max(0, start - 300), start) or _CONFERENCE.search(rest))
 
 
 def _for_a_meeting(text: str, start: int, rest: str) -> bool:
@@ -206,9 +212,11 @@ def _header_rows(text: str, engine: Engine) -> Iterator[Hit]:
         if row_end - row_start > 400:
             continue
         cells = _cells(text[row_start:row_end])
+        if len(cells) < 2:
+            continue  # a line of prose, not a table row
         column = next((i for i, c in enumerate(cells) if _WORD_RE.fullmatch(c.strip(" \"'"))),
                       None)
-        if column is None or len(cells) < 2:
+        if column is None:
             continue
         below = text[row_end + 1:row_end + 2000].split("\n")[:20]
         for row in below:

@@ -9,6 +9,7 @@ words around it only change the confidence, never make a plain word a password.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 from privacy_milter.model import Confidence
@@ -99,7 +100,22 @@ def _next_line_value(rest: str, end: int) -> str:
     return value if strength(clean(value)) == 2 else ""
 
 
-def value_after(rest: str, word: str, conference: bool, lead: str = "",
+class Later:
+    """A yes or no worked out on first use, then kept: what only some values need asking."""
+
+    __slots__ = ("_ask", "_answer")
+
+    def __init__(self, ask: Callable[[], object]) -> None:
+        self._ask = ask
+        self._answer: bool | None = None
+
+    def __bool__(self) -> bool:
+        if self._answer is None:
+            self._answer = bool(self._ask())
+        return self._answer
+
+
+def value_after(rest: str, word: str, conference: bool | Later, lead: str = "",
                 strict: bool = False, paired: bool = False) -> Hit | None:
     """The first separator-and-value after a password word that reads as a real secret."""
     pos = 0
@@ -108,7 +124,9 @@ def value_after(rest: str, word: str, conference: bool, lead: str = "",
     pin = bool(_PIN_WORD.fullmatch(word))
     while (found := _SEP_RE.search(rest, pos)) is not None:
         pos = found.start() + 1  # overlapping: a value tried as bare may hold the next ":"
-        gap = _ADDRESS.sub("user", rest[:found.start()])
+        gap = rest[:found.start()]
+        if "@" in gap:  # an address needs one
+            gap = _ADDRESS.sub("user", gap)
         to = found.group("to") is not None
         bare = found.group("bare") is not None or to
         if bare and gap.strip() and not to:
@@ -123,7 +141,7 @@ def value_after(rest: str, word: str, conference: bool, lead: str = "",
             and raw_digits.isdigit() and 4 <= len(raw_digits) <= 8 and not conference \
             and not tail_word(rest, found.end())
         # "SIM PIN 4821", "PIN de la carte SIM : 2511": a PIN of a named device, any separator
-        code_is = code_is or pin and not conference and raw_digits.isdigit() and \
+        code_is = code_is or pin and raw_digits.isdigit() and not conference and \
             4 <= len(raw_digits) <= 8 and len(set(raw_digits)) > 1 and len(gap.split()) <= 5 and \
             bool(DEVICE.search(lead[-20:]) or DEVICE.search(gap)) and not tail_word(rest, found.end()) \
             and sep.rstrip(":").strip() in _IS_WORDS | {":", "=", "", "-", "–"}
@@ -154,7 +172,7 @@ def value_after(rest: str, word: str, conference: bool, lead: str = "",
         value = found.group("value")
         if clean(value).lower() in ("below", "follows", "unten", "ci-dessous", "abajo"):
             value = _next_line_value(rest, found.end())
-        if _NEGATIVE_VALUE.match(value) or conference and clean(value).isdigit():
+        if _NEGATIVE_VALUE.match(value) or clean(value).isdigit() and conference:
             return None  # "passcode: 482913" on a dial-in line is for a phone bridge
         tail = rest[found.end():].strip()
         confidence = value_confidence(value, formal, word)
