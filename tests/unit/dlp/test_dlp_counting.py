@@ -1,0 +1,38 @@
+"""The detectors' view of the pattern engine (scanner._Counting): a search a detector asks for
+again is answered from the first reading, and counts against the candidate budget again, so
+the budget and the resume point after a capped search are what they were with two searches."""
+
+from __future__ import annotations
+
+from privacy_filters.dlp.patterns import engine
+from privacy_filters.dlp.scanner import _Counting
+
+TEXT = "Password: Tr0ub4dor&3\nWLAN password is Gorse81Hill\nthe passwords list is below\n"
+
+
+def test_a_search_read_again_gives_the_same_matches_and_counts_twice() -> None:
+    eng = engine()
+    counting = _Counting(eng, TEXT)
+    first = list(counting.find("pw_word", TEXT))
+    fresh = list(eng.find("pw_word", TEXT))
+    assert first == fresh and len(first) == 3
+    again = list(counting.find("pw_word", TEXT))
+    assert again == first
+    assert counting.matches == 2 * len(first) and not counting.capped
+
+
+def test_a_capped_search_is_searched_again_and_still_capped() -> None:
+    counting = _Counting(engine(), TEXT)
+    assert len(list(counting.find("pw_word", TEXT, cap=2))) == 2
+    assert counting.capped and counting.resume == TEXT.index("passwords")
+    counting.capped, counting.resume = False, None
+    assert len(list(counting.find("pw_word", TEXT, cap=2))) == 2   # not kept: read again
+    assert counting.capped and counting.resume == TEXT.index("passwords")
+    assert counting.matches == 4
+
+
+def test_a_search_left_half_read_is_not_kept() -> None:
+    counting = _Counting(engine(), TEXT)
+    next(iter(counting.find("pw_word", TEXT)))   # a detector that stops at the first match
+    assert list(counting.find("pw_word", TEXT)) == list(engine().find("pw_word", TEXT))
+    assert counting.matches == 1 + 3
