@@ -103,7 +103,7 @@ class FloorMilterProcess(NoopMilterProcess):
     """bench/floor_milter.py: pymilter plus the DLP scan (and a DKIM signature with `key`)."""
 
     def __init__(self, socket_path: Path, key: Path | None = None) -> None:
-        super().__init__(socket_path, python=sys.executable)
+        super().__init__(socket_path)
         self.key = key
 
     def command(self) -> list[str]:

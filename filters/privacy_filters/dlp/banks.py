@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from typing import Final
 from collections.abc import Iterator
+from typing import Final
 
 from privacy_milter.model import Confidence
 

@@ -122,6 +122,7 @@ def value_after(rest: str, word: str, conference: bool | Later, lead: str = "",
     # "user mkhan pw Gorse81Hill": a short label with no separator, after a user on the line.
     short_bare = bool(_SHORT.fullmatch(word)) and (paired or bool(CRED_CONTEXT.search(lead)))
     pin = bool(_PIN_WORD.fullmatch(word))
+    code_word = bool(_CODE_PIN.search(word))  # "alarm code", "PIN": digits after "is" may be one
     while (found := _SEP_RE.search(rest, pos)) is not None:
         pos = found.start() + 1  # overlapping: a value tried as bare may hold the next ":"
         gap = rest[:found.start()]
@@ -137,7 +138,7 @@ def value_after(rest: str, word: str, conference: bool | Later, lead: str = "",
         sep = found.group("sep").strip().lower()
         raw_digits = clean(found.group("value"))
         # "the alarm code is 2580", "PIN for the card is 8812": digits after "is" are a code
-        code_is = bool(_CODE_PIN.search(word)) and sep.rstrip(":").strip() in _IS_WORDS \
+        code_is = code_word and sep.rstrip(":").strip() in _IS_WORDS \
             and raw_digits.isdigit() and 4 <= len(raw_digits) <= 8 and not conference \
             and not tail_word(rest, found.end())
         # "SIM PIN 4821", "PIN de la carte SIM : 2511": a PIN of a named device, any separator
