@@ -20,7 +20,7 @@ from email.message import Message
 from email.policy import compat32
 
 from .fastmime import fast_parse
-from .mimeparams import content_charset, content_type
+from .mimeparams import content_charset, content_type, header_str
 from .htmltext import html_to_text
 from .limits import Limits
 
@@ -151,7 +151,7 @@ def part_payload(part: Message, limit: int, check: Callable[[], None] = lambda: 
     raw = part.get_payload()
     if not isinstance(raw, str):
         return b"", None
-    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    cte = header_str(part, "content-transfer-encoding").strip().lower()
     room = limit * 4 // 3 + 4 if cte == "base64" else limit * 3 if cte == "quoted-printable" \
         else limit
     cut = len(raw) > room
@@ -267,7 +267,7 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
         ctype = (content_type(part) or "text/plain").lower()  # parsed once per part
         if part.is_multipart():
             payload = part.get_payload()
-            cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+            cte = header_str(part, "content-transfer-encoding").strip().lower()
             if ctype == "message/rfc822" and cte in ("base64",
                                                                         "quoted-printable"):
                 # Forbidden by RFC 2046 but sent anyway: the parser saw encoded text, not a
@@ -286,9 +286,10 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
                             sink(budget.take_text(subject), where)
                 stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
             continue
-        disposition = str(part.get("Content-Disposition", "")).lower()
+        disposition = header_str(part, "content-disposition").lower()
+        type_header = header_str(part, "content-type").lower()
         # get_filename parses two headers' parameters: only ask when a name can be there.
-        named = "name" in disposition or "name" in str(part.get("Content-Type", "")).lower()
+        named = "name" in disposition or "name" in type_header
         filename = header_text(_filename(part) if named else None)
         is_attachment = "attachment" in disposition or bool(filename)
         if filename:  # "Passwort Wlan 8fK2#pq.txt": a name is text someone typed
@@ -298,7 +299,7 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
             budget.fail(incomplete)
         if not is_attachment and ctype in ("text/plain", "text/html", "text/enriched", ""):
             text = decode_bytes(data, content_charset(part))
-            if "flowed" in str(part.get("Content-Type", "")).lower() and \
+            if "flowed" in type_header and \
                     str(part.get_param("format", "", header="content-type")).lower() == "flowed":
                 # RFC 3676: a line ending in a space continues on the next one.
                 text = text.replace("\r\n", "\n").replace(" \n", " ")

@@ -29,6 +29,19 @@ def _header(msg: Message, lname: str) -> object:
     return _ABSENT
 
 
+def header_str(msg: Message, lname: str) -> str:
+    """str(msg.get(lname, "")): the first such header as text, "" when there is none.
+
+    An ASCII value is what compat32's header_fetch_parse returns unchanged; any other value
+    (8-bit bytes kept as surrogates become a Header object) is left to Message.get itself."""
+    for key, value in msg._headers:  # type: ignore[attr-defined]
+        if key.lower() == lname:
+            if isinstance(value, str) and value.isascii():
+                return value
+            return str(msg.get(lname, ""))
+    return ""
+
+
 def _param(value: str, lparam: str) -> str | None:
     """Message.get_param(lparam) on a plain header value; None when it has no such parameter.
 

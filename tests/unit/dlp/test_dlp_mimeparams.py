@@ -1,5 +1,5 @@
 """mimeparams gives what email.message.Message gives, for every header (it hands the unusual
-ones to the stdlib itself): content type, charset and boundary."""
+ones to the stdlib itself): content type, charset and boundary, and a header as str(msg.get(name, "")) gives it."""
 
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ def assert_same(msg: Message) -> None:
                          (mimeparams.content_charset, Message.get_content_charset),
                          (mimeparams.boundary, Message.get_boundary)):
         assert outcome(lambda: ours(msg)) == outcome(lambda: theirs(msg)), (ours.__name__, msg.items())
+    for name in ("content-type", "content-disposition", "content-transfer-encoding"):
+        assert outcome(lambda: mimeparams.header_str(msg, name)) == outcome(lambda: str(msg.get(name, ""))), \
+            (name, msg._headers)
 
 
 def test_listed_values() -> None:
@@ -72,6 +75,15 @@ PIECES = list('ab/;= "\\*<>\t,éxC') + ["charset", "boundary", "text/plain", "mu
 @given(st.lists(st.sampled_from(PIECES), max_size=24))
 def test_any_value(pieces: list[str]) -> None:
     assert_same(message("".join(pieces)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["Content-Disposition", "content-transfer-encoding", "CONTENT-TYPE", "Subject"]),
+       st.lists(st.sampled_from(PIECES + ["attachment", "base64", "filename="]), max_size=16))
+def test_any_header_as_text(name: str, pieces: list[str]) -> None:
+    msg = message("".join(pieces), name=name)
+    msg.set_raw(name.upper(), "second")  # the first header of a name is the one read
+    assert_same(msg)
 
 
 def test_every_part_of_the_dev_corpus() -> None:
