@@ -104,6 +104,11 @@ class Engine:
             self._set.Add(pattern)
         self._set.Compile()
         self._compiled = {name: re2.compile(pattern, options) for name, pattern in _SPECS}
+        # The compiled RE2 programs under the re2 module's Python objects, for ASCII text
+        # (see _positions); {} if a later re2 release keeps them elsewhere.
+        self._programs = {name: program for name, compiled in self._compiled.items()
+                          if (program := getattr(compiled, "_regexp", None)) is not None
+                          and callable(getattr(program, "Match", None))} if _UNANCHORED is not None else {}
 
     def which(self, text: str) -> frozenset[str]:
         """Names of the patterns that occur at least once: the single pass."""
@@ -111,10 +116,32 @@ class Engine:
 
     def find(self, name: str, text: str, cap: int = MAX_MATCHES) -> Iterator[Match]:
         """Positions of one pattern, at most `cap` of them (hostile text can hold millions)."""
-        for n, m in enumerate(self._compiled[name].finditer(_subject(text))):
+        subject = _subject(text)
+        program = self._programs.get(name) if isinstance(subject, bytes) else None
+        if program is not None:
+            yield from _positions(program, subject, cap)  # type: ignore[arg-type]
+            return
+        for n, m in enumerate(self._compiled[name].finditer(subject)):
             if n >= cap:
                 return
             yield Match(*m.span())  # one call: start() and end() each look the group count up
+
+
+def _positions(program: object, data: bytes, cap: int) -> Iterator[Match]:
+    """finditer's matches on bytes, straight from the RE2 program: the loop of the re2
+    module's _Regexp._match for bytes (the same calls, the same steps past an empty match)
+    without a generator, a _Match object and a span() per match. Bytes positions are the
+    positions in the text, as _subject gives bytes only for ASCII text."""
+    match = program.Match  # type: ignore[attr-defined]
+    pos, end = 0, len(data)
+    for _ in range(cap):
+        span = match(_UNANCHORED, data, pos, end)[0]
+        if span == _NULL_SPAN:
+            return
+        yield Match(*span)
+        if pos == end:
+            return
+        pos = pos + 1 if pos == span[1] else span[1]
 
 
 def _subject(text: str) -> str | bytes:
@@ -124,6 +151,12 @@ def _subject(text: str) -> str | bytes:
     bytes: the same matches at the same positions, without the mapping."""
     return text.encode("ascii") if text.isascii() else text
 
+
+_NULL_SPAN = (-1, -1)
+try:  # the anchor the re2 module's search and finditer pass to RE2::Match
+    _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED  # type: ignore[attr-defined]
+except AttributeError:  # another re2 release: every search goes through the module
+    _UNANCHORED = None
 
 _ENGINE: Engine | None = None
 

@@ -40,3 +40,41 @@ def test_bytes_and_str_paths_agree() -> None:
             got = [(m.start, m.end) for m in eng.find(name, text, 50)]
             assert got == expected, name
     assert checked_ascii > 300
+
+
+# --- the RE2 programs read directly (patterns._positions) ------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+import re2  # noqa: E402
+
+from privacy_filters.dlp import patterns  # noqa: E402
+
+ASCII_PIECES = ["4539", " ", "-", "\n", "password", ": ", "x", "", "GB29", "NWBK", "6016", "1331", "9268", "19",
+                "pin", "=", "a1!", "\t", "sort code", "30-94-57", "@", "https://u:p@h/"]
+
+
+def test_every_pattern_reads_its_program_directly() -> None:
+    eng = engine()
+    assert set(eng._programs) == set(NAMES)  # this re2 release: no pattern goes the slow way
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(ASCII_PIECES), max_size=40), st.integers(min_value=1, max_value=6))
+def test_direct_reading_matches_finditer(pieces: list[str], cap: int) -> None:
+    eng = engine()
+    text = "".join(pieces)
+    for name in NAMES:
+        expected = [m.span() for m in eng._compiled[name].finditer(text.encode())][:cap]
+        assert [tuple(m) for m in eng.find(name, text, cap)] == expected, name
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([r"x*", r"\b", r"(?:ab)?", r"a|", r"$", r"[0-9]{0,3}"]),
+       st.text(alphabet="xab09 \n", max_size=30))
+def test_empty_matches_step_on_like_the_module(pattern: str, text: str) -> None:
+    compiled = re2.compile(pattern)
+    data = text.encode()
+    expected = [m.span() for m in compiled.finditer(data)]
+    got = [tuple(m) for m in patterns._positions(compiled._regexp, data, 1000)]
+    assert got == expected
