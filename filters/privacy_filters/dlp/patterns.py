@@ -154,7 +154,7 @@ def _subject(text: str) -> str | bytes:
 
 _NULL_SPAN = (-1, -1)
 try:  # the anchor the re2 module's search and finditer pass to RE2::Match
-    _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED  # type: ignore[attr-defined]
+    _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
 except AttributeError:  # another re2 release: every search goes through the module
     _UNANCHORED = None
 
