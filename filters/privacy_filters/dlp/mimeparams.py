@@ -21,11 +21,19 @@ _COMPLEX = object()  # a header the shortcut does not read: ask the stdlib
 
 def _header(msg: Message, lname: str) -> object:
     """The first `lname` header as Message.get returns it, when it is a plain one."""
+    value = _first(msg, lname)
+    if value is _ABSENT:
+        return _ABSENT
+    if isinstance(value, str) and value.isascii() and "\\" not in value and "*" not in value:
+        return value  # ASCII: no surrogates, so compat32's header_fetch_parse returns it as is
+    return _COMPLEX
+
+
+def _first(msg: Message, lname: str) -> object:
+    """The stored value of the first `lname` header, as Message.get finds it, or _ABSENT."""
     for key, value in msg._headers:  # type: ignore[attr-defined]  # what Message.get loops over
         if key.lower() == lname:
-            if isinstance(value, str) and value.isascii() and "\\" not in value and "*" not in value:
-                return value  # ASCII: no surrogates, so compat32's header_fetch_parse returns it as is
-            return _COMPLEX
+            return value
     return _ABSENT
 
 
@@ -34,12 +42,12 @@ def header_str(msg: Message, lname: str) -> str:
 
     An ASCII value is what compat32's header_fetch_parse returns unchanged; any other value
     (8-bit bytes kept as surrogates become a Header object) is left to Message.get itself."""
-    for key, value in msg._headers:  # type: ignore[attr-defined]
-        if key.lower() == lname:
-            if isinstance(value, str) and value.isascii():
-                return value
-            return str(msg.get(lname, ""))
-    return ""
+    value = _first(msg, lname)
+    if value is _ABSENT:
+        return ""
+    if isinstance(value, str) and value.isascii():
+        return value
+    return str(msg.get(lname, ""))
 
 
 def _param(value: str, lparam: str) -> str | None:

@@ -130,7 +130,7 @@ class Engine:
 def _positions(program: object, data: bytes, cap: int) -> Iterator[Match]:
     """finditer's matches on bytes, straight from the RE2 program: the loop of the re2
     module's _Regexp._match for bytes (the same calls, the same steps past an empty match)
-    without a generator, a _Match object and a span() per match. Bytes positions are the
+    in one generator instead of two, without a _Match object and a span() per match. Bytes positions are the
     positions in the text, as _subject gives bytes only for ASCII text."""
     match = program.Match  # type: ignore[attr-defined]
     pos, end = 0, len(data)
