@@ -28,10 +28,14 @@ if TYPE_CHECKING:
     from .mime import Budget
 
 MAX_NESTING = 16        # multipart/message levels handled here; deeper goes to the stdlib
-HEADER_LINES_PER_CHECK = 256  # header lines read between two looks at the clock
+HEADERS_PER_CHECK = 256  # headers read between two looks at the clock
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
-_NAME = re.compile(r"[\041-\071\073-\176]+:")
+# One header: a name of printable characters but the colon, blanks after the colon, the
+# value with its continuation lines (a line break then a blank), then one line break (CRLF,
+# CR or LF) unless the text ends. Everything after the colon may match nothing, so once the
+# colon is found the first try succeeds: linear in the header's length.
+_HEADER = re.compile(r"([\041-\071\073-\176]+):[ \t]*([^\r\n]*(?:(?:\r\n|\r|\n)[ \t][^\r\n]*)*)"
+                     r"(?:\r\n|\r|\n)?")
 
 
 class _Unusual(Exception):
@@ -87,42 +91,27 @@ def _node(text: str, start: int, end: int, budget: Budget, level: int, strip: bo
 def _headers(text: str, pos: int, end: int, msg: Message, budget: Budget) -> int:
     """Store the header block at pos in msg; return where the body starts. A header is
     stored as compat32's header_source_parse + set_raw store it (name before the first
-    colon; value after it, leading blanks off, continuation lines joined as they are,
-    trailing line breaks off), without building each line as a string first."""
+    colon; value after it, leading blanks off, continuation lines joined as they are, the
+    last line break off): one match of _HEADER per header, its two groups."""
     headers = msg._headers  # type: ignore[attr-defined]  # what Message.set_raw appends to
-    name = ""          # the header being read ("" before the first)
-    value = ""         # its first line's value
-    more: list[str] = []  # its continuation lines
+    header_match = _HEADER.match
     count = 0
-    line_match = _LINE.match
-    name_match = _NAME.match
     while pos < end:
-        line_end = line_match(text, pos, end).end()  # type: ignore[union-attr]  # always matches
-        first = text[pos]
-        if first in "\r\n":
-            pos = line_end
-            break  # the empty line between headers and body
+        m = header_match(text, pos, end)
+        if m is None:
+            first = text[pos]
+            if first == "\n":
+                return pos + 1  # the empty line between headers and body
+            if first == "\r":
+                return pos + 2 if text.startswith("\n", pos + 1, end) else pos + 1
+            # A continuation line first (a defect the stdlib notes), body text without the
+            # empty line, or an envelope "From " line (a space before any colon).
+            raise _Unusual
+        headers.append(m.groups())
+        pos = m.end()
         count += 1
-        if count % HEADER_LINES_PER_CHECK == 0:
+        if count % HEADERS_PER_CHECK == 0:
             budget.check()
-        if first in " \t":
-            if not name:
-                raise _Unusual  # a continuation first: a defect the stdlib notes
-            more.append(text[pos:line_end])
-            pos = line_end
-            continue
-        label = name_match(text, pos, line_end)
-        if label is None or text.startswith("From ", pos, line_end):
-            raise _Unusual  # body text without the empty line, or an envelope line
-        if name:
-            headers.append((name, (value + "".join(more)).rstrip("\r\n") if more else value.rstrip("\r\n")))
-        colon = label.end()
-        name = text[pos:colon - 1]
-        value = text[colon:line_end].lstrip(" \t")
-        more = []
-        pos = line_end
-    if name:
-        headers.append((name, (value + "".join(more)).rstrip("\r\n") if more else value.rstrip("\r\n")))
     return pos
 
 

@@ -12,6 +12,8 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from privacy_filters.dlp import Limits, mime, scan
 from privacy_filters.dlp.fastmime import MAX_NESTING, fast_parse
@@ -219,3 +221,45 @@ def test_the_fast_pass_keeps_the_deadline():
         fast_parse(many, budget)
     report = scan(many, deadline=time.monotonic() - 1)
     assert report.unscannable_reasons == ("time",)
+
+
+# --- header blocks against the stdlib parser ----------------------------------------------
+
+_ENDINGS = st.sampled_from(["\r\n", "\n", "\r", "\r\r\n", ""])
+_HEADER_LINE = st.one_of(
+    st.sampled_from(["Subject: hi", "Subject:", "X-A:\t \tv ", "x:y:z", "Content-Type: text/plain",
+                     "Content-Type: text/plain;", "A-B:  caf\udce9", "Key:value", "K :v", "K\x7f: v",
+                     "From: a@b", "From a@b Mon", "no colon here", " folded", "\tfolded", " ",
+                     "\t", "", "Name\x01: v", "~!#$%&'*+-./0123456789;<=>?@[]^_`{|}~: v"]),
+    st.text(alphabet=st.sampled_from("aZ: \t-;=\"\udce9\x0b"), max_size=12),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_HEADER_LINE, _ENDINGS), max_size=10), st.sampled_from(["", "body\r\n"]))
+def test_any_header_block_gives_the_stdlib_headers(lines, body):
+    raw = "".join(line + ending for line, ending in lines).encode("ascii", "surrogateescape") + \
+        body.encode()
+    tree = fast_parse(raw, _budget())
+    if tree is not None:
+        assert _tree(tree) == _tree(mime.parse(raw, _budget()))
+
+
+def test_plain_header_blocks_take_the_fast_pass():
+    for ending in ("\r\n", "\n", "\r"):
+        raw = ending.join(["From: a@example.org", "Subject: one", " two", "\tthree", "X-E:", "",
+                           "body"]).encode()
+        tree = fast_parse(raw, _budget())
+        assert tree is not None, repr(ending)
+        assert tree._headers == [  # type: ignore[attr-defined]
+            ("From", "a@example.org"), ("Subject", f"one{ending} two{ending}\tthree"), ("X-E", "")]
+        assert tree.get_payload() == "body"
+
+
+def test_a_long_header_block_looks_at_the_clock(monkeypatch):
+    raw = b"".join(b"X-%d: v\r\n" % i for i in range(3000)) + b"\r\nbody"
+    budget = _budget()
+    looks = []
+    monkeypatch.setattr(budget, "check", lambda: looks.append(1))
+    assert fast_parse(raw, budget) is not None
+    assert len(looks) >= 3000 // 256  # a block of many headers is not one step
