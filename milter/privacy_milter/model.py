@@ -271,8 +271,9 @@ class Message:
 
 def _split_headers(block: bytes) -> list[tuple[str, str]]:
     headers: list[tuple[str, str]] = []
-    for line in block.replace(b"\r\n", b"\n").split(b"\n"):
-        text = line.decode("utf-8", "surrogateescape")
+    # Decoded once: CR and LF are never part of a UTF-8 sequence, and an invalid byte becomes
+    # the same surrogate whether its line is decoded alone or with the rest.
+    for text in block.decode("utf-8", "surrogateescape").replace("\r\n", "\n").split("\n"):
         if text[:1] in (" ", "\t") and headers:
             name, value = headers[-1]
             headers[-1] = (name, value + "\n" + text)

@@ -3,6 +3,8 @@
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from privacy_milter.model import Message, Session
 from privacy_milter.spool import SPOOL_MAX_MEMORY
@@ -43,3 +45,24 @@ def test_from_bytes_keeps_header_values_exactly():
     assert m.headers == [("Subject", "  two\n\tfolded"), ("X", "y")]
     assert m.header("Subject") == "two\n\tfolded"
     assert m.header_block() == b"Subject:  two\r\n\tfolded\r\nX:y\r\n\r\n"
+
+
+
+_PIECES = [b"A: v", b"B:", b" fold", b"\tfold", b"caf\xc3\xa9", b"\xe2\x82", b"\xff", b"\xc3", b"\xf0\x9f",
+           b":", b"\r", b"\n", b"\r\n", b" "]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=16))
+def test_a_header_block_decoded_whole_is_its_lines_decoded_alone(pieces):
+    # from_bytes decodes the block once: this is what makes it the same as line by line.
+    block = b"".join(pieces)
+    alone = [line.decode("utf-8", "surrogateescape") for line in block.replace(b"\r\n", b"\n").split(b"\n")]
+    assert block.decode("utf-8", "surrogateescape").replace("\r\n", "\n").split("\n") == alone
+
+
+def test_from_bytes_keeps_invalid_bytes_before_a_line_break():
+    raw = b"Subject: caf\xe2\x82\r\n \xc3\xa9t\xc3\r\nX: \xff\r\n\r\nbody"
+    assert Message.from_bytes(raw, Session("c")).headers == [
+        ("Subject", " caf\udce2\udc82\n \xe9t\udcc3"), ("X", " \udcff")]
+    assert Message.from_bytes(raw, Session("c")).header_block() == raw[:-4]
