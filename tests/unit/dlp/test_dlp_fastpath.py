@@ -98,7 +98,8 @@ def _hostile() -> dict[str, tuple[bytes, dict]]:
         "html_unclosed_2mb": (message("see html", html=b._html_unclosed(2_000_000)), {}),
         "html_unclosed_12mb_deadline": (message("see html", html=b._html_unclosed(12_000_000)),
                                         {"limits": Limits(max_scan_seconds=0.3)}),
-        "non_ascii_deadline": (message("caf\u00e9\u00a0" * 3_000_000),
+        # characters NFKC rewrites, so normalising takes time (test_dlp_bounds.py)
+        "non_ascii_deadline": (message("\ufb01\u00e9\u00a0\u00bd" * 2_000_000),
                                {"limits": Limits(max_scan_seconds=0.3)}),
         "card_decoys": (message(b._decoys(400) + f"\ncard number {CARD} exp 12/29\n"), {}),
         "password_decoys": (message("password: ********\n" * 400 + "password: Tr0ub4dor&3xq\n"),
