@@ -8,7 +8,7 @@ linear time, so no input can make a pattern backtrack catastrophically.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from itertools import islice
 from typing import Final, NamedTuple
 
 import re2
@@ -114,34 +114,35 @@ class Engine:
         """Names of the patterns that occur at least once: the single pass."""
         return frozenset(NAMES[i] for i in self._set.Match(_subject(text)) or ())  # None: no match
 
-    def find(self, name: str, text: str, cap: int = MAX_MATCHES) -> Iterator[Match]:
-        """Positions of one pattern, at most `cap` of them (hostile text can hold millions)."""
+    def find(self, name: str, text: str, cap: int = MAX_MATCHES) -> list[Match]:
+        """Positions of one pattern, at most `cap` of them (hostile text can hold millions).
+        A list, not a generator: every detector reads its matches to the end, and the
+        engine view (scanner._Counting) keeps them for a detector asking again."""
         subject = _subject(text)
         program = self._programs.get(name) if isinstance(subject, bytes) else None
         if program is not None:
-            yield from _positions(program, subject, cap)  # type: ignore[arg-type]
-            return
-        for n, m in enumerate(self._compiled[name].finditer(subject)):
-            if n >= cap:
-                return
-            yield Match(*m.span())  # one call: start() and end() each look the group count up
+            return _positions(program, subject, cap)  # type: ignore[arg-type]
+        # one span() call: start() and end() each look the group count up
+        return [Match(*m.span()) for m in islice(self._compiled[name].finditer(subject), cap)]
 
 
-def _positions(program: object, data: bytes, cap: int) -> Iterator[Match]:
+def _positions(program: object, data: bytes, cap: int) -> list[Match]:
     """finditer's matches on bytes, straight from the RE2 program: the loop of the re2
     module's _Regexp._match for bytes (the same calls, the same steps past an empty match)
-    in one generator instead of two, without a _Match object and a span() per match. Bytes positions are the
+    without its generator, a _Match object and a span() per match. Bytes positions are the
     positions in the text, as _subject gives bytes only for ASCII text."""
     match = program.Match  # type: ignore[attr-defined]
+    found: list[Match] = []
     pos, end = 0, len(data)
     for _ in range(cap):
         span = match(_UNANCHORED, data, pos, end)[0]
         if span == _NULL_SPAN:
-            return
-        yield Match(*span)
+            break
+        found.append(Match(*span))
         if pos == end:
-            return
+            break
         pos = pos + 1 if pos == span[1] else span[1]
+    return found
 
 
 def _subject(text: str) -> str | bytes:

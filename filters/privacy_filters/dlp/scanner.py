@@ -130,8 +130,8 @@ class _Counting:
         self.capped = False
         self.resume: int | None = None   # where the first unexamined match starts
         self.matches = 0
-        # Searches read to the end, kept for a detector asking again (the password-word
-        # search feeds both the labelled and the table rules): the same matches, counted again.
+        # Searches made, kept for a detector asking again (the password-word search feeds
+        # both the labelled and the table rules): the same matches, counted again.
         self._done: dict[tuple[str, str, int], list[Match]] = {}
 
     def which(self, text: str) -> frozenset[str]:
@@ -139,8 +139,9 @@ class _Counting:
 
     def find(self, name: str, text: str, cap: int = MAX_MATCHES) -> Iterator[Match]:
         key = (name, text, cap)
-        done = self._done.get(key)
-        found = iter(done) if done is not None else self._recorded(key, self._eng.find(name, text, cap + 1))
+        found = self._done.get(key)
+        if found is None:  # one more than the cap: whether there are more, and where
+            found = self._done[key] = self._eng.find(name, text, cap + 1)
         for n, m in enumerate(found):
             if n >= cap:
                 self.capped = True
@@ -149,13 +150,6 @@ class _Counting:
                 return
             self.matches += 1
             yield m
-
-    def _recorded(self, key: tuple[str, str, int], matches: Iterator[Match]) -> Iterator[Match]:
-        seen: list[Match] = []
-        for m in matches:
-            seen.append(m)
-            yield m
-        self._done[key] = seen  # only a search read to its end is kept
 
 
 def _detect_chunk(text: str, table: ModulusTable | None, budget: Budget) -> Iterator[Hit]:

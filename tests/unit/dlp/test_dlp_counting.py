@@ -21,17 +21,17 @@ def test_a_search_read_again_gives_the_same_matches_and_counts_twice() -> None:
     assert counting.matches == 2 * len(first) and not counting.capped
 
 
-def test_a_capped_search_is_searched_again_and_still_capped() -> None:
+def test_a_capped_search_asked_again_is_still_capped() -> None:
     counting = _Counting(engine(), TEXT)
     assert len(list(counting.find("pw_word", TEXT, cap=2))) == 2
     assert counting.capped and counting.resume == TEXT.index("passwords")
     counting.capped, counting.resume = False, None
-    assert len(list(counting.find("pw_word", TEXT, cap=2))) == 2   # not kept: read again
+    assert len(list(counting.find("pw_word", TEXT, cap=2))) == 2   # kept with the match past the cap
     assert counting.capped and counting.resume == TEXT.index("passwords")
     assert counting.matches == 4
 
 
-def test_a_search_left_half_read_is_not_kept() -> None:
+def test_a_search_left_half_read_counts_what_was_handed_out() -> None:
     counting = _Counting(engine(), TEXT)
     next(iter(counting.find("pw_word", TEXT)))   # a detector that stops at the first match
     assert list(counting.find("pw_word", TEXT)) == list(engine().find("pw_word", TEXT))

@@ -70,6 +70,17 @@ def test_direct_reading_matches_finditer(pieces: list[str], cap: int) -> None:
 
 
 @settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(ASCII_PIECES + ["\u00e9", "p\u00e4ssword", "\u00a0", "has\u0142o: "]), max_size=40),
+       st.integers(min_value=1, max_value=6))
+def test_the_str_path_keeps_the_first_matches(pieces: list[str], cap: int) -> None:
+    eng = engine()
+    text = "".join(pieces)
+    for name in NAMES:
+        expected = [m.span() for m in eng._compiled[name].finditer(text)][:cap]
+        assert [tuple(m) for m in eng.find(name, text, cap)] == expected, name
+
+
+@settings(max_examples=200, deadline=None)
 @given(st.sampled_from([r"x*", r"\b", r"(?:ab)?", r"a|", r"$", r"[0-9]{0,3}"]),
        st.text(alphabet="xab09 \n", max_size=30))
 def test_empty_matches_step_on_like_the_module(pattern: str, text: str) -> None:
