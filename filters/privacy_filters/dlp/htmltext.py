@@ -27,6 +27,8 @@ _BLOCK = frozenset(
     "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tbody thead tfoot tr ul "
     "title option caption center".split())
 _CELL = frozenset(("td", "th"))
+# What a tag becomes, by its lower-cased name (any other: nothing, see html_to_text).
+_TAG_TEXT = dict.fromkeys(_BLOCK, "\n") | dict.fromkeys(_CELL, "\t")
 # A tag cannot contain "<", so a stray "<" ends a candidate at once: no backtracking.
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)([^<>]*)>")
 _HIDDEN_OPEN = re.compile(r"<(script|style|head|template|title)\b[^<>]*>", re.IGNORECASE)
@@ -44,12 +46,15 @@ def html_to_text(markup: str, limit: int, check: Check = _no_check) -> str:
     markup = _drop_hidden(markup, check)
     calls = 0
 
-    def replace(m: re.Match[str]) -> str:
+    def replace(m: re.Match[str]) -> str:  # one call per tag: the tag's work is inline
         nonlocal calls
         calls += 1
         if calls % STEP == 0:
             check()
-        return _replace_tag(m)
+        name = m[2].lower()
+        if name == "input" and not m[1]:
+            return _input_text(m[3])
+        return _TAG_TEXT.get(name, "")  # a line break, a tab or nothing
 
     text = _TAG.sub(replace, markup)
     return _unescape(text, limit, check)[:limit]
@@ -125,17 +130,11 @@ def _closing(name: str) -> re.Pattern[str]:
     return _CLOSING[name]
 
 
-def _replace_tag(m: re.Match[str]) -> str:
-    name = m.group(2).lower()
-    if name in _BLOCK:
-        return "\n"
-    if name in _CELL:
-        return "\t"
-    if name == "input" and not m.group(1):
-        # A pre-filled form field is visible text: <input name=password value=...>.
-        value = _attr(_VALUE_ATTR, m.group(3))
-        if value:
-            return f" {_attr(_NAME_ATTR, m.group(3))}: {html.unescape(value)} \n"
+def _input_text(attrs: str) -> str:
+    """A pre-filled form field is visible text: <input name=password value=...>."""
+    value = _attr(_VALUE_ATTR, attrs)
+    if value:
+        return f" {_attr(_NAME_ATTR, attrs)}: {html.unescape(value)} \n"
     return ""
 
 

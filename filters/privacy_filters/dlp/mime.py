@@ -94,9 +94,12 @@ def read_source(source: bytes | object, limits: Limits) -> tuple[bytes, bool]:
     return raw[:limits.max_message_bytes], len(raw) > limits.max_message_bytes
 
 
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
 def decode_bytes(data: bytes, charset: str | None) -> str:
     """Bytes to text in the declared charset, else UTF-8, else Latin-1 (which never fails)."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if data.startswith(_UTF16_BOMS):
         charset = "utf-16"  # a byte order mark outranks a missing or wrong label
     elif (sniffed := utf16_without_bom(data)) is not None:
         charset = sniffed  # "H\0i\0 \0..." written by Windows tools without a BOM
@@ -115,6 +118,8 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 def utf16_without_bom(data: bytes) -> str | None:
     """"utf-16-le"/"utf-16-be" when every other byte of a sample is NUL (ASCII as UTF-16)."""
     sample = data[:4096]
+    if b"\x00" not in sample:  # most text: no NUL, so too few (one search, not a count)
+        return None
     if len(sample) < 8 or sample.count(0) < len(sample) // 3:
         return None
     odd, even = sample[1::2], sample[0::2]

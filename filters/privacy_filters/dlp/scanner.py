@@ -71,7 +71,8 @@ def scan(source: bytes | BinaryIO, limits: Limits | None = None,
     except Exception as exc:  # noqa: BLE001 - a scan must return; the type is enough to debug
         log.warning("dlp scan stopped early: %s", type(exc).__name__)
         budget.fail("malformed")
-    collector.reasons.update(budget.reasons)
+    if budget.reasons:  # Counter.update is Python: most scans have nothing to add
+        collector.reasons.update(budget.reasons)
     return collector.report()
 
 
