@@ -78,6 +78,7 @@ _SPECS: Final = (
 )
 
 NAMES: Final = tuple(name for name, _ in _SPECS)
+_NAME_OF: Final = NAMES.__getitem__  # a pattern's name by its index in the set
 # Per pattern and chunk (256 K characters). Real mail has a handful of candidates; a
 # megabyte of "password: " must not cost seconds. Values past the cap are not seen.
 MAX_MATCHES: Final = 400
@@ -112,7 +113,7 @@ class Engine:
 
     def which(self, text: str) -> frozenset[str]:
         """Names of the patterns that occur at least once: the single pass."""
-        return frozenset(NAMES[i] for i in self._set.Match(_subject(text)) or ())  # None: no match
+        return frozenset(map(_NAME_OF, self._set.Match(_subject(text)) or ()))  # None: no match
 
     def find(self, name: str, text: str, cap: int = MAX_MATCHES) -> list[Match]:
         """Positions of one pattern, at most `cap` of them (hostile text can hold millions).

@@ -135,9 +135,6 @@ class _Counting:
         # both the labelled and the table rules): the same matches, counted again.
         self._done: dict[tuple[str, str, int], list[Match]] = {}
 
-    def which(self, text: str) -> frozenset[str]:
-        return self._eng.which(text)
-
     def find(self, name: str, text: str, cap: int = MAX_MATCHES) -> Iterator[Match]:
         key = (name, text, cap)
         found = self._done.get(key)
@@ -160,10 +157,14 @@ def _detect_chunk(text: str, table: ModulusTable | None, budget: Budget) -> Iter
     matches looked at per scan are capped by limits.max_candidates; a search cut short by
     that counts as unscannable "budget"."""
     pending = [text]
+    eng = engine()
     while pending:
         piece = pending.pop()
-        counting = _Counting(engine(), piece)
-        yield from _run_detectors(piece, table, counting)
+        hits = eng.which(piece)
+        if not hits:
+            continue  # no pattern occurs: no detector has a match to look at
+        counting = _Counting(eng, piece)
+        yield from _run_detectors(piece, table, counting, hits)
         budget.candidates += counting.matches
         if not counting.capped:
             continue
@@ -176,10 +177,9 @@ def _detect_chunk(text: str, table: ModulusTable | None, budget: Budget) -> Iter
         pending.extend(reversed(list(_chunks(rest, RESUME_CHUNK))))
 
 
-def _run_detectors(text: str, table: ModulusTable | None, eng: _Counting) -> Iterator[Hit]:
-    hits = eng.which(text)
-    if not hits:
-        return
+def _run_detectors(text: str, table: ModulusTable | None, eng: _Counting,
+                   hits: frozenset[str]) -> Iterator[Hit]:
+    """The detectors of the patterns that occur in text (`hits`, Engine.which)."""
     if "card" in hits:
         yield from find_cards(text, eng)  # type: ignore[arg-type]  # duck-typed Engine
     if "iban" in hits:

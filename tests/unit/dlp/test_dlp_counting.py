@@ -36,3 +36,23 @@ def test_a_search_left_half_read_counts_what_was_handed_out() -> None:
     next(iter(counting.find("pw_word", TEXT)))   # a detector that stops at the first match
     assert list(counting.find("pw_word", TEXT)) == list(engine().find("pw_word", TEXT))
     assert counting.matches == 1 + 3
+
+
+def test_a_text_no_pattern_occurs_in_goes_to_no_detector(monkeypatch) -> None:
+    from privacy_filters.dlp import scanner
+    from privacy_filters.dlp.limits import Limits
+    from privacy_filters.dlp.mime import Budget
+
+    made: list[str] = []
+
+    class Recording(_Counting):
+        def __init__(self, eng, text: str) -> None:
+            made.append(text)
+            super().__init__(eng, text)
+
+    monkeypatch.setattr(scanner, "_Counting", Recording)
+    budget = Budget(Limits())
+    assert engine().which("Lunch on Friday?") == frozenset()
+    assert list(scanner.detect("Lunch on Friday?", None, budget)) == [] and made == []
+    hits = list(scanner.detect(TEXT, None, budget))
+    assert made == [TEXT] and hits and budget.candidates == 2 * 3  # labelled and table rules
