@@ -31,7 +31,10 @@ _CELL = frozenset(("td", "th"))
 _TAG_TEXT = dict.fromkeys(_BLOCK, "\n") | dict.fromkeys(_CELL, "\t")
 # A tag cannot contain "<", so a stray "<" ends a candidate at once: no backtracking.
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)([^<>]*)>")
-_HIDDEN_OPEN = re.compile(r"<(script|style|head|template|title)\b[^<>]*>", re.IGNORECASE)
+# Tag names are ASCII case-insensitive (HTML): "(?a:" keeps re.IGNORECASE from matching the
+# Unicode letters that fold to one ("<\u017fcript>", "<t\u0131tle>"). A browser shows such a
+# "tag" as text, so its content must be read as text too, not hidden (nor crash the lookup).
+_HIDDEN_OPEN = re.compile(r"<(?a:(script|style|head|template|title))\b[^<>]*>", re.IGNORECASE)
 _VALUE_ATTR = re.compile(r"""\bvalue\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 _NAME_ATTR = re.compile(r"""\bname\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 
@@ -122,7 +125,7 @@ def _drop_hidden(markup: str, check: Check = _no_check) -> str:
     return "".join(out)
 
 
-_CLOSING = {name: re.compile(r"</" + name + r"\s*>", re.IGNORECASE)
+_CLOSING = {name: re.compile(r"</(?a:" + name + r")\s*>", re.IGNORECASE)
             for name in ("script", "style", "head", "template", "title")}
 
 

@@ -121,3 +121,31 @@ def test_utf16_attachment_text():
     raw = message("see file", attachments=[(body, "text", "plain", "card.txt")])
     # No charset label: the byte order mark says UTF-16.
     assert "payment_card" in categories(scan(raw))
+
+
+# Letters that Unicode case folding matches to an ASCII one: "<\u017fcript>" (long s), "<t\u0131tle>"
+# (dotless i), "<scr\u0130pt>" (dotted capital I). HTML tag names are ASCII case-insensitive, so a
+# browser shows these as text; they once raised KeyError in the hidden-element lookup and the
+# part went unscanned ("malformed"), so a password written inside one was never seen.
+LOOKALIKE_TAGS = ("\u017fcript", "\u017ftyle", "t\u0131tle", "scr\u0131pt", "scr\u0130pt", "t\u0130tle")
+
+
+def html_message(body: str) -> bytes:
+    return ("From: a@shop.example\r\nSubject: x\r\nContent-Type: text/html; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: 8bit\r\n\r\n" + body).encode()
+
+
+def test_lookalike_hidden_tags_are_text_and_scanned():
+    for name in LOOKALIKE_TAGS:
+        report = scan(html_message(f"<html><body><p>Hi</p><{name}>password: {SECRET}</{name}></body></html>"))
+        assert report.unscannable_reasons == (), name
+        assert categories(report) == {"password"}, name
+
+
+def test_lookalike_closing_tag_does_not_end_a_real_script():
+    for name in ("\u017fcript", "scr\u0131pt"):
+        report = scan(html_message(f"<html><script>var x = 1;</{name}>password: {SECRET}</script><p>Hi</p></html>"))
+        assert report.unscannable_reasons == (), name
+        assert categories(report) == set(), name  # still inside the script: never shown
+    shown = scan(html_message(f"<html><SCRIPT type=x>var x;</Script ><p>password: {SECRET}</p></html>"))
+    assert categories(shown) == {"password"}  # ASCII case still folds
