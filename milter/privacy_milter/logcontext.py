@@ -2,15 +2,14 @@
 
 The runtime sets the message's tag (its queue id, or the connection id before Postfix has
 given one) in a context variable for the work of that message, in the libmilter thread and
-in the coroutine on the loop alike; TagFilter puts "TAG: " in front of every line logged
-meanwhile, so any module's line about a message carries the same key as Postfix's own lines.
+in the coroutine on the loop alike; the log's formatter (logsetup.LineFormatter) puts "TAG: "
+in front of every line logged meanwhile, so any module's line about a message carries the same key as Postfix's own lines.
 A line that already starts with the tag (the one-line summary) is left as it is.
 """
 
 from __future__ import annotations
 
 import contextvars
-import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -40,14 +39,11 @@ async def tagged(tag: str | None, coro: Coroutine[Any, Any, T]) -> T:
         _tag.reset(token)
 
 
-class TagFilter(logging.Filter):
-    """Adds `record.tag` ("4F3A2B1C: " or "") for the formatter's %(tag)s."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        tag = _tag.get()
-        if tag is None:
-            record.tag = ""
-        else:
-            prefix = tag + ":"
-            record.tag = "" if record.getMessage().startswith(prefix) else prefix + " "
-        return True
+def line_tag(message: str) -> str:
+    """What goes before `message` in the log: "4F3A2B1C: ", or "" outside a message's work
+    or when the message already starts with its tag."""
+    tag = _tag.get()
+    if tag is None:
+        return ""
+    prefix = tag + ":"
+    return "" if message.startswith(prefix) else prefix + " "

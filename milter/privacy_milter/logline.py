@@ -20,29 +20,31 @@ def domain_list(domains: set[str]) -> str:
 
 
 def message_line(message: Message, verdict: Verdict) -> str:
-    direction = message.direction
-    rcpt_domains = domain_list({r.domain for r in message.recipients})
-    findings = ",".join(f"{f.category}:{f.count}:{f.confidence.label}" for f in verdict.findings)
-    failed = ",".join(r.filter for r in verdict.results if r.error)
-    parts = [
-        f"{message.queue_label}:",
-        f"direction={direction.direction.value if direction else 'unknown'}",
-        f"reason={direction.reason if direction else 'unknown'}",
-        f"client={message.session.client_addr or 'local'}",
-        f"from_domain={message.sender_domain or '<>'}",
-        f"rcpt_domains={rcpt_domains}",
-        f"nrcpt={len(message.recipients)}",
-        f"size={message.body_size}",
-        f"tls={message.session.tls.version or 'none'}",
-    ]
-    if message.session.tls.cipher:
-        parts.append(f"cipher={message.session.tls.cipher}")
-    parts.append(f"action={verdict.action.label}")
-    parts.append(f"findings={findings or 'none'}")
-    if rules := sorted({rule for f in verdict.findings for rule in f.rules}):
-        parts.append(f"rules={','.join(rules)}")
+    # One f-string for the fields every line has, each value read once (a findings tuple is
+    # built per read of verdict.findings).
+    session = message.session
+    tls = session.tls
+    decision = message.direction
+    findings = verdict.findings
+    recipients = message.recipients
+    line = (f"{message.queue_label}: "
+            f"direction={decision.direction.value if decision else 'unknown'} "
+            f"reason={decision.reason if decision else 'unknown'} "
+            f"client={session.client_addr or 'local'} "
+            f"from_domain={message.sender_domain or '<>'} "
+            f"rcpt_domains={domain_list({r.domain for r in recipients})} "
+            f"nrcpt={len(recipients)} size={message.body_size} tls={tls.version or 'none'}")
+    if tls.cipher:
+        line += f" cipher={tls.cipher}"
+    line += f" action={verdict.action.label} findings="
+    if not findings:
+        line += "none"
+    else:
+        line += ",".join(f"{f.category}:{f.count}:{f.confidence.label}" for f in findings)
+        if rules := sorted({rule for f in findings for rule in f.rules}):
+            line += f" rules={','.join(rules)}"
     if reasons := next((v for r in verdict.results for k, v in r.facts if k == "unscannable_reasons"), ""):
-        parts.append(f"unscannable={reasons}")
-    if failed:
-        parts.append(f"failed={failed}")
-    return " ".join(parts)
+        line += f" unscannable={reasons}"
+    if failed := ",".join(r.filter for r in verdict.results if r.error):
+        line += f" failed={failed}"
+    return line

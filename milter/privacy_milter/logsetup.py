@@ -9,7 +9,7 @@ import os
 import socket
 import time
 
-from .logcontext import TagFilter
+from .logcontext import line_tag
 
 from .policy import LogSettings
 
@@ -42,21 +42,61 @@ class PrivateFileHandler(logging.handlers.WatchedFileHandler):
                                 line_buffering=False)
 
 
+# Postfix's maillog_file format: "Mon DD HH:MM:SS host program[pid]: text"; without a file
+# (journald adds the time and host), the rest of it.
+FILE_FORMAT = "%(asctime)s {host} privacy-milter[%(process)d]: %(tag)s%(message)s"
+STREAM_FORMAT = "privacy-milter[%(process)d]: %(tag)s%(message)s"
+DATEFMT = "%b %d %H:%M:%S"
+
+
+class LineFormatter(logging.Formatter):
+    """`[STAMP HOST ]privacy-milter[PID]: TAG MESSAGE`, the same text as logging.Formatter with
+    FILE_FORMAT (or STREAM_FORMAT) and "TAG: " (logcontext.line_tag) in %(tag)s, built in one
+    f-string: the time stamp is formatted once per second, and the tag is found here rather
+    than in a handler filter, so the message is formatted once. A record with a traceback or
+    a stack goes through logging.Formatter itself."""
+
+    def __init__(self, host: str | None) -> None:
+        if host is None:
+            super().__init__(STREAM_FORMAT)
+            self._host = None
+        else:
+            super().__init__(FILE_FORMAT.replace("{host}", host), datefmt=DATEFMT)
+            self._host = f" {host} "
+        self._stamp = (-1, "")  # (second, its text): one tuple, read and replaced whole
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.message = record.getMessage()
+        tag = record.tag = line_tag(message)
+        if record.exc_info or record.exc_text or record.stack_info:
+            return super().format(record)
+        if self._host is None:
+            return f"privacy-milter[{record.process}]: {tag}{message}"
+        second, stamp = self._stamp
+        if int(record.created) != second:  # localtime() drops the fraction too
+            second = int(record.created)
+            stamp = time.strftime(DATEFMT, time.localtime(second))
+            self._stamp = (second, stamp)
+        record.asctime = stamp
+        return f"{stamp}{self._host}privacy-milter[{record.process}]: {tag}{message}"
+
+
 def configure_logging(settings: LogSettings) -> None:
     if settings.file:
         # Reopens the file when logrotate moves it, like Postfix's own maillog_file.
         handler: logging.Handler = PrivateFileHandler(settings.file)
-        # Postfix's maillog_file format: "Mon DD HH:MM:SS host program[pid]: text"
-        fmt = f"%(asctime)s {socket.gethostname()} privacy-milter[%(process)d]: %(tag)s%(message)s"
-        handler.setFormatter(logging.Formatter(fmt, datefmt="%b %d %H:%M:%S"))
+        handler.setFormatter(LineFormatter(socket.gethostname()))
     else:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("privacy-milter[%(process)d]: %(tag)s%(message)s"))
-    handler.addFilter(TagFilter())  # "QUEUEID: " before every line about a message
+        handler.setFormatter(LineFormatter(None))
     # No line shows a thread name, and asking for one costs a threading._DummyThread (an
     # Event, a lock, a registry entry) each time libmilter's pool starts a new worker thread,
-    # which it does all the time under load.
+    # which it does all the time under load. Nor the process name, the caller's file, line
+    # and function: the records then skip looking for them (logging's documented knobs,
+    # "Optimization" in the logging HOWTO).
     logging.logThreads = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level.upper())

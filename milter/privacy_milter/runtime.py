@@ -221,7 +221,7 @@ class Runtime:
         store's add() only queues the record (no hop to the loop per message)."""
         self.metrics.observe(message, verdict, time.monotonic() - started)
         self.store.add(record_from(message, verdict, self.hasher, self.clock()))
-        log.info("%s", message_line(message, verdict))
+        log.info(message_line(message, verdict))  # no arguments: the line is not %-formatted again
 
     # --- policy reload -------------------------------------------------------------------
 

@@ -55,3 +55,45 @@ def test_lines_about_a_message_carry_its_queue_id_from_any_module(tmp_path):
             h.close()
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+
+
+def _reference(fmt: str, datefmt: str | None, record: logging.LogRecord) -> str:
+    """What logging.Formatter makes of the record with the tag a handler filter would add."""
+    from privacy_milter import logcontext
+
+    record.tag = logcontext.line_tag(record.getMessage())
+    return logging.Formatter(fmt, datefmt=datefmt).format(record)
+
+
+def test_the_line_formatter_writes_what_logging_formatter_writes():
+    """LineFormatter builds the line in one pass; every kind of record must come out as the
+    stock formatter (with the tag) writes it: tagged or not, already tagged, %-arguments, a
+    traceback, a stack, and time stamps either side of a second and a minute."""
+    import sys
+
+    from privacy_milter import logcontext
+    from privacy_milter.logsetup import DATEFMT, FILE_FORMAT, STREAM_FORMAT, LineFormatter
+
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        exc_info = sys.exc_info()
+    fast = {"mx1.example": LineFormatter("mx1.example"), None: LineFormatter(None)}
+    reference = {"mx1.example": (FILE_FORMAT.replace("{host}", "mx1.example"), DATEFMT), None: (STREAM_FORMAT, None)}
+    for tag in (None, "4F3A2B1C"):
+        token = logcontext.set_tag(tag)
+        try:
+            for msg, args, exc, stack in (("policy reloaded", None, None, None),
+                                          ("4F3A2B1C: direction=inbound 100%", None, None, None),
+                                          ("%s: %d record(s)", ("store", 3), None, None),
+                                          ("tempfail: internal error", None, exc_info, None),
+                                          ("here", None, None, "Stack (most recent call last):\n  x")):
+                for created in (1_764_806_399.999, 1_764_806_400.0, 1_764_806_400.5, 1_764_806_401.0, 1_764_806_460.25):
+                    for host, formatter in fast.items():
+                        record = logging.LogRecord("privacy_milter", logging.INFO, "x.py", 1, msg, args, exc)
+                        record.stack_info = stack
+                        record.created = created
+                        expected = _reference(*reference[host], logging.makeLogRecord(record.__dict__))
+                        assert formatter.format(record) == expected, (tag, msg, created, host)
+        finally:
+            logcontext.reset_tag(token)
