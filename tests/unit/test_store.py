@@ -482,3 +482,39 @@ async def test_retention_purges_the_summarys_delivery_rows_too(tmp_path, hasher)
         assert left == [1, 1]
     finally:
         await store.close()
+
+
+def test_address_hashes_are_hmac_sha256_of_the_normalised_address_cut_to_32_hex():
+    """Fixed values: a subject-access request made today must find the records of every
+    release. Each call starts from the keyed state, never from an earlier call's data."""
+    h = AddressHasher(b"k" * 32)
+    for _ in range(2):
+        assert h("<Alice@Shop.Example> ") == "40c82e68271fdf360b6575351c72fb55"
+        assert h("bob@far.example") == "58ae1c776761eddf0b6ddc37ae1ff644"
+        assert h("<>") == "a4ad8e340e32bf1d916005cb1dc92795"
+
+
+def test_the_record_of_a_message_field_by_field():
+    m = Message(Session("c1", client_addr="192.0.2.7", tls=TlsInfo("TLSv1.3", "TLS_AES_128_GCM_SHA256", 128)),
+                mail_from="<Alice@Shop.Example>", recipients=[Recipient("bob@far.example"), Recipient("x@Y.Example.")],
+                queue_id="4F3A2B1C")
+    m.write_body(b"x" * 99)
+    m.direction = DirectionDecision(Direction.OUTBOUND, "trusted-network")
+    dlp = Result("dlp", Action.TAG, findings=(Finding("iban", Confidence.MEDIUM, 2, rules=("iban.checksum",)),),
+                 facts=(("dlp", "scanned"), ("dlp_rules", "iban.checksum")))
+    tls = Result("tls", facts=(("tls", "TLSv1.3"),))
+    spam = Result("spam", error="timed out after 5s")
+    record = record_from(m, Verdict(Action.TAG, (dlp, tls, spam)), AddressHasher(b"k" * 32), 1_764_806_400.5)
+    h = AddressHasher(b"k" * 32)
+    assert dataclasses.asdict(record) == {
+        "time": 1_764_806_400.5, "queue_id": "4F3A2B1C", "direction": "outbound",
+        "direction_reason": "trusted-network", "client_addr": "192.0.2.7", "sender_domain": "shop.example",
+        "sender_hash": "40c82e68271fdf360b6575351c72fb55",
+        "recipients": (("far.example", "58ae1c776761eddf0b6ddc37ae1ff644"), ("y.example", h("x@y.example."))),
+        "size": 99, "tls_version": "TLSv1.3", "tls_cipher": "TLS_AES_128_GCM_SHA256", "action": "tag",
+        "findings": (("iban", "medium", 2),),
+        "facts": (("dlp", "scanned"), ("dlp_rules", "iban.checksum"), ("tls", "TLSv1.3")),
+        "errors": ("spam",), "host": ""}
+    empty = record_from(Message(Session("c2")), Verdict(Action.ACCEPT, ()), AddressHasher(b"k" * 32), 5.0)
+    assert (empty.queue_id, empty.direction, empty.sender_hash, empty.recipients, empty.client_addr) == \
+        ("NOQUEUE", "", "", (), "")

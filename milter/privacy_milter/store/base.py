@@ -30,10 +30,15 @@ class AddressHasher:
         if len(key) < 16:
             raise StoreError("the address hash key is shorter than 16 bytes")
         self._key = key
+        # Keyed once: each hash copies this state instead of keying a new HMAC (hashing the
+        # padded key twice and looking the digest up in OpenSSL again).
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def __call__(self, address: str) -> str:
         normal = address.strip().strip("<>").lower().encode("utf-8", "surrogateescape")
-        return hmac.new(self._key, normal, hashlib.sha256).hexdigest()[:32]
+        mac = self._keyed.copy()
+        mac.update(normal)
+        return mac.hexdigest()[:32]
 
     def fingerprint(self) -> str:
         """Names this key without revealing it (kept in the store to catch a mismatched key)."""
