@@ -8,7 +8,7 @@ import pytest
 
 from privacy_milter.model import (Action, Confidence, Direction, DirectionDecision, Finding, Message,
                                   Recipient, Result, Session, TlsInfo, Verdict)
-from privacy_milter.store import AddressHasher, BufferedWriter, SqliteBackend, SqliteStore, record_from
+from privacy_milter.store import AddressHasher, BufferedWriter, Record, SqliteBackend, SqliteStore, record_from
 from privacy_milter.store.postgres import PostgresBackend
 from tests.harness.postgres import PostgresServer
 
@@ -518,3 +518,20 @@ def test_the_record_of_a_message_field_by_field():
     empty = record_from(Message(Session("c2")), Verdict(Action.ACCEPT, ()), AddressHasher(b"k" * 32), 5.0)
     assert (empty.queue_id, empty.direction, empty.sender_hash, empty.recipients, empty.client_addr) == \
         ("NOQUEUE", "", "", (), "")
+
+
+def test_the_messages_row_holds_findings_facts_and_errors_as_json():
+    import json
+
+    from privacy_milter.store.backend import record_row
+
+    full = Record(time=1.5, queue_id="4Q", direction="outbound", direction_reason="auth", client_addr="192.0.2.1",
+                  sender_domain="shop.example", sender_hash="h1", recipients=(("far.example", "h2"),), size=9,
+                  tls_version="TLSv1.3", tls_cipher="C", action="tag", findings=(("iban", "medium", 2),),
+                  facts=(("dlp", "scanned"), ("tls", "TLSv1.3")), errors=("spam",))
+    assert record_row(full, "mx1") == (1.5, "mx1", "4Q", "outbound", "auth", "192.0.2.1", "shop.example", "h1", 9,
+                                       "TLSv1.3", "C", "tag", '[["iban", "medium", 2]]',
+                                       '{"dlp": "scanned", "tls": "TLSv1.3"}', '["spam"]')
+    empty = dataclasses.replace(full, findings=(), facts=(), errors=(), host="mx2")
+    row = record_row(empty, "mx1")
+    assert row[1] == "mx2" and row[-3:] == (json.dumps([]), json.dumps({}), json.dumps([]))

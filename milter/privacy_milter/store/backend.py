@@ -162,9 +162,17 @@ def record_row(record: Record, host: str) -> tuple[Any, ...]:
     return (record.time, record.host or host, record.queue_id, record.direction, record.direction_reason,
             record.client_addr, record.sender_domain, record.sender_hash, record.size,
             record.tls_version, record.tls_cipher, record.action,
-            json.dumps([list(f) for f in record.findings]),
-            json.dumps(dict(record.facts)),
-            json.dumps(list(record.errors)))
+            _json(record.findings, [list(f) for f in record.findings]),
+            _json(record.facts, dict(record.facts)),
+            _json(record.errors, list(record.errors)))
+
+
+def _json(items: tuple[Any, ...], value: list[Any] | dict[str, Any]) -> str:
+    """json.dumps(value); most records have no findings and no errors, and an empty list or
+    object is written without building an encoder for it."""
+    if items:
+        return json.dumps(value)
+    return "{}" if isinstance(value, dict) else "[]"
 
 
 def stored_record(row: Sequence[Any], recipients: list[StoredRecipient]) -> StoredRecord:
