@@ -164,6 +164,13 @@ class Result:
     error: str | None = None                  # set when the filter failed and on_error applied
     seconds: float = 0.0                      # how long the filter took (prepare included)
 
+    def timed(self, seconds: float) -> "Result":
+        """This result with the time its filter took: dataclasses.replace(self, seconds=...)
+        without looking the fields up each time (once per filter per message). Every field
+        but the last is passed on (a test holds this to dataclasses.replace)."""
+        return Result(self.filter, self.action, self.findings, self.headers, self.edits, self.reply, self.facts,
+                      self.error, seconds)
+
 
 @dataclass(frozen=True)
 class Verdict:

@@ -14,7 +14,6 @@ after all the others, over the header as it will leave.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -153,7 +152,7 @@ class Pipeline:
     def _add(ctx: Context, result: Result, preparation: Preparation | None, started: float) -> bool:
         """Record a stage's result (with the time it took); True when the run must end."""
         spent = (preparation.seconds if preparation else 0.0) + time.monotonic() - started
-        result = dataclasses.replace(result, seconds=spent)
+        result = result.timed(spent)
         ctx.results.append(result)
         ctx.edits.extend(result_edits(result))
         return result.action is Action.REJECT  # nothing can soften a reject

@@ -135,3 +135,21 @@ async def test_edits_apply_in_order_and_a_signer_sees_them_all_wherever_it_is_li
     final = apply_edits(m.headers, verdict.edits)
     assert final[0] == ("DKIM-Signature", " v=1; d=shop.example")  # the signature ends up first
     assert final[1] == ("Authentication-Results", " mx.example; dkim=none")
+
+
+def test_a_timed_result_is_the_result_with_its_seconds_and_nothing_else_changed():
+    """Result.timed passes every field on by position: a field added to Result without it
+    there (or out of order) fails here. Each field gets a value unlike its default."""
+    import dataclasses
+
+    from privacy_milter.model import Confidence, Finding, HeaderEdit, Reply, Result
+
+    samples = {"filter": "dlp", "action": Action.QUARANTINE,
+               "findings": (Finding("iban", Confidence.HIGH, 3, "attachment", ("iban.checksum",)),),
+               "headers": (("X-Privacy-DLP", "iban=3 (high)"),), "edits": (HeaderEdit.remove("X-Spam", 1),),
+               "reply": Reply("550", "5.7.1", "no"), "facts": (("dlp", "scanned"),), "error": "failed: OSError",
+               "seconds": 0.25}
+    assert [f.name for f in dataclasses.fields(Result)] == list(samples)
+    result = Result(**samples)  # type: ignore[arg-type]
+    assert result.timed(1.5) == dataclasses.replace(result, seconds=1.5)
+    assert result.timed(1.5).seconds == 1.5 and result.seconds == 0.25
