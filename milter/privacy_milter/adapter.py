@@ -80,6 +80,10 @@ class MilterAdapter(Milter.Base):
 
     # --- collecting ----------------------------------------------------------------------
 
+    # @Milter.decode: pymilter's own default strategy, stated: its envfrom_bytes and
+    # envrcpt_bytes look the strategy up on the method, and a bound method without it raises
+    # (and drops) an AttributeError on every call.
+    @Milter.decode("surrogateescape")
     @Milter.noreply
     def envfrom(self, mail_from: str, *params: str) -> int:
         self._reset()
@@ -93,6 +97,7 @@ class MilterAdapter(Milter.Base):
             self._fail("envfrom")
         return Milter.CONTINUE
 
+    @Milter.decode("surrogateescape")
     @Milter.noreply
     def envrcpt(self, to: str, *params: str) -> int:
         if self.message is not None:
@@ -105,12 +110,16 @@ class MilterAdapter(Milter.Base):
 
     @Milter.noreply
     def header(self, name: str, value: str) -> int:
-        if self.message is not None and self._broken is None:
-            try:
-                self.message.headers.append((name, value))
-            except Exception:
-                self._fail("header")
+        self._add_header(name, value)
         return Milter.CONTINUE
+
+    def header_bytes(self, name: str, value: bytes) -> int:
+        """What libmilter calls per header (a message has tens of them): pymilter's own
+        header_bytes and the @noreply wrapper of `header` in one call. The value is decoded
+        as pymilter decodes it (UTF-8, surrogateescape), and the answer is @noreply's: NOREPLY
+        once Postfix agreed to expect no reply to headers, else CONTINUE."""
+        self._add_header(name, value.decode("utf-8", "surrogateescape"))
+        return Milter.NOREPLY if self._protocol & _HEADER_NOREPLY else Milter.CONTINUE
 
     @Milter.noreply
     def body(self, chunk: bytes) -> int:
@@ -189,6 +198,13 @@ class MilterAdapter(Milter.Base):
                         bits=_int_or_none(self.getsymval("{cipher_bits}"))),
         )
 
+    def _add_header(self, name: str, value: str) -> None:
+        if self.message is not None and self._broken is None:
+            try:
+                self.message.headers.append((name, value))
+            except Exception:
+                self._fail("header")
+
     def refuse(self, reason: str) -> None:
         """Tempfail the message being collected at its end (e.g. past the connection cap)."""
         if self.message is not None and self._broken is None:
@@ -206,6 +222,9 @@ class MilterAdapter(Milter.Base):
             memtrim.trimmer.after_message(size)  # a large message: give the freed heap back soon
         self.message = None
         self._broken = None
+
+
+_HEADER_NOREPLY: int = MilterAdapter.header.milter_protocol  # P_NR_HDR, set by @noreply
 
 
 def _int_or_none(text: str | None) -> int | None:

@@ -8,7 +8,7 @@ import pytest
 from Milter import testctx
 
 from privacy_milter.adapter import MAIL_MACROS, MilterAdapter
-from privacy_milter.model import Action, Reply, Result, Verdict
+from privacy_milter.model import Action, Message, Reply, Result, Session, Verdict
 
 CONTINUE_OR_NOREPLY = (Milter.CONTINUE, Milter.NOREPLY)
 
@@ -252,3 +252,41 @@ def test_large_freed_blocks_go_back_to_the_system_with_the_threshold_fixed(mode)
         assert returned_mb >= 90  # all of the 100 MB, as the daemon runs (daemon.run calls it)
     else:
         assert returned_mb < 20   # glibc's default keeps it: what the fix is for
+
+
+def test_header_bytes_collects_and_answers_as_pymilters_own_path():
+    """The adapter's header_bytes stands in for pymilter's (decode, then the @noreply
+    wrapper of `header`): the same values (invalid UTF-8 kept as surrogates, leading space
+    and folding kept) and the same answer, with and without NOREPLY negotiated; nothing is
+    collected once collecting failed."""
+    headers = [("Subject", b" caf\xc3\xa9 \xff\xfe"), ("X-Folded", b" one\n\ttwo"), ("Empty", b"")]
+    for protocol in (0, Milter.P_NR_HDR, Milter.P_NR_HDR | Milter.P_NR_BODY):
+        ours, stock = MilterAdapter(Recorder()), MilterAdapter(Recorder())
+        for adapter in (ours, stock):
+            adapter._protocol = protocol
+            adapter.message = Message(Session("c1"), raw_headers=True)
+        for name, value in headers:
+            assert ours.header_bytes(name, value) == Milter.Base.header_bytes(stock, name, value)
+        assert ours.message.headers == stock.message.headers
+        assert ours.message.headers[0] == ("Subject", " caf\u00e9 \udcff\udcfe")
+        ours.refuse("over the cap")
+        ours.header_bytes("Late", b" x")
+        assert [n for n, _ in ours.message.headers] == ["Subject", "X-Folded", "Empty"]
+        for adapter in (ours, stock):
+            adapter.message.close()
+
+
+def test_envelope_bytes_are_decoded_as_utf8_with_surrogates():
+    """The daemon hands pymilter's envfrom_bytes/envrcpt_bytes the raw addresses; invalid
+    UTF-8 must arrive as surrogates (the strategy the adapter states), never as bytes."""
+    Milter.factory = lambda: MilterAdapter(Recorder())
+    ctx = Ctx()
+    for k, v in {"{client_addr}": "192.0.2.1", "{rcpt_mailer}": "smtp", "{rcpt_host}": "mx.far.example"}.items():
+        ctx._setsymval(k, v)
+    ctx._connect()
+    adapter = ctx._priv
+    assert adapter.envfrom_bytes(b"<caf\xc3\xa9\xff@shop.example>", b"SIZE=10") in CONTINUE_OR_NOREPLY
+    assert adapter.envrcpt_bytes(b"<b\xfe@far.example>") in CONTINUE_OR_NOREPLY
+    assert adapter.message.mail_from == "caf\u00e9\udcff@shop.example"
+    assert adapter.message.recipients[0].address == "b\udcfe@far.example"
+    adapter.close()
