@@ -11,17 +11,26 @@ from .model import Direction, DirectionDecision, Recipient, Session
 from .policy import NetworkSettings
 
 
+# The six answers, made once (they are immutable): a message takes one, not a new object.
+AUTH = DirectionDecision(Direction.OUTBOUND, "auth")
+SUBMISSION = DirectionDecision(Direction.OUTBOUND, "submission")
+LOCAL = DirectionDecision(Direction.OUTBOUND, "local")
+TRUSTED_NETWORK = DirectionDecision(Direction.OUTBOUND, "trusted-network")
+HOSTED_RECIPIENT = DirectionDecision(Direction.INBOUND, "hosted-recipient")
+EXTERNAL_CLIENT = DirectionDecision(Direction.INBOUND, "external-client")
+
+
 def decide(session: Session, recipients: list[Recipient], network: NetworkSettings) -> DirectionDecision:
     if session.authenticated:
-        return DirectionDecision(Direction.OUTBOUND, "auth")
+        return AUTH
     if session.daemon_name and session.daemon_name in network.submission_daemons:
-        return DirectionDecision(Direction.OUTBOUND, "submission")
+        return SUBMISSION
     if not session.client_addr or session.daemon_port == "0":
         # Postfix's non_smtpd_milters path (sendmail command, pickup): Postfix presents it as
         # client 127.0.0.1 on daemon port 0.
-        return DirectionDecision(Direction.OUTBOUND, "local")
+        return LOCAL
     if network.is_trusted(session.client_addr):
-        return DirectionDecision(Direction.OUTBOUND, "trusted-network")
+        return TRUSTED_NETWORK
     if any(network.is_hosted(r.domain) for r in recipients):
-        return DirectionDecision(Direction.INBOUND, "hosted-recipient")
-    return DirectionDecision(Direction.INBOUND, "external-client")
+        return HOSTED_RECIPIENT
+    return EXTERNAL_CLIENT

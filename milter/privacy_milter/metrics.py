@@ -33,6 +33,8 @@ SPAM_RESULTS = {"yes": "spam", "no": "ham", "not-opted-in": "not-opted-in", "too
                 "breaker-open": "breaker-open"}
 FLAGGED_ACTIONS = frozenset({"encrypt", "reject", "quarantine", "tempfail", "accept", "tag"})
 DKIM_RESULTS = frozenset({"pass", "fail", "neutral", "temperror", "permerror", "none", "signed", "unsigned"})
+# The fact names _fact counts (each only from the filter it names, where it says so).
+COUNTED_FACTS = frozenset({"virus", "spam", "flagged_action", "dkim", "dkim_result", "unscannable_reasons"})
 UNSCANNABLE = frozenset({"too_large", "too_deep", "encrypted", "unsupported", "time", "budget", "malformed"})
 
 # Seconds: a message is judged in a few ms; scanners and a deadline push it to tens of s.
@@ -114,7 +116,8 @@ class Metrics:
                 kind = "timeout" if result.error.startswith(("timed out", "no verdict")) else "error"
                 child(self.filter_errors, name, kind).inc()
             for key, value in result.facts:
-                self._fact(result.filter, key, value, failed=bool(result.error))
+                if key in COUNTED_FACTS:  # most facts (dlp, tls, dlp_rules) are not counted
+                    self._fact(result.filter, key, value, failed=bool(result.error))
 
     def _fact(self, filter_name: str, key: str, value: str, failed: bool) -> None:
         if key == "virus" and filter_name == "virus":

@@ -30,7 +30,7 @@ class Action(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return self._name_.lower()  # the member's name without enum's `name` descriptor (read per message)
 
 
 
@@ -41,7 +41,7 @@ class Confidence(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        return self.name.lower()
+        return self._name_.lower()  # the member's name without enum's `name` descriptor (read per message)
 
 
 

@@ -137,3 +137,27 @@ async def test_store_backlog_failures_and_drops_are_read_from_the_writer(tmp_pat
     assert _value(m, "privacy_milter_store_dropped_records_total") == 3
     assert _value(m, "privacy_milter_store_backlog_records") == 0
     assert store.health.failing_since is not None, "the writer's own hook still ran"
+
+
+def test_every_fact_the_counters_count_is_named_in_counted_facts():
+    """observe() hands _fact only the facts named in COUNTED_FACTS; any other fact name must
+    leave every sample as it was, whichever filter gives it and whatever its value."""
+    from privacy_milter.metrics import COUNTED_FACTS
+    from privacy_milter.registry import FILTERS
+
+    def samples(m):
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for metric in m.registry.collect() for s in metric.samples if not s.name.endswith("_created")}
+
+    # Every fact name the filters give (and a few more), written out: not read from COUNTED_FACTS.
+    names = {"virus", "spam", "flagged_action", "flagged_route", "flagged_tls", "dkim", "dkim_result",
+             "dkim_forged_ar", "unscannable_reasons", "unscannable", "dlp", "dlp_rules", "tls", "tls_refused",
+             "deadline", "spam_score", ""}
+    for key in sorted(names):
+        m = Metrics(FILTERS)
+        before = samples(m)
+        for name in ("virus", "spam", "dkim", "dlp", "tls", "flagged_routing"):
+            for value in ("clean", "yes", "no", "signed:rsa-sha256", "d.example:pass", "too_large", "encrypt"):
+                for failed in (False, True):
+                    m._fact(name, key, value, failed)
+        assert (samples(m) != before) == (key in COUNTED_FACTS), key
