@@ -21,7 +21,7 @@ has received it. Configurations:
 
     .venv/bin/python bench/throughput.py                       # all four, 2000 msgs, 20 conns
     .venv/bin/python bench/throughput.py --milter noop -n 500 -c 10
-    .venv/bin/python bench/throughput.py -n 600 -c 20 -r 3     # three interleaved rounds, medians
+    .venv/bin/python bench/throughput.py -n 600 -c 20 -r 3     # three interleaved rounds (rotated), medians
     .venv/bin/python bench/throughput.py --milter none,privacy@HEAD~3,privacy -r 3   # A/B
 
 Besides msg/s it reports the milter process's own CPU time per message (user + system, all
@@ -356,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", type=Path, help="py-spy the milter during the timed part; collapsed stacks "
                     "to FILE-CONFIG.txt (needs py-spy in the venv)")
     ap.add_argument("-r", "--rounds", type=int, default=1,
-                    help="interleaved rounds (none, noop, listen, privacy, none, ...); medians and ratios per round")
+                    help="interleaved rounds, each starting one configuration later (none, listen, privacy; "
+                    "listen, privacy, none; ...); medians and ratios per round")
     args = ap.parse_args(argv)
     configs = [c.strip() for c in args.milter.split(",") if c.strip()]
     if unknown := [c for c in configs if c not in CONFIGS + EXTRA_CONFIGS and not c.startswith("privacy@")]:
@@ -383,7 +384,10 @@ def run_rounds(args: argparse.Namespace, configs: list[str], sources: Path) -> i
     rounds: list[list[Result]] = []
     for n in range(max(1, args.rounds)):
         results = []
-        for config in configs:
+        # Each round starts one configuration later: in a fixed order the last one ran
+        # behind the others every round, and on a noisy host that alone moved its CPU per
+        # message by ~10 % (see BENCHMARKS, 2026-12-07). The tables keep the given order.
+        for config in configs[n % len(configs):] + configs[:n % len(configs)]:
             print(f"# round {n + 1}: {config}: {args.messages} messages over {args.connections} connections ...",
                   file=sys.stderr)
             r = run_config(config, args.messages, args.connections, args.timeout, args.policy, args.keep,
@@ -391,6 +395,7 @@ def run_rounds(args: argparse.Namespace, configs: list[str], sources: Path) -> i
             if r.error:
                 print(f"# {config} FAILED: {r.error}", file=sys.stderr)
             results.append(r)
+        results.sort(key=lambda r: configs.index(r.config))
         rounds.append(results)
         print(table(results), flush=True)
     if len(rounds) > 1:
