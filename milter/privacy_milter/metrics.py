@@ -33,8 +33,6 @@ SPAM_RESULTS = {"yes": "spam", "no": "ham", "not-opted-in": "not-opted-in", "too
                 "breaker-open": "breaker-open"}
 FLAGGED_ACTIONS = frozenset({"encrypt", "reject", "quarantine", "tempfail", "accept", "tag"})
 DKIM_RESULTS = frozenset({"pass", "fail", "neutral", "temperror", "permerror", "none", "signed", "unsigned"})
-# The fact names _fact counts (each only from the filter it names, where it says so).
-COUNTED_FACTS = frozenset({"virus", "spam", "flagged_action", "dkim", "dkim_result", "unscannable_reasons"})
 UNSCANNABLE = frozenset({"too_large", "too_deep", "encrypted", "unsupported", "time", "budget", "malformed"})
 
 # Seconds: a message is judged in a few ms; scanners and a deadline push it to tens of s.
@@ -116,25 +114,40 @@ class Metrics:
                 kind = "timeout" if result.error.startswith(("timed out", "no verdict")) else "error"
                 child(self.filter_errors, name, kind).inc()
             for key, value in result.facts:
-                if key in COUNTED_FACTS:  # most facts (dlp, tls, dlp_rules) are not counted
-                    self._fact(result.filter, key, value, failed=bool(result.error))
+                self._fact(result.filter, key, value, failed=bool(result.error))
 
     def _fact(self, filter_name: str, key: str, value: str, failed: bool) -> None:
-        if key == "virus" and filter_name == "virus":
+        """Count one fact of a filter's result; most (dlp, tls, dlp_rules, ...) have no counter."""
+        count = _FACT_COUNTS.get(key)
+        if count is not None:
+            count(self, filter_name, value, failed)
+
+    # One per counted fact name (_FACT_COUNTS); some count only from the filter they name.
+
+    def _virus(self, filter_name: str, value: str, failed: bool) -> None:
+        if filter_name == "virus":
             self._child(self.scanner, "virus", "error" if failed else value if value in VIRUS_RESULTS
                         else "infected").inc()
-        elif key == "spam" and filter_name == "spam":
+
+    def _spam(self, filter_name: str, value: str, failed: bool) -> None:
+        if filter_name == "spam":
             self._child(self.scanner, "spam", "error" if failed else SPAM_RESULTS.get(value, "other")).inc()
-        elif key == "flagged_action":
-            self._child(self.flagged, bounded(value, FLAGGED_ACTIONS)).inc()
-        elif key == "dkim" and filter_name == "dkim":  # "signed:alg,..." | "unsigned:why" | "tempfail:error"
+
+    def _flagged_action(self, filter_name: str, value: str, failed: bool) -> None:
+        self._child(self.flagged, bounded(value, FLAGGED_ACTIONS)).inc()
+
+    def _dkim(self, filter_name: str, value: str, failed: bool) -> None:
+        if filter_name == "dkim":  # "signed:alg,..." | "unsigned:why" | "tempfail:error"
             self._child(self.dkim, "outbound", "signed" if value.startswith("signed") else "unsigned").inc()
-        elif key == "dkim_result" and filter_name == "dkim":  # "d.example:pass,e.example:fail" | "none"
+
+    def _dkim_result(self, filter_name: str, value: str, failed: bool) -> None:
+        if filter_name == "dkim":  # "d.example:pass,e.example:fail" | "none"
             for item in value.split(","):
                 self._child(self.dkim, "inbound", bounded(item.rsplit(":", 1)[-1].strip(), DKIM_RESULTS)).inc()
-        elif key == "unscannable_reasons":  # comma-separated
-            for reason in value.split(","):
-                self._child(self.unscannable, bounded(reason, UNSCANNABLE)).inc()
+
+    def _unscannable_reasons(self, filter_name: str, value: str, failed: bool) -> None:
+        for reason in value.split(","):  # comma-separated
+            self._child(self.unscannable, bounded(reason, UNSCANNABLE)).inc()
 
     def reloaded(self, ok: bool) -> None:
         self.reloads.labels("ok" if ok else "refused").inc()
@@ -162,6 +175,15 @@ class Metrics:
             server.server_close()
             thread.join(5)
             self._server = None
+
+
+# The counted fact names and what each adds to: _fact looks a name up once, and no other
+# name is counted.
+_FACT_COUNTS: dict[str, Callable[[Metrics, str, str, bool], None]] = {
+    "virus": Metrics._virus, "spam": Metrics._spam, "flagged_action": Metrics._flagged_action,
+    "dkim": Metrics._dkim, "dkim_result": Metrics._dkim_result, "unscannable_reasons": Metrics._unscannable_reasons,
+}
+COUNTED_FACTS = frozenset(_FACT_COUNTS)
 
 
 class _StoreCounters(Collector):
