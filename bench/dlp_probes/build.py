@@ -10,7 +10,11 @@ form; and hard negatives using the same places and forms innocently.
 Same format, numbering and rules as bench/dlp_families (labels.jsonl with "family";
 family k is k*100+1..; deterministic; append families, never change one; never tune on
 it). Office files are built with zipfile, the PDF by hand, gzip and tar with the standard
-library: no new dependency. Generated suites belong under /tmp, not in the repository.
+library: no new dependency. The docx/xlsx/pptx, gzip and tar.gz probes are deflated for
+real (a stored stream would show the secret to a scanner that never decompresses), so
+their MANIFEST hashes assume zlib's output as on Debian 12 (zlib 1.2.13); on another zlib
+--check may report those files changed while their contents are the same.
+Generated suites belong under /tmp, not in the repository.
 """
 
 from __future__ import annotations
