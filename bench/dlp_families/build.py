@@ -109,6 +109,14 @@ FAMILIES: tuple[Family, ...] = (
     Family("neg.sort_like_dates", "neg_dates_near_sort", "one_line", 25),
     Family("neg.conference_call.forwarded", "neg_meeting", "forwarded", 15),
     Family("neg.sort_code_alone.signature", "neg_sort_alone", "signature", 15),
+    # Appended 2026-12-08 (before any detector change): text tables, more layouts, two secrets
+    Family("pw.credentials.text_table", "creds", "text_table", 12),
+    Family("uk.labels.text_table", "bank_payee", "text_table", 12),
+    Family("uk.abbreviated.signature", "bank_terse", "signature", 12),
+    Family("pw.device_key.bullet", "devkey", "bullet", 12),
+    Family("pw.door_pin.chat_reply", "door", "chat_reply", 12),
+    Family("mixed.access_and_bank.one_line", "access_and_bank", "one_line", 15),
+    Family("mixed.access_and_bank.table_html", "access_and_bank", "table_html", 12),
 )
 
 

@@ -117,9 +117,22 @@ def bullet(L: Lang, s: Snip, r: random.Random, i: int) -> bytes:
     return _text(f"{_open(L, r)}\n\n{L['here']}\n" + "\n".join(items) + f"\n\n{_close(L, r)}\n", r)
 
 
+def text_table(L: Lang, s: Snip, r: random.Random, i: int) -> bytes:
+    """A plain-text table as pasted from a spreadsheet or a wiki: pipes or aligned spaces."""
+    heads, values = [k for k, _ in s.pairs], [val for _, val in s.pairs]
+    widths = [max(len(h), len(val)) for h, val in zip(heads, values)]
+    if r.random() < 0.5:
+        rows = ["| " + " | ".join(x.ljust(w) for x, w in zip(row, widths)) + " |"
+                for row in (heads, values)]
+        rows.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    else:
+        rows = ["  ".join(x.ljust(w) for x, w in zip(row, widths)).rstrip() for row in (heads, values)]
+    return _text(f"{_open(L, r)}\n\n{L['here']}\n\n" + "\n".join(rows) + f"\n\n{_close(L, r)}\n", r)
+
+
 Layout = Callable[[Lang, Snip, random.Random, int], bytes]
 LAYOUTS: dict[str, Layout] = {
     "one_line": one_line, "label_above": label_above, "table_html": table_html,
     "csv": csv_attachment, "kv_config": kv_config, "chat_reply": chat_reply,
-    "forwarded": forwarded, "signature": signature, "bullet": bullet,
+    "forwarded": forwarded, "signature": signature, "bullet": bullet, "text_table": text_table,
 }

@@ -172,6 +172,13 @@ def iban(L: Lang, r: random.Random) -> Snip:
                 subject_key="s_bank")
 
 
+def access_and_bank(L: Lang, r: random.Random) -> Snip:
+    """Two secrets in one message: an access code for the portal and the bank details."""
+    a, b = access(L, r), bank(L, r)
+    return Snip(line=f"{a.line}\n{b.line}", labels=("password", "uk_bank_account"),
+                pairs=a.pairs + b.pairs, subject_key="s_access")
+
+
 # ---------------------------------------------------------------------------------------
 # Hard negatives (label: clean)
 
@@ -280,6 +287,7 @@ WORDINGS: dict[str, Wording] = {
     "login_passwd": login_passwd, "getin": getin, "unlock": unlock, "loginas": loginas,
     "creds": creds, "native": native, "bank": bank, "bankrev": bankrev,
     "bank_payee": bank_payee, "bank_terse": bank_terse, "card": card, "iban": iban,
+    "access_and_bank": access_and_bank,
     "neg_policy": neg_policy, "neg_reset": neg_reset, "neg_post": neg_post,
     "neg_meeting": neg_meeting, "neg_order": neg_order, "neg_ids": neg_ids,
     "neg_phone_date": neg_phone_date, "neg_sort_alone": neg_sort_alone,
