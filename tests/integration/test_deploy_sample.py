@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from privacy_milter.devrun import set_key, write_dev_policy
-from tests.harness.milter_process import MilterProcess
 
 pytestmark = pytest.mark.postfix
 
