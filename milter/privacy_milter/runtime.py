@@ -42,6 +42,9 @@ log = logging.getLogger("privacy_milter")
 DAY = 86400.0
 PURGE_AT = dtime(4, 0)  # the daily retention purge (and once at start)
 WATCH_INTERVAL = 2.0
+# Sections a reload does not apply: sockets, store and metrics endpoint are opened at start,
+# and the summary's jobs keep the policy they were scheduled with (docs/POLICY.md lists them).
+RESTART_ONLY = ("milter", "store", "tls_policy", "metrics", "summary")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,16 +244,30 @@ class Runtime:
                 self.metrics.reloaded(False)
                 self._note("reload_refused")
                 return False
-            for section in ("milter", "store", "tls_policy", "metrics"):
-                if getattr(new, section) != getattr(self.policy, section):
-                    log.warning("policy reload: [%s] changed; it takes effect at the next restart", section)
-                    new = dataclasses.replace(new, **{section: getattr(self.policy, section)})
+            new = self._keep_restart_only(new)
             self.snapshot = Snapshot(new, build_pipeline(new, self.services))  # one assignment: old or new
             logging.getLogger().setLevel(new.log.level.upper())
             log.info("policy reloaded (%s) from %s", reason, self.policy_path)
             self.metrics.reloaded(True)
             self._note("reload_ok")
             return True
+
+    def _keep_restart_only(self, new: Policy) -> Policy:
+        """The running values of what only a restart applies (RESTART_ONLY, and `[log] file`:
+        its handler is opened at start), with one line naming everything that changed."""
+        changed = []
+        for section in RESTART_ONLY:
+            if getattr(new, section) != getattr(self.policy, section):
+                changed.append(f"[{section}]")
+                new = dataclasses.replace(new, **{section: getattr(self.policy, section)})
+        if new.log.file != self.policy.log.file:
+            changed.append("[log] file")
+            new = dataclasses.replace(new, log=dataclasses.replace(new.log, file=self.policy.log.file))
+        if changed:
+            log.warning("policy reload: %s changed; %s effect at the next restart (systemctl restart "
+                        "privacy-milter); the rest of the policy applies now",
+                        ", ".join(changed), "it takes" if len(changed) == 1 else "they take")
+        return new
 
     def _stamp(self) -> tuple[int, int] | None:
         if self.policy_path is None:
