@@ -1,9 +1,9 @@
 """Issue 23, items 5, 6 and 2's summary side, through a real Postfix, the real daemon and its log.
 
 privacy-milter is attached to a throwaway Postfix whose routes are those of a real host:
-a relayhost (a plain sink, [127.0.0.1]), a destination reached directly over STARTTLS and one
-reached directly in clear (both by the name `localhost`, as an MX would be named), and a hosted
-domain whose mail is relayed onward by smtp to its mailbox server (in clear). Postfix has no
+a relayhost named by host name (`[localhost]:PORT`, a plain sink), a destination reached
+directly over STARTTLS and one reached directly in clear, and a hosted domain whose mail is
+relayed onward by smtp to its mailbox server (in clear). Postfix has no
 milter_header_checks, so X-Privacy-Encrypt is ignored: flagged mail leaves in clear text, as it
 did on the host of issue 23. The delivery-log reader reads Postfix's own log; the report is
 built from the daemon's store. Nothing here is stubbed but the week's bounds.
@@ -27,7 +27,7 @@ from privacy_milter.maillog import FilePositionStore, LogFollower
 from privacy_milter.metrics import Metrics, flagged_clear_deliveries
 from privacy_milter.summary.flagged_watch import FlaggedClearWatch
 from privacy_milter.summary.job import MaillogPoll
-from privacy_milter.summary.model import ClearHop
+from privacy_milter.summary.model import ClearHop, Count
 from privacy_milter.summary.queries import SqliteQuery, build_report, iso_week_of
 from privacy_milter.summary.relays import configured_relays
 from privacy_milter.summary.render import render
@@ -79,11 +79,12 @@ def records(store: Path) -> int:
 def host(postfix_factory, milter_factory, sink, tls_sink, tmp_path):
     """The milter, a Postfix routed as a real host, and the five messages delivered."""
     milter = milter_factory(POLICY)
-    routes = (f"tls.example=smtp:[localhost]:{tls_sink.port},"
-              f"plain.example=smtp:[localhost]:{sink.port},"
-              f"{HOSTED}=smtp:[localhost]:{sink.port}")
+    routes = (f"tls.example=smtp:[127.0.0.1]:{tls_sink.port},"
+              f"plain.example=smtp:[127.0.0.1]:{sink.port},"
+              f"{HOSTED}=smtp:[127.0.0.1]:{sink.port}")
     pf = postfix_factory(relay_port=sink.port, milter=milter.spec, mynetworks="127.0.0.0/8",
-                         relay_domains=HOSTED, extra_main={"transport_maps": f"inline:{{{routes}}}"})
+                         relay_domains=HOSTED, extra_main={"transport_maps": f"inline:{{{routes}}}",
+                                                           "relayhost": f"[localhost]:{sink.port}"})
     card = f"Please charge card {CARD} today."
     # outbound (the sendmail command: non_smtpd_milters), three flagged, one not
     pf.sendmail(message("bob@far.example", card), "alice@shop.example", ["bob@far.example"])      # relayhost
@@ -121,7 +122,7 @@ async def report_of(store: Path, relays: frozenset[str]):
 def test_flagged_mail_sent_in_clear_is_first_in_the_summary_and_in_the_metric(host):
     pf, milter, tmp = host
     relays = configured_relays(pf.etc_dir)
-    assert relays == {"127.0.0.1"}                      # read from Postfix, not from policy.toml
+    assert relays == {"localhost"}                      # read from Postfix, not from policy.toml
     policy = policy_mod.parse(f'[store]\npath = "{milter.store_path}"\n')
     metrics = Metrics()
     counter = flagged_clear_deliveries(metrics)
@@ -137,7 +138,7 @@ def test_flagged_mail_sent_in_clear_is_first_in_the_summary_and_in_the_metric(ho
 
     r = asyncio.run(report_of(milter.store_path, relays))
     assert r.flagged_clear.messages == 2 and r.flagged_clear.deliveries == 2
-    assert set(r.flagged_clear.hops) == {ClearHop("far.example", "127.0.0.1", 1),
+    assert set(r.flagged_clear.hops) == {ClearHop("far.example", "localhost", 1),
                                          ClearHop("plain.example", "", 1)}
     out = render(r)
     assert out.subject.startswith(f"Mail privacy summary, week {r.week_number} {r.year}: "
@@ -145,7 +146,7 @@ def test_flagged_mail_sent_in_clear_is_first_in_the_summary_and_in_the_metric(ho
     body = out.text.split("\n", 4)[4]                   # after the title, its rule, the period
     first = body.split("\n\n\n", 1)[0] if "\n\n\n" in body else body.split("HEADLINE", 1)[0]
     assert body.startswith("ACTION NEEDED: FLAGGED MAIL SENT IN CLEAR TEXT")
-    assert "far.example" in first and "the relay 127.0.0.1" in first and "plain.example" in first
+    assert "far.example" in first and "the relay localhost" in first and "plain.example" in first
     assert "its mail server" in first and "tls.example" not in first
     assert out.html.index('id="attention"') < out.html.index('id="headline"')
     assert "far.example" in out.html.split('id="headline"')[0]
@@ -170,6 +171,9 @@ def test_inbound_mail_relayed_onward_is_not_outbound(host):
     assert r.totals.messages_in == 1 and r.totals.messages_out == 4
     assert HOSTED not in {c.key for c in r.tls.clear_domains}
     assert {c.key: c.n for c in r.tls.clear_domains} == {"plain.example": 2, "far.example": 1}
+    relayed = asyncio.run(report_of(milter.store_path, configured_relays(pf.etc_dir)))
+    assert {c.key: c.n for c in relayed.tls.clear_domains} == {"plain.example": 2}
+    assert relayed.tls.clear_relays == (Count("localhost", 1),)    # item 2: the relay's hop
     assert sum(c.n for c in r.tls.outbound_by_level) == 4
     assert (r.tls.relayed_inbound, r.tls.relayed_inbound_clear) == (1, 1)
     assert "Inbound mail relayed onward" in render(r).text

@@ -247,10 +247,11 @@ class ReportQueries:
             "COUNT(*), SUM(CASE WHEN d.tls_level = 'clear' THEN 1 ELSE 0 END)", sent, outbound=False)
         failures = await self.deliveries("d.reason, COUNT(*)", " AND d.status <> 'sent' AND d.reason <> ''",
                                          "GROUP BY 1 ORDER BY 2 DESC, 1")
-        flagged = self.q.dialect.fact("flagged_action")
-        ((refused, held),) = await self.messages(
+        flagged, decision = self.q.dialect.fact("flagged_action"), self.q.dialect.fact("tls_decision")
+        ((refused, held),) = await self.messages(   # a failed decision is not the recipient's: Health
             f"SUM(CASE WHEN {flagged} = 'reject' THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN {flagged} = 'quarantine' THEN 1 ELSE 0 END)")
+            f"SUM(CASE WHEN {flagged} = 'quarantine' THEN 1 ELSE 0 END)",
+            f" AND ({decision} IS NULL OR {decision} <> 'failed')")
         return TlsSection(inbound_by_version=_counts(by_version), outbound_by_level=_counts(levels),
                           outbound_by_policy=_counts(policies), clear_domains=_counts(clear),
                           clear_relays=_counts(relays), relayed_inbound=_int(relayed),

@@ -124,6 +124,8 @@ async def test_flagged_messages_whose_tls_decision_failed_are_counted_by_the_act
     assert "Flagged messages whose TLS decision failed 2" in text
     assert "2 flagged messages: the TLS decision failed (resolver down?" in text
     assert "sent encrypt-only 1, refused 1" in text
+    # refused for want of a decision, not because the recipient could not do TLS
+    assert (r.tls.refused_for_tls, r.tls.held_for_tls) == (1, 1)
 
 
 async def test_the_flagged_figure_is_first_in_both_parts_and_in_the_subject(query):
