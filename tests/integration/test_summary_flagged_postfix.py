@@ -177,3 +177,43 @@ def test_inbound_mail_relayed_onward_is_not_outbound(host):
     assert sum(c.n for c in r.tls.outbound_by_level) == 4
     assert (r.tls.relayed_inbound, r.tls.relayed_inbound_clear) == (1, 1)
     assert "Inbound mail relayed onward" in render(r).text
+
+
+def test_the_daemon_serves_the_flagged_in_clear_counter(postfix_factory, milter_factory, sink, tls_sink,
+                                                          tmp_path):
+    """The whole daemon: its own delivery-log reader (every second) and its metrics endpoint."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.harness.ports import free_port
+
+    routes = f"tls.example=smtp:[127.0.0.1]:{tls_sink.port}"
+    pf = postfix_factory(relay_port=sink.port, mynetworks="127.0.0.0/8",
+                         extra_main={"transport_maps": f"inline:{{{routes}}}"})
+    port = free_port()
+    milter = milter_factory(POLICY + f'[summary]\nmaillog = "{pf.maillog_path}"\n'
+                            f'maillog_state = "{tmp_path / "pos"}"\nmaillog_interval = 1\n'
+                            f'[metrics]\nlisten = "127.0.0.1:{port}"\n')
+    pf.postconf(smtpd_milters=milter.spec, non_smtpd_milters=milter.spec)
+    pf.reload()
+
+    def flagged_clear() -> float:
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                   if s.name == "privacy_milter_flagged_clear_deliveries_total")
+
+    assert flagged_clear() == 0.0                       # the series exist from the start
+    card = f"Please charge card {CARD} today."
+    pf.sendmail(message("bob@far.example", card), "alice@shop.example", ["bob@far.example"])
+    pf.sendmail(message("dave@tls.example", card), "alice@shop.example", ["dave@tls.example"])
+    pf.sendmail(message("erin@far.example", "lunch?"), "alice@shop.example", ["erin@far.example"])
+    sink.wait_for(2, timeout=WAIT)
+    tls_sink.wait_for(1, timeout=WAIT)
+    wait_until(lambda: flagged_clear() >= 1.0)
+    deadline = time.monotonic() + 3.0                   # three more polls: nothing else is counted
+    while time.monotonic() < deadline:
+        assert flagged_clear() == 1.0                   # the TLS copy and the unflagged one are not
+        time.sleep(0.5)
+    assert "were sent without TLS" in milter.log_path.read_text()
