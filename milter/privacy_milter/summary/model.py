@@ -134,6 +134,7 @@ class FlaggedClear:
     messages: int = 0
     deliveries: int = 0
     hops: tuple[ClearHop, ...] = ()
+    unverified: int = 0          # flagged messages passed on that the delivery log never showed
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +196,7 @@ class WeeklyReport:
     @property
     def is_empty(self) -> bool:
         return (self.totals.messages == 0 and not self.tls.outbound_by_level
-                and not self.flagged_clear.messages)
+                and not self.flagged_clear.messages and not self.flagged_clear.unverified)
 
     def for_customer(self, domain: str) -> "WeeklyReport":
         """The same week seen by one customer: its own row as the headline, only its rows in

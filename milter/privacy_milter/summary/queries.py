@@ -335,7 +335,24 @@ class ReportQueries:
             f"SELECT d.rcpt_domain, CASE WHEN {relay_in} THEN d.relay ELSE '' END, COUNT(DISTINCT m.id) {join} "
             f"GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT {MAX_CLEAR_DOMAINS}", (*relay_params, *window))
         return FlaggedClear(_int(messages), _int(deliveries),
-                            tuple(ClearHop(str(dom), str(relay), _int(n)) for dom, relay, n in rows))
+                            tuple(ClearHop(str(dom), str(relay), _int(n)) for dom, relay, n in rows),
+                            unverified=await self.flagged_unverified())
+
+    async def flagged_unverified(self) -> int:
+        """Flagged outbound messages passed on for delivery (action tag, not local-only) of which
+        the delivery log shows no line at all: no reader, a log read from the wrong place, no
+        queue id in the record (the `i` macro), or still queued. Whether they left encrypted is
+        not known, so the summary says so instead of counting them as fine."""
+        d = self.q.dialect
+        route = d.fact("flagged_route")
+        rows = await self.messages(
+            "COUNT(*)",
+            f" AND m.direction = 'outbound' AND m.action = 'tag' AND {flagged_sql(d)}"
+            f" AND ({route} IS NULL OR {route} <> 'local-only')"
+            " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.queue_id = m.queue_id"
+            " AND d.time >= m.time - ? AND d.time < m.time + ?)",
+            extra=(CLOCK_SKEW, QUEUE_SLACK))
+        return _int(rows[0][0])
 
     async def tls_decision_failed(self) -> tuple[Count, ...]:
         """Flagged messages whose TLS decision failed (the tls filter's fact tls_decision=failed),

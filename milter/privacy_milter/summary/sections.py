@@ -97,19 +97,27 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 
 
 def attention(r: WeeklyReport) -> Section | None:
-    """Flagged messages that left in clear text: first in the summary when there are any."""
+    """Flagged messages that left in clear text, or whose way out is unknown: first in the
+    summary when there are any."""
     f = r.flagged_clear
-    if not f.messages:
+    if not f.messages and not f.unverified:
         return None
     rows = tuple((label(h.domain), f"the relay {label(h.relay)}" if h.relay else "its mail server",
                   num(h.messages)) for h in f.hops)
+    tables = (Table(("destination domain", "sent in clear to", "messages"), rows, (False, False, True)),)
+    notes: tuple[str, ...] = ("Check that Postfix routes X-Privacy-Encrypt mail to the encrypt-only transport "
+             "(milter_header_checks, docs/DEPLOY.md) and, for a relay, that TLS to it is required.",)
+    if f.unverified:
+        notes += (f"{plural(f.unverified, 'flagged message')} passed on for delivery never showed in "
+                  "Postfix's delivery log, so whether they left encrypted is not known: check that "
+                  "[summary] maillog points at Postfix's log and that milter_end_of_data_macros "
+                  "has `i` (the queue id).",)
+    if not f.messages:
+        return Section("attention", "Check: flagged mail not seen in the delivery log", "", (), notes[1:])
     return Section(
         "attention", "Action needed: flagged mail sent in clear text",
         f"{plural(f.messages, 'flagged message')} (sensitive data found and acted on) left without "
-        f"TLS this week ({plural(f.deliveries, 'delivery', 'deliveries')}).",
-        (Table(("destination domain", "sent in clear to", "messages"), rows, (False, False, True)),),
-        ("Check that Postfix routes X-Privacy-Encrypt mail to the encrypt-only transport "
-         "(milter_header_checks, docs/DEPLOY.md) and, for a relay, that TLS to it is required.",))
+        f"TLS this week ({plural(f.deliveries, 'delivery', 'deliveries')}).", tables, notes)
 
 
 def sections(r: WeeklyReport) -> list[Section]:

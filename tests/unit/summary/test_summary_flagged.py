@@ -50,6 +50,9 @@ def extras() -> tuple[list, list[Delivery]]:
              facts=(("tls_decision", "failed"), ("flagged_action", "reject")), queue_id="D1"),
          rec(day, "outbound", "shop.example", ("y.example",), action="tag", findings=CARD,
              facts=(("tls_decision", "failed"), ("flagged_action", "encrypt")), queue_id="D2"),
+         # passed on, but the delivery log never shows it (no queue id: `i` missing from the macros)
+         rec(day, "outbound", "shop.example", ("z.example",), action="tag", findings=CARD, facts=ENCRYPT,
+             queue_id="NOQUEUE"),
          # inbound for a hosted domain, relayed onward by smtp to its mailbox server
          rec(day, "inbound", "remote.example", ("shop.example",), queue_id="R1")]
     d = [via(day + 60, "F1", "far.example", "clear", "mx.far.example"),
@@ -90,7 +93,7 @@ HOSTED = ["shop.example", "clinic.example"]
 async def test_flagged_messages_sent_in_clear_are_paired_by_queue_id(query):
     r = await build_report(query, WEEK, TZ, 10, hosted=HOSTED, relays=[RELAY])
     assert r.flagged_clear == FlaggedClear(3, 3, (ClearHop("far.example", "", 2),
-                                                  ClearHop("other.example", RELAY, 1)))
+                                                  ClearHop("other.example", RELAY, 1)), unverified=1)
     plain = await build_report(query, WEEK, TZ, 10, hosted=HOSTED)      # no relayhost known
     assert plain.flagged_clear.hops == (ClearHop("far.example", "", 2), ClearHop("other.example", "", 1))
 
@@ -131,12 +134,14 @@ async def test_flagged_messages_whose_tls_decision_failed_are_counted_by_the_act
 async def test_the_flagged_figure_is_first_in_both_parts_and_in_the_subject(query):
     out = render(await build_report(query, WEEK, TZ, 10, hosted=HOSTED, relays=[RELAY]))
     assert out.subject == ("Mail privacy summary, week 48 2026: ACTION NEEDED, 3 flagged messages "
-                           "sent in clear; 27 messages, 65.2% encrypted")  # 15 of 23 hand-overs
+                           "sent in clear; 28 messages, 65.2% encrypted")  # 15 of 23 hand-overs
     lines = out.text.splitlines()
     assert lines[4] == "ACTION NEEDED: FLAGGED MAIL SENT IN CLEAR TEXT"
     head = "\n".join(lines[:lines.index("HEADLINE")])
     assert "3 flagged messages (sensitive data found and acted on) left without TLS" in " ".join(head.split())
     assert "far.example" in head and f"the relay {RELAY}" in head and "its mail server" in head
+    assert "1 flagged message passed on for delivery never showed in Postfix's delivery log" in \
+        " ".join(head.split())
     assert out.html.index('id="attention"') < out.html.index('id="headline"')
     attention = out.html[out.html.index('id="attention"'):out.html.index('id="headline"')]
     assert "far.example" in attention and RELAY in attention and "background" in attention
@@ -150,6 +155,19 @@ async def test_no_flagged_mail_in_clear_means_no_such_section(tmp_path):
     assert r.flagged_clear == FlaggedClear()
     out = render(r)
     assert "ACTION NEEDED" not in out.subject + out.text and 'id="attention"' not in out.html
+
+
+async def test_without_the_delivery_log_flagged_mail_is_unverified_not_fine(tmp_path):
+    """No reader (no delivery rows): the summary says it cannot tell, it does not show 0."""
+    path = tmp_path / "m.db"
+    records, _ = extras()
+    await add(path, records, [])
+    async with aiosqlite.connect(path) as db:
+        r = await build_report(SqliteQuery(db), WEEK, TZ, 10)
+    assert r.flagged_clear == FlaggedClear(unverified=5)     # F1, F2, F3, D2, NOQUEUE: all tagged, passed on
+    out = render(r)
+    assert out.text.splitlines()[4] == "CHECK: FLAGGED MAIL NOT SEEN IN THE DELIVERY LOG"
+    assert "ACTION NEEDED" not in out.subject
 
 
 async def test_a_customer_report_has_no_operator_attention_section(query):
