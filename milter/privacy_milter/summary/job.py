@@ -67,6 +67,7 @@ class WeeklySummary:
         week, tz = self.week(), ZoneInfo(s.timezone)
         groups: list[tuple[str | None, tuple[str, ...]]] = [(None, s.recipients)] if s.recipients else []
         groups += [(domain, rcpts) for domain, rcpts in s.customers.items() if rcpts]
+        relays = await asyncio.to_thread(configured_relays)   # Postfix's relayhost, as it is now
         async with report_query(self.policy.store, readonly=False) as (query, _, _):
             for scope, rcpts in groups:
                 key = (week, scope or "")
@@ -75,7 +76,7 @@ class WeeklySummary:
                 report = await build_report(query, week, tz, s.top_n, scope,
                                             retention_days=self.policy.store.retention_days,
                                             hosted=self.policy.network.hosted_domains or None,
-                                            relays=await asyncio.to_thread(configured_relays))
+                                            relays=relays)
                 msg = compose(report, sender_address(self.policy), list(rcpts),
                               datetime.fromtimestamp(self.clock(), tz))
                 await self.sender.send(msg, sender_address(self.policy), list(rcpts))
