@@ -3,7 +3,7 @@
 privacy-milter is attached to a throwaway Postfix whose routes are those of a real host:
 a relayhost named by host name (`[localhost]:PORT`, a plain sink), a destination reached
 directly over STARTTLS and one reached directly in clear, and a hosted domain whose mail is
-relayed onward by smtp to its mailbox server (in clear). Postfix has no
+relayed onward to its mailbox server by Postfix's `relay` transport (smtp; in clear). Postfix has no
 milter_header_checks, so X-Privacy-Encrypt is ignored: flagged mail leaves in clear text, as it
 did on the host of issue 23. The delivery-log reader reads Postfix's own log; the report is
 built from the daemon's store. Nothing here is stubbed but the week's bounds.
@@ -81,7 +81,7 @@ def host(postfix_factory, milter_factory, sink, tls_sink, tmp_path):
     milter = milter_factory(POLICY)
     routes = (f"tls.example=smtp:[127.0.0.1]:{tls_sink.port},"
               f"plain.example=smtp:[127.0.0.1]:{sink.port},"
-              f"{HOSTED}=smtp:[127.0.0.1]:{sink.port}")
+              f"{HOSTED}=relay:[127.0.0.1]:{sink.port}")   # relay_domains mail: the relay transport
     pf = postfix_factory(relay_port=sink.port, milter=milter.spec, mynetworks="127.0.0.0/8",
                          relay_domains=HOSTED, extra_main={"transport_maps": f"inline:{{{routes}}}",
                                                            "relayhost": f"[localhost]:{sink.port}"})
