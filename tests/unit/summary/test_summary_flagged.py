@@ -19,7 +19,7 @@ from privacy_milter.summary.deliveries_schema import insert_deliveries
 from privacy_milter.summary.flagged_watch import PENDING_SECONDS, FlaggedClearWatch
 from privacy_milter.summary.model import ClearHop, Count, FlaggedClear
 from privacy_milter.summary.queries import SqliteQuery, build_report
-from privacy_milter.summary.relays import parse_relayhost
+from privacy_milter.summary.relays import configured_relays, parse_relayhost, transport_nexthop
 from privacy_milter.summary.render import render
 
 RELAY = "smtp.relay.example"
@@ -216,4 +216,18 @@ def test_relayhost_values_give_the_names_postfix_logs_in_relay():
     assert parse_relayhost("relay.example:25, [b.example]:465") == {"relay.example", "b.example"}
     assert parse_relayhost("[127.0.0.1]:2525") == {"127.0.0.1"}
     assert parse_relayhost("") == frozenset()
+    assert transport_nexthop("smtp:[relay.example]:587") == {"relay.example"}
+    assert transport_nexthop("smtp") == frozenset() and transport_nexthop("smtp:relay.example") == frozenset()
     assert datetime.fromtimestamp(t(2026, 11, 26), TZ).isocalendar()[1] == 48   # the seed's week
+
+
+def test_the_relays_come_from_postfix_itself(tmp_path):
+    """postconf -c DIR: relayhost, smtp_fallback_relay and default_transport's next hop; a
+    config postconf cannot read gives none (and a warning), never an exception."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "main.cf").write_text("relayhost = [smtp.relay.example]:587\n"
+                                 "smtp_fallback_relay = [backup.relay.example]\n"
+                                 "default_transport = smtp:[transport.relay.example]:2525\n")
+    assert configured_relays(etc) == {"smtp.relay.example", "backup.relay.example", "transport.relay.example"}
+    assert configured_relays(tmp_path / "nowhere") == frozenset()
