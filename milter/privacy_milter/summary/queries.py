@@ -33,6 +33,8 @@ CLOCK_SKEW = 300.0                         # a record's time may trail its deliv
 FLAGGED_ACTIONS = ("tag", "quarantine")    # a finding acted on and the message still sent (or released)
 # What the store does not record yet: the report says so instead of showing a silent 0.
 NOT_RECORDED = ("scanner time-outs (counted with errors)",)
+READER_IDLE = ("outbound deliveries (the delivery-log reader did not run this week: set [summary] maillog "
+               "to the file Postfix logs to)")
 
 
 @dataclass(frozen=True)
@@ -369,6 +371,12 @@ class ReportQueries:
                                 (self.w.start, self.w.end))
         return {str(kind): _int(n) for kind, n in rows}
 
+    async def reader_ran(self) -> bool:
+        """Whether a delivery-log reader polled in this week (each poll writes a row)."""
+        ((n,),) = await self.fetch("SELECT COUNT(*) FROM maillog_polls WHERE time >= ? AND time < ?",
+                                   (self.w.start, self.w.end))
+        return bool(n)
+
     async def oldest(self) -> float | None:
         ((t,),) = await self.fetch("SELECT MIN(time) FROM messages", ())
         return None if t is None else float(t)
@@ -457,4 +465,11 @@ async def build_report(query: Query, iso_week: str, tz: ZoneInfo, top_n: int,
         customers=await rq.customers(top_n, hosted_set), scope=scope,
         hosts=() if scope else await rq.hosts(),
         flagged_clear=FlaggedClear() if scope else await rq.flagged_clear(),
-        missing=tuple(missing) + NOT_RECORDED)
+        missing=tuple(missing) + NOT_RECORDED + await _reader_idle(rq, missing))
+
+
+async def _reader_idle(rq: ReportQueries, missing: Sequence[str]) -> tuple[str, ...]:
+    """Without the reader the outbound figures are absent, not zero: say so (once)."""
+    if any("delivery-log reader" in m for m in missing) or await rq.reader_ran():
+        return ()
+    return (READER_IDLE,)

@@ -18,7 +18,7 @@ from privacy_milter.store import SqliteStore
 from privacy_milter.summary.deliveries_schema import insert_deliveries
 from privacy_milter.summary.flagged_watch import PENDING_SECONDS, FlaggedClearWatch
 from privacy_milter.summary.model import ClearHop, Count, FlaggedClear
-from privacy_milter.summary.queries import SqliteQuery, build_report
+from privacy_milter.summary.queries import READER_IDLE, SqliteQuery, build_report
 from privacy_milter.summary.relays import configured_relays, parse_relayhost, transport_nexthop
 from privacy_milter.summary.render import render
 
@@ -152,7 +152,7 @@ async def test_no_flagged_mail_in_clear_means_no_such_section(tmp_path):
     await seed(path)
     async with aiosqlite.connect(path) as db:
         r = await build_report(SqliteQuery(db), WEEK, TZ, 10)
-    assert r.flagged_clear == FlaggedClear()
+    assert r.flagged_clear == FlaggedClear() and READER_IDLE not in r.missing   # the seed's reader polled
     out = render(r)
     assert "ACTION NEEDED" not in out.subject + out.text and 'id="attention"' not in out.html
 
@@ -165,7 +165,9 @@ async def test_without_the_delivery_log_flagged_mail_is_unverified_not_fine(tmp_
     async with aiosqlite.connect(path) as db:
         r = await build_report(SqliteQuery(db), WEEK, TZ, 10)
     assert r.flagged_clear == FlaggedClear(unverified=5)     # F1, F2, F3, D2, NOQUEUE: all tagged, passed on
+    assert READER_IDLE in r.missing                          # and the outbound figures are absent, not 0
     out = render(r)
+    assert "the delivery-log reader did not run this week" in " ".join(out.text.split())
     assert out.text.splitlines()[4] == "CHECK: FLAGGED MAIL NOT SEEN IN THE DELIVERY LOG"
     assert "ACTION NEEDED" not in out.subject
 
