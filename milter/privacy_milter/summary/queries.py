@@ -465,7 +465,7 @@ async def build_report(query: Query, iso_week: str, tz: ZoneInfo, top_n: int,
         customers=await rq.customers(top_n, hosted_set), scope=scope,
         hosts=() if scope else await rq.hosts(),
         flagged_clear=FlaggedClear() if scope else await rq.flagged_clear(),
-        missing=tuple(missing) + NOT_RECORDED + await _reader_idle(rq, missing))
+        missing=tuple(missing) + NOT_RECORDED + (await _reader_idle(rq, missing) if scope is None else ()))
 
 
 async def _reader_idle(rq: ReportQueries, missing: Sequence[str]) -> tuple[str, ...]:
