@@ -228,3 +228,27 @@ def _version() -> str:
     except metadata.PackageNotFoundError:
         return "unknown"
 
+
+
+# --- Flagged mail sent in clear text (the delivery-log reader's pairing; docs/METRICS.md) ------
+# A block of its own: the reader job (summary/flagged_watch.py) adds this counter to the
+# daemon's registry when it starts, so a daemon without the reader has no such series.
+import weakref  # noqa: E402  (kept in this block)
+
+HOPS = frozenset({"direct", "relay"})
+_flagged_clear: "weakref.WeakKeyDictionary[CollectorRegistry, Counter]" = weakref.WeakKeyDictionary()
+
+
+def flagged_clear_deliveries(metrics: Metrics) -> Counter:
+    """privacy_milter_flagged_clear_deliveries_total{hop}: deliveries of flagged messages (DLP
+    findings acted on) that Postfix's log shows sent without TLS, `hop` = direct (to the
+    recipient's server) or relay (to the relayhost). One counter per registry, both series at 0."""
+    counter = _flagged_clear.get(metrics.registry)
+    if counter is None:
+        counter = Counter("privacy_milter_flagged_clear_deliveries",
+                          "Deliveries of flagged messages sent without TLS, as the delivery-log reader "
+                          "paired them with their records", ["hop"], registry=metrics.registry)
+        for hop in sorted(HOPS):
+            counter.labels(hop)
+        _flagged_clear[metrics.registry] = counter
+    return counter

@@ -110,7 +110,7 @@ class Runtime:
         runtime.scheduler.add(Job("purge", Daily(PURGE_AT), runtime.purge, at_start=True))
         runtime.scheduler.tz = ZoneInfo(policy.summary.timezone)  # weekday/hour are local
         policy_for = tls_service.policy_for if tls_service is not None else None
-        for job in summary_jobs(policy, policy_for=policy_for):  # the weekly summary; the delivery-log reader
+        for job in summary_jobs(policy, policy_for=policy_for, metrics=runtime.metrics):  # the weekly summary; the delivery-log reader
             runtime.scheduler.add(job)
         runtime.scheduler.start()
         await store.note("start")

@@ -21,6 +21,7 @@ from .compose import compose
 from .job import sender_address
 from .model import WeeklyReport
 from .queries import build_report, iso_week_of, previous_week, week_start
+from .relays import configured_relays
 from .render import CID_DOMAIN, render
 from .source import describe, report_query
 
@@ -39,6 +40,7 @@ async def load_report(policy: Policy, week: str | None, now: float | None = None
         return await build_report(query, week, tz, s.top_n,
                                   retention_days=policy.store.retention_days,
                                   hosted=policy.network.hosted_domains or None,
+                                  relays=configured_relays(),
                                   missing=[ABSENT[m] for m in missing if m in ABSENT])
 
 

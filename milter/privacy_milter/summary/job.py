@@ -32,7 +32,10 @@ from ..maillog import FilePositionStore, LogFollower
 from ..policy import Policy
 from ..scheduler import Every, Job, Weekly
 from ..services import SmtpSender
+from ..metrics import Metrics, flagged_clear_deliveries
 from .compose import compose
+from .flagged_watch import FlaggedClearWatch
+from .relays import configured_relays
 from .source import report_query, write_poll
 from .queries import build_report, iso_week_of, previous_week
 
@@ -64,6 +67,7 @@ class WeeklySummary:
         week, tz = self.week(), ZoneInfo(s.timezone)
         groups: list[tuple[str | None, tuple[str, ...]]] = [(None, s.recipients)] if s.recipients else []
         groups += [(domain, rcpts) for domain, rcpts in s.customers.items() if rcpts]
+        relays = await asyncio.to_thread(configured_relays)   # Postfix's relayhost, as it is now
         async with report_query(self.policy.store, readonly=False) as (query, _, _):
             for scope, rcpts in groups:
                 key = (week, scope or "")
@@ -71,7 +75,8 @@ class WeeklySummary:
                     continue
                 report = await build_report(query, week, tz, s.top_n, scope,
                                             retention_days=self.policy.store.retention_days,
-                                            hosted=self.policy.network.hosted_domains or None)
+                                            hosted=self.policy.network.hosted_domains or None,
+                                            relays=relays)
                 msg = compose(report, sender_address(self.policy), list(rcpts),
                               datetime.fromtimestamp(self.clock(), tz))
                 await self.sender.send(msg, sender_address(self.policy), list(rcpts))
@@ -81,8 +86,9 @@ class WeeklySummary:
 
 
 class MaillogPoll:
-    def __init__(self, policy: Policy, follower: LogFollower) -> None:
-        self.policy, self.follower = policy, follower
+    def __init__(self, policy: Policy, follower: LogFollower,
+                 watch: FlaggedClearWatch | None = None) -> None:
+        self.policy, self.follower, self.watch = policy, follower, watch
 
     async def __call__(self) -> int:
         stats = self.follower.stats
@@ -92,12 +98,15 @@ class MaillogPoll:
         if deliveries or lines:
             await write_poll(self.policy.store, deliveries, lines, unparsed, time.time())
         await asyncio.to_thread(self.follower.commit)   # only after the rows are stored
+        if self.watch is not None:
+            await self.watch(deliveries)                 # the metric: flagged mail sent in clear
         return len(deliveries)
 
 
 def summary_jobs(policy: Policy, sender: Sender | None = None,
                  clock: Callable[[], float] = time.time,
-                 policy_for: Callable[[str], str] | None = None) -> list[Job]:
+                 policy_for: Callable[[str], str] | None = None,
+                 metrics: Metrics | None = None) -> list[Job]:
     """The jobs [summary] asks for: the weekly email when enabled, the reader when `maillog`
     is set. Both need the scheduler's timezone to be `[summary] timezone` for the weekday/hour."""
     s = policy.summary
@@ -109,5 +118,13 @@ def summary_jobs(policy: Policy, sender: Sender | None = None,
     if s.maillog:
         follower = LogFollower(s.maillog, FilePositionStore(s.maillog_state), policy_for=policy_for,
                                tz=ZoneInfo(s.timezone), from_start=False)
-        jobs.append(Job("maillog", Every(s.maillog_interval), MaillogPoll(policy, follower), at_start=True))
+        jobs.append(Job("maillog", Every(s.maillog_interval), MaillogPoll(policy, follower, _watch(policy, metrics)),
+                        at_start=True))
     return jobs
+
+
+def _watch(policy: Policy, metrics: Metrics | None) -> FlaggedClearWatch | None:
+    """The flagged-in-clear counter, when the daemon has metrics (read at start: the relayhost)."""
+    if metrics is None:
+        return None
+    return FlaggedClearWatch(policy.store, flagged_clear_deliveries(metrics), configured_relays())
