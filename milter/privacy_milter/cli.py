@@ -152,7 +152,9 @@ def _policy_check(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print(f"{args.file}: INVALID ({len(exc.problems)} problem(s))", file=sys.stderr)
         return 1
-    for warning in policy_mod.milter_socket_warnings(p.milter):
+    from .policy_services import smtp_warnings
+
+    for warning in policy_mod.milter_socket_warnings(p.milter) + smtp_warnings(p.smtp):
         print(f"{args.file}: warning: {warning}", file=sys.stderr)
     print(f"{args.file}: OK (filters: {', '.join(p.filters) or 'none'}; "
           f"retention {p.store.retention_days} days; {len(p.customers)} customer override(s))")

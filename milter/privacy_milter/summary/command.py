@@ -8,6 +8,7 @@ the `cid:` references rewritten to the file names, so a browser shows what a cli
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 import time
 from datetime import UTC, datetime
@@ -76,7 +77,8 @@ def run(policy: Policy, *, preview: bool, html: Path | None, send: bool, week: s
             raise PrivacyMilterError("[summary] recipients is empty: nobody to send the summary to")
         tz = ZoneInfo(s.timezone)
         msg = compose(report, sender_address(policy), list(s.recipients), datetime.now(tz))
-        asyncio.run(SmtpSender(s.smtp_host, s.smtp_port).send(msg, sender_address(policy), list(s.recipients)))
+        smtp = SmtpSender.from_settings(policy.smtp, helo=socket.getfqdn())
+        how = asyncio.run(smtp.send(msg, sender_address(policy), list(s.recipients)))
         print(f"sent the summary of {report.iso_week} to {len(s.recipients)} recipient(s) "
-              f"via {s.smtp_host}:{s.smtp_port}")
+              f"via {smtp.host}:{smtp.port}: {how}")
     return 0

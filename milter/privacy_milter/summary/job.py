@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from ..maillog import FilePositionStore, LogFollower
 from ..policy import Policy
+from ..policy_services import smtp_warnings
 from ..scheduler import Every, Job, Weekly
 from ..services import SmtpSender
 from .compose import compose
@@ -40,7 +41,7 @@ log = logging.getLogger("privacy_milter.summary")
 
 
 class Sender(Protocol):
-    async def send(self, message: Any, sender: str, recipients: list[str]) -> None: ...
+    async def send(self, message: Any, sender: str, recipients: list[str]) -> str | None: ...
 
 
 def sender_address(policy: Policy) -> str:
@@ -74,10 +75,10 @@ class WeeklySummary:
                                             hosted=self.policy.network.hosted_domains or None)
                 msg = compose(report, sender_address(self.policy), list(rcpts),
                               datetime.fromtimestamp(self.clock(), tz))
-                await self.sender.send(msg, sender_address(self.policy), list(rcpts))
+                how = await self.sender.send(msg, sender_address(self.policy), list(rcpts))
                 self._sent.add(key)
-                log.info("summary %s%s sent to %d recipient(s)", week,
-                         f" for {scope}" if scope else "", len(rcpts))
+                log.info("summary %s%s sent to %d recipient(s)%s", week,
+                         f" for {scope}" if scope else "", len(rcpts), f" ({how})" if how else "")
 
 
 class MaillogPoll:
@@ -103,7 +104,9 @@ def summary_jobs(policy: Policy, sender: Sender | None = None,
     s = policy.summary
     jobs = []
     if s.enabled:
-        smtp = sender or SmtpSender(s.smtp_host, s.smtp_port)
+        for warning in smtp_warnings(policy.smtp):
+            log.warning("%s", warning)
+        smtp = sender or SmtpSender.from_settings(policy.smtp, helo=socket.getfqdn())
         jobs.append(Job("summary", Weekly(s.weekday, dtime(s.hour, 0)), WeeklySummary(policy, smtp, clock),
                         once_per_period=True))
     if s.maillog:
