@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     mig.add_argument("--from", dest="source", required=True, metavar="sqlite:PATH")
     mig.add_argument("--to", dest="dest", required=True, metavar="postgresql:CONNINFO",
                      help="libpq conninfo without a password (use passfile=...)")
-    mig.add_argument("--host", help="host name for records that have none (default: this host's FQDN)")
+    mig.add_argument("--host", help="host name for records that have none (default: Postfix's myhostname)")
     mig.set_defaults(handler=_store_migrate)
 
     purge = sub.add_parser("purge", help="delete records older than the retention window now")
@@ -152,11 +152,17 @@ def _policy_check(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print(f"{args.file}: INVALID ({len(exc.problems)} problem(s))", file=sys.stderr)
         return 1
+    from .hostname import HostNameError, resolve
     from .policy_services import smtp_warnings
 
     for warning in policy_mod.milter_socket_warnings(p.milter) + smtp_warnings(p.smtp):
         print(f"{args.file}: warning: {warning}", file=sys.stderr)
-    print(f"{args.file}: OK (filters: {', '.join(p.filters) or 'none'}; "
+    try:  # the daemon refuses to start without it: say so here, before a restart does
+        host = resolve(p.store.host_name)
+    except HostNameError as exc:
+        print(f"{args.file}: the daemon would not start: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK (host {host}; filters: {', '.join(p.filters) or 'none'}; "
           f"retention {p.store.retention_days} days; {len(p.customers)} customer override(s))")
     return 0
 

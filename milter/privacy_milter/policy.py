@@ -10,7 +10,6 @@ in one go, each with its key path and line, and an invalid file is never half-ap
 from __future__ import annotations
 
 import ipaddress
-import re
 import os
 import stat
 from typing import Any
@@ -21,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .errors import PolicyError
+from .hostname import problem as host_name_problem
 from .plugin import FilterSettings as FilterSettings  # re-exported: the base of every filter's settings
 from .plugin import IpNetwork, check_domain, check_network, domains, in_networks, networks
 from .tomlcheck import Problems, Reader
@@ -55,7 +55,7 @@ class StoreSettings:
     retention_days: int = 60
     flush_interval: float = 0.2  # seconds between batched writes: also what a crash may lose
     batch_size: int = 500
-    host_name: str = ""          # empty: socket.getfqdn(); stored with every record
+    host_name: str = ""          # empty: Postfix's myhostname (hostname.py); the name used everywhere
     conninfo: str = ""           # postgresql: libpq conninfo or URI, never with a password
     pool_size: int = 4
     connect_timeout: float = 5.0
@@ -170,12 +170,15 @@ class Overrides:
 
     socket: str | None = None
     store: Path | None = None
+    host_name: str | None = None  # the name resolved at start (hostname.resolve), kept across reloads
 
     def apply(self, policy: Policy) -> Policy:
         if self.socket:
             policy = replace(policy, milter=replace(policy.milter, socket=self.socket))
         if self.store:
             policy = replace(policy, store=replace(policy.store, path=self.store))
+        if self.host_name:
+            policy = replace(policy, store=replace(policy.store, host_name=self.host_name))
         return policy
 
 
@@ -309,8 +312,8 @@ def _build_store(r: Reader) -> StoreSettings:
         pool_size=r.integer("pool_size", d.pool_size, 1, 100),
         connect_timeout=r.number("connect_timeout", d.connect_timeout, 0.5, 120),
     )
-    if settings.host_name and not _HOST_NAME.fullmatch(settings.host_name):
-        r.problem("host_name", "must be a host name (letters, digits, '-', '_' and dots)")
+    if settings.host_name and (why := host_name_problem(settings.host_name)):
+        r.problem("host_name", f"{why}; e.g. \"mx1.example.net\" (or leave it out: Postfix's myhostname)")
     if settings.backend == "postgresql":
         if not settings.conninfo:
             r.problem("conninfo", 'backend = "postgresql" needs conninfo = "host=... dbname=... user=... '
@@ -319,9 +322,6 @@ def _build_store(r: Reader) -> StoreSettings:
             r.problem("conninfo", problem)
     r.done()
     return settings
-
-
-_HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})")
 
 
 def conninfo_problem(conninfo: str) -> str | None:

@@ -191,3 +191,4 @@ class Services:
     store: Any = None          # privacy_milter.store.Store, for jobs that read reports
     clock: Callable[[], float] = time.time
     dns_txt: TxtResolver | None = None   # DnsTxt: the system resolver, for DKIM keys
+    host_name: str = ""                  # this host's one name (hostname.resolve); "" in tools and tests

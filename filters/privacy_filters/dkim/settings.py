@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,10 +177,10 @@ def read_settings(r: Reader) -> DkimSettings:
         if name.lower() not in signed:
             r.problem("oversign_headers", f"{name} is not in sign_headers; a header is oversigned "
                                           "only if it is signed")
-    authserv_id = r.string("authserv_id", "") or socket.getfqdn()
-    if not authserv_id or any(c in authserv_id for c in " \t;()\"\\"):
+    authserv_id = r.string("authserv_id", "")  # empty: this host's name (privacy_milter.hostname)
+    if authserv_id and any(c in authserv_id for c in " \t;()\"\\"):
         r.problem("authserv_id", "must be a host name such as mx1.example.net (no spaces, ';' or quotes)")
-        authserv_id = socket.getfqdn()
+        authserv_id = ""
     settings = DkimSettings(
         keys=MappingProxyType(_read_keys(r.table("keys"))),
         canonicalization=(header_canon, body_canon),

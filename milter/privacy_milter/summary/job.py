@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
+from dataclasses import replace
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, time as dtime
@@ -29,6 +29,8 @@ from zoneinfo import ZoneInfo
 
 
 from ..maillog import FilePositionStore, LogFollower
+from ..maillog.pair import Delivery
+from .. import hostname
 from ..policy import Policy
 from ..policy_services import smtp_warnings
 from ..scheduler import Every, Job, Weekly
@@ -45,7 +47,9 @@ class Sender(Protocol):
 
 
 def sender_address(policy: Policy) -> str:
-    return policy.summary.from_address or f"privacy-milter@{socket.gethostname()}"
+    """[summary] from, else privacy-milter@ this host's one name (resolved into [store]
+    host_name at start, hostname.py)."""
+    return policy.summary.from_address or f"privacy-milter@{policy.store.host_name or hostname.best_effort()}"
 
 
 class WeeklySummary:
@@ -85,10 +89,21 @@ class MaillogPoll:
     def __init__(self, policy: Policy, follower: LogFollower) -> None:
         self.policy, self.follower = policy, follower
 
+    def _ours(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Postfix logs under the first label of its myhostname (`mx1`), the records carry
+        the whole name (`mx1.example.net`): rows this host logged get the records' name, so
+        the summary's host table shows one machine once. Other hosts' rows (a shared log)
+        keep theirs."""
+        host = self.policy.store.host_name
+        if not host:
+            return deliveries
+        ours = {host, host.partition(".")[0]}
+        return [replace(d, host=host) if d.host in ours else d for d in deliveries]
+
     async def __call__(self) -> int:
         stats = self.follower.stats
         before = (stats.lines, stats.unparsed)
-        deliveries = await asyncio.to_thread(self.follower.poll, False)
+        deliveries = self._ours(await asyncio.to_thread(self.follower.poll, False))
         lines, unparsed = stats.lines - before[0], stats.unparsed - before[1]
         if deliveries or lines:
             await write_poll(self.policy.store, deliveries, lines, unparsed, time.time())
@@ -106,7 +121,7 @@ def summary_jobs(policy: Policy, sender: Sender | None = None,
     if s.enabled:
         for warning in smtp_warnings(policy.smtp):
             log.warning("%s", warning)
-        smtp = sender or SmtpSender.from_settings(policy.smtp, helo=socket.getfqdn())
+        smtp = sender or SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name or hostname.best_effort())
         jobs.append(Job("summary", Weekly(s.weekday, dtime(s.hour, 0)), WeeklySummary(policy, smtp, clock),
                         once_per_period=True))
     if s.maillog:
