@@ -137,6 +137,10 @@ class DnsTemporaryError(DnsError):
     """Time-out, SERVFAIL, no server reachable: ask again later."""
 
 
+class DnsTimeout(DnsTemporaryError):
+    """No answer within the resolver's lifetime (a server that never answers)."""
+
+
 class DnsNameError(DnsError):
     """NXDOMAIN: the name does not exist."""
 
@@ -174,7 +178,7 @@ class DnsTxt:
         except dns.resolver.NoNameservers:
             raise DnsTemporaryError(f"TXT {qname}: SERVFAIL or no server answered") from None
         except dns.exception.Timeout:
-            raise DnsTemporaryError(f"TXT {qname}: timed out") from None
+            raise DnsTimeout(f"TXT {qname}: timed out") from None
         except dns.exception.DNSException as exc:
             raise DnsTemporaryError(f"TXT {qname}: {type(exc).__name__}") from None
         if answer.rrset is None:
