@@ -76,16 +76,18 @@ class DkimSettings(FilterSettings):
     verify: bool = True
 
     def keys_for(self, domain: str, is_hosted: Callable[[str], bool]) -> tuple[SigningKey, ...]:
-        """The active keys that sign mail From `domain`: its own table (exact match), else the
-        default table if the domain is hosted here. Empty: do not sign."""
+        """The active keys that sign mail From `domain`. Empty: do not sign."""
+        return tuple(k for k in self.configured_keys(domain, is_hosted) if k.active)
+
+    def configured_keys(self, domain: str, is_hosted: Callable[[str], bool]) -> tuple[SigningKey, ...]:
+        """Every key configured for `domain`, active or not: its own table (exact match),
+        else the default table if the domain is hosted here."""
         domain = domain.lower().rstrip(".")
         if domain in self.keys:
-            chosen = self.keys[domain]
-        elif DEFAULT_DOMAIN in self.keys and domain != DEFAULT_DOMAIN and is_hosted(domain):
-            chosen = self.keys[DEFAULT_DOMAIN]
-        else:
-            return ()
-        return tuple(k for k in chosen if k.active)
+            return self.keys[domain]
+        if DEFAULT_DOMAIN in self.keys and domain != DEFAULT_DOMAIN and is_hosted(domain):
+            return self.keys[DEFAULT_DOMAIN]
+        return ()
 
 
 def _name_problem(name: str) -> str | None:
