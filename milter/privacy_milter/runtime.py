@@ -248,7 +248,7 @@ class Runtime:
                 self.metrics.reloaded(False)
                 self._note("reload_refused")
                 return False
-            for section in ("milter", "store", "tls_policy", "metrics"):
+            for section in ("milter", "store", "tls_policy", "metrics", "summary", "smtp"):  # jobs keep theirs
                 if getattr(new, section) != getattr(self.policy, section):
                     log.warning("policy reload: [%s] changed; it takes effect at the next restart", section)
                     new = dataclasses.replace(new, **{section: getattr(self.policy, section)})
