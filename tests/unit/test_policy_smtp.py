@@ -82,3 +82,15 @@ def test_policy_check_warns_about_an_unverified_smarthost(tmp_path, capsys):
     assert cli.main(["policy", "check", str(path)]) == 0
     err = capsys.readouterr().err
     assert f'{path}: warning: [smtp] host = "smarthost.example.net" is not this machine and tls = "none"' in err
+
+
+def test_start_up_says_where_and_with_which_tls_the_summary_goes(caplog):
+    from privacy_milter.summary.job import summary_jobs
+
+    caplog.set_level("INFO", logger="privacy_milter.summary")
+    p = policy.parse('[summary]\nrecipients = ["postmaster@hosting.example"]\n'
+                     '[smtp]\nhost = "192.0.2.25"\ntls = "opportunistic"\n')
+    (job,) = summary_jobs(p)
+    assert job.name == "summary"
+    assert "summary: sent weekly through 192.0.2.25:25, tls = opportunistic\n" in caplog.text + "\n"
+    assert '[smtp] host = "192.0.2.25" is not this machine' in caplog.text

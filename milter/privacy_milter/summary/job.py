@@ -119,7 +119,10 @@ def summary_jobs(policy: Policy, sender: Sender | None = None,
     s = policy.summary
     jobs = []
     if s.enabled:
-        for warning in smtp_warnings(policy.smtp):
+        t = policy.smtp
+        log.info("summary: sent weekly through %s:%d, tls = %s%s", t.host, t.port, t.tls,
+                 " (the default for this host)" if t.tls_defaulted else "")
+        for warning in smtp_warnings(t):
             log.warning("%s", warning)
         smtp = sender or SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name or hostname.best_effort())
         jobs.append(Job("summary", Weekly(s.weekday, dtime(s.hour, 0)), WeeklySummary(policy, smtp, clock),
