@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--policy", type=Path, default=DEFAULT_POLICY, help="policy file (default %(default)s)")
     run.add_argument("--socket", help="socket, overrides [milter] socket: unix:/path or inet:PORT@HOST")
     run.add_argument("--store", type=Path, help="store file, overrides [store] path")
+    run.add_argument("--host-name", metavar="NAME",
+                     help="this host's name, overrides [store] host_name (default: Postfix's myhostname)")
     run.set_defaults(handler=_run)
 
     pol = sub.add_parser("policy", help="policy file tools")
@@ -141,7 +143,7 @@ def _run(args: argparse.Namespace) -> int:
     signals.prepare()
     from .daemon import run  # imports libmilter: only for the daemon
 
-    return run(args.policy, Overrides(socket=args.socket, store=args.store))
+    return run(args.policy, Overrides(socket=args.socket, store=args.store, host_name=args.host_name))
 
 
 def _policy_check(args: argparse.Namespace) -> int:

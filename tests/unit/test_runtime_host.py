@@ -62,3 +62,24 @@ async def test_no_usable_name_refuses_to_start(tmp_path, monkeypatch, myhostname
     with pytest.raises(HostNameError, match="cannot tell this host's name"):
         await Runtime.start(policy_mod.load(path), policy_path=path, watch=False)
     assert not (tmp_path / "meta.db").exists()     # refused before anything was opened
+
+
+async def test_the_command_lines_host_name_wins_and_is_checked(tmp_path, monkeypatch):
+    from privacy_milter import cli
+    from privacy_milter.policy import Overrides
+
+    monkeypatch.setenv("MAIL_CONFIG", str(_postfix(tmp_path, "mx1.shop.example")))
+    args = cli._parser().parse_args(["run", "--policy", "p.toml", "--host-name", "mx9.shop.example"])
+    assert args.host_name == "mx9.shop.example"
+    path = tmp_path / "policy.toml"
+    path.write_text(BASE.format(dir=tmp_path))
+    overrides = Overrides(host_name=args.host_name)
+    rt = await Runtime.start(overrides.apply(policy_mod.load(path)), policy_path=path, overrides=overrides,
+                             watch=False)
+    try:
+        assert rt.policy.store.host_name == "mx9.shop.example" == rt.store.backend.host
+    finally:
+        await rt.stop()
+    bad = Overrides(host_name="localhost")
+    with pytest.raises(HostNameError, match='host_name = "localhost" is a placeholder'):
+        await Runtime.start(bad.apply(policy_mod.load(path)), policy_path=path, overrides=bad, watch=False)
