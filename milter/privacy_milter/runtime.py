@@ -20,7 +20,7 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import direction, logcontext
+from . import direction, hostname, logcontext
 from .errors import PolicyError
 from .logline import message_line
 from .loopthread import LoopThread
@@ -44,7 +44,7 @@ PURGE_AT = dtime(4, 0)  # the daily retention purge (and once at start)
 WATCH_INTERVAL = 2.0
 # Sections a reload does not apply: sockets, store and metrics endpoint are opened at start,
 # and the summary's jobs keep the policy they were scheduled with (docs/POLICY.md lists them).
-RESTART_ONLY = ("milter", "store", "tls_policy", "metrics", "summary")
+RESTART_ONLY = ("milter", "store", "tls_policy", "metrics", "summary", "smtp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +59,8 @@ class Runtime:
                  tls_service: TlsPolicyService | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.tls_service = tls_service
-        self.services = Services(tls_classifier=tls_service, store=store, clock=clock, dns_txt=DnsTxt())
+        self.services = Services(tls_classifier=tls_service, store=store, clock=clock, dns_txt=DnsTxt(),
+                                 host_name=policy.store.host_name)
         self.snapshot = Snapshot(policy, build_pipeline(policy, self.services))
         self.store = store
         self.hasher = hasher
@@ -82,6 +83,12 @@ class Runtime:
         # database may be broken: the store then keeps records in memory (bounded) and keeps
         # trying, and mail flows (see docs/ARCHITECTURE.md, Failure behaviour).
         # A key that differs from the one the store was created with refuses to start.
+        # This host's one name (hostname.py), resolved once: the store's host column, the
+        # authserv-id, the summary's From and HELO all use it; reloads keep it (Overrides).
+        overrides = dataclasses.replace(overrides, host_name=await asyncio.to_thread(
+            hostname.resolve, policy.store.host_name))
+        policy = overrides.apply(policy)
+        log.info("host name: %s", policy.store.host_name)
         hasher = AddressHasher.from_file(policy.store.key_file)
         store = open_store(policy.store, hasher)
         await store.start()

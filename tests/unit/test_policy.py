@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_shipped_policy_is_valid_and_matches_the_defaults():
     shipped = policy.load(ROOT / "policy.toml")
     builtin = policy.default()
-    for section in ("milter", "log", "store", "network", "filters", "tls_policy", "metrics"):
+    for section in ("milter", "log", "store", "network", "filters", "tls_policy", "metrics", "summary", "smtp"):
         assert getattr(shipped, section) == getattr(builtin, section), section
     for name in FILTERS:
         assert shipped.settings(name) == builtin.settings(name), name

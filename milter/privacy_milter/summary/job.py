@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
+from dataclasses import replace
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, time as dtime
@@ -29,7 +29,10 @@ from zoneinfo import ZoneInfo
 
 
 from ..maillog import FilePositionStore, LogFollower
+from ..maillog.pair import Delivery
+from .. import hostname
 from ..policy import Policy
+from ..policy_services import smtp_warnings
 from ..scheduler import Every, Job, Weekly
 from ..services import SmtpSender
 from ..metrics import Metrics, flagged_clear_deliveries
@@ -43,11 +46,13 @@ log = logging.getLogger("privacy_milter.summary")
 
 
 class Sender(Protocol):
-    async def send(self, message: Any, sender: str, recipients: list[str]) -> None: ...
+    async def send(self, message: Any, sender: str, recipients: list[str]) -> str | None: ...
 
 
 def sender_address(policy: Policy) -> str:
-    return policy.summary.from_address or f"privacy-milter@{socket.gethostname()}"
+    """[summary] from, else privacy-milter@ this host's one name (resolved into [store]
+    host_name at start, hostname.py)."""
+    return policy.summary.from_address or f"privacy-milter@{policy.store.host_name or hostname.best_effort()}"
 
 
 class WeeklySummary:
@@ -79,10 +84,10 @@ class WeeklySummary:
                                             relays=relays)
                 msg = compose(report, sender_address(self.policy), list(rcpts),
                               datetime.fromtimestamp(self.clock(), tz))
-                await self.sender.send(msg, sender_address(self.policy), list(rcpts))
+                how = await self.sender.send(msg, sender_address(self.policy), list(rcpts))
                 self._sent.add(key)
-                log.info("summary %s%s sent to %d recipient(s)", week,
-                         f" for {scope}" if scope else "", len(rcpts))
+                log.info("summary %s%s sent to %d recipient(s)%s", week,
+                         f" for {scope}" if scope else "", len(rcpts), f" ({how})" if how else "")
 
 
 class MaillogPoll:
@@ -90,10 +95,21 @@ class MaillogPoll:
                  watch: FlaggedClearWatch | None = None) -> None:
         self.policy, self.follower, self.watch = policy, follower, watch
 
+    def _ours(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Postfix logs under the first label of its myhostname (`mx1`), the records carry
+        the whole name (`mx1.example.net`): rows this host logged get the records' name, so
+        the summary's host table shows one machine once. Other hosts' rows (a shared log)
+        keep theirs."""
+        host = self.policy.store.host_name
+        if not host:
+            return deliveries
+        ours = {host, host.partition(".")[0]}
+        return [replace(d, host=host) if d.host in ours else d for d in deliveries]
+
     async def __call__(self) -> int:
         stats = self.follower.stats
         before = (stats.lines, stats.unparsed)
-        deliveries = await asyncio.to_thread(self.follower.poll, False)
+        deliveries = self._ours(await asyncio.to_thread(self.follower.poll, False))
         lines, unparsed = stats.lines - before[0], stats.unparsed - before[1]
         if deliveries or lines:
             await write_poll(self.policy.store, deliveries, lines, unparsed, time.time())
@@ -112,7 +128,12 @@ def summary_jobs(policy: Policy, sender: Sender | None = None,
     s = policy.summary
     jobs = []
     if s.enabled:
-        smtp = sender or SmtpSender(s.smtp_host, s.smtp_port)
+        t = policy.smtp
+        log.info("summary: sent weekly through %s:%d, tls = %s%s", t.host, t.port, t.tls,
+                 " (the default for this host)" if t.tls_defaulted else "")
+        for warning in smtp_warnings(t):
+            log.warning("%s", warning)
+        smtp = sender or SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name or hostname.best_effort())
         jobs.append(Job("summary", Weekly(s.weekday, dtime(s.hour, 0)), WeeklySummary(policy, smtp, clock),
                         once_per_period=True))
     if s.maillog:
