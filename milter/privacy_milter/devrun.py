@@ -19,10 +19,15 @@ import re
 import sys
 from pathlib import Path
 
+from . import hostname
 from . import policy as policy_mod
 from .errors import PolicyError
 
 EX_CONFIG = 78
+# A developer's machine often has neither a Postfix main.cf nor a name getfqdn() can give
+# (Debian says `localhost`); the daemon refuses both, rightly, for production. `make run`
+# then names the host this, under the reserved .invalid TLD (RFC 2606): no real host has it.
+DEV_HOST_NAME = "make-run.privacy-milter.invalid"
 
 HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\"-]+)\s*\]\s*(?:#.*)?$")  # [table], not [[array]]
 
@@ -88,6 +93,14 @@ def write_dev_policy(source: Path, run_dir: Path, state_dir: Path, out: Path) ->
     for table, key, value in moved_settings(run_dir, state_dir):
         text = set_key(text, table, key, value)
     policy = policy_mod.parse(text, str(out))
+    if not policy.store.host_name:
+        try:
+            hostname.resolve()
+        except hostname.HostNameError as exc:
+            print(f"make run: {exc}; using [store] host_name = \"{DEV_HOST_NAME}\" for this run",
+                  file=sys.stderr)
+            text = set_key(text, "store", "host_name", DEV_HOST_NAME)
+            policy = policy_mod.parse(text, str(out))
     if bad := outside(policy, [run_dir, state_dir]):
         raise PolicyError(str(source), [f"{source}: make run would write outside {run_dir} and {state_dir}: {b}"
                                         for b in bad])

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from privacy_milter import devrun
 from privacy_milter import policy as policy_mod
 from privacy_milter.devrun import outside, set_key, write_dev_policy, written_paths
 from privacy_milter.errors import PolicyError
 
 REPO = Path(__file__).resolve().parents[2]
+SHIPPED = REPO / "policy.toml"
 
 
 def test_the_shipped_policy_is_moved_entirely_into_the_two_folders(tmp_path):
@@ -50,3 +52,23 @@ def test_an_invalid_policy_is_reported_against_the_developers_file(tmp_path):
     with pytest.raises(PolicyError) as info:
         write_dev_policy(src, tmp_path / "run", tmp_path / "var", tmp_path / "out.toml")
     assert str(src) in str(info.value)
+
+
+def test_a_host_postfix_cannot_name_gets_a_reserved_dev_name(tmp_path, monkeypatch, capsys):
+    """A fresh Debian: no /etc/postfix/main.cf, getfqdn() says localhost. The daemon refuses
+    such a host (issue 23 item 4), so `make run` names it under .invalid and says so."""
+    monkeypatch.setenv("MAIL_CONFIG", str(tmp_path / "no-postfix-here"))
+    monkeypatch.setattr(devrun.hostname.socket, "getfqdn", lambda *a: "localhost")
+    policy = devrun.write_dev_policy(SHIPPED, tmp_path / "run", tmp_path / "var", tmp_path / "run" / "p.toml")
+    assert policy.store.host_name == devrun.DEV_HOST_NAME
+    assert devrun.hostname.problem(devrun.DEV_HOST_NAME) is None
+    assert "cannot tell this host's name" in capsys.readouterr().err
+
+
+def test_a_host_postfix_names_keeps_its_name(tmp_path, monkeypatch):
+    conf = tmp_path / "pf"
+    conf.mkdir()
+    (conf / "main.cf").write_text("myhostname = mx1.shop.example\n")
+    monkeypatch.setenv("MAIL_CONFIG", str(conf))
+    policy = devrun.write_dev_policy(SHIPPED, tmp_path / "run", tmp_path / "var", tmp_path / "run" / "p.toml")
+    assert policy.store.host_name == ""
