@@ -46,8 +46,7 @@ async def test_the_name_comes_from_postfix_and_survives_a_reload(tmp_path, monke
         path.write_text(path.read_text() + '[smtp]\nport = 2525\n[summary]\nhour = 9\n')
         assert rt.reload("test") is True
         assert rt.policy.store.host_name == "mx1.shop.example"
-        assert "[smtp] changed; it takes effect at the next restart" in caplog.text
-        assert "[summary] changed; it takes effect at the next restart" in caplog.text
+        assert "policy reload: [summary], [smtp] changed; they take effect at the next restart" in caplog.text
         assert rt.policy.smtp.port == 25
     finally:
         await rt.stop()
