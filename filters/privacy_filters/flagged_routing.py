@@ -5,11 +5,17 @@ can do TLS the message gets the X-Privacy-Encrypt marker, which Postfix's
 milter_header_checks turns into FILTER to the encrypt-only transport. Otherwise
 [filters.tls] flagged_plaintext / flagged_unknown / flagged_mixed decide. The tls filter
 (tls.py) calls this for flagged outbound mail; its inbound rules live there.
+
+A TLS decision that fails (the classification past its own time budget, a lookup error,
+or the filter itself failing: see `decision_failed`) is never "accept in clear": it is
+flagged_unknown (by default encrypt-only), recorded as the fact tls_decision=failed and
+logged as a warning with the action that applied.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -22,6 +28,12 @@ from .dlp_filter import describe
 
 if TYPE_CHECKING:
     from .tls import TlsFilterSettings
+
+log = logging.getLogger("privacy_milter.filters.tls")
+
+# The fact for a flagged message whose TLS decision failed. The weekly summary counts it
+# from the store by exactly this name and value.
+DECISION_FAILED = ("tls_decision", "failed")
 
 CAN_ENCRYPT = {TlsClass.AUTHENTICATED, TlsClass.TLS}
 MARKER = "Encrypt"  # X-Privacy-Encrypt with the default prefix: see deploy/postfix
@@ -45,16 +57,50 @@ async def route_flagged(name: str, message: Message, ctx: Context, settings: Tls
     if local:
         return _act(name, settings.flagged_mixed, categories, facts + (("flagged_route", "mixed"),),
                     ctx, mixed_reply(categories))
-    classes = await _classify({r.domain for r in remote}, ctx)
+    budget = settings.decision_budget()
+    try:
+        async with asyncio.timeout(budget):
+            classes, failures = await _classify({r.domain for r in remote}, ctx)
+    except TimeoutError:
+        return _failed_decision(name, ctx, settings, categories, facts, remote,
+                                f"TLS classification took over {budget:g}s")
     counts = Counter(c.value for c in classes.values())
     facts = facts + (("flagged_tls", ",".join(f"{k}:{v}" for k, v in sorted(counts.items()))),)
     plain = sorted(d for d, c in classes.items() if c is TlsClass.PLAIN)
     unknown = sorted(d for d, c in classes.items() if c not in CAN_ENCRYPT and c is not TlsClass.PLAIN)
     if plain:
+        if failures:
+            facts = facts + (DECISION_FAILED,)
         return _act(name, settings.flagged_plaintext, categories, facts, ctx, plaintext_reply(plain, categories))
+    if failures:
+        return _failed_decision(name, ctx, settings, categories, facts, remote, "; ".join(failures))
     if unknown:
         return _act(name, settings.flagged_unknown, categories, facts, ctx, unknown_reply(unknown, categories))
     return _act(name, "encrypt", categories, facts, ctx, None)
+
+
+def decision_failed(name: str, message: Message, ctx: Context, settings: TlsFilterSettings,
+                    categories: list[str], facts: tuple[tuple[str, str], ...], problem: str) -> Result:
+    """The answer for a flagged outbound message whose TLS decision failed (the tls filter's
+    fail-closed hook: a time-out, an exception, a failed prepare): flagged_unknown, or
+    flagged_mixed for local and remote recipients; never on_error's accept."""
+    remote = [r for r in message.recipients if _is_remote(r, settings, ctx)]
+    if not remote:
+        return Result(name, facts=facts + (("flagged_route", "local-only"),))
+    if len(remote) < len(message.recipients):
+        return _act(name, settings.flagged_mixed, categories, facts + (("flagged_route", "mixed"),),
+                    ctx, mixed_reply(categories))
+    return _failed_decision(name, ctx, settings, categories, facts, remote, problem)
+
+
+def _failed_decision(name: str, ctx: Context, settings: TlsFilterSettings, categories: list[str],
+                     facts: tuple[tuple[str, str], ...], remote: list[Recipient], problem: str) -> Result:
+    choice = settings.flagged_unknown
+    route = " (leaves over TLS or not at all)" if choice == "encrypt" else ""
+    log.warning("TLS decision failed for a flagged message (%s): flagged_unknown = %s applied%s",
+                problem, choice, route)
+    domains = sorted({r.domain for r in remote})
+    return _act(name, choice, categories, facts + (DECISION_FAILED,), ctx, unknown_reply(domains, categories))
 
 def _act(name: str, choice: str, categories: list[str], facts: tuple[tuple[str, str], ...], ctx: Context,
          reply: Reply | None) -> Result:
@@ -77,13 +123,16 @@ def _is_remote(recipient: Recipient, settings: TlsFilterSettings, ctx: Context) 
     return not ctx.policy.network.is_hosted(recipient.domain)
 
 
-async def _classify(domains: Iterable[str], ctx: Context) -> dict[str, TlsClass]:
+async def _classify(domains: Iterable[str], ctx: Context) -> tuple[dict[str, TlsClass], list[str]]:
+    """Each domain's class (UNKNOWN where it failed) and what failed, without found values:
+    an exception's type and the domain (the classifier's own text may quote DNS data)."""
     classifier = ctx.services.tls_classifier
     names = sorted(domains)
     if classifier is None:
-        return {d: TlsClass.UNKNOWN for d in names}
+        return {d: TlsClass.UNKNOWN for d in names}, []
     results = await asyncio.gather(*(classifier.classify(d) for d in names), return_exceptions=True)
-    return {d: (c if isinstance(c, TlsClass) else TlsClass.UNKNOWN) for d, c in zip(names, results)}
+    failures = [f"{d}: {type(c).__name__}" for d, c in zip(names, results) if isinstance(c, BaseException)]
+    return {d: (c if isinstance(c, TlsClass) else TlsClass.UNKNOWN) for d, c in zip(names, results)}, failures
 
 
 def plaintext_reply(domains: list[str], categories: list[str]) -> Reply:

@@ -23,7 +23,9 @@ from privacy_milter.plugin import (FilterSettings, FilterSpec, IpNetwork, check_
                                    default_settings, domains, in_networks, networks, read_common)
 from privacy_milter.tomlcheck import Reader
 
-from .flagged_routing import FLAGGED_ACTIONS, MARKER, flagged_categories, route_flagged
+from .flagged_routing import FLAGGED_ACTIONS, MARKER, decision_failed, flagged_categories, route_flagged
+
+DECISION_SHARE = 0.8  # of the filter's timeout, at most, for the classification
 
 NEEDS_TLS = Reply("530", "5.7.10", "Encryption needed: this server requires TLS (STARTTLS) for your mail")
 
@@ -37,6 +39,14 @@ class TlsFilterSettings(FilterSettings):
     flagged_unknown: str = "encrypt"    # nothing known yet (no answer from its MX)
     flagged_mixed: str = "reject"       # local and remote recipients in one flagged message
     remote_transports: frozenset[str] = frozenset({"smtp", "relay"})  # {rcpt_mailer} values
+    # Seconds the classification of flagged mail's recipients may take, inside `timeout`:
+    # past it the decision has failed and flagged_unknown applies (never on_error).
+    decision_timeout: float = 3.0
+
+    def decision_budget(self) -> float:
+        """The classification's budget: decision_timeout, but always short of the filter's
+        timeout, so the filter itself answers (fail closed) before the pipeline gives up."""
+        return min(self.decision_timeout, self.timeout * DECISION_SHARE)
 
 
 def read_settings(r: Reader) -> TlsFilterSettings:
@@ -52,7 +62,11 @@ def read_settings(r: Reader) -> TlsFilterSettings:
         flagged_unknown=r.string("flagged_unknown", "encrypt", FLAGGED_ACTIONS),
         flagged_mixed=r.string("flagged_mixed", "reject", ("reject", "tempfail", "quarantine")),
         remote_transports=frozenset(r.strings("remote_transports", ("relay", "smtp"))),
+        decision_timeout=r.number("decision_timeout", 3.0, 0.1, 280),
     )
+    if "decision_timeout" in r and settings.decision_timeout >= settings.timeout:
+        r.problem("decision_timeout", f"must be less than timeout ({settings.timeout:g}): the filter must "
+                                      "answer for a failed decision itself")
     r.done()
     return settings
 
@@ -98,6 +112,28 @@ class TlsFilter:
         facts = (("tls", message.session.tls.version or "none"),)
         return await route_flagged(self.name, message, ctx, self.settings, flagged_categories(ctx), facts)
 
-SPEC = FilterSpec(name="tls", read=read_settings, build=TlsFilter, after=("dlp",), default=True)
+    def fail_closed(self, message: Message, ctx: Context, problem: str) -> Result | None:
+        """The pipeline's answer when this filter failed (time-out, exception, prepare): for
+        flagged outbound mail, flagged_unknown (never on_error's accept in clear text);
+        for anything else None, so on_error applies as for any filter."""
+        outbound = message.direction is not None and message.direction.direction is Direction.OUTBOUND
+        categories = flagged_categories(ctx) if outbound else []
+        if not categories:
+            return None
+        facts = (("tls", message.session.tls.version or "none"),)
+        return decision_failed(self.name, message, ctx, self.settings, categories, facts, problem)
+
+def pipeline_warnings(policy: Any) -> list[str]:
+    """A pipeline with dlp but without tls: what dlp flags has no encrypt-only route. Not
+    refused (a policy for `privacy-milter scan` needs only dlp), but said loudly."""
+    if "dlp" in policy.filters and "tls" not in policy.filters:
+        return ['[pipeline] filters has "dlp" but not "tls": messages dlp flags (tag, quarantine) get no '
+                'encrypt-only route and leave like any other mail, in clear text where the next hop '
+                'offers no TLS; add "tls" after "dlp"']
+    return []
+
+
+SPEC = FilterSpec(name="tls", read=read_settings, build=TlsFilter, after=("dlp",), default=True,
+                  warnings=pipeline_warnings)
 
 __all__ = ["MARKER", "SPEC", "TlsFilter", "TlsFilterSettings", "inbound_refusal", "read_settings"]

@@ -5,6 +5,10 @@ dane-only pin) → AUTHENTICATED; an `encrypt` pin → TLS (encryption is enforc
 peer is not authenticated); then the newest observation, from a past delivery
 (note_delivery) or a probe, while younger than probe_cache_ttl; then a probe, at most one
 per domain per probe_min_interval and probe_max_concurrent overall.
+
+UNKNOWN means "nothing learned". When the policy lookup itself failed (resolver down)
+and nothing else is known, classify raises DecisionFailed instead: the caller must know
+that the decision failed, not merely came out unknown.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import TypeVar
 
 from privacy_milter.tlspolicy.config import TlsPolicyConfig
 from privacy_milter.tlspolicy.dnsclient import ascii_domain
-from privacy_milter.tlspolicy.model import Level, TlsClass, TlsPolicyError
+from privacy_milter.tlspolicy.model import DecisionFailed, Level, TlsClass, TlsPolicyError
 from privacy_milter.tlspolicy.probe import Prober
 from privacy_milter.tlspolicy.resolver import PolicyResolver
 
@@ -62,6 +66,7 @@ class Classifier:
         return seen
 
     async def classify(self, domain: str) -> TlsClass:
+        """Raises DecisionFailed when the policy lookup failed and nothing else is known."""
         try:
             key = ascii_domain(domain)
         except TlsPolicyError:
@@ -71,11 +76,18 @@ class Classifier:
         except TlsPolicyError as exc:
             # A believed policy that cannot be confirmed: Postfix defers, never sends plain.
             log.info("tls classify: %s: policy lookup failed (%s); using observations", key, exc)
-        else:
-            if PolicyResolver.is_authenticated(decision):
-                return TlsClass.AUTHENTICATED
-            if decision.level is Level.ENCRYPT:
-                return TlsClass.TLS
+            found = await self._observe(key)
+            if found is TlsClass.UNKNOWN:
+                raise DecisionFailed(f"{key}: policy lookup failed ({exc}) and nothing else is known") from None
+            return found
+        if PolicyResolver.is_authenticated(decision):
+            return TlsClass.AUTHENTICATED
+        if decision.level is Level.ENCRYPT:
+            return TlsClass.TLS
+        return await self._observe(key)
+
+    async def _observe(self, key: str) -> TlsClass:
+        """What deliveries or a probe say of the domain's MX (UNKNOWN: nothing learned)."""
         seen = self.observation(key)
         if seen is not None:
             return seen.tls_class

@@ -104,3 +104,23 @@ async def test_tls_probe_disabled_and_bad_names(clock: Any) -> None:
     assert await classifier.classify("any.example") is TlsClass.UNKNOWN
     assert await classifier.classify("not a domain") is TlsClass.UNKNOWN
     assert prober.calls == []
+
+
+async def test_tls_a_failed_lookup_with_nothing_else_known_is_a_failed_decision(clock: Any) -> None:
+    """Issue 23: resolver down, no observation, the probe learns nothing (its MX lookup
+    fails too): not a quiet UNKNOWN but DecisionFailed, so the flagged message's record
+    says tls_decision=failed."""
+    import pytest
+    from privacy_milter.tlspolicy.model import DecisionFailed, DnsLookupError
+
+    classifier, resolver, prober = make(clock)
+    resolver.decisions["dark.example"] = DnsLookupError("MX dark.example: timed out")
+    with pytest.raises(DecisionFailed):
+        await classifier.classify("dark.example")
+    with pytest.raises(DecisionFailed):  # rate-limited, still failed
+        await classifier.classify("dark.example")
+    resolver.decisions["lit.example"] = DnsLookupError("timed out")
+    prober.results["lit.example"] = TlsClass.TLS
+    assert await classifier.classify("lit.example") is TlsClass.TLS
+    # no lookup error: an unknown stays a plain UNKNOWN
+    assert await classifier.classify("quiet.example") is TlsClass.UNKNOWN
