@@ -27,6 +27,7 @@ from privacy_milter.tlspolicy.model import TlsClass
 from .dlp_filter import describe
 
 if TYPE_CHECKING:
+    from .relayhost import RelayHost
     from .tls import TlsFilterSettings
 
 log = logging.getLogger("privacy_milter.filters.tls")
@@ -47,9 +48,11 @@ FLAGGED_ACTIONS = {"encrypt": None, "reject": Action.REJECT, "quarantine": Actio
 
 
 async def route_flagged(name: str, message: Message, ctx: Context, settings: TlsFilterSettings,
-                        categories: list[str], facts: tuple[tuple[str, str], ...]) -> Result:
-    """Flagged outbound mail: encrypt-only when every remote recipient's server can do TLS,
-    else what [filters.tls] flagged_plaintext / flagged_unknown / flagged_mixed say."""
+                        categories: list[str], facts: tuple[tuple[str, str], ...],
+                        relay: RelayHost | None = None) -> Result:
+    """Flagged outbound mail: encrypt-only when every remote recipient's server (or, with a
+    relayhost, the relay) can do TLS, else what [filters.tls] flagged_plaintext /
+    flagged_unknown / flagged_mixed say."""
     remote = [r for r in message.recipients if _is_remote(r, settings, ctx)]
     local = [r for r in message.recipients if r not in remote]
     if not remote:
@@ -60,7 +63,12 @@ async def route_flagged(name: str, message: Message, ctx: Context, settings: Tls
     budget = settings.decision_budget()
     try:
         async with asyncio.timeout(budget):
-            classes, failures = await _classify({r.domain for r in remote}, ctx)
+            hop = await relay.next_hop() if relay is not None else None
+            if hop is not None:  # everything leaves through the relay: its TLS is what counts
+                facts = facts + (("flagged_relay", hop),)
+                classes, failures = await _classify([hop], ctx, next_hop=True)
+            else:
+                classes, failures = await _classify({r.domain for r in remote}, ctx)
     except TimeoutError:
         return _failed_decision(name, ctx, settings, categories, facts, remote,
                                 f"TLS classification took over {budget:g}s")
@@ -71,7 +79,8 @@ async def route_flagged(name: str, message: Message, ctx: Context, settings: Tls
     if plain:
         if failures:
             facts = facts + (DECISION_FAILED,)
-        return _act(name, settings.flagged_plaintext, categories, facts, ctx, plaintext_reply(plain, categories))
+        reply = relay_reply(plain[0], categories) if hop is not None else plaintext_reply(plain, categories)
+        return _act(name, settings.flagged_plaintext, categories, facts, ctx, reply)
     if failures:
         return _failed_decision(name, ctx, settings, categories, facts, remote, "; ".join(failures))
     if unknown:
@@ -123,14 +132,17 @@ def _is_remote(recipient: Recipient, settings: TlsFilterSettings, ctx: Context) 
     return not ctx.policy.network.is_hosted(recipient.domain)
 
 
-async def _classify(domains: Iterable[str], ctx: Context) -> tuple[dict[str, TlsClass], list[str]]:
-    """Each domain's class (UNKNOWN where it failed) and what failed, without found values:
-    an exception's type and the domain (the classifier's own text may quote DNS data)."""
+async def _classify(domains: Iterable[str], ctx: Context,
+                    next_hop: bool = False) -> tuple[dict[str, TlsClass], list[str]]:
+    """Each domain's (or relay next hop's) class (UNKNOWN where it failed) and what failed,
+    without found values: an exception's type and the domain (the classifier's own text
+    may quote DNS data)."""
     classifier = ctx.services.tls_classifier
     names = sorted(domains)
-    if classifier is None:
+    ask = getattr(classifier, "classify_next_hop" if next_hop else "classify", None)
+    if ask is None:
         return {d: TlsClass.UNKNOWN for d in names}, []
-    results = await asyncio.gather(*(classifier.classify(d) for d in names), return_exceptions=True)
+    results = await asyncio.gather(*(ask(d) for d in names), return_exceptions=True)
     failures = [f"{d}: {type(c).__name__}" for d, c in zip(names, results) if isinstance(c, BaseException)]
     return {d: (c if isinstance(c, TlsClass) else TlsClass.UNKNOWN) for d, c in zip(names, results)}, failures
 
@@ -141,6 +153,14 @@ def plaintext_reply(domains: list[str], categories: list[str]) -> Reply:
                  f"The recipient's mail server ({where}) cannot receive encrypted mail, and this message "
                  f"appears to contain {describe(categories)}. It was not sent: share such details by "
                  "phone or a secure link instead")
+
+
+def relay_reply(next_hop: str, categories: list[str]) -> Reply:
+    host = next_hop.strip("[").split("]", 1)[0]
+    return Reply("550", "5.7.1",
+                 f"Our outgoing mail relay ({host}) does not offer encryption, and this message appears to "
+                 f"contain {describe(categories)}. It was not sent: share such details by phone or a secure "
+                 "link instead, and tell the postmaster")
 
 
 def unknown_reply(domains: list[str], categories: list[str]) -> Reply:

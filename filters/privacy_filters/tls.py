@@ -23,6 +23,9 @@ from privacy_milter.plugin import (FilterSettings, FilterSpec, IpNetwork, check_
                                    default_settings, domains, in_networks, networks, read_common)
 from privacy_milter.tomlcheck import Reader
 
+from privacy_milter.tlspolicy.nexthop import parse_next_hop
+
+from .relayhost import FROM_POSTFIX, RelayHost
 from .flagged_routing import FLAGGED_ACTIONS, MARKER, decision_failed, flagged_categories, route_flagged
 
 DECISION_SHARE = 0.8  # of the filter's timeout, at most, for the classification
@@ -42,6 +45,10 @@ class TlsFilterSettings(FilterSettings):
     # Seconds the classification of flagged mail's recipients may take, inside `timeout`:
     # past it the decision has failed and flagged_unknown applies (never on_error).
     decision_timeout: float = 3.0
+    # Where remote mail leaves: "postfix" (Postfix's relayhost, by postconf), "" (no relay:
+    # the recipients' MX), or a next hop such as "[relay.example]:587". With a relay,
+    # flagged mail's TLS class is the relay's (relayhost.py).
+    relayhost: str = FROM_POSTFIX
 
     def decision_budget(self) -> float:
         """The classification's budget: decision_timeout, but always short of the filter's
@@ -63,7 +70,11 @@ def read_settings(r: Reader) -> TlsFilterSettings:
         flagged_mixed=r.string("flagged_mixed", "reject", ("reject", "tempfail", "quarantine")),
         remote_transports=frozenset(r.strings("remote_transports", ("relay", "smtp"))),
         decision_timeout=r.number("decision_timeout", 3.0, 0.1, 280),
+        relayhost=r.string("relayhost", FROM_POSTFIX).strip(),
     )
+    if settings.relayhost not in (FROM_POSTFIX, "") and parse_next_hop(settings.relayhost).host is None \
+            and not settings.relayhost.startswith("["):
+        r.problem("relayhost", '"postfix", "" or a next hop as Postfix writes it, such as "[relay.example]:587"')
     if "decision_timeout" in r and settings.decision_timeout >= settings.timeout:
         r.problem("decision_timeout", f"must be less than timeout ({settings.timeout:g}): the filter must "
                                       "answer for a failed decision itself")
@@ -94,6 +105,7 @@ class TlsFilter:
 
     def __init__(self, settings: TlsFilterSettings | None = None, services: Any = None) -> None:
         self.settings = settings if settings is not None else default_settings(read_settings)
+        self.relay = RelayHost(self.settings.relayhost)
 
     def decide(self, message: Message, ctx: Context) -> Result | None:
         """The answer without the loop, unless flagged mail needs its recipients classified."""
@@ -110,7 +122,8 @@ class TlsFilter:
         if (result := self.decide(message, ctx)) is not None:
             return result
         facts = (("tls", message.session.tls.version or "none"),)
-        return await route_flagged(self.name, message, ctx, self.settings, flagged_categories(ctx), facts)
+        return await route_flagged(self.name, message, ctx, self.settings, flagged_categories(ctx), facts,
+                                   self.relay)
 
     def fail_closed(self, message: Message, ctx: Context, problem: str) -> Result | None:
         """The pipeline's answer when this filter failed (time-out, exception, prepare): for
