@@ -65,3 +65,49 @@ class RelayHost:
             log.info("flagged mail: Postfix relays through %s (relayhost): its TLS is what flagged mail "
                      "needs; route it with deploy/postfix/*-relayhost.*", hop)
         return hop
+
+
+# --- is Postfix routing flagged mail as this milter expects? --------------------------------------
+
+FILTER_LINE = re.compile(r"^\s*/\^X-Privacy-Encrypt:/\S*\s+FILTER\s+(\S+)", re.IGNORECASE | re.MULTILINE)
+TABLE_TYPES = ("regexp:", "pcre:")
+
+
+def routing_warnings(setting: str, read: Reader = postconf.read) -> list[str]:
+    """What is wrong with how Postfix routes flagged mail (for `policy check` and start-up):
+    no milter_header_checks FILTER line for the marker (flagged mail leaves by the normal
+    route), or, with a relay, a FILTER line without it (flagged mail bypasses the relay).
+    Nothing when this is not a Postfix host (no main.cf) or postconf cannot be asked."""
+    main_cf = Path(os.environ.get("MAIL_CONFIG") or DEFAULT_CONFIG_DIR) / "main.cf"
+    if read is postconf.read and not main_cf.exists():
+        return []
+    try:
+        values = read(("relayhost", "milter_header_checks"))
+    except postconf.PostconfError:
+        return []
+    relay = first_next_hop(values.get("relayhost", "")) if setting == FROM_POSTFIX else (setting or None)
+    targets, where = _filter_targets(values.get("milter_header_checks", ""))
+    if not targets:
+        return [f"Postfix's milter_header_checks ({where or 'empty'}) has no FILTER line for X-Privacy-Encrypt: "
+                "flagged mail leaves by the normal route, in clear text where the next hop offers no TLS; "
+                "see deploy/postfix/main.cf"]
+    if relay is not None and any(t.lower() != f"privacy-encrypt:{relay}".lower() for t in targets):
+        return [f"Postfix relays through {relay}, but {where} sends flagged mail with 'FILTER {targets[0]}', not "
+                f"'FILTER privacy-encrypt:{relay}': flagged mail would bypass the relay and go to the recipients' "
+                "MX; use deploy/postfix/privacy-milter-header-checks-relayhost.regexp (docs/DEPLOY.md, "
+                "\"With a relayhost\")"]
+    return []
+
+
+def _filter_targets(tables: str) -> tuple[list[str], str]:
+    """The FILTER targets of the marker's lines in the regexp/pcre files of a
+    milter_header_checks value, and the files read."""
+    targets: list[str] = []
+    files = [t.split(":", 1)[1] for t in re.split(r"[\s,]+", tables.strip()) if t.startswith(TABLE_TYPES)]
+    for name in files:
+        try:
+            text = Path(name).read_text(errors="replace")
+        except OSError:
+            continue
+        targets += FILTER_LINE.findall(text)
+    return targets, ", ".join(files)

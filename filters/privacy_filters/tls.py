@@ -25,7 +25,7 @@ from privacy_milter.tomlcheck import Reader
 
 from privacy_milter.tlspolicy.nexthop import parse_next_hop
 
-from .relayhost import FROM_POSTFIX, RelayHost
+from .relayhost import FROM_POSTFIX, RelayHost, routing_warnings
 from .flagged_routing import FLAGGED_ACTIONS, MARKER, decision_failed, flagged_categories, route_flagged
 
 DECISION_SHARE = 0.8  # of the filter's timeout, at most, for the classification
@@ -138,11 +138,14 @@ class TlsFilter:
 
 def pipeline_warnings(policy: Any) -> list[str]:
     """A pipeline with dlp but without tls: what dlp flags has no encrypt-only route. Not
-    refused (a policy for `privacy-milter scan` needs only dlp), but said loudly."""
+    refused (a policy for `privacy-milter scan` needs only dlp), but said loudly. With
+    both: whether Postfix routes the marker (and, with a relayhost, to the relay)."""
     if "dlp" in policy.filters and "tls" not in policy.filters:
         return ['[pipeline] filters has "dlp" but not "tls": messages dlp flags (tag, quarantine) get no '
                 'encrypt-only route and leave like any other mail, in clear text where the next hop '
                 'offers no TLS; add "tls" after "dlp"']
+    if "dlp" in policy.filters:
+        return routing_warnings(policy.settings("tls").relayhost)
     return []
 
 

@@ -117,7 +117,7 @@ class Runtime:
         if watch and policy_path is not None:
             runtime._tasks.append(asyncio.create_task(runtime._watch_policy(), name="policy-watch"))
         # Issue 23: say at start what would make flagged mail fail closed on every message.
-        for warning in policy_warnings(FILTERS.values(), policy):
+        for warning in await asyncio.to_thread(policy_warnings, FILTERS.values(), policy):  # may ask postconf
             log.warning("%s", warning)
         if tls_service is not None:  # a bounded DNS query; start-up does not wait for it
             runtime._tasks.append(asyncio.create_task(log_resolver_warning(policy.tls_policy.config),

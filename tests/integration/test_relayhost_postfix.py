@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import smtplib
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ from privacy_milter.adapter import POSTFIX_MACRO_PARAMETERS
 from tests.harness import smtp
 from tests.harness.dnsstub import DnsStub
 from tests.harness.fixtures import harness_dir
+from tests.harness.milter_process import VENV_BIN
 from tests.harness.ports import free_port
 from tests.harness.postfix import PostfixInstance
 from tests.harness.sink import ReceivedMessage, Sink
@@ -271,14 +274,30 @@ def test_an_unverifiable_relay_certificate_defers_never_plain(w: World) -> None:
     assert not at(w.rogue, marker) and not at(w.mx, marker)
 
 
+def policy_check(w: World) -> str:
+    """`privacy-milter policy check` as an admin runs it on this Postfix's host."""
+    out = subprocess.run([str(VENV_BIN / "privacy-milter"), "policy", "check", str(w.milter.policy_path)],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "MAIL_CONFIG": str(w.postfix.etc_dir)})
+    assert out.returncode == 0, out.stderr
+    return out.stderr
+
+
+def test_policy_check_is_quiet_about_routing_with_the_relayhost_variant(w: World) -> None:
+    assert "milter_header_checks" not in policy_check(w) and "bypass" not in policy_check(w)
+
+
 def test_the_stock_filter_line_would_bypass_the_relay(w: World) -> None:
     """Why the relayhost variant exists: "FILTER privacy-encrypt:" without a next hop (the
-    stock header checks) ignores relayhost and goes to the recipient domain's MX."""
+    stock header checks) ignores relayhost and goes to the recipient domain's MX. And
+    `policy check` says so."""
     stock = copy_deploy_file("privacy-milter-header-checks.regexp", w.postfix.base_dir)
     relayed = w.postfix.postconf_value("milter_header_checks")
     w.postfix.postconf(milter_header_checks=f"regexp:{stock}")
     w.postfix.reload()
     try:
+        warning = policy_check(w)
+        assert f"Postfix relays through {w.relay_hop}" in warning and "bypass the relay" in warning, warning
         marker = f"bypass-{time.monotonic_ns()}"
         queue_id = smtp.send(w.postfix.smtpd_port, flagged(marker), SENDER, [RCPT])
         arrived(w.mx, marker)

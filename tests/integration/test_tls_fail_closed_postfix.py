@@ -99,6 +99,12 @@ def facts_of(milter: MilterProcess, queue_id: str) -> dict[str, str]:
     return wait_until(read, 10, f"the record of {queue_id}")
 
 
+def test_the_daemon_says_at_start_that_its_resolver_does_not_answer(world: World) -> None:
+    line = world.milter.wait_for_log(r"\[tls_policy\] nameserver 127\.0\.0\.1:\d+ did not answer within 2s[^\n]*", 10)
+    assert "unbound" in line.group(0) and "flagged_unknown" in line.group(0)
+    assert "privacy-milter ready on" in world.milter.log().split(line.group(0))[0], "start-up did not wait for it"
+
+
 def test_unflagged_mail_reaches_the_plain_relay(world: World) -> None:
     """The control: the plain path works, so the next test's silence means something."""
     marker = f"plain-{time.monotonic_ns()}"

@@ -130,3 +130,44 @@ def test_relayhost_setting_is_checked():
 def test_first_next_hop_of_a_relayhost_list():
     assert first_next_hop("[a.example]:587, [b.example]:587") == "[a.example]:587"
     assert first_next_hop("  ") is None
+
+
+# --- policy check: does Postfix route flagged mail as expected? ---------------------------------
+
+from privacy_filters.relayhost import routing_warnings  # noqa: E402
+
+STOCK = "/^X-Privacy-Encrypt:/    FILTER privacy-encrypt:\n"
+RELAYED = "/^X-Privacy-Encrypt:/    FILTER privacy-encrypt:[smart.example]:587\n"
+
+
+def postfix_with(tmp_path, relayhost: str, checks: str | None):
+    path = tmp_path / "hc.regexp"
+    if checks is not None:
+        path.write_text("# comment\n" + checks)
+    value = f"regexp:{path}" if checks is not None else ""
+    return lambda names: {"relayhost": relayhost, "milter_header_checks": value}
+
+
+def test_routing_as_shipped_gives_no_warning(tmp_path):
+    assert routing_warnings("postfix", postfix_with(tmp_path, "", STOCK)) == []
+    assert routing_warnings("postfix", postfix_with(tmp_path, "[smart.example]:587", RELAYED)) == []
+
+
+def test_the_stock_filter_line_with_a_relayhost_is_a_warning(tmp_path):
+    (warning,) = routing_warnings("postfix", postfix_with(tmp_path, "[smart.example]:587", STOCK))
+    assert "bypass the relay" in warning and "privacy-milter-header-checks-relayhost.regexp" in warning
+    (warning,) = routing_warnings("[other.example]:25", postfix_with(tmp_path, "", RELAYED))
+    assert "bypass the relay" in warning
+
+
+def test_no_filter_line_at_all_is_a_warning(tmp_path):
+    (warning,) = routing_warnings("postfix", postfix_with(tmp_path, "", None))
+    assert "no FILTER line" in warning and "clear text" in warning
+    (warning,) = routing_warnings("", postfix_with(tmp_path, "", "/^Subject:/ WARN x\n"))
+    assert "no FILTER line" in warning
+
+
+def test_postconf_failing_gives_no_routing_warning(tmp_path):
+    def broken(names):
+        raise PostconfError("postconf failed")
+    assert routing_warnings("postfix", broken) == []
