@@ -28,6 +28,7 @@ from .dlp_filter import describe
 
 if TYPE_CHECKING:
     from .relayhost import RelayHost
+    from .scanner_client import CircuitBreaker
     from .tls import TlsFilterSettings
 
 log = logging.getLogger("privacy_milter.filters.tls")
@@ -49,7 +50,7 @@ FLAGGED_ACTIONS = {"encrypt": None, "reject": Action.REJECT, "quarantine": Actio
 
 async def route_flagged(name: str, message: Message, ctx: Context, settings: TlsFilterSettings,
                         categories: list[str], facts: tuple[tuple[str, str], ...],
-                        relay: RelayHost | None = None) -> Result:
+                        relay: RelayHost | None = None, breaker: CircuitBreaker | None = None) -> Result:
     """Flagged outbound mail: encrypt-only when every remote recipient's server (or, with a
     relayhost, the relay) can do TLS, else what [filters.tls] flagged_plaintext /
     flagged_unknown / flagged_mixed say."""
@@ -60,7 +61,12 @@ async def route_flagged(name: str, message: Message, ctx: Context, settings: Tls
     if local:
         return _act(name, settings.flagged_mixed, categories, facts + (("flagged_route", "mixed"),),
                     ctx, mixed_reply(categories))
+    if breaker is not None and not breaker.allow():
+        return _failed_decision(name, ctx, settings, categories, facts, remote,
+                                "TLS classification breaker open: it failed "
+                                f"{breaker.failures_to_open} times in a row")
     budget = settings.decision_budget()
+    failed = True  # until the classification came back without failures
     try:
         async with asyncio.timeout(budget):
             hop = await relay.next_hop() if relay is not None else None
@@ -69,9 +75,13 @@ async def route_flagged(name: str, message: Message, ctx: Context, settings: Tls
                 classes, failures = await _classify([hop], ctx, next_hop=True)
             else:
                 classes, failures = await _classify({r.domain for r in remote}, ctx)
+        failed = bool(failures)
     except TimeoutError:
         return _failed_decision(name, ctx, settings, categories, facts, remote,
                                 f"TLS classification took over {budget:g}s")
+    finally:
+        if breaker is not None:
+            breaker.failure() if failed else breaker.success()
     counts = Counter(c.value for c in classes.values())
     facts = facts + (("flagged_tls", ",".join(f"{k}:{v}" for k, v in sorted(counts.items()))),)
     plain = sorted(d for d, c in classes.items() if c is TlsClass.PLAIN)

@@ -26,6 +26,7 @@ from privacy_milter.tomlcheck import Reader
 from privacy_milter.tlspolicy.nexthop import parse_next_hop
 
 from .relayhost import FROM_POSTFIX, RelayHost, routing_warnings
+from .scanner_client import CircuitBreaker
 from .flagged_routing import FLAGGED_ACTIONS, MARKER, decision_failed, flagged_categories, route_flagged
 
 DECISION_SHARE = 0.8  # of the filter's timeout, at most, for the classification
@@ -49,6 +50,11 @@ class TlsFilterSettings(FilterSettings):
     # the recipients' MX), or a next hop such as "[relay.example]:587". With a relay,
     # flagged mail's TLS class is the relay's (relayhost.py).
     relayhost: str = FROM_POSTFIX
+    # Circuit breaker for the classification (as the scanners'): after breaker_failures failed
+    # decisions in a row, flagged mail fails closed at once for breaker_cooldown seconds,
+    # then one message probes. 0 turns it off.
+    breaker_failures: int = 5
+    breaker_cooldown: float = 30.0
 
     def decision_budget(self) -> float:
         """The classification's budget: decision_timeout, but always short of the filter's
@@ -59,6 +65,7 @@ class TlsFilterSettings(FilterSettings):
 def read_settings(r: Reader) -> TlsFilterSettings:
     """[filters.tls]."""
     timeout, on_error = read_common(r, 5.0, "accept")
+    known = len(r.problems.items)
     settings = TlsFilterSettings(
         timeout=timeout,
         on_error=on_error,
@@ -69,13 +76,15 @@ def read_settings(r: Reader) -> TlsFilterSettings:
         flagged_unknown=r.string("flagged_unknown", "encrypt", FLAGGED_ACTIONS),
         flagged_mixed=r.string("flagged_mixed", "reject", ("reject", "tempfail", "quarantine")),
         remote_transports=frozenset(r.strings("remote_transports", ("relay", "smtp"))),
-        decision_timeout=r.number("decision_timeout", 3.0, 0.1, 280),
+        decision_timeout=r.number("decision_timeout", 3.0, 0.01, 280),
         relayhost=r.string("relayhost", FROM_POSTFIX).strip(),
+        breaker_failures=r.integer("breaker_failures", 5, 0, 1000),
+        breaker_cooldown=r.number("breaker_cooldown", 30.0, 1, 3600),
     )
     if settings.relayhost not in (FROM_POSTFIX, "") and parse_next_hop(settings.relayhost).host is None \
             and not settings.relayhost.startswith("["):
         r.problem("relayhost", '"postfix", "" or a next hop as Postfix writes it, such as "[relay.example]:587"')
-    if "decision_timeout" in r and settings.decision_timeout >= settings.timeout:
+    if "decision_timeout" in r and len(r.problems.items) == known and settings.decision_timeout >= settings.timeout:
         r.problem("decision_timeout", f"must be less than timeout ({settings.timeout:g}): the filter must "
                                       "answer for a failed decision itself")
     r.done()
@@ -106,6 +115,9 @@ class TlsFilter:
     def __init__(self, settings: TlsFilterSettings | None = None, services: Any = None) -> None:
         self.settings = settings if settings is not None else default_settings(read_settings)
         self.relay = RelayHost(self.settings.relayhost)
+        # Per policy load (a reload closes it), as the scanners' breakers.
+        self.breaker = CircuitBreaker("tls", "TLS classification", self.settings.breaker_failures,
+                                      self.settings.breaker_cooldown)
 
     def decide(self, message: Message, ctx: Context) -> Result | None:
         """The answer without the loop, unless flagged mail needs its recipients classified."""
@@ -123,7 +135,7 @@ class TlsFilter:
             return result
         facts = (("tls", message.session.tls.version or "none"),)
         return await route_flagged(self.name, message, ctx, self.settings, flagged_categories(ctx), facts,
-                                   self.relay)
+                                   self.relay, self.breaker)
 
     def fail_closed(self, message: Message, ctx: Context, problem: str) -> Result | None:
         """The pipeline's answer when this filter failed (time-out, exception, prepare): for

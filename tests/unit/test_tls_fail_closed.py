@@ -250,3 +250,46 @@ async def test_a_resolver_that_fails_fast_is_a_failed_decision_too():
     v = await run(p, tls_filter(p), Failing())
     assert_encrypt_only(v)
     assert ("flagged_tls", "unknown:1") in tls_result(v).facts
+
+
+# --- the breaker: a dead resolver stops costing every flagged message the whole budget ----------
+
+class CountingHang(HangingClassifier):
+    pass
+
+
+async def test_after_failures_in_a_row_the_breaker_fails_closed_at_once_then_probes(caplog):
+    clock = [1000.0]
+    p = policy("decision_timeout = 0.05\nbreaker_failures = 2\nbreaker_cooldown = 30")
+    f = tls_filter(p)
+    f.breaker.clock = lambda: clock[0]
+    classifier = CountingHang()
+    for _ in range(2):  # two failed decisions open it
+        assert_encrypt_only(await run(p, f, classifier))
+    assert len(classifier.asked) == 2
+    started = asyncio.get_running_loop().time()
+    v = await run(p, f, classifier)  # open: no classification, no wait
+    assert asyncio.get_running_loop().time() - started < 0.04
+    assert_encrypt_only(v) and len(classifier.asked) == 2
+    assert any("breaker open" in m and "flagged_unknown = encrypt" in m for m in caplog.messages)
+    clock[0] += 31  # cool-down over: one message probes; the resolver answers again
+    healthy = FixedClassifier(TlsClass.TLS)
+    v = await run(p, f, healthy)
+    assert ENCRYPT in v.headers and ("tls_decision", "failed") not in tls_result(v).facts
+    assert f.breaker.state == "closed"
+
+
+async def test_the_breaker_can_be_turned_off():
+    p = policy("decision_timeout = 0.05\nbreaker_failures = 0")
+    f = tls_filter(p)
+    classifier = CountingHang()
+    for _ in range(4):
+        assert_encrypt_only(await run(p, f, classifier))
+    assert len(classifier.asked) == 4
+
+
+def test_decision_timeout_must_leave_the_filter_time_to_answer():
+    with pytest.raises(policy_mod.PolicyError) as err:
+        policy_mod.parse("[filters.tls]\ntimeout = 5\ndecision_timeout = 5\n")
+    assert "filters.tls.decision_timeout: must be less than timeout (5)" in str(err.value)
+    assert policy_mod.parse("[filters.tls]\ntimeout = 2\n").settings("tls").decision_budget() == pytest.approx(1.6)
