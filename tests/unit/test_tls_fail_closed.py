@@ -293,3 +293,52 @@ def test_decision_timeout_must_leave_the_filter_time_to_answer():
         policy_mod.parse("[filters.tls]\ntimeout = 5\ndecision_timeout = 5\n")
     assert "filters.tls.decision_timeout: must be less than timeout (5)" in str(err.value)
     assert policy_mod.parse("[filters.tls]\ntimeout = 2\n").settings("tls").decision_budget() == pytest.approx(1.6)
+
+
+# --- a reload while a flagged message waits for its decision --------------------------------------
+
+async def test_a_reload_in_between_does_not_let_the_waiting_message_out_in_clear(tmp_path):
+    """The message keeps the snapshot it started with (policy and pipeline in one): its
+    failed decision still fails closed, and the next message gets the reloaded policy."""
+    import dataclasses
+
+    from privacy_milter.model import Message, Recipient, Session
+    from privacy_milter.runtime import Runtime
+
+    base = f"""
+[store]
+path = "{tmp_path}/meta.db"
+key_file = "{tmp_path}/address.key"
+flush_interval = 0.05
+[network]
+hosted_domains = ["shop.example"]
+[tls_policy]
+enabled = false
+[filters.tls]
+timeout = 1
+decision_timeout = 0.3
+"""
+    path = tmp_path / "policy.toml"
+    path.write_text(base)
+    rt = await Runtime.start(policy_mod.load(path), policy_path=path, watch=False)
+    rt.services = dataclasses.replace(rt.services, tls_classifier=HangingClassifier())
+
+    def flagged_message() -> Message:
+        m = Message(Session("c1", client_addr="192.0.2.1", auth_authen="alice"), mail_from="alice@shop.example",
+                    recipients=[Recipient("bob@far.example", "smtp")], queue_id="4FLAG")
+        m.headers = [("From", "alice@shop.example"), ("To", "bob@far.example"), ("Subject", "invoice")]
+        m.write_body(b"Please pay to IBAN GB53 MIDL 4005 1571 2345 67, thanks\r\n")
+        return m
+
+    try:
+        waiting = asyncio.create_task(rt.process(flagged_message()))
+        await asyncio.sleep(0.1)  # the classification is under way
+        path.write_text(base + 'flagged_unknown = "quarantine"\n')
+        assert await asyncio.to_thread(rt.reload, "test")
+        v = await waiting
+        assert_encrypt_only(v)  # the policy it started with: encrypt
+        after = await rt.process(flagged_message())
+        assert after.action is Action.QUARANTINE and ENCRYPT not in after.headers
+        assert ("tls_decision", "failed") in tls_result(after).facts
+    finally:
+        await rt.stop()
