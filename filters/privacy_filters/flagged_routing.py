@@ -66,22 +66,46 @@ async def route_flagged(name: str, message: Message, ctx: Context, settings: Tls
                                 "TLS classification breaker open: it failed "
                                 f"{breaker.failures_to_open} times in a row")
     budget = settings.decision_budget()
-    failed = True  # until the classification came back without failures
+    hop = None
+    failures = ["no answer"]  # until the classification answers
     try:
         async with asyncio.timeout(budget):
             hop = await relay.next_hop() if relay is not None else None
-            if hop is not None:  # everything leaves through the relay: its TLS is what counts
-                facts = facts + (("flagged_relay", hop),)
-                classes, failures = await _classify([hop], ctx, next_hop=True)
-            else:
-                classes, failures = await _classify({r.domain for r in remote}, ctx)
-        failed = bool(failures)
+            classes, failures = await _classify_destinations(hop, remote, ctx)
     except TimeoutError:
-        return _failed_decision(name, ctx, settings, categories, facts, remote,
+        return _failed_decision(name, ctx, settings, categories, _with_hop(facts, hop), remote,
                                 f"TLS classification took over {budget:g}s")
     finally:
-        if breaker is not None:
-            breaker.failure() if failed else breaker.success()
+        _tell(breaker, ok=not failures)
+    return _route(name, ctx, settings, categories, _with_hop(facts, hop), remote, hop, classes, failures)
+
+
+async def _classify_destinations(hop: str | None, remote: list[Recipient],
+                                 ctx: Context) -> tuple[dict[str, TlsClass], list[str]]:
+    """With a relay everything leaves through it, so its TLS is what counts; else each
+    remote recipient domain's."""
+    if hop is not None:
+        return await _classify([hop], ctx, next_hop=True)
+    return await _classify({r.domain for r in remote}, ctx)
+
+
+def _with_hop(facts: tuple[tuple[str, str], ...], hop: str | None) -> tuple[tuple[str, str], ...]:
+    return facts + (("flagged_relay", hop),) if hop is not None else facts
+
+
+def _tell(breaker: CircuitBreaker | None, ok: bool) -> None:
+    if breaker is not None:
+        if ok:
+            breaker.success()
+        else:
+            breaker.failure()
+
+
+def _route(name: str, ctx: Context, settings: TlsFilterSettings, categories: list[str],
+           facts: tuple[tuple[str, str], ...], remote: list[Recipient], hop: str | None,
+           classes: dict[str, TlsClass], failures: list[str]) -> Result:
+    """The answer from the classes: plain anywhere → flagged_plaintext; a failed lookup →
+    flagged_unknown as a failed decision; unknown → flagged_unknown; else encrypt-only."""
     counts = Counter(c.value for c in classes.values())
     facts = facts + (("flagged_tls", ",".join(f"{k}:{v}" for k, v in sorted(counts.items()))),)
     plain = sorted(d for d, c in classes.items() if c is TlsClass.PLAIN)
