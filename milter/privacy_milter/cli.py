@@ -157,7 +157,7 @@ def _policy_check(args: argparse.Namespace) -> int:
     from .hostname import HostNameError, resolve
     from .policy_services import smtp_warnings
 
-    for warning in policy_mod.milter_socket_warnings(p.milter) + smtp_warnings(p.smtp):
+    for warning in policy_mod.milter_socket_warnings(p.milter) + smtp_warnings(p.smtp) + _safety_warnings(p):
         print(f"{args.file}: warning: {warning}", file=sys.stderr)
     try:  # the daemon refuses to start without it: say so here, before a restart does
         host = resolve(p.store.host_name)
@@ -167,6 +167,22 @@ def _policy_check(args: argparse.Namespace) -> int:
     print(f"{args.file}: OK (host {host}; filters: {', '.join(p.filters) or 'none'}; "
           f"retention {p.store.retention_days} days; {len(p.customers)} customer override(s))")
     return 0
+
+
+def _safety_warnings(p: Policy) -> list[str]:
+    """Valid settings that would break a promise on this host: a pipeline whose flagged
+    mail has no route; a [tls_policy] resolver that does not answer (or, with DANE, does
+    not validate). The resolver is asked once, bounded (tlspolicy.health)."""
+    from .plugin import policy_warnings
+    from .registry import FILTERS
+
+    found = policy_warnings(FILTERS.values(), p)
+    if p.tls_policy.enabled:
+        from .tlspolicy.health import resolver_warning
+
+        if (warning := asyncio.run(resolver_warning(p.tls_policy.config))) is not None:
+            found.append(warning)
+    return found
 
 
 MAX_JOBS = 64

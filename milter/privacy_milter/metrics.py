@@ -73,6 +73,9 @@ class Metrics:
         self.flagged = Counter("privacy_milter_flagged_outbound_total",
                                "Outbound messages with acted-on findings, by how they were routed", ["action"],
                                registry=r)
+        self.flagged_tls_failed = Counter("privacy_milter_flagged_tls_decision_failed",
+                                          "Flagged outbound messages whose TLS decision failed (flagged_unknown "
+                                          "applied; fact tls_decision=failed)", registry=r)
         self.reloads = Counter("privacy_milter_policy_reloads_total", "Policy reloads, by result", ["result"],
                                registry=r)
         self.store_backlog = Gauge("privacy_milter_store_backlog_records",
@@ -136,6 +139,10 @@ class Metrics:
     def _flagged_action(self, filter_name: str, value: str, failed: bool) -> None:
         self._child(self.flagged, bounded(value, FLAGGED_ACTIONS)).inc()
 
+    def _tls_decision(self, filter_name: str, value: str, failed: bool) -> None:
+        if value == "failed":
+            self.flagged_tls_failed.inc()
+
     def _dkim(self, filter_name: str, value: str, failed: bool) -> None:
         if filter_name == "dkim":  # "signed:alg,..." | "unsigned:why" | "tempfail:error"
             self._child(self.dkim, "outbound", "signed" if value.startswith("signed") else "unsigned").inc()
@@ -181,7 +188,7 @@ class Metrics:
 # name is counted.
 _FACT_COUNTS: dict[str, Callable[[Metrics, str, str, bool], None]] = {
     "virus": Metrics._virus, "spam": Metrics._spam, "flagged_action": Metrics._flagged_action,
-    "dkim": Metrics._dkim, "dkim_result": Metrics._dkim_result, "unscannable_reasons": Metrics._unscannable_reasons,
+    "tls_decision": Metrics._tls_decision, "dkim": Metrics._dkim, "dkim_result": Metrics._dkim_result, "unscannable_reasons": Metrics._unscannable_reasons,
 }
 COUNTED_FACTS = frozenset(_FACT_COUNTS)
 

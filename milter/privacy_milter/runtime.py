@@ -35,7 +35,9 @@ from .store import AddressHasher, Store, open_store, record_from
 from .store.policycache import SqlitePolicyCache
 from .summary.job import summary_jobs
 from .tlspolicy.service import TlsPolicyService
+from .tlspolicy.health import log_resolver_warning
 from .tlspolicy.model import TlsPolicyError
+from .plugin import policy_warnings
 
 log = logging.getLogger("privacy_milter")
 
@@ -124,6 +126,12 @@ class Runtime:
         await asyncio.to_thread(runtime._filters_hook, "start")
         if watch and policy_path is not None:
             runtime._tasks.append(asyncio.create_task(runtime._watch_policy(), name="policy-watch"))
+        # Issue 23: say at start what would make flagged mail fail closed on every message.
+        for warning in await asyncio.to_thread(policy_warnings, FILTERS.values(), policy):  # may ask postconf
+            log.warning("%s", warning)
+        if tls_service is not None:  # a bounded DNS query; start-up does not wait for it
+            runtime._tasks.append(asyncio.create_task(log_resolver_warning(policy.tls_policy.config),
+                                                      name="resolver-check"))
         return runtime
 
     async def stop(self) -> None:
