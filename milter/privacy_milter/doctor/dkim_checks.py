@@ -34,16 +34,19 @@ def check(setup: Setup) -> list[Finding]:
     asyncio.run(asyncio.wait_for(dkim_cli.check_async(args, settings, resolver, out,
                                                       hosted=setup.policy.network.hosted_domains), BUDGET))
     for line in out.getvalue().splitlines():
-        word, _, rest = line.partition(" ")
+        word, rest = line[:9].strip(), line[9:].strip()   # check_async's "WORD(9) domain selector ..."
         if word == "ok":
-            found.append(ok(DKIM, rest.strip()))
+            found.append(ok(DKIM, rest))
         elif "(not active yet)" in rest:
-            found.append(warn(DKIM, f"{word.lower()}: {rest.strip()}", "publish the record, then drop "
+            found.append(warn(DKIM, f"{word.lower()}: {rest}", "publish the record, then drop "
                                                                         "active = false and reload"))
-        elif word.startswith("no"):   # no keys configured
+        elif line.startswith("no DKIM keys"):
             found.append(warn(DKIM, line, "privacy-milter dkim keygen DOMAIN SELECTOR (docs/DKIM.md)"))
+        elif word == "DNS ERROR":
+            found.append(fail(DKIM, f"dns error: {rest}", "check the resolver ([filters.dkim] nameserver), then "
+                                                         "privacy-milter dkim check"))
         else:
-            found.append(fail(DKIM, f"{word.lower()}: {rest.strip()}",
+            found.append(fail(DKIM, f"{word.lower()}: {rest}",
                               "publish the record `privacy-milter dkim keygen` printed (docs/DKIM.md)"))
     return found
 
