@@ -3,6 +3,7 @@ milter protocol (one option negotiation, bounded; no message is sent)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import stat
 import struct
@@ -95,9 +96,7 @@ def _unix_socket(path: Path, setup: Setup) -> Finding:
     where = f"{path} (mode {mode_text(st)}, owner {owner_text(st)})"
     if not allows(pf, st, 2):
         return fail(SOCKET, f"{where}: Postfix (user {pf.name}, groups {pf.group_names()}) cannot write "
-                            "to it, so every message gets milter_default_action",
-                    f"usermod -a -G {owner_text(st).split(':')[1]} {pf.name} && systemctl restart postfix "
-                    f"(or [milter] socket_mode = \"0660\")")
+                            "to it, so every message gets milter_default_action", _socket_fix(st, pf, path))
     if (parent := blocked_parent(pf, path)) is not None:
         return fail(SOCKET, f"{where}: Postfix (user {pf.name}) cannot reach it: {parent} is not searchable "
                             "for it", f"chmod o+x {parent} (or put the socket in Postfix's queue directory)")
@@ -105,6 +104,16 @@ def _unix_socket(path: Path, setup: Setup) -> Finding:
         return warn(SOCKET, f"{where}: any local user can write to it and forge records "
                             "(docs/SECURITY.md)", '[milter] socket_mode = "0660"')
     return ok(SOCKET, f"{where}: Postfix (user {pf.name}) can write to it")
+
+
+def _socket_fix(st: os.stat_result, pf: User, path: Path) -> str:
+    group = owner_text(st).split(":")[1]
+    if not st.st_mode & 0o020:
+        return '[milter] socket_mode = "0660", then systemctl restart privacy-milter'
+    if st.st_gid == 0:  # made by a daemon run as root: the packaged one runs as its own user
+        return (f"run the daemon as its own user (systemctl start privacy-milter), not as root; "
+                f"or chgrp {pf.name} {path}")
+    return f"usermod -a -G {group} {pf.name} && systemctl restart postfix"
 
 
 def _connect_unix(path: Path) -> socket.socket:

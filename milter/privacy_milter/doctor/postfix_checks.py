@@ -48,6 +48,11 @@ def _postconf_command(setup: Setup) -> str:
     return f"postconf -c {setup.postfix_dir}" if setup.postfix_dir else "postconf"
 
 
+def _reload(pc: str) -> str:
+    """`postfix reload` for the same instance as the postconf command `pc`."""
+    return "postfix" + pc.removeprefix("postconf") + " reload"
+
+
 def milter_entries(value: str) -> list[str]:
     """The socket of each milter in a smtpd_milters value ("{ spec, options }" groups included)."""
     out = []
@@ -105,7 +110,7 @@ def _milters(setup: Setup, values: dict[str, str], pc: str) -> Finding:
             late.append(name)
     if missing:
         merged = {n: ", ".join(milter_entries(values[n]) + [want]) if values[n] else want for n in missing}
-        fix = f"{pc} -e " + " ".join(f"'{n} = {v}'" for n, v in merged.items()) + " && postfix reload"
+        fix = f"{pc} -e " + " ".join(f"'{n} = {v}'" for n, v in merged.items()) + " && " + _reload(pc)
         unchecked = "mail from SMTP clients" if "smtpd_milters" in missing else "mail sent with sendmail"
         return fail(MILTERS, f"{' and '.join(missing)} do not list {want} ([milter] socket {spec}): "
                              f"{unchecked} is never checked", fix)
@@ -127,7 +132,7 @@ def _macros(values: dict[str, str], pc: str) -> Finding:
     text = "; ".join(f"{n} lacks {' '.join(m)}" for n, m in lacking.items())
     fix = f"{pc} -e " + " ".join(f"'{n} = {' '.join(values[n].split() + m)}'" for n, m in lacking.items())
     return fail(MACROS, f"{text}: Postfix sends only the macros listed, so the milter cannot see the "
-                        "client, its TLS or the queue id (docs/DEPLOY.md)", fix + " && postfix reload")
+                        "client, its TLS or the queue id (docs/DEPLOY.md)", fix + " && " + _reload(pc))
 
 
 def _default_action(values: dict[str, str], pc: str) -> Finding:
@@ -135,7 +140,7 @@ def _default_action(values: dict[str, str], pc: str) -> Finding:
     if action == "accept":
         return warn(DEFAULT_ACTION, "milter_default_action = accept: while the milter is down or stuck, mail "
                                     "passes unchecked (flagged mail in clear text included)",
-                    f"{pc} -e milter_default_action=tempfail && postfix reload")
+                    f"{pc} -e milter_default_action=tempfail && {_reload(pc)}")
     return ok(DEFAULT_ACTION, f"milter_default_action = {action}")
 
 
@@ -163,7 +168,8 @@ def _transport(setup: Setup) -> Finding:
         level = _master(setup, "-P", f"{TRANSPORT_NAME}/unix/smtp_tls_security_level").partition("=")[2].strip()
     except postconf.PostconfError as exc:
         return skip(TRANSPORT, f"could not check: {exc}")
-    fix = "add the privacy-encrypt service of deploy/postfix/master.cf to master.cf, then postfix reload"
+    pc = _postconf_command(setup)
+    fix = f"add the privacy-encrypt service of deploy/postfix/master.cf to master.cf, then {_reload(pc)}"
     if not line:
         return fail(TRANSPORT, f"master.cf has no {TRANSPORT_NAME} unix service: flagged mail routed to it "
                                "stays deferred", fix)
@@ -173,7 +179,7 @@ def _transport(setup: Setup) -> Finding:
     if level not in STRICT_LEVELS:
         return fail(TRANSPORT, f"master.cf's {TRANSPORT_NAME} has smtp_tls_security_level = "
                                f"{level or '(main.cf default)'}: flagged mail may leave in clear text",
-                    f"postconf -P '{TRANSPORT_NAME}/unix/smtp_tls_security_level=encrypt' && postfix reload")
+                    f"{pc} -P '{TRANSPORT_NAME}/unix/smtp_tls_security_level=encrypt' && {_reload(pc)}")
     return ok(TRANSPORT, f"master.cf's {TRANSPORT_NAME} service sends only over TLS "
                          f"(smtp_tls_security_level = {level})")
 
@@ -209,4 +215,4 @@ def _tls_maps(setup: Setup, values: dict[str, str], pc: str) -> Finding:
     want = f"socketmap:{postfix_form(spec, queue)}:{config.map_name or 'tlspolicy'}"
     return fail(TLS_MAPS, f"smtp_tls_policy_maps does not ask the TLS policy service at {config.socket_path}: "
                           "DANE, MTA-STS and the pins are not applied to outbound mail",
-                f"{pc} -e 'smtp_tls_policy_maps = {want}' && postfix reload")
+                f"{pc} -e 'smtp_tls_policy_maps = {want}' && {_reload(pc)}")
