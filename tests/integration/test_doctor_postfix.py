@@ -95,20 +95,25 @@ def site() -> Iterator[Site]:
         subprocess.run([POSTCONF, "-c", str(pf.etc_dir), *args], check=True, timeout=30)
     milter = MilterProcess(root / "milter", _extra(pf, stub, key, root / "maillog.pos"),
                            tls_policy=f"enabled = true\nnameserver = \"127.0.0.1\"\nnameserver_port = {stub.port}\n"
-                                      "dane = true")
+                                      "dane = true",
+                           env={"MAIL_CONFIG": str(pf.etc_dir)})  # the daemon reads this Postfix too
     assert milter.spec == pf.milter
     try:
         pf.start()
-        milter.start()
-        # As the package sets it up: 0660, a group Postfix belongs to (here postfix's own).
-        os.chmod(milter.socket_path, 0o660)
-        os.chown(milter.socket_path, 0, grp.getgrnam("postfix").gr_gid)
+        _start_daemon(milter)
         yield Site(root, pf, milter, stub, milter.policy_path.read_text())
     finally:
         milter.stop()
         pf.stop()
         stub.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _start_daemon(milter: MilterProcess) -> None:
+    milter.start()
+    # As the package sets it up: 0660, a group Postfix belongs to (here postfix's own).
+    os.chmod(milter.socket_path, 0o660)
+    os.chown(milter.socket_path, 0, grp.getgrnam("postfix").gr_gid)
 
 
 EXPECTED_OK = {
@@ -146,6 +151,22 @@ def test_a_correct_set_up_is_all_ok(site: Site) -> None:
     code, lines = site.doctor()
     assert_all_ok_but(lines)
     assert code == 0
+
+
+def test_without_the_daemon_everything_else_is_still_checked(site: Site) -> None:
+    site.milter.stop()
+    try:
+        code, lines = site.doctor()
+    finally:
+        _start_daemon(site.milter)
+    # The stopped daemon leaves its socket file (Postfix then gets "connection refused").
+    [line] = lines["milter answers"]
+    assert line["status"] == "fail", line
+    assert line["text"] == (f"unix:{site.milter.socket_path}: cannot connect (Connection refused): the daemon is "
+                            "not running"), line
+    assert line["fix"] == "systemctl start privacy-milter; journalctl -u privacy-milter"
+    assert_all_ok_but(lines, failing="milter answers")
+    assert code == 2
 
 
 def _swap_key(site: Site) -> Callable[[], None]:

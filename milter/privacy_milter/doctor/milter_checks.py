@@ -129,20 +129,22 @@ def _connect_unix(path: Path) -> socket.socket:
 
 def _answers(spec: str, connect: Callable[[], socket.socket]) -> Finding:
     try:
-        with connect() as s:
-            s.settimeout(ANSWER_TIMEOUT)
-            s.sendall(struct.pack(">I", len(OPTNEG)) + OPTNEG)
-            reply = _read_packet(s)
-    except TimeoutError:
-        return fail(ANSWERS, f"{spec}: connected, but no answer to the milter handshake within "
-                             f"{ANSWER_TIMEOUT:g}s (the daemon is stuck or at max_connections)",
-                    "journalctl -u privacy-milter; systemctl restart privacy-milter")
-    except ConnectionError:
-        return fail(ANSWERS, f"{spec}: closed the connection without answering the milter handshake",
-                    "journalctl -u privacy-milter")
-    except OSError as exc:
+        conn = connect()
+    except OSError as exc:  # refused, no such file, timed out connecting
         return fail(ANSWERS, f"{spec}: cannot connect ({exc.strerror or type(exc).__name__}): the daemon "
                              "is not running", "systemctl start privacy-milter; journalctl -u privacy-milter")
+    with conn:
+        try:
+            conn.settimeout(ANSWER_TIMEOUT)
+            conn.sendall(struct.pack(">I", len(OPTNEG)) + OPTNEG)
+            reply = _read_packet(conn)
+        except TimeoutError:
+            return fail(ANSWERS, f"{spec}: connected, but no answer to the milter handshake within "
+                                 f"{ANSWER_TIMEOUT:g}s (the daemon is stuck or at max_connections)",
+                        "journalctl -u privacy-milter; systemctl restart privacy-milter")
+        except OSError:  # reset, or closed before a whole packet
+            return fail(ANSWERS, f"{spec}: closed the connection without answering the milter handshake",
+                        "journalctl -u privacy-milter")
     if reply[:1] != b"O" or len(reply) < 13:
         return fail(ANSWERS, f"{spec}: answered {reply[:1]!r}, not a milter option negotiation: is another "
                              "program on this socket?")
