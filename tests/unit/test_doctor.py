@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import pwd
 import threading
 from pathlib import Path
 
@@ -95,3 +96,47 @@ def test_text_output_one_line_per_check_and_its_fix() -> None:
         "                     fix: systemctl start x",
         "doctor: 1 ok, 0 warning(s), 1 failure(s), 0 not checked",
     ]
+
+
+def test_state_files_an_earlier_root_run_left_fail_the_store_line() -> None:
+    """The daemon runs as its own user; a store (and its WAL files) made by root blocks it."""
+    import shutil
+    import sqlite3
+
+    from privacy_milter import policy as policy_mod
+    from privacy_milter.doctor import store_checks
+    from privacy_milter.store.base import AddressHasher
+    from privacy_milter.store.schema import KEY_NAME, PUT_META
+    from tests.harness.fixtures import harness_dir
+
+    nobody = pwd.getpwnam("nobody")
+    root = harness_dir("doctor-state")
+    try:
+        state = root / "state"
+        state.mkdir()
+        key = state / "address.key"
+        key.write_bytes(b"k" * 32)
+        os.chmod(key, 0o600)
+        db = sqlite3.connect(state / "meta.db")
+        db.execute("CREATE TABLE store_meta (name TEXT PRIMARY KEY, value TEXT)")
+        db.execute(PUT_META, (KEY_NAME, AddressHasher(b"k" * 32).fingerprint()))
+        db.commit()
+        db.close()
+        policy = policy_mod.parse(f'[store]\npath = "{state}/meta.db"\nkey_file = "{key}"\n')
+        setup = Setup(Path("policy.toml"), policy, None, daemon_user="nobody")
+
+        store, addr_key = store_checks.check(setup)  # everything root's: the daemon user is blocked
+        assert store.status is Status.FAIL, store
+        assert store.text.startswith(f"the daemon user nobody cannot write {state} (root:root, mode 0755), "
+                                     f"{state}/meta.db (root:root, mode 0644)"), store.text
+        assert store.fix == f"chown -R nobody: {state}"
+        assert addr_key.status is Status.FAIL and "belongs to root:root, not the daemon user nobody" in addr_key.text
+
+        for path in state.iterdir():
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        os.chown(state, nobody.pw_uid, nobody.pw_gid)
+        store, addr_key = store_checks.check(setup)
+        assert (store.status, addr_key.status) == (Status.OK, Status.OK), (store, addr_key)
+        assert addr_key.text.endswith("matches the store's fingerprint")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -80,3 +80,18 @@ def blocked_parent(user: User, path: Path) -> Path | None:
 
 def mode_text(st: os.stat_result) -> str:
     return f"{stat.S_IMODE(st.st_mode):04o}"
+
+
+def not_writable(user: User, paths: list[Path]) -> list[Path]:
+    """The paths among `paths` that exist and that `user` cannot write (a directory: add
+    and remove files in it), e.g. files an earlier run as root left behind."""
+    blocked = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        want = 3 if stat.S_ISDIR(st.st_mode) else 6
+        if not allows(user, st, want):
+            blocked.append(path)
+    return blocked

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from .access import allows, mode_text, owner_text
+from .access import allows, mode_text, not_writable, owner_text
 from .milter_checks import daemon_user
 from .model import Finding, Setup, fail, ok, skip, warn
 
@@ -38,6 +38,11 @@ def check(setup: Setup, now: float | None = None) -> list[Finding]:
     if age_h > QUIET_HOURS:
         return [warn(MAILLOG, f"{path} was last written {age_h:.0f} hours ago: is Postfix still logging there "
                               "(maillog_file, rsyslog)?", "postconf maillog_file; systemctl status rsyslog")]
+    if user is not None and (blocked := not_writable(user, [summary.maillog_state.parent,
+                                                           summary.maillog_state])):
+        return [fail(MAILLOG, f"the daemon user {user.name} cannot write the reader's position "
+                              f"{', '.join(map(str, blocked))} (left by an earlier run as root?)",
+                     f"chown {user.name}: {' '.join(map(str, blocked))}")]
     followed = _position(summary.maillog_state, now)
     return [ok(MAILLOG, f"{path} last written {_ago(now - st.st_mtime)}; {followed}")]
 

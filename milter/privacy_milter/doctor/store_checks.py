@@ -10,7 +10,7 @@ from pathlib import Path
 from ..policy import StoreSettings
 from ..store.base import AddressHasher
 from ..store.schema import GET_META, KEY_NAME
-from .access import User, allows, mode_text, owner_text
+from .access import User, mode_text, not_writable, owner_text
 from .milter_checks import daemon_user
 from .model import Finding, Setup, fail, ok, skip, warn
 
@@ -32,15 +32,20 @@ def check(setup: Setup) -> list[Finding]:
 def _sqlite(path: Path, user: User | None) -> tuple[Finding, str | None]:
     """The store line and the key fingerprint the store holds (None: none, or unknown)."""
     try:
-        st = path.stat()
+        path.stat()
     except FileNotFoundError:
+        if user is not None and not_writable(user, [path.parent]):
+            return fail(STORE, f"no store at {path}, and the daemon user {user.name} cannot create it in "
+                               f"{path.parent} ({owner_text(path.parent.stat())})",
+                        f"chown {user.name}: {path.parent}"), None
         return warn(STORE, f"no store at {path} yet: the daemon creates it at its first start",
                     "systemctl start privacy-milter"), None
     except OSError as exc:
         return fail(STORE, f"cannot stat {path}: {exc.strerror}"), None
-    if user is not None and user.uid != 0 and not allows(user, st, 6):
-        return fail(STORE, f"{path} (owner {owner_text(st)}, mode {mode_text(st)}) is not readable and writable "
-                           f"by the daemon user {user.name} (made by an earlier root run?)",
+    if user is not None and (blocked := not_writable(user, _sqlite_files(path))):
+        return fail(STORE, f"the daemon user {user.name} cannot write " + ", ".join(
+                        f"{p} ({owner_text(p.stat())}, mode {mode_text(p.stat())})" for p in blocked)
+                    + " (left by an earlier run as root?): the daemon cannot start or keep records",
                     f"chown -R {user.name}: {path.parent}"), None
     try:
         db = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=TIMEOUT, isolation_level=None)
@@ -54,6 +59,11 @@ def _sqlite(path: Path, user: User | None) -> tuple[Finding, str | None]:
         return fail(STORE, f"{path}: {exc} (not a privacy-milter store, or locked by a stuck writer)",
                     "journalctl -u privacy-milter"), None
     return ok(STORE, f"sqlite {path} opens and takes a write lock"), (row[0] if row else None)
+
+
+def _sqlite_files(path: Path) -> list[Path]:
+    """The directory and files SQLite writes for a WAL store."""
+    return [path.parent, path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
 
 
 def _postgresql(settings: StoreSettings) -> tuple[Finding, str | None]:
