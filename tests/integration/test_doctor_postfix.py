@@ -38,6 +38,7 @@ class Site:
     milter: MilterProcess
     stub: DnsStub
     policy_text: str
+    dkim_record: str
 
     def doctor(self, policy_text: str | None = None, timeout: float = 30.0) -> tuple[int, dict[str, list[dict]]]:
         """Run doctor as an admin would (a process); its exit and its lines by check name."""
@@ -101,7 +102,7 @@ def site() -> Iterator[Site]:
     try:
         pf.start()
         _start_daemon(milter)
-        yield Site(root, pf, milter, stub, milter.policy_path.read_text())
+        yield Site(root, pf, milter, stub, milter.policy_path.read_text(), record)
     finally:
         milter.stop()
         pf.stop()
@@ -214,6 +215,60 @@ PLANTS: dict[str, tuple[str, Callable[[Site], Callable[[], None]], Callable[[str
     "localhost host name": ("host name", lambda s: _postconf(s, "myhostname", "localhost"), str,
                             r"Postfix's myhostname \"localhost\" is a placeholder"),
 }
+
+
+def _write(path: Path, text: str) -> Callable[[], None]:
+    old = path.read_text()
+    path.write_text(text)
+    return lambda: path.write_text(old)
+
+
+def _no_encrypt_service(site: Site) -> Callable[[], None]:
+    etc = str(site.pf.etc_dir)
+    subprocess.run([POSTCONF, "-c", etc, "-MX", "privacy-encrypt/unix"], check=True, timeout=30)
+
+    def restore() -> None:
+        for args in (("-M", "privacy-encrypt/unix=privacy-encrypt unix - - n - - smtp"),
+                     ("-P", "privacy-encrypt/unix/smtp_tls_security_level=encrypt")):
+            subprocess.run([POSTCONF, "-c", etc, *args], check=True, timeout=30)
+    return restore
+
+
+def _not_validating(site: Site) -> Callable[[], None]:
+    site.stub.insecure(".")
+    return lambda: site.stub.secure(".")
+
+
+def _other_dkim_record(site: Site) -> Callable[[], None]:
+    name = f"{SELECTOR}._domainkey.{DOMAIN}"
+    other = site.root / f"other-{secrets.token_hex(3)}"
+    other.mkdir()
+    _, record = keygen(DOMAIN, SELECTOR, "ed25519-sha256", other)
+
+    def publish(text: str) -> None:
+        site.stub.remove(name, "TXT")
+        site.stub.add(name, "TXT", f'"{text}"')
+    publish(record)
+    return lambda: publish(site.dkim_record)
+
+
+PLANTS.update({
+    "transport missing": ("encrypt-only transport", _no_encrypt_service, str,
+                          r"^master\.cf has no privacy-encrypt unix service: flagged mail routed to it stays deferred$"),
+    "header check bypasses the relay": (
+        "flagged-mail route", lambda s: _write(s.root / "header-checks.regexp",
+                                               "/^X-Privacy-Encrypt:/ FILTER privacy-encrypt:\n"), str,
+        r"^Postfix relays through \[127\.0\.0\.1\]:\d+, but .* sends flagged mail with 'FILTER privacy-encrypt:', "
+        r"not 'FILTER privacy-encrypt:\[127\.0\.0\.1\]:\d+': flagged mail would bypass the relay"),
+    "resolver without AD": ("resolver", _not_validating, str,
+                            r"answers without the AD bit: it does not validate DNSSEC, so DANE \(dane = true\) can never apply"),
+    "another key published": ("dkim", _other_dkim_record, str,
+                              rf"^mismatch: {DOMAIN} selector {SELECTOR} ed25519-sha256: {SELECTOR}\._domainkey\."
+                              rf"{DOMAIN} publishes a different public key than "),
+    "milter not listed for sendmail": ("postfix milters", lambda s: _postconf(s, "non_smtpd_milters", ""), str,
+                                       r"^non_smtpd_milters do not list unix:/.*: mail sent with sendmail is never "
+                                       r"checked$"),
+})
 
 
 @pytest.mark.parametrize("plant", PLANTS)
