@@ -140,3 +140,13 @@ def test_state_files_an_earlier_root_run_left_fail_the_store_line() -> None:
         assert addr_key.text.endswith("matches the store's fingerprint")
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_an_unknown_daemon_user_is_said(tmp_path: Path) -> None:
+    from privacy_milter.doctor import diagnose
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[pipeline]\nfilters = []\n[tls_policy]\nenabled = false\n")  # no resolver probe
+    found = diagnose(policy, tmp_path / "no-postfix", user="no-such-user-here")
+    assert found[1].check == "daemon user" and found[1].status is Status.WARN
+    assert found[1].text == "--user no-such-user-here: no such user on this host; ownership is not checked"

@@ -17,7 +17,8 @@ from typing import Any
 
 from . import (dkim_checks, engine_checks, log_checks, milter_checks, network_checks, policy_checks,
                postfix_checks, store_checks)
-from .model import Finding, Setup, Status
+from .access import User
+from .model import Finding, Setup, Status, warn
 from .runner import Group, exit_code, run, write_json, write_text
 
 __all__ = ["Finding", "GROUPS", "Setup", "Status", "add_parser", "diagnose", "main"]
@@ -55,7 +56,11 @@ def diagnose(policy_path: Path, postfix_dir: Path | None = None, user: str | Non
     if postfix_dir is None and os.environ.get("MAIL_CONFIG"):
         postfix_dir = Path(os.environ["MAIL_CONFIG"])
     setup = Setup(policy_path, policy, postfix_dir, user)
-    return [first, *run(setup, GROUPS)]
+    said = [first]
+    if user and User.named(user) is None:  # the ownership checks would silently have no one to check
+        said.append(warn("daemon user", f"--user {user}: no such user on this host; ownership is not checked",
+                         "--user privacy-milter (the packaged daemon's user)"))
+    return [*said, *run(setup, GROUPS)]
 
 
 def main(args: argparse.Namespace) -> int:
