@@ -81,31 +81,36 @@ def site() -> Iterator[Site]:
     root = harness_dir("doctor")
     (root / "dkim").mkdir()
     stub = DnsStub().start()
-    stub.add(".", "SOA", ROOT_SOA).secure(".")
-    key, record = keygen(DOMAIN, SELECTOR, "ed25519-sha256", root / "dkim")
-    stub.add(f"{SELECTOR}._domainkey.{DOMAIN}", "TXT", f'"{record}"')
-    sock_dir = root / "milter" / "sock"  # where MilterProcess puts its sockets
-    relay_port = free_port()  # nothing is delivered: doctor sends no mail
-    (root / "header-checks.regexp").write_text(f"/^X-Privacy-Encrypt:/ FILTER privacy-encrypt:[127.0.0.1]:{relay_port}\n")
-    pf = PostfixInstance(root / "pf", relay_port=relay_port, milter=f"unix:{sock_dir / 'milter.sock'}", extra_main={
-        **{k: " ".join(v) for k, v in POSTFIX_MACRO_PARAMETERS.items()},
-        "milter_header_checks": f"regexp:{root / 'header-checks.regexp'}",
-        "smtp_tls_policy_maps": f"socketmap:unix:{sock_dir / 'tlspolicy.sock'}:tlspolicy"})
-    for args in (("-M", "privacy-encrypt/unix=privacy-encrypt unix - - n - - smtp"),
-                 ("-P", "privacy-encrypt/unix/smtp_tls_security_level=encrypt")):
-        subprocess.run([POSTCONF, "-c", str(pf.etc_dir), *args], check=True, timeout=30)
-    milter = MilterProcess(root / "milter", _extra(pf, stub, key, root / "maillog.pos"),
-                           tls_policy=f"enabled = true\nnameserver = \"127.0.0.1\"\nnameserver_port = {stub.port}\n"
-                                      "dane = true",
-                           env={"MAIL_CONFIG": str(pf.etc_dir)})  # the daemon reads this Postfix too
-    assert milter.spec == pf.milter
+    pf: PostfixInstance | None = None
+    milter: MilterProcess | None = None
     try:
+        stub.add(".", "SOA", ROOT_SOA).secure(".")
+        key, record = keygen(DOMAIN, SELECTOR, "ed25519-sha256", root / "dkim")
+        stub.add(f"{SELECTOR}._domainkey.{DOMAIN}", "TXT", f'"{record}"')
+        sock_dir = root / "milter" / "sock"  # where MilterProcess puts its sockets
+        relay_port = free_port()  # nothing is delivered: doctor sends no mail
+        (root / "header-checks.regexp").write_text(
+            f"/^X-Privacy-Encrypt:/ FILTER privacy-encrypt:[127.0.0.1]:{relay_port}\n")
+        pf = PostfixInstance(root / "pf", relay_port=relay_port, milter=f"unix:{sock_dir / 'milter.sock'}", extra_main={
+            **{k: " ".join(v) for k, v in POSTFIX_MACRO_PARAMETERS.items()},
+            "milter_header_checks": f"regexp:{root / 'header-checks.regexp'}",
+            "smtp_tls_policy_maps": f"socketmap:unix:{sock_dir / 'tlspolicy.sock'}:tlspolicy"})
+        for args in (("-M", "privacy-encrypt/unix=privacy-encrypt unix - - n - - smtp"),
+                     ("-P", "privacy-encrypt/unix/smtp_tls_security_level=encrypt")):
+            subprocess.run([POSTCONF, "-c", str(pf.etc_dir), *args], check=True, timeout=30)
+        milter = MilterProcess(root / "milter", _extra(pf, stub, key, root / "maillog.pos"),
+                               tls_policy=f"enabled = true\nnameserver = \"127.0.0.1\"\n"
+                                          f"nameserver_port = {stub.port}\ndane = true",
+                               env={"MAIL_CONFIG": str(pf.etc_dir)})  # the daemon reads this Postfix too
+        assert milter.spec == pf.milter
         pf.start()
         _start_daemon(milter)
         yield Site(root, pf, milter, stub, milter.policy_path.read_text(), record)
     finally:
-        milter.stop()
-        pf.stop()
+        if milter is not None:
+            milter.stop()
+        if pf is not None:
+            pf.stop()
         stub.stop()
         shutil.rmtree(root, ignore_errors=True)
 
