@@ -38,7 +38,7 @@ eval: $(VENV)/.installed
 	$(PY) bench/eval_dlp.py ../shared/corpus/dlp-dev
 
 bench: $(VENV)/.installed
-	$(PY) bench/dlp_bench.py ../shared/corpus/dlp-dev
+	$(PY) bench/dlp_speed.py --corpus ../shared/corpus/dlp-dev --attachment-mb 10 --runs 3
 
 check: $(VENV)/.installed
 	$(VENV)/bin/privacy-milter policy check $(POLICY)
