@@ -267,3 +267,53 @@ def test_a_failing_sweep_is_logged_once_until_it_works_again(tmp_path, caplog, m
     assert caplog.text.count("sweeps work again after 5 failed") == 1
     server.close()
     watch.close()
+
+
+# --- context_fd: libmilter's SMFICTX read by byte offset ------------------------------------------
+
+def test_context_fd_finds_the_connections_own_socket_in_the_real_libmilter():
+    """connwatch.context_fd reads ctx_sd out of libmilter's C struct at a fixed offset. A
+    pymilter milter in a subprocess (tests/harness/ctxfd_milter.py) answers MAIL with the
+    descriptor it read and that socket's peer port, as the kernel tells it: it must be this
+    client's own port. A libmilter or pymilter whose layout moved fails here, either
+    with `fd=none` (the read's own checks refused it) or with another socket's peer."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.harness.ports import free_port
+    from tests.harness.rawmilter import RawMilter
+
+    port, timeout = free_port(), 37  # an unusual timeout: context_fd checks ctx_timeout against it
+    script = Path(__file__).resolve().parents[1] / "harness" / "ctxfd_milter.py"
+    proc = subprocess.Popen([sys.executable, str(script), f"inet:{port}@127.0.0.1", str(timeout)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while True:  # ready when the port accepts (bounded)
+            assert proc.poll() is None, proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the probe milter never listened"
+                time.sleep(0.05)
+        for _ in range(3):  # several connections: each finds its own socket, not the last one's
+            m = RawMilter(f"inet:{port}@127.0.0.1", timeout=10)
+            try:
+                m.negotiate()
+                m.send(b"M", b"<a@shop.example>\0")
+                code, data = m.read()
+                mine = m.sock.getsockname()[1]
+            finally:
+                m.close()
+            assert code == b"y", (code, data)
+            text = data.rstrip(b"\0").decode()
+            assert "fd=none" not in text, f"context_fd refused the read: {text}"
+            assert text.endswith(f"peer={mine}"), (text, mine)
+    finally:
+        proc.kill()  # it keeps no state; libmilter's clean stop takes seconds
+        proc.wait(10)
+        if proc.stdout:
+            proc.stdout.close()
