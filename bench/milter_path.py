@@ -4,10 +4,10 @@ real adapter, runtime (its loop thread, store and log line) and default filters.
 
     .venv/bin/python bench/milter_path.py -n 3000            # CPU ms per message, all threads
     .venv/bin/python bench/milter_path.py -n 3000 --profile  # and a cProfile of the callbacks
-    .venv/bin/python bench/milter_path.py -n 1000 --ab light --blocks 8   # a fast path on/off,
-        # alternating blocks of -n messages in one process: light = daemon.Wiring's `light`
-        # against `call` for the collecting steps; srcfile = logging._srcfile None against
-        # logging's own (the caller's file and line looked up per record)
+    .venv/bin/python bench/milter_path.py -n 1000 --ab srcfile --blocks 8   # a fast path on/off,
+        # alternating blocks of -n messages in one process: logging._srcfile None against
+        # logging's own (the caller's file and line looked up per record). `--ab light` (the
+        # daemon's lighter wiring for collecting steps) was measured at 77b54b2 and removed.
     valgrind --tool=callgrind --separate-threads=yes .venv/bin/python bench/milter_path.py \
         -n 2000 --flush-interval 60 --batch-size 100       # instructions (minus an -n 200 run)
 
@@ -74,47 +74,17 @@ def one(ctx: Ctx, headers: list[tuple[str, bytes]], body: bytes) -> int:
     return ctx._eom()
 
 
-def wired(runtime: Runtime, use_light: bool) -> Callable[[Ctx, list[tuple[str, bytes]], bytes], int]:
-    """`one` through daemon.Wiring as libmilter's callbacks reach it (a connection watch
-    that does not sweep; the socket inode set, as TestCtx has no SMFICTX to read)."""
-    from privacy_milter.connwatch import ConnectionWatch
-    from privacy_milter.daemon import Wiring
-
-    wiring = Wiring(ConnectionWatch("unix:/nonexistent/bench.sock", 60, 1000), 60)
-    call = wiring.call
-    light = wiring.light if use_light else wiring.call
-
-    def one_wired(ctx: Ctx, headers: list[tuple[str, bytes]], body: bytes) -> int:
-        ctx._priv.connection_inode = 1
-        ctx._stage = Milter.M_ENVFROM
-        call(ctx, "envfrom", "<alice@shop.example>")
-        ctx._stage = Milter.M_ENVRCPT
-        light(ctx, "envrcpt", "<bob@far.example>")
-        ctx._stage = None
-        for name, value in headers:
-            light(ctx, "header_bytes", name, value)
-        light(ctx, "body", body)
-        ctx._stage = Milter.M_EOM
-        rc: int = call(ctx, "eom")
-        ctx._stage = None
-        return rc
-    return one_wired
-
-
 def ab(args: argparse.Namespace, runtime: Runtime, ctx: Ctx, headers: list[tuple[str, bytes]],
        body: bytes) -> None:
     """Alternating blocks, A first then B first (an order bias cancels), CPU ms per message."""
     import logging
     import statistics
 
-    if args.ab == "light":
-        variants = {"light (now)": wired(runtime, True), "call for every step": wired(runtime, False)}
-        setups: dict[str, Callable[[], None]] = {k: (lambda: None) for k in variants}
-    else:
-        srcfile = getattr(logging, "_srcfile", None) or logging.__file__
-        variants = {"_srcfile None": one, "logging's default": one}
-        setups = {"_srcfile None": lambda: setattr(logging, "_srcfile", None),
-                  "logging's default": lambda: setattr(logging, "_srcfile", srcfile)}
+    srcfile = getattr(logging, "_srcfile", None) or logging.__file__
+    variants = {"_srcfile None": one, "logging's default": one}
+    setups: dict[str, Callable[[], None]] = {
+        "_srcfile None": lambda: setattr(logging, "_srcfile", None),
+        "logging's default": lambda: setattr(logging, "_srcfile", srcfile)}
     times: dict[str, list[float]] = {k: [] for k in variants}
     names = list(variants)
     for block in range(args.blocks):
@@ -138,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-level", default="info")
     ap.add_argument("--flush-interval", type=float, help="[store] flush_interval (default: the policy's)")
     ap.add_argument("--batch-size", type=int, help="[store] batch_size (default: the policy's)")
-    ap.add_argument("--ab", choices=("light", "srcfile"), help="a fast path on and off, alternating blocks")
+    ap.add_argument("--ab", choices=("srcfile",), help="a fast path on and off, alternating blocks")
     ap.add_argument("--blocks", type=int, default=8, help="with --ab: blocks of -n messages (half each)")
     ap.add_argument("--extra", default="", help="TOML appended to the bench policy, e.g. '[pipeline]\nfilters = []'")
     args = ap.parse_args(argv)
