@@ -6,7 +6,8 @@ real adapter, runtime (its loop thread, store and log line) and default filters.
     .venv/bin/python bench/milter_path.py -n 3000 --profile  # and a cProfile of the callbacks
     .venv/bin/python bench/milter_path.py -n 1000 --ab srcfile --blocks 8   # a fast path on/off,
         # alternating blocks of -n messages in one process: logging._srcfile None against
-        # logging's own (the caller's file and line looked up per record). `--ab light` (the
+        # logging's own (the caller's file and line looked up per record); formatter =
+        # logsetup.LineFormatter against logging.Formatter. `--ab light` (the
         # daemon's lighter wiring for collecting steps) was measured at 77b54b2 and removed.
     valgrind --tool=callgrind --separate-threads=yes .venv/bin/python bench/milter_path.py \
         -n 2000 --flush-interval 60 --batch-size 100       # instructions (minus an -n 200 run)
@@ -74,17 +75,45 @@ def one(ctx: Ctx, headers: list[tuple[str, bytes]], body: bytes) -> int:
     return ctx._eom()
 
 
+def formatter_setups() -> dict[str, Callable[[], None]]:
+    """logsetup.LineFormatter against logging.Formatter with the same format, the tag put on
+    each record by a filter (what LineFormatter does in one f-string)."""
+    import logging
+    import socket
+
+    from privacy_milter.logcontext import line_tag
+    from privacy_milter.logsetup import DATEFMT, FILE_FORMAT
+
+    handler = logging.getLogger().handlers[0]
+    ours = handler.formatter
+    plain = logging.Formatter(FILE_FORMAT.replace("{host}", socket.gethostname()), datefmt=DATEFMT)
+
+    def tag(record: logging.LogRecord) -> bool:
+        record.tag = line_tag(record.getMessage())
+        return True
+
+    def use(formatter: logging.Formatter | None, with_filter: bool) -> None:
+        handler.setFormatter(formatter)
+        handler.removeFilter(tag)
+        if with_filter:
+            handler.addFilter(tag)
+    return {"LineFormatter (now)": lambda: use(ours, False), "logging.Formatter": lambda: use(plain, True)}
+
+
 def ab(args: argparse.Namespace, runtime: Runtime, ctx: Ctx, headers: list[tuple[str, bytes]],
        body: bytes) -> None:
     """Alternating blocks, A first then B first (an order bias cancels), CPU ms per message."""
     import logging
     import statistics
 
-    srcfile = getattr(logging, "_srcfile", None) or logging.__file__
-    variants = {"_srcfile None": one, "logging's default": one}
-    setups: dict[str, Callable[[], None]] = {
-        "_srcfile None": lambda: setattr(logging, "_srcfile", None),
-        "logging's default": lambda: setattr(logging, "_srcfile", srcfile)}
+    if args.ab == "formatter":
+        variants = {"LineFormatter (now)": one, "logging.Formatter": one}
+        setups = formatter_setups()
+    else:
+        srcfile = getattr(logging, "_srcfile", None) or logging.__file__
+        variants = {"_srcfile None": one, "logging's default": one}
+        setups = {"_srcfile None": lambda: setattr(logging, "_srcfile", None),
+                  "logging's default": lambda: setattr(logging, "_srcfile", srcfile)}
     times: dict[str, list[float]] = {k: [] for k in variants}
     names = list(variants)
     for block in range(args.blocks):
@@ -108,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-level", default="info")
     ap.add_argument("--flush-interval", type=float, help="[store] flush_interval (default: the policy's)")
     ap.add_argument("--batch-size", type=int, help="[store] batch_size (default: the policy's)")
-    ap.add_argument("--ab", choices=("srcfile",), help="a fast path on and off, alternating blocks")
+    ap.add_argument("--ab", choices=("srcfile", "formatter"), help="a fast path on and off, alternating blocks")
     ap.add_argument("--blocks", type=int, default=8, help="with --ab: blocks of -n messages (half each)")
     ap.add_argument("--extra", default="", help="TOML appended to the bench policy, e.g. '[pipeline]\nfilters = []'")
     args = ap.parse_args(argv)
