@@ -30,7 +30,7 @@ run: system-run $(VENV)/.installed
 	exec $(VENV)/bin/privacy-milter run --policy $(DEV_POLICY) $(SOCKET_ARG)
 
 test: system-test $(VENV)/.installed
-	$(VENV)/bin/ruff check --quiet --select F,E9 milter filters tests bench
+	$(VENV)/bin/ruff check --quiet milter filters tests bench  # the rules: pyproject.toml [tool.ruff.lint]
 	$(VENV)/bin/mypy milter/privacy_milter filters/privacy_filters
 	$(PY) -m pytest $(PYTEST_ARGS)
 

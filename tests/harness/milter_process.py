@@ -65,7 +65,7 @@ class MilterProcess:
 
     def start(self) -> "MilterProcess":
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (the daemon's stdout until stop())
         args = ["run", "--policy", str(self.policy_path)]
         if self.policy_file is not None:
             args += ["--socket", self.spec, "--store", str(self.store_path)]

@@ -52,7 +52,7 @@ def test_idle_connection_is_shut_down_but_a_busy_one_is_not(tmp_path):
         try:
             busy_client.recv(10)
             raise AssertionError("busy connection was shut down")
-        except socket.timeout:
+        except TimeoutError:
             pass
         watch.leave(busy)
         clock.now += 31
@@ -92,7 +92,7 @@ def test_over_the_cap_the_longest_silent_connections_are_closed_first(tmp_path):
     clock = Clock()
     watch = ConnectionWatch(f"unix:{path}", 330, 2, clock=clock)
     clients, sides = [], []
-    for i in range(4):
+    for _ in range(4):
         c = socket.socket(socket.AF_UNIX)
         c.connect(path)
         side, _ = server.accept()
@@ -111,7 +111,7 @@ def test_over_the_cap_the_longest_silent_connections_are_closed_first(tmp_path):
         c.settimeout(0.2)
         try:
             assert c.recv(10) != b""
-        except socket.timeout:
+        except TimeoutError:
             pass  # still open: nothing to read and no EOF
     assert watch.over_cap is False
     for s in clients + sides + [server]:

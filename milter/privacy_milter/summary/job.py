@@ -7,8 +7,9 @@ it to the admins and to each customer with recipients (its own domain only), thr
 daemon's SmtpSender (`Services.smtp`), on the daemon's clock (`Services.clock`). It reads
 the policy in force at each run (`current`), so a reload of [network] or [store]
 retention reaches the next report; [summary] itself is restart-only (its weekday, hour,
-timezone and log file make the schedule, set when the jobs are added). A failure raises: the scheduler retries with backoff and logs it; what was
-already sent in this period is not sent again by the retry. The logs name recipients by
+timezone and log file make the schedule, set when the jobs are added). A failure raises:
+the scheduler retries with backoff and logs it; what was already sent in this period is not
+sent again by the retry. The logs name recipients by
 count, never by address. The maillog job reads new Postfix log lines in a worker thread,
 writes the deliveries and the poll's counts, and only then saves the reader's position, so
 a crash between the two reads a line again rather than losing it.
