@@ -7,8 +7,8 @@ real adapter, runtime (its loop thread, store and log line) and default filters.
     .venv/bin/python bench/milter_path.py -n 1000 --ab srcfile --blocks 8   # a fast path on/off,
         # alternating blocks of -n messages in one process: logging._srcfile None against
         # logging's own (the caller's file and line looked up per record); formatter =
-        # reopen = logsetup.PrivateFileHandler's rotation check once a second against
-        # WatchedFileHandler's stat() per line;
+        # reopen (measured at 05fd7dc, then removed with the shortcut) = the log file's rotation
+        # check once a second against WatchedFileHandler's stat() per line;
         # logsetup.LineFormatter against logging.Formatter (the hand-written one measured at 7fe830e,
         # then replaced by the plain formatter). `--ab light` (the
         # daemon's lighter wiring for collecting steps) was measured at 77b54b2 and removed.
@@ -112,12 +112,6 @@ def ab(args: argparse.Namespace, runtime: Runtime, ctx: Ctx, headers: list[tuple
     if args.ab == "formatter":
         variants = {"LineFormatter (now)": one, "logging.Formatter": one}
         setups = formatter_setups()
-    elif args.ab == "reopen":
-        from privacy_milter import logsetup
-
-        variants = {"rotation check 1/s": one, "check every line": one}
-        setups = {"rotation check 1/s": lambda: setattr(logsetup, "REOPEN_CHECK", 1.0),
-                  "check every line": lambda: setattr(logsetup, "REOPEN_CHECK", 0.0)}
     else:
         srcfile = getattr(logging, "_srcfile", None) or logging.__file__
         variants = {"_srcfile None": one, "logging's default": one}
@@ -146,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-level", default="info")
     ap.add_argument("--flush-interval", type=float, help="[store] flush_interval (default: the policy's)")
     ap.add_argument("--batch-size", type=int, help="[store] batch_size (default: the policy's)")
-    ap.add_argument("--ab", choices=("srcfile", "formatter", "reopen"), help="a fast path on and off, alternating blocks")
+    ap.add_argument("--ab", choices=("srcfile", "formatter"), help="a fast path on and off, alternating blocks")
     ap.add_argument("--blocks", type=int, default=8, help="with --ab: blocks of -n messages (half each)")
     ap.add_argument("--extra", default="", help="TOML appended to the bench policy, e.g. '[pipeline]\nfilters = []'")
     args = ap.parse_args(argv)
