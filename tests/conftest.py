@@ -16,20 +16,6 @@ if str(ROOT) not in sys.path:  # so `tests.harness` imports under any runner
 pytest_plugins = ["tests.harness.fixtures"]
 
 
-# This host's name (privacy_milter.hostname) comes from Postfix's myhostname, and a name
-# like `localhost` refuses to start. A test machine may have no /etc/postfix/main.cf (or a
-# dotless host name): every test, and every daemon a test starts, gets a Postfix config
-# dir of its own through MAIL_CONFIG (postconf honours it). Tests of the resolution itself
-# set their own.
-if "MAIL_CONFIG" not in os.environ:
-    _postfix_etc = Path(tempfile.mkdtemp(prefix="pm-tests-postfix-etc-"))
-    (_postfix_etc / "main.cf").write_text("myhostname = mx.privacy-milter.test\n")
-    (_postfix_etc / "master.cf").write_text("")
-    os.chmod(_postfix_etc, 0o755)
-    os.environ["MAIL_CONFIG"] = str(_postfix_etc)
-    atexit.register(shutil.rmtree, _postfix_etc, True)
-
-
 # The DLP dev corpus lives next to the checkout (../shared/corpus/dlp-dev), not in it. A test
 # that reads it carries @pytest.mark.dev_corpus: without the corpus it is skipped with the
 # reason, instead of passing over an empty list or failing on a count.
@@ -44,3 +30,18 @@ def pytest_runtest_setup(item: "pytest.Item") -> None:
     if item.get_closest_marker("dev_corpus") is not None and not any(DEV_CORPUS.glob("*.eml")):
         pytest.skip(f"the DLP dev corpus is absent: no .eml files in {DEV_CORPUS} "
                     "(it is kept next to the checkout, in ../shared/corpus/dlp-dev)")
+
+
+# This host's name (privacy_milter.hostname) comes from Postfix's myhostname, and a name
+# like `localhost` refuses to start. A test machine may have no /etc/postfix/main.cf (or a
+# dotless host name): every test, and every daemon a test starts, gets a Postfix config
+# dir of its own through MAIL_CONFIG (postconf honours it). Tests of the resolution itself
+# set their own.
+if "MAIL_CONFIG" not in os.environ:
+    _postfix_etc = Path(tempfile.mkdtemp(prefix="pm-tests-postfix-etc-"))
+    (_postfix_etc / "main.cf").write_text("myhostname = mx.privacy-milter.test\n")
+    (_postfix_etc / "master.cf").write_text("")
+    os.chmod(_postfix_etc, 0o755)
+    os.environ["MAIL_CONFIG"] = str(_postfix_etc)
+    atexit.register(shutil.rmtree, _postfix_etc, True)
+
