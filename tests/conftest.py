@@ -44,4 +44,3 @@ if "MAIL_CONFIG" not in os.environ:
     os.chmod(_postfix_etc, 0o755)
     os.environ["MAIL_CONFIG"] = str(_postfix_etc)
     atexit.register(shutil.rmtree, _postfix_etc, True)
-
