@@ -135,12 +135,6 @@ class ConnectionWatch:
                 self._busy.pop(inode, None)
             self._last[inode] = self._clock()
 
-    def touch(self, inode: int) -> None:
-        """A short step (a recipient, a header, a body chunk) arrived: the connection is not
-        idle. No lock and no busy count: one dict assignment (atomic under the GIL), since
-        the step returns in microseconds and the sweep reads `_last` as a snapshot."""
-        self._last[inode] = self._clock()
-
     def forget(self, inode: int) -> None:
         with self._lock:
             self._busy.pop(inode, None)

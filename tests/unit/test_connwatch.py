@@ -131,7 +131,8 @@ def test_a_connection_that_keeps_sending_headers_is_not_idle(tmp_path):
         watch.leave(inode)
         for _ in range(4):  # a header or body chunk every 20 s: 80 s in all, never 30 s silent
             clock.now += 20
-            watch.touch(inode)
+            watch.enter(inode)  # every step goes through the wiring's call (daemon.py)
+            watch.leave(inode)
             assert watch.sweep() == 0
         clock.now += 31  # then silence past the timeout
         assert watch.sweep() == 1
