@@ -41,6 +41,7 @@ class ScannerSettings(FilterSettings):
     connect_timeout: float = 2.0            # seconds to connect; `timeout` bounds the whole check
     breaker_failures: int = 5               # failures in a row that open the breaker (0: never)
     breaker_cooldown: float = 30.0          # seconds an open breaker skips the engine before a probe
+    max_size: int = 1024 * 1024             # bytes; larger messages are not scanned (fact only)
 
 
 def scanner_address_problem(spec: str) -> str | None:

@@ -16,13 +16,13 @@ import aiohttp
 from multidict import CIMultiDict
 
 from privacy_milter.model import Action, Message, Reply, Result
-from privacy_milter.pipeline import Context
-from privacy_milter.plugin import FilterSpec, read_common
+from privacy_milter.plugin import FilterContext, FilterSettings, FilterSpec, Symbol, read_common
+from privacy_milter.services import Services
 from privacy_milter.tomlcheck import Reader
 
 from .scanner_client import (SCANNER_ACTIONS, BreakerOpen, ScannerError, ScannerSettings, close,
                              open_stream, read_scanner_common, scanner_address_problem, step, url_problem)
-from .optin_scanner import CHUNK, OptInScanner, not_scanned, open_raw, skipped_by_breaker
+from .optin_scanner import CHUNK, SCANNER_RESULTS, SKIPPED, OptInScanner, not_scanned, open_raw, skipped_by_breaker
 
 MARKER = "Spam"  # X-Privacy-Spam with the default prefix
 SPAM_REPLY = Reply("550", "5.7.1", "Message refused as spam")
@@ -204,9 +204,9 @@ class SpamFilter(OptInScanner):
     def read_settings(r: Reader) -> SpamFilterSettings:
         return read_settings(r)
 
-    async def check(self, message: Message, ctx: Context) -> Result:
+    async def check(self, message: Message, ctx: FilterContext) -> Result:
         settings = self.settings
-        if skipped := not_scanned(self.name, message, ctx.policy, settings.max_size):
+        if skipped := not_scanned(self.name, message, ctx.site, settings.max_size):
             return skipped
         ask = ask_rspamd if settings.backend == "rspamd" else ask_spamd
         try:
@@ -215,7 +215,22 @@ class SpamFilter(OptInScanner):
                 lambda: ask(message, settings.address, settings.timeout, settings.connect_timeout))
         except BreakerOpen:
             return skipped_by_breaker(self.name, settings)
-        return decide(self.name, verdict, settings, ctx.policy.milter.header_prefix)
+        return decide(self.name, verdict, settings, ctx.site.header_prefix)
 
 
-SPEC = FilterSpec(name="spam", read=read_settings, build=SpamFilter, opt_in=True)
+def _build(settings: FilterSettings, services: Services) -> SpamFilter:
+    assert isinstance(settings, SpamFilterSettings)
+    return SpamFilter(settings, services)
+
+
+# "spam": yes / no from the engine, or why the message was not scanned; counted as
+# spam / ham / the reason.
+OUTCOMES = {"yes": "spam", "no": "ham", **{s: s for s in SKIPPED}}
+SYMBOLS = (
+    Symbol("spam", frozenset(OUTCOMES), "the engine's verdict, or why the message was not scanned",
+           counter=SCANNER_RESULTS,
+           labels=lambda value, failed: (("spam", "error" if failed else OUTCOMES.get(value, "other")),)),
+    Symbol("spam_score", help="the engine's score, one decimal"),
+)
+
+SPEC = FilterSpec(name="spam", read=read_settings, build=_build, opt_in=True, symbols=SYMBOLS)

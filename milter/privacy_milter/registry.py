@@ -1,10 +1,12 @@
-"""The filters this build knows, by the name policy.toml uses. Adding a check: write its
-module in filters/privacy_filters/ with a `SPEC` (plugin.FilterSpec) and add one line here."""
+"""The filters this build knows, by the name policy.toml uses: the one module in milter/
+that imports filters/. Adding a check: write its module in filters/privacy_filters/ with a
+`SPEC` (plugin.FilterSpec) and add one line here."""
 
 from __future__ import annotations
 
 from privacy_filters import dkim_filter, dlp_filter, spam, tls, virus
 
+from . import policy as policy_mod
 from .pipeline import Pipeline, Stage
 from .plugin import FilterSpec
 from .policy import Policy
@@ -17,6 +19,7 @@ FILTERS: dict[str, FilterSpec] = {spec.name: spec for spec in (
     spam.SPEC,
     dkim_filter.SPEC,  # signs last (sees_all_edits), whatever its place in [pipeline] filters
 )}
+policy_mod.install(FILTERS)  # what policy.parse reads when not given filters (it imports none)
 
 
 def register(spec: FilterSpec) -> None:

@@ -7,7 +7,8 @@ import pytest
 
 from privacy_milter import cli, registry
 from privacy_milter import policy as policy_mod
-from privacy_milter.model import Action, HeaderEdit, Message, Recipient, Result, Session
+from privacy_milter.model import (Action, Direction, DirectionDecision, HeaderEdit, Message, Recipient, Result,
+                                  Session)
 from privacy_milter.plugin import FilterSettings, FilterSpec, read_common
 from privacy_milter.tomlcheck import Reader
 
@@ -61,8 +62,9 @@ async def test_a_filter_defined_here_runs_with_its_own_settings(greeting):
     assert policy.settings("greeting") == GreetingSettings(timeout=1.0, on_error=Action.ACCEPT, word="hi", times=2)
     pipeline = registry.build_pipeline(policy)
     m = Message(Session("c", auth_authen="alice"), mail_from="a@shop.example", recipients=[Recipient("b@far.example")])
+    m.direction = DirectionDecision(Direction.OUTBOUND, "auth")
     m.write_body(b"hello\r\n")
-    verdict = await pipeline.run(m, policy)
+    verdict = await pipeline.run(m, policy.site)
     assert [r.filter for r in verdict.results] == ["dlp", "greeting"]
     assert verdict.edits[-1] == HeaderEdit.insert("X-Greeting", "hihi after dlp")
 

@@ -1,7 +1,7 @@
-"""The settings of the daemon's services beside the mail path: [tls_policy] (the socketmap
-TLS policy service), [metrics] (Prometheus), [summary] (the weekly email) and [smtp] (how
-the daemon hands over the mail it writes itself), each a frozen dataclass and a reader over
-tomlcheck. policy.py assembles them into the Policy.
+"""The policy sections for what runs beside the mail path: [tls_policy] (the socketmap TLS
+policy service), [metrics] (Prometheus), [summary] (the weekly email) and [smtp] (how the
+daemon hands over the mail it writes itself), each a frozen dataclass and a reader over
+tomlcheck. Settings only (services.py holds the services); policy.py assembles them.
 """
 
 
@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from .plugin import FilterSettings as FilterSettings  # re-exported: the base of every filter's settings
-from .plugin import check_domain
+from .site import check_domain
 from .tlspolicy.config import TlsPolicyConfig
 from .tomlcheck import Reader
 
