@@ -10,15 +10,8 @@ message: the two are different quantities and must not look like one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from .model import Message, Verdict
-from .registry import FILTERS
-
-# (filter, fact) -> the key it has on the line: the facts filters declared with a log_key
-# (plugin.Symbol), such as dlp's unscannable_reasons shown as `unscannable=`.
-LOGGED: Mapping[tuple[str, str], str] = {(spec.name, s.name): s.log_key for spec in FILTERS.values()
-                                         for s in spec.symbols if s.log_key}
+from .registry import LOG_KEYS as LOGGED  # (filter, fact) -> key: the facts declared with a log_key
 
 MAX_LOGGED_DOMAINS = 20  # then "+K more": 20,000 recipients made one 289 KB line
 
