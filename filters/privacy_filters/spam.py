@@ -229,7 +229,8 @@ OUTCOMES = {"yes": "spam", "no": "ham", **{s: s for s in SKIPPED}}
 SYMBOLS = (
     Symbol("spam", frozenset(OUTCOMES), "the engine's verdict, or why the message was not scanned",
            counter=SCANNER_RESULTS,
-           labels=lambda value, failed: (("spam", "error" if failed else OUTCOMES.get(value, "other")),)),
+           labels=lambda value, failed: (("spam", "error" if failed else OUTCOMES.get(value, "other")),),
+           not_examined=frozenset(SKIPPED)),
     Symbol("spam_score", help="the engine's score, one decimal"),
 )
 

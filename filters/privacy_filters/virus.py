@@ -164,6 +164,7 @@ NOT_FOUND = frozenset({"clean", "skipped", *SKIPPED})
 SYMBOLS = (Symbol("virus", NOT_FOUND, "clean, the signature found, or why the message was not scanned",
                   counter=SCANNER_RESULTS,
                   labels=lambda value, failed: (("virus", "error" if failed else value if value in NOT_FOUND
-                                                 else "infected"),)),)
+                                                 else "infected"),),
+                  not_examined=frozenset(SKIPPED)),)
 
 SPEC = FilterSpec(name="virus", read=read_settings, build=_build, opt_in=True, symbols=SYMBOLS)

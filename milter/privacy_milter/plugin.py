@@ -118,6 +118,9 @@ class Symbol:
     counter: Counter | None = None
     labels: Labels | None = None
     log_key: str | None = None
+    # Values that say the check did not look at the message (a customer not opted in, too
+    # large, an engine skipped): the summary leaves them out of what the check examined.
+    not_examined: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

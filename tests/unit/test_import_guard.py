@@ -187,3 +187,14 @@ def test_the_guard_sees_a_circle():
     graph[f"{CORE}.plugin"].add(f"{CHECKS}.tls")
     assert any({f"{CORE}.plugin", f"{CHECKS}.tls"} <= c for c in _circles(graph))
     assert not _circles({"a": {"b"}, "b": {"c"}, "c": set()})
+
+
+MAX_LINES = 400      # a module a newcomer reads in one sitting (issue 25)
+MAX_POLICY_LINES = 300
+
+
+def test_modules_stay_small():
+    """No module over 400 lines, and policy.py under 300 (its sections live beside it)."""
+    sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in MODULES.items()}
+    assert {n: lines for n, lines in sizes.items() if lines > MAX_LINES} == {}
+    assert sizes[f"{CORE}.policy"] < MAX_POLICY_LINES
