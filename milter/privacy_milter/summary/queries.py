@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..plugin import FLAGGING_ACTIONS
 from .facts import FLAGGED_ACTION, FLAGGED_ROUTE, SPAM, TLS_DECISION, VIRUS
 from .sql import (POSTGRESQL as POSTGRESQL, SQLITE as SQLITE, Dialect, Query, SqliteQuery as SqliteQuery,
                   Window, iso_week_of as iso_week_of, midnights as midnights, previous_week as previous_week,
@@ -31,10 +32,14 @@ from .model import (CategoryAction, ClearHop, Count, CustomerRow, DayShare, Find
 
 IN, OUT = "inbound", "outbound"
 VIRUS_NOT_FOUND = ("clean", *sorted(VIRUS.not_examined))  # a virus fact that is not a finding
+BREAKER_OPEN = "breaker-open"  # the scanners' fact when the engine was skipped, its breaker open
+if BREAKER_OPEN not in VIRUS.not_examined:
+    raise LookupError(f"the virus fact no longer declares {BREAKER_OPEN!r}: the summary's scanner errors need it")
 MAX_CLEAR_DOMAINS = 50                     # the list to act on: long, but bounded
 QUEUE_SLACK = 7 * 86400.0                  # a delivery may leave up to a week after it was queued
 CLOCK_SKEW = 300.0                         # a record's time may trail its delivery's (another host's clock)
-FLAGGED_ACTIONS = ("tag", "quarantine")    # a finding acted on and the message still sent (or released)
+# A finding acted on and the message still sent (or released): the actions that flag it.
+FLAGGED_ACTIONS = tuple(sorted(a.label for a in FLAGGING_ACTIONS))
 # What the store does not record yet: the report says so instead of showing a silent 0.
 NOT_RECORDED = ("scanner time-outs (counted with errors)",)
 READER_IDLE = ("outbound deliveries (the delivery-log reader did not run this week: set [summary] maillog "
@@ -213,7 +218,7 @@ class ReportQueries:
         rows = await self.fetch(sql, params)
         ((errors,),) = await self.messages(
             f"SUM(CASE WHEN m.errors LIKE '%\"spam\"%' OR m.errors LIKE '%\"virus\"%' "
-            f"OR {virus} = 'breaker-open' THEN 1 ELSE 0 END)")
+            f"OR {virus} = '{BREAKER_OPEN}' THEN 1 ELSE 0 END)")
         return ScannerSection(tuple(ScannerRow(str(a), str(b), str(c), _int(n)) for a, b, c, n in rows),
                               errors=_int(errors))
 
