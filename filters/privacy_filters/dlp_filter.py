@@ -228,7 +228,7 @@ class DlpFilter:
         if report.unscannable_reasons:
             log.info("dlp: not fully scanned (%s)",
                      ",".join(report.unscannable_reasons))
-        return decide(self.name, report.findings, report.unscannable, customer, ctx,
+        return act_on_findings(self.name, report.findings, report.unscannable, customer, ctx,
                       reasons=report.unscannable_reasons, settings=self.settings)
 
     def _scan(self, message: Message, deadline: float | None) -> Report:
@@ -257,7 +257,7 @@ def _first_hosted(message: Message, ctx: FilterContext) -> str:
     return next((r.domain for r in message.recipients if ctx.site.is_hosted(r.domain)), "")
 
 
-def decide(name: str, findings: tuple[Finding, ...], unscannable: int, customer: str,
+def act_on_findings(name: str, findings: tuple[Finding, ...], unscannable: int, customer: str,
            ctx: FilterContext, reasons: tuple[str, ...] = (), settings: DlpSettings | None = None) -> Result:
     """The action for what was found and, per reason, for what could not be scanned
     ([filters.dlp.unscannable]); the strictest wins."""
@@ -332,5 +332,5 @@ SPEC = FilterSpec(
     customer_tables=MappingProxyType({"dlp_actions": _read_customer_actions}),
     start=warm_up, stop=stop_workers, symbols=SYMBOLS, categories=CATEGORIES, explain=_explain)
 
-__all__ = ["CATEGORIES", "SPEC", "DlpFilter", "DlpSettings", "UNSCANNABLE_REASONS", "customer_action", "decide",
+__all__ = ["CATEGORIES", "SPEC", "DlpFilter", "DlpSettings", "UNSCANNABLE_REASONS", "act_on_findings", "customer_action",
            "read_settings", "reject_reply", "unscannable_reply"]

@@ -181,7 +181,7 @@ async def ask_rspamd(message: Message, url: str, timeout: float,
         raise ScannerError("rspamd: answer is not JSON") from None
 
 
-def decide(name: str, verdict: SpamVerdict, settings: SpamFilterSettings, prefix: str) -> Result:
+def act_on_verdict(name: str, verdict: SpamVerdict, settings: SpamFilterSettings, prefix: str) -> Result:
     score = f"{verdict.score:.1f}"
     facts = (("spam", "yes" if verdict.spam else "no"), ("spam_score", score))
     if verdict.score >= settings.reject_score:
@@ -215,7 +215,7 @@ class SpamFilter(OptInScanner):
                 lambda: ask(message, settings.address, settings.timeout, settings.connect_timeout))
         except BreakerOpen:
             return skipped_by_breaker(self.name, settings)
-        return decide(self.name, verdict, settings, ctx.site.header_prefix)
+        return act_on_verdict(self.name, verdict, settings, ctx.site.header_prefix)
 
 
 def _build(settings: FilterSettings, services: Services) -> SpamFilter:

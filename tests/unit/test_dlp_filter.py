@@ -4,7 +4,7 @@ customer and unscannable reason, skips, and the scan handed over from prepare.""
 
 import pytest
 
-from privacy_filters.dlp_filter import DlpFilter, decide, reject_reply
+from privacy_filters.dlp_filter import DlpFilter, act_on_findings, reject_reply
 from privacy_milter import policy as policy_mod
 from privacy_milter.model import (Action, Confidence, Direction, Finding)
 from privacy_milter.plugin import FilterContext
@@ -16,27 +16,27 @@ from tests.unit.filter_helpers import POLICY, check_with, message
 
 def test_dlp_action_is_the_strictest_per_category_and_customer():
     findings = (Finding("iban", Confidence.HIGH, 2), Finding("password", Confidence.LOW, 1))
-    r = decide("dlp", findings, 0, "shop.example", FilterContext(POLICY.site))
+    r = act_on_findings("dlp", findings, 0, "shop.example", FilterContext(POLICY.site))
     assert r.action is Action.TAG
     assert r.headers == (("X-Privacy-DLP", "iban=2 (high), password=1 (low)"),)
-    strict = decide("dlp", findings, 0, "strict.example", FilterContext(POLICY.site))
+    strict = act_on_findings("dlp", findings, 0, "strict.example", FilterContext(POLICY.site))
     assert strict.action is Action.REJECT and "IBAN" in strict.reply.text and "password" not in strict.reply.text
 
 
 def test_log_only_findings_add_no_header():
-    r = decide("dlp", (Finding("iban", Confidence.LOW, 1),), 2, "shop.example", FilterContext(POLICY.site))
+    r = act_on_findings("dlp", (Finding("iban", Confidence.LOW, 1),), 2, "shop.example", FilterContext(POLICY.site))
     assert r.action is Action.ACCEPT and not r.headers and ("unscannable", "2") in r.facts
 
 
 def test_unscannable_reasons_are_tagged_by_default_and_reach_the_facts():
-    r = decide("dlp", (), 2, "shop.example", FilterContext(POLICY.site), reasons=("encrypted", "time"))
+    r = act_on_findings("dlp", (), 2, "shop.example", FilterContext(POLICY.site), reasons=("encrypted", "time"))
     assert r.action is Action.TAG and r.reply is None
     assert r.headers == (("X-Privacy-DLP", "unscannable=encrypted,time"),)
     assert ("unscannable_reasons", "encrypted,time") in r.facts and ("unscannable", "2") in r.facts
 
 
 def test_malformed_alone_is_only_logged_by_default():
-    r = decide("dlp", (), 1, "shop.example", FilterContext(POLICY.site), reasons=("malformed",))
+    r = act_on_findings("dlp", (), 1, "shop.example", FilterContext(POLICY.site), reasons=("malformed",))
     assert r.action is Action.ACCEPT and not r.headers
     assert ("unscannable_reasons", "malformed") in r.facts
 
@@ -51,7 +51,7 @@ too_deep = "quarantine"
 
 
 def test_unscannable_reject_names_the_reason_in_words():
-    r = decide("dlp", (Finding("iban", Confidence.MEDIUM, 1),), 1, "shop.example",
+    r = act_on_findings("dlp", (Finding("iban", Confidence.MEDIUM, 1),), 1, "shop.example",
                FilterContext(UNSCANNABLE_POLICY.site), reasons=("encrypted",))
     assert r.action is Action.REJECT and (r.reply.code, r.reply.xcode) == ("550", "5.7.1")
     assert "encrypted or password-protected attachments" in r.reply.text

@@ -119,7 +119,7 @@ def test_rspamd_garbage_raises(data):
 ])
 def test_spam_decisions(extra, verdict, action, header):
     p = make_policy(f"[filters.spam]\n{extra}")
-    r = spam_mod.decide("spam", verdict, p.settings("spam"), p.milter.header_prefix)
+    r = spam_mod.act_on_verdict("spam", verdict, p.settings("spam"), p.milter.header_prefix)
     assert r.action is action
     assert r.headers == ((header,) if header else ())
     assert r.facts[0] == ("spam", "yes" if verdict.spam else "no")
