@@ -28,7 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .tlspolicy.query import main as query_main
 
         return query_main(argv[1:])
-    parser = _parser()
+    # `run` must block signals before anything that may start threads is imported (the
+    # filters are imported by their daemon, after): its parser leaves the filters' commands out.
+    parser = _parser(with_filter_commands=argv[:1] != ["run"])
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -45,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(with_filter_commands: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="privacy-milter", description=__doc__)
     sub = p.add_subparsers(metavar="COMMAND")
 
@@ -102,7 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     _store_args(purge)
     purge.set_defaults(handler=_purge)
 
-    _filter_commands(sub)
+    if with_filter_commands:
+        _filter_commands(sub)
     summary = sub.add_parser("summary", help="the weekly summary email: preview, write as HTML, or send now")
     _store_args(summary)
     what = summary.add_mutually_exclusive_group(required=True)
