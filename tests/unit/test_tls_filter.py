@@ -129,3 +129,16 @@ async def test_recipient_without_mailer_macro_is_remote_unless_hosted():
     assert (await check_with(TlsFilter, msg, ctx)).action is Action.REJECT
     msg = message(rcpts=(("carol@shop.example", None),))
     assert (await check_with(TlsFilter, msg, flagged_ctx({}))).action is Action.ACCEPT
+
+
+async def test_flagged_means_findings_acted_on_whichever_check_found_them():
+    """Issue 25: the tls filter reads a typed result (findings an earlier check tagged or
+    held: FilterContext.flagged_categories), not `r.filter == "dlp"`: a site's own content
+    check that tags findings gets the same encrypt-only route; findings only logged do not."""
+    own = Result("house-rules", Action.TAG, findings=(Finding("password", Confidence.MEDIUM, 1),))
+    ctx = FilterContext(POLICY.site, Services(tls_classifier=FakeClassifier({"far.example": TlsClass.TLS})), [own])
+    assert ctx.flagged_categories() == ["password"]
+    r = await check_with(TlsFilter, message(), ctx)
+    assert r.headers == (("X-Privacy-Encrypt", "required"),)
+    logged = FilterContext(POLICY.site, Services(), [Result("dlp", findings=(Finding("iban", Confidence.LOW, 1),))])
+    assert logged.flagged_categories() == []
