@@ -15,8 +15,8 @@ flagged_routing.py; this module holds the settings, the inbound rules and the fi
 from __future__ import annotations
 
 from privacy_milter.model import Action, Message, Reply, Result
-from privacy_milter.plugin import (Counter, FilterContext, FilterSettings, FilterSpec, Site, Symbol, default_settings,
-                                   in_networks)
+from privacy_milter.plugin import (Counter, FilterContext, FilterSettings, FilterSpec, PolicyView, Symbol,
+                                   default_settings, in_networks)
 from privacy_milter.services import Services
 
 from .flagged_routing import DECISION_FAILED, MARKER, decision_failed, route_flagged
@@ -81,7 +81,7 @@ class TlsFilter:
         facts = (("tls", message.session.tls.version or "none"),)
         return decision_failed(self.name, message, ctx, self.settings, categories, facts, problem)
 
-def pipeline_warnings(site: Site) -> list[str]:
+def pipeline_warnings(site: PolicyView) -> list[str]:
     """A pipeline with dlp but without tls: what dlp flags has no encrypt-only route. Not
     refused (a policy for `privacy-milter scan` needs only dlp), but said loudly. With
     both: whether Postfix routes the marker (and, with a relayhost, to the relay)."""

@@ -78,6 +78,16 @@ class FilterContext:
         return value if isinstance(value, kind) else None
 
 
+class PolicyView(Protocol):
+    """What a filter's policy warnings read: the pipeline's names and each filter's settings.
+    A Site has them, and so has a Policy (main's doctor passes one)."""
+
+    @property
+    def filters(self) -> tuple[str, ...]: ...
+
+    def settings(self, name: str) -> FilterSettings: ...
+
+
 class Filter(Protocol):
     """Anything with a `name` and `check`; optional hooks the pipeline looks up:
     `prepare(message, deadline) -> value` (CPU work in the connection's thread, before the

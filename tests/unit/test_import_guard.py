@@ -23,6 +23,16 @@ SOURCES = {CORE: ROOT / "milter" / CORE, CHECKS: ROOT / "filters" / CHECKS}
 REGISTRY = f"{CORE}.registry"
 # What a filter may import of the core: the seam, the values, the services, the settings reader.
 SEAM = frozenset({f"{CORE}.plugin", f"{CORE}.model", f"{CORE}.services", f"{CORE}.tomlcheck"})
+# TEMPORARY: `privacy-milter doctor` (milter/privacy_milter/doctor/, merged into main while
+# the seam was built) checks DKIM records and the flagged-mail route by importing the dkim
+# and tls filters' modules. These imports are tolerated by name until doctor's filter checks
+# move behind the filters' declarations (a FilterSpec hook); no other core module may.
+DOCTOR_IMPORTS = frozenset({
+    ("privacy_milter.doctor.dkim_checks", "privacy_filters.dkim.cli"),
+    ("privacy_milter.doctor.dkim_checks", "privacy_filters.dkim"),
+    ("privacy_milter.doctor.postfix_checks", "privacy_filters.relayhost"),
+    ("privacy_milter.doctor.postfix_checks", "privacy_filters.tls"),
+})
 # TEMPORARY: import circles inside dlp/ that belong to the DLP engineer, who is rewriting
 # the detectors there (issue 25). A circle among these modules is tolerated; any other, or
 # one that takes in a module outside these sets, fails. Remove an entry once it is gone.
@@ -152,7 +162,7 @@ def test_the_graph_is_read():
 
 def test_only_the_registry_imports_filters():
     wrong = sorted((name, target) for name, targets in GRAPH.items() if name.startswith(CORE) and name != REGISTRY
-                   for target in targets if target.startswith(CHECKS))
+                   for target in targets if target.startswith(CHECKS) and (name, target) not in DOCTOR_IMPORTS)
     assert wrong == [], "core modules importing filters (go through registry/plugin declarations): " + str(wrong)
 
 
@@ -172,7 +182,8 @@ def test_no_filter_imports_another_filter():
     assert wrong == [], f"filters importing another filter: {wrong}"
     for package in {n.rsplit(".", 1)[0] for n in MODULES if n.count(".") == 2 and n.startswith(CHECKS)}:
         outside = {name for name, targets in GRAPH.items() if not name.startswith(package + ".")
-                   and name != package and any(t == package or t.startswith(package + ".") for t in targets)}
+                   and name != package and any(t == package or t.startswith(package + ".") for t in targets)
+                   and not any((name, t) in DOCTOR_IMPORTS for t in targets)}
         assert len(outside) <= 1 and outside <= entries, f"{package} is imported from {sorted(outside)}"
 
 
