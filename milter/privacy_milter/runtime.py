@@ -76,6 +76,7 @@ class Runtime:
         self._reload_lock = threading.Lock()
         self._policy_stamp = self._stamp()
         self._purge_claimed = ""  # the day this host claimed the shared store's purge
+        self.on_held: Callable[[Message, Verdict], None] | None = None  # issue 27: the sender's notice
 
     @classmethod
     async def start(cls, policy: Policy, *, policy_path: Path | None = None,
@@ -121,6 +122,7 @@ class Runtime:
         policy_for = tls_service.policy_for if tls_service is not None else None
         for job in summary_jobs(policy, policy_for=policy_for, metrics=runtime.metrics):  # the weekly summary; the delivery-log reader
             runtime.scheduler.add(job)
+        runtime._quarantine(policy, store)
         runtime.scheduler.start()
         await store.note("start")
         await asyncio.to_thread(runtime._filters_hook, "start")
@@ -133,6 +135,18 @@ class Runtime:
             runtime._tasks.append(asyncio.create_task(log_resolver_warning(policy.tls_policy.config),
                                                       name="resolver-check"))
         return runtime
+
+    def _quarantine(self, policy: Policy, store: Store) -> None:
+        """Issue 27: sender notices for held mail, the hourly hold-queue check, the digest."""
+        from .quarantine.watch import held_hook, notifier, quarantine_jobs
+        from .services import SmtpSender
+
+        send = SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name).send
+        notices = notifier(policy, store, asyncio.get_running_loop(), send)
+        if notices is not None:
+            self.on_held = held_hook(lambda: self.policy, notices, self.clock)
+        for job in quarantine_jobs(policy, store, notices, send):
+            self.scheduler.add(job)
 
     async def stop(self) -> None:
         await self.scheduler.stop()
@@ -240,6 +254,8 @@ class Runtime:
         self.metrics.observe(message, verdict, time.monotonic() - started)
         self.store.add(record_from(message, verdict, self.hasher, self.clock()))
         log.info(message_line(message, verdict))  # no arguments: the line is not %-formatted again
+        if verdict.action is Action.QUARANTINE and self.on_held is not None:
+            self.on_held(message, verdict)
 
     # --- policy reload -------------------------------------------------------------------
 
