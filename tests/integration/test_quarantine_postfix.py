@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import email
 import email.policy
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -334,3 +336,28 @@ def test_no_notice_for_held_inbound_mail(world: World) -> None:
     time.sleep(1.5)  # a notice goes out within milliseconds on loopback
     assert not any("eve@far.example" in m.rcpt_tos for m in world.notices.messages)
     assert "notice" not in [e[0] for e in events_of(world, queue_id, notices=True)]
+
+
+def test_the_weekly_summary_shows_the_quarantine_figures_of_the_store_and_queue(world: World) -> None:
+    """Runs last: every test above left its held, released, deleted or expired message."""
+    hold_one(world, "summary")  # at least one held now
+    with contextlib.closing(sqlite3.connect(f"file:{world.milter.store_path}?mode=ro", uri=True)) as db:
+        (held,) = db.execute("SELECT COUNT(*) FROM messages WHERE action = 'quarantine'").fetchone()
+        # Events up to now: the expiry tests ran on a clock 15 days ahead and recorded that time.
+        by = dict(db.execute("SELECT event, COUNT(*) FROM quarantine_events WHERE time < ? GROUP BY event",
+                             (time.time(),)).fetchall())
+    on_hold = world.postfix.queue_ids_on_hold()
+    year, week, _ = datetime.date.today().isocalendar()
+    out = subprocess.run([str(VENV_BIN / "privacy-milter"), "summary", "--preview", "--week", f"{year}-W{week:02d}",
+                          "--policy", str(world.milter.policy_path)], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "MAIL_CONFIG": str(world.postfix.etc_dir)})
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    section = text[text.index("QUARANTINE\n"):]
+    expected = {"Held this week": held, "Released": by.get("release", 0), "Deleted": by.get("delete", 0),
+                "Expired (past keep_days)": by.get("expire", 0), "Sender notices sent": by.get("notice", 0),
+                "Held now": len(on_hold)}
+    for name, n in expected.items():
+        assert re.search(rf"^\s*{re.escape(name)}\s+{n}\s*$", section, re.M), (name, n, section)
+    assert re.search(r"^\s*Oldest held message\s+0\.\d days\s*$", section, re.M), section[:900]
+    assert IBAN_DIGITS not in text.replace(" ", "")

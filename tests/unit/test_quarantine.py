@@ -288,3 +288,18 @@ def test_the_expiry_unit_runs_a_command_the_cli_accepts_daily() -> None:
     assert args.handler.__name__ == "_expire"
     timer = (ROOT / "deploy/systemd/privacy-milter-quarantine-expire.timer").read_text()
     assert "OnCalendar=*-*-* " in timer and "Persistent=true" in timer
+
+
+# --- the weekly summary's section ------------------------------------------------------------
+
+def test_the_summary_section_shows_the_figures_and_warns_about_overdue_mail() -> None:
+    from privacy_milter.summary.quarantine import QuarantineWeek, section
+
+    s = section(QuarantineWeek(held=5, released=2, deleted=1, expired=1, notices=3, held_now=2,
+                               oldest_days=16.2, keep_days=14))
+    rows = dict(s.tables[0].rows)
+    assert (rows["Held this week"], rows["Released"], rows["Deleted"], rows["Expired (past keep_days)"],
+            rows["Held now"], rows["Oldest held message"]) == ("5", "2", "1", "1", "2", "16.2 days")
+    assert "expire timer running" in s.notes[0]
+    unknown = dict(section(QuarantineWeek()).tables[0].rows)
+    assert unknown["Held now"].startswith("unknown") and unknown["Oldest held message"] == "-"
