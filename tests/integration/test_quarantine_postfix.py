@@ -338,6 +338,28 @@ def test_no_notice_for_held_inbound_mail(world: World) -> None:
     assert "notice" not in [e[0] for e in events_of(world, queue_id, notices=True)]
 
 
+def test_subject_export_lists_and_subject_delete_deletes_held_mail(world: World) -> None:
+    person = f"subject{time.monotonic_ns()}@shop.example"
+    queue_id, _ = hold_one(world, "subject", sender=person)
+
+    def subject(action: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(VENV_BIN / "privacy-milter"), "subject", action, person,
+                               "--policy", str(world.milter.policy_path)], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "MAIL_CONFIG": str(world.postfix.etc_dir)})
+
+    export = subject("export")
+    assert export.returncode == 0, export.stderr
+    data = json.loads(export.stdout)
+    assert [h["queue_id"] for h in data["held"]["held"]] == [queue_id]
+    assert data["held"]["held"][0]["record"]["action"] == "quarantine"
+    assert IBAN_DIGITS not in export.stdout.replace(" ", "")
+    delete = subject("delete")
+    assert delete.returncode == 0, delete.stderr
+    assert f"deleted 1 held message(s) from the hold queue: {queue_id}" in delete.stdout, delete.stdout
+    assert queue_id not in [e["queue_id"] for e in world.postfix.queue()]
+    assert events_of(world, queue_id) == [("delete", "subject request", HOST)]
+    assert json.loads(subject("export").stdout)["held"]["held"] == []
+
 def test_the_weekly_summary_shows_the_quarantine_figures_of_the_store_and_queue(world: World) -> None:
     """Runs last: every test above left its held, released, deleted or expired message."""
     hold_one(world, "summary")  # at least one held now
