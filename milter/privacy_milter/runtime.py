@@ -46,7 +46,7 @@ PURGE_AT = dtime(4, 0)  # the daily retention purge (and once at start)
 WATCH_INTERVAL = 2.0
 # Sections a reload does not apply: sockets, store and metrics endpoint are opened at start,
 # and the summary's jobs keep the policy they were scheduled with (docs/POLICY.md lists them).
-RESTART_ONLY = ("milter", "store", "tls_policy", "metrics", "summary", "smtp")
+RESTART_ONLY = ("milter", "store", "tls_policy", "metrics", "summary", "smtp", "quarantine")
 
 
 @dataclasses.dataclass(frozen=True)

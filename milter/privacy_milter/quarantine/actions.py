@@ -169,4 +169,4 @@ class Quarantine:
 
 def _who() -> str:
     """The admin who ran the command (sudo's user, else the login user)."""
-    return os.environ.get("SUDO_USER") or os.environ.get("USER") or f"uid {os.getuid()}"
+    return os.environ.get("SUDO_USER") or os.environ.get("USER") or os.environ.get("LOGNAME") or f"uid {os.getuid()}"

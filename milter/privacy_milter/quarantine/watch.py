@@ -106,7 +106,8 @@ def notifier(policy: Policy, store: Any, loop: asyncio.AbstractEventLoop,
 def quarantine_jobs(policy: Policy, store: Any, notices: Notifier | None,
                     send: Callable[[EmailMessage, str, list[str]], Any]) -> list[Job]:
     watch = HoldQueueWatch(policy, store)
-    jobs = [Job("quarantine-check", Every(CHECK_EVERY), watch.check, at_start=True)]
+    # Not at start: the daemon starts before Postfix (its unit says Before=postfix.service).
+    jobs = [Job("quarantine-check", Every(CHECK_EVERY), watch.check)]
     if notices is not None:
         jobs.append(Job("quarantine-notices", Every(NOTICE_FLUSH_EVERY), lambda: notices.flush_due(time.time())))
     if policy.quarantine.digest and policy.quarantine.admin:
