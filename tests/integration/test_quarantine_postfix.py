@@ -304,8 +304,16 @@ def test_bad_queue_ids_get_clear_messages(world: World) -> None:
         db.commit()
     other = world.cli("delete", "4B7C21E0A9", "--reason", "x")
     assert other.returncode != 0 and "recorded it on mx2.harness.test: run the command there" in other.stderr, other
-    # Delivered mail (not held): says which queue or that it is gone; nothing recorded.
-    assert events_of(world, "ABCDEF12345") == [] and events_of(world, "4B7C21E0A9") == []
+    # Delivered mail (never held): gone from the queue; said so, nothing recorded.
+    marker = f"plain-{time.monotonic_ns()}"
+    sent = smtp.send(world.postfix.smtpd_port, message("d@shop.example", RCPT, marker, "Lunch on Friday?"),
+                     "d@shop.example", [RCPT])
+    wait_until(lambda: delivered(world.plain, marker), 30, "the unflagged message at the plain sink")
+    wait_until(lambda: record_of(world, sent), 10, f"the record of {sent}")
+    gone = world.cli("release", sent, "--reason", "x")
+    assert gone.returncode != 0 and f"{sent} is no longer in Postfix's queue on {HOST} (delivered" in gone.stderr, gone
+    for queue_id in ("ABCDEF12345", "4B7C21E0A9", sent):
+        assert events_of(world, queue_id) == []
 
 
 def test_the_sender_gets_a_notice_with_the_category_and_no_value(world: World) -> None:

@@ -303,3 +303,48 @@ def test_the_summary_section_shows_the_figures_and_warns_about_overdue_mail() ->
     assert "expire timer running" in s.notes[0]
     unknown = dict(section(QuarantineWeek()).tables[0].rows)
     assert unknown["Held now"].startswith("unknown") and unknown["Oldest held message"] == "-"
+
+
+def test_the_held_back_notices_are_summarised_once_the_interval_is_over() -> None:
+    from email.message import EmailMessage
+
+    from privacy_milter.quarantine.notices import Notifier
+
+    sent: list[tuple[EmailMessage, str, list[str]]] = []
+
+    async def send(m: EmailMessage, sender: str, rcpts: list[str]) -> str:
+        sent.append((m, sender, rcpts))
+        return "ok"
+
+    async def go() -> int:
+        notifier = Notifier(asyncio.get_running_loop(), send, interval=3600, from_address="postmaster@mx1.example.net",
+                            contact="help@example.net")
+        notifier.limit.admit("a@shop.example", 0)
+        notifier.limit.admit("a@shop.example", 10)
+        notifier.limit.admit("a@shop.example", 20)
+        return await notifier.flush_due(3700)
+    assert asyncio.run(go()) == 1
+    (mail, sender, rcpts), = sent
+    assert sender == "" and rcpts == ["a@shop.example"] and mail["Subject"].startswith("2 more of your messages")
+
+
+def test_the_admin_digest_lists_held_mail_without_content() -> None:
+    from email.message import EmailMessage
+
+    fake = FakePostfix()
+    fake.hold("AAAA11111", time.time() - 2 * DAY)
+    sent: list[tuple[EmailMessage, str, list[str]]] = []
+
+    async def send(m: EmailMessage, sender: str, rcpts: list[str]) -> None:
+        sent.append((m, sender, rcpts))
+
+    class Store:
+        backend = None
+
+    policy = policy_mod.Overrides(host_name=HOST).apply(policy_mod.parse(
+        '[quarantine]\nadmin = "postmaster@example.net"\ndigest = true\n'))
+    asyncio.run(HoldQueueWatch(policy, Store(), PostfixQueue("/x", fake)).digest(send))
+    (mail, sender, rcpts), = sent
+    text = mail.get_content()
+    assert rcpts == ["postmaster@example.net"] and "1 message(s) held" in mail["Subject"]
+    assert "AAAA11111" in text and "shop.example -> far.example" in text and "alice@" not in text
