@@ -111,6 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--week", help="an ISO week such as 2026-W48 (default: the last complete week)")
     summary.set_defaults(handler=_summary)
 
+    from .doctor import add_parser as add_doctor  # checks the whole set-up: doctor/__init__.py
+    add_doctor(sub)
     from .quarantine.command import add_parser as quarantine_parser  # issue 27: held mail
 
     quarantine_parser(sub, _store_args)
