@@ -391,3 +391,10 @@ def test_the_weekly_summary_shows_the_quarantine_figures_of_the_store_and_queue(
         assert re.search(rf"^\s*{re.escape(name)}\s+{n}\s*$", section, re.M), (name, n, section)
     assert re.search(r"^\s*Oldest held message\s+0\.\d days\s*$", section, re.M), section[:900]
     assert IBAN_DIGITS not in text.replace(" ", "")
+    # Every byte the quarantine made: the store (events included), the daemon's log, the notices.
+    store_files = [p for p in world.milter.store_path.parent.iterdir() if p.name.startswith("meta.db")]
+    written = [p.read_bytes() for p in store_files] + [world.milter.log().encode()] + \
+        [m.raw for m in world.notices.messages]
+    assert any(p.name.endswith("-wal") for p in store_files) or store_files
+    for blob in written:
+        assert IBAN_DIGITS.encode() not in blob.replace(b" ", b"") and b"MIDL" not in blob
