@@ -111,7 +111,9 @@ def quarantine_jobs(policy: Policy, store: Any, notices: Notifier | None,
     if notices is not None:
         jobs.append(Job("quarantine-notices", Every(NOTICE_FLUSH_EVERY), lambda: notices.flush_due(time.time())))
     if policy.quarantine.digest and policy.quarantine.admin:
-        jobs.append(Job("quarantine-digest", Daily(DIGEST_AT), lambda: watch.digest(send), once_per_period=True))
+        # Not once_per_period: on a shared store that would let one host claim the day, and
+        # each host's hold queue is its own.
+        jobs.append(Job("quarantine-digest", Daily(DIGEST_AT), lambda: watch.digest(send)))
     return jobs
 
 
