@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from privacy_milter.model import Action
-from privacy_milter.plugin import FilterSettings
+from privacy_milter.plugin import ACTION_WORDS, FilterSettings
 from privacy_milter.tomlcheck import Reader
 
 log = logging.getLogger("privacy_filters.scanner")
@@ -29,9 +29,8 @@ log = logging.getLogger("privacy_filters.scanner")
 T = TypeVar("T")
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
-# What a scanner's verdict does to the message, in policy.toml's words.
-SCANNER_ACTIONS = {"reject": Action.REJECT, "quarantine": Action.QUARANTINE, "tag": Action.TAG,
-                   "log": Action.ACCEPT}
+# What a scanner's verdict does to the message: policy.toml's action words, one list for all.
+SCANNER_ACTIONS = ACTION_WORDS
 
 
 @dataclass(frozen=True)
@@ -41,6 +40,7 @@ class ScannerSettings(FilterSettings):
     connect_timeout: float = 2.0            # seconds to connect; `timeout` bounds the whole check
     breaker_failures: int = 5               # failures in a row that open the breaker (0: never)
     breaker_cooldown: float = 30.0          # seconds an open breaker skips the engine before a probe
+    max_size: int = 1024 * 1024             # bytes; larger messages are not scanned (fact only)
 
 
 def scanner_address_problem(spec: str) -> str | None:

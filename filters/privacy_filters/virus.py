@@ -15,11 +15,12 @@ import struct
 from dataclasses import dataclass
 
 from privacy_milter.model import Action, Message, Reply, Result
-from privacy_milter.pipeline import Context
-from privacy_milter.plugin import FilterSpec, read_common
+from privacy_milter.plugin import FilterContext, FilterSettings, FilterSpec, Symbol, read_common
+from privacy_milter.services import Services
 from privacy_milter.tomlcheck import Reader
 
-from .optin_scanner import CHUNK, OptInScanner, not_scanned, open_raw, opted_in, skipped_by_breaker
+from .optin_scanner import (CHUNK, SCANNER_RESULTS, SKIPPED, OptInScanner, not_scanned, open_raw, opted_in,
+                            skipped_by_breaker)
 from .scanner_client import (SCANNER_ACTIONS, BreakerOpen, EngineAnswered, ScannerError, ScannerSettings,
                              close, open_stream, read_scanner_common, scanner_address_problem, step)
 
@@ -132,9 +133,9 @@ class VirusFilter(OptInScanner):
     def read_settings(r: Reader) -> VirusFilterSettings:
         return read_settings(r)
 
-    async def check(self, message: Message, ctx: Context) -> Result:
+    async def check(self, message: Message, ctx: FilterContext) -> Result:
         settings = self.settings
-        if skipped := not_scanned(self.name, message, ctx.policy, settings.max_size):
+        if skipped := not_scanned(self.name, message, ctx.site, settings.max_size):
             return skipped
         try:
             found = await self.breakers.call(
@@ -149,8 +150,21 @@ class VirusFilter(OptInScanner):
         if action is Action.REJECT:
             return Result(self.name, action=action, reply=Reply("554", "5.7.1", f"Virus found ({found})"),
                           facts=facts)
-        header = (f"{ctx.policy.milter.header_prefix}-{MARKER}", found)
+        header = (f"{ctx.site.header_prefix}-{MARKER}", found)
         return Result(self.name, action=action, headers=(header,), facts=facts)
 
 
-SPEC = FilterSpec(name="virus", read=read_settings, build=VirusFilter, opt_in=True)
+def _build(settings: FilterSettings, services: Services) -> VirusFilter:
+    assert isinstance(settings, VirusFilterSettings)
+    return VirusFilter(settings, services)
+
+
+# "virus": clean, a signature name (free text), or why it was not scanned.
+NOT_FOUND = frozenset({"clean", "skipped", *SKIPPED})
+SYMBOLS = (Symbol("virus", NOT_FOUND, "clean, the signature found, or why the message was not scanned",
+                  counter=SCANNER_RESULTS,
+                  labels=lambda value, failed: (("virus", "error" if failed else value if value in NOT_FOUND
+                                                 else "infected"),),
+                  not_examined=frozenset(SKIPPED)),)
+
+SPEC = FilterSpec(name="virus", read=read_settings, build=_build, opt_in=True, symbols=SYMBOLS)

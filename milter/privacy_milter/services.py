@@ -72,7 +72,7 @@ class SmtpSender:
 
     @classmethod
     def from_settings(cls, settings: Any, helo: str) -> "SmtpSender":
-        """From policy_services.SmtpSettings ([smtp]); `helo` is the daemon's host name."""
+        """From policy_sections.SmtpSettings ([smtp]); `helo` is the daemon's host name."""
         return cls(settings.host, settings.port, settings.timeout, helo, settings.tls, settings.ca_file)
 
     async def send(self, message: EmailMessage, sender: str, recipients: list[str]) -> str:

@@ -223,6 +223,9 @@ def test_only_our_own_customers_outbound_mail_gets_a_notice() -> None:
     assert notice_for(message(Direction.INBOUND), v, _hosted, now, 14) is None  # forged as ours: still inbound
     assert notice_for(message(sender=""), v, _hosted, now, 14) is None          # null sender
     assert notice_for(message(sender="x@elsewhere.example"), v, _hosted, now, 14) is None
+    undecided = message()
+    undecided.decision = None
+    assert notice_for(undecided, v, _hosted, now, 14) is None
 
 
 def test_the_notice_says_what_kind_when_and_who_but_never_a_value() -> None:

@@ -60,7 +60,7 @@ class Notice:
 def notice_for(message: Message, verdict: Verdict, hosted: Callable[[str], bool], now: float,
                keep_days: int) -> Notice | None:
     """The notice this held message deserves, or None (inbound, not ours, null sender)."""
-    decision = message.direction
+    decision = message.decision  # None: never decided (a tempfail before it): no notice
     if decision is None or decision.direction is not Direction.OUTBOUND:
         return None
     if not message.mail_from or not hosted(message.sender_domain):
