@@ -119,7 +119,7 @@ def _parser(with_filter_commands: bool = True) -> argparse.ArgumentParser:
     add_doctor(sub)
     from .quarantine.command import add_parser as quarantine_parser  # issue 27: held mail
 
-    quarantine_parser(sub, _store_args)
+    quarantine_parser(sub, _store_args, _with_store)
     return p
 
 

@@ -296,7 +296,14 @@ def test_the_expiry_unit_runs_a_command_the_cli_accepts_daily() -> None:
 # --- the weekly summary's section ------------------------------------------------------------
 
 def test_the_summary_section_shows_the_figures_and_warns_about_overdue_mail() -> None:
-    from privacy_milter.summary.quarantine import QuarantineWeek, section
+    import dataclasses
+
+    from privacy_milter.summary.quarantine import QuarantineWeek
+    from privacy_milter.summary.sections import sections
+    from tests.unit.summary.summary_helpers import synthetic
+
+    def section(q: QuarantineWeek):  # noqa: ANN202
+        return next(s for s in sections(dataclasses.replace(synthetic(), quarantine=q)) if s.key == "quarantine")
 
     s = section(QuarantineWeek(held=5, released=2, deleted=1, expired=1, notices=3, held_now=2,
                                oldest_days=16.2, keep_days=14))

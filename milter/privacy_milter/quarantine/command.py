@@ -17,9 +17,11 @@ from .held import Held, text_line
 from .postfix import PostfixQueue, QueueError
 
 LOCK_NAME = "quarantine.lock"
+WithStore = Callable[..., Any]
 
 
-def add_parser(sub: Any, store_args: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_parser(sub: Any, store_args: Callable[[argparse.ArgumentParser], None], with_store: WithStore) -> None:
+    """`with_store` is cli._with_store (handed in: this module does not import cli)."""
     qp = sub.add_parser("quarantine", help="held mail: list, show, release, delete, expire (docs/QUARANTINE.md)")
     qsub = qp.add_subparsers(metavar="ACTION")
     ls = qsub.add_parser("list", help="every held message: age, expiry, domains, size, why")
@@ -36,7 +38,7 @@ def add_parser(sub: Any, store_args: Callable[[argparse.ArgumentParser], None]) 
                                          "(the privacy-milter-quarantine-expire timer runs it daily)")
     for p, handler in ((ls, _list), (show, _show), (rel, _release), (dele, _delete), (exp, _expire)):
         store_args(p)
-        p.set_defaults(handler=handler)
+        p.set_defaults(handler=handler, with_store=with_store)
 
 
 def quarantine_for(store: Any, policy: Policy) -> Quarantine:
@@ -62,13 +64,11 @@ def lock_path(policy: Policy) -> Path:
 
 
 def _with(args: argparse.Namespace, work: Callable[[Quarantine], Any]) -> Any:
-    from ..cli import _with_store
-
     async def go(store: Any, policy: Policy, _hasher: Any) -> Any:
         _log_where_the_daemon_does(policy)
         return await work(quarantine_for(store, policy))
 
-    return _with_store(args, go)
+    return args.with_store(args, go)
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..policy import Policy
-    from .queries import ReportQueries
-    from .sections import Section
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +40,9 @@ async def held_now(policy: "Policy") -> list[float] | None:
     return [e.arrival_time for e in entries]
 
 
-async def quarantine_week(rq: "ReportQueries", held_since: Sequence[float] | None, now: float,
+async def quarantine_week(rq: Any, held_since: Sequence[float] | None, now: float,
                           keep_days: int) -> QuarantineWeek:
+    """`rq`: the week's queries.ReportQueries (not imported: queries imports this module)."""
     ((held,),) = await rq.messages("COUNT(*)", " AND m.action = 'quarantine'")
     rows = await rq.fetch("SELECT event, COUNT(*) FROM quarantine_events WHERE time >= ? AND time < ? "
                           "GROUP BY event", (rq.w.start, rq.w.end))
@@ -54,17 +53,20 @@ async def quarantine_week(rq: "ReportQueries", held_since: Sequence[float] | Non
                           oldest, keep_days)
 
 
-def section(q: QuarantineWeek) -> "Section":
-    from .sections import Section, Table, num
+INTRO = "Mail held in Postfix's hold queue (privacy-milter quarantine list)."
 
-    now = "unknown (Postfix's hold queue could not be read)" if q.held_now is None else num(q.held_now)
+
+def rows(q: QuarantineWeek) -> tuple[tuple[str, str], ...]:
+    """The section's lines (sections.py lays them out, as every other section's)."""
+    now = "unknown (Postfix's hold queue could not be read)" if q.held_now is None else f"{q.held_now:,}"
     oldest = "-" if q.oldest_days is None else f"{q.oldest_days:.1f} days"
-    notes: tuple[str, ...] = ()
+    return (("Held this week", f"{q.held:,}"), ("Released", f"{q.released:,}"), ("Deleted", f"{q.deleted:,}"),
+            ("Expired (past keep_days)", f"{q.expired:,}"), ("Sender notices sent", f"{q.notices:,}"),
+            ("Held now", now), ("Oldest held message", oldest))
+
+
+def notes(q: QuarantineWeek) -> tuple[str, ...]:
     if q.oldest_days is not None and q.keep_days and q.oldest_days > q.keep_days + 1:
-        notes = (f"Held mail is older than keep_days ({q.keep_days}) + 1 day: is the "
-                 "privacy-milter-quarantine-expire timer running?",)
-    rows: Any = (("Held this week", num(q.held)), ("Released", num(q.released)), ("Deleted", num(q.deleted)),
-                 ("Expired (past keep_days)", num(q.expired)), ("Sender notices sent", num(q.notices)),
-                 ("Held now", now), ("Oldest held message", oldest))
-    return Section("quarantine", "Quarantine", "Mail held in Postfix's hold queue (privacy-milter quarantine list).",
-                   (Table(("", ""), rows, (False, True)),), notes)
+        return (f"Held mail is older than keep_days ({q.keep_days}) + 1 day: is the "
+                "privacy-milter-quarantine-expire timer running?",)
+    return ()
