@@ -71,6 +71,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             reason TEXT NOT NULL, held_since {float} NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS quarantine_events_time ON quarantine_events(time)",
         "CREATE INDEX IF NOT EXISTS quarantine_events_queue ON quarantine_events(queue_id)",
+        # `quarantine list` finds each held message's record by queue id: without it, a scan of
+        # every record per held message (1,000 held among 21,000 records: 9.8 s; with it 0.23 s)
+        "CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue_id)",
     ),
 )
 
