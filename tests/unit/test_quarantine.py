@@ -179,6 +179,14 @@ def test_an_unflagged_held_message_needs_no_route(tmp_path: Path) -> None:
     assert text == "AAAA11111: released; Postfix delivers it now"
 
 
+def test_a_flagged_message_for_local_mailboxes_only_needs_no_route(tmp_path: Path) -> None:
+    fake = FakePostfix()
+    fake.hold("AAAA11111", time.time())
+    local = _record("AAAA11111", facts=(("flagged_route", "local-only"),))
+    text, _ = _run(tmp_path, fake, [local], lambda q: q.release("AAAA11111", "asked"))
+    assert text.startswith("AAAA11111: released")
+
+
 def test_expire_deletes_only_what_is_past_keep_days_from_the_hold_queue(tmp_path: Path) -> None:
     fake = FakePostfix()
     now = time.time()

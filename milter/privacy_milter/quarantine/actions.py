@@ -33,6 +33,7 @@ from .settings import QuarantineSettings
 
 log = logging.getLogger("privacy_milter.quarantine")
 LOCK_TIMEOUT = 30.0
+LOCAL_ONLY = "local-only"  # the tls filter's flagged_route when no recipient is remote
 
 
 class QuarantineError(PrivacyMilterError):
@@ -100,8 +101,8 @@ class Quarantine:
                 f"{held.queue_id}: not released: privacy-milter has no record of why it is held, so it cannot "
                 "tell whether it may leave in clear text. If it was held by another rule and you are sure, "
                 f"release it with postsuper -c {self.queue.config} -H {held.queue_id}")
-        if not held.flagged:
-            return
+        if not held.flagged or held.record.facts.get("flagged_route") == LOCAL_ONLY:
+            return  # nothing flagged, or every recipient is a local mailbox: it never leaves
         route = await asyncio.to_thread(self.queue.content_filter, held.queue_id)
         if route is None or route.split(":", 1)[0] != self.settings.encrypt_transport:
             raise QuarantineError(
