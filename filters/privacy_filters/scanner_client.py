@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from privacy_milter.model import Action
 from privacy_milter.plugin import ACTION_WORDS, FilterSettings
@@ -106,6 +107,33 @@ async def open_stream(address: str, timeout: float) -> tuple[asyncio.StreamReade
             return await step(asyncio.open_unix_connection(rest), timeout, f"connect {address}")
         host, _, port = rest.rpartition(":")
         return await step(asyncio.open_connection(host.strip("[]"), int(port)), timeout, f"connect {address}")
+    except OSError as exc:
+        raise ScannerError(f"cannot connect to {address}: {exc.strerror or type(exc).__name__}") from None
+
+
+async def open_socket(address: str, timeout: float) -> socket.socket:
+    """Like open_stream, but a plain non-blocking socket for loop.sock_* calls: a failed send
+    on it leaves what the peer already sent readable (a stream transport closes both ways on
+    a write error and drops it), so an engine's early answer is not lost."""
+    kind, _, rest = address.partition(":")
+    loop = asyncio.get_running_loop()
+    target: Any
+    try:
+        if kind == "unix":
+            sock, target = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), rest
+        else:
+            host, _, port = rest.rpartition(":")
+            infos = await step(loop.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM),
+                               timeout, f"connect {address}")
+            family, _, proto, _, target = infos[0]
+            sock = socket.socket(family, socket.SOCK_STREAM, proto)
+        sock.setblocking(False)
+        try:
+            await step(loop.sock_connect(sock, target), timeout, f"connect {address}")
+        except BaseException:
+            sock.close()
+            raise
+        return sock
     except OSError as exc:
         raise ScannerError(f"cannot connect to {address}: {exc.strerror or type(exc).__name__}") from None
 
