@@ -78,8 +78,9 @@ class Quarantine:
             return (f"{queue_id} is not in this host's Postfix queue ({self.host}, {self.queue.config}); "
                     f"privacy-milter recorded it on {hosts}: run the command there")
         if records:
-            return (f"{queue_id} is no longer in Postfix's queue on {self.host} "
-                    f"(delivered, or deleted outside privacy-milter); nothing was done")
+            return (f"{queue_id} is no longer in Postfix's queue on {self.host} (delivered, or deleted outside "
+                    f"privacy-milter; or held by another Postfix instance than {self.queue.config}: "
+                    "[quarantine] postfix_config or $MAIL_CONFIG names it); nothing was done")
         return (f"{queue_id} is not in Postfix's queue ({self.queue.config}) and privacy-milter has no "
                 "record of it: check the id with `privacy-milter quarantine list`")
 
