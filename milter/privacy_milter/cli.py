@@ -117,6 +117,9 @@ def _parser(with_filter_commands: bool = True) -> argparse.ArgumentParser:
 
     from .doctor import add_parser as add_doctor  # checks the whole set-up: doctor/__init__.py
     add_doctor(sub)
+    from .quarantine.command import add_parser as quarantine_parser  # issue 27: held mail
+
+    quarantine_parser(sub, _store_args, _with_store)
     return p
 
 
@@ -271,19 +274,34 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _subject(args: argparse.Namespace) -> int:
-    async def work(store: Any, _policy: Policy, hasher: Any) -> Any:
-        h = hasher()(args.address)
-        if args.action == "export":
-            return await store.find_address(h)
-        return await store.forget_address(h)
+    from .quarantine.command import subject_held
 
-    result = _with_store(args, work, check_key=True)
+    async def work(store: Any, policy: Policy, hasher: Any) -> Any:
+        h = hasher()(args.address)
+        # The hold queue first: its messages are found by their records, which delete removes.
+        held = await subject_held(store, policy, args.address, delete=args.action == "delete")
+        if args.action == "export":
+            return await store.find_address(h), held
+        return await store.forget_address(h), held
+
+    result, held = _with_store(args, work, check_key=True)
     if args.action == "export":
         records = [dataclasses.asdict(r) for r in result]
-        print(json.dumps({"address": args.address, "records": records}, indent=2, default=str))
+        print(json.dumps({"address": args.address, "records": records, "held": held}, indent=2, default=str))
     else:
         print(f"deleted {result} record(s) involving {args.address}")
-    return 0
+        print(_held_line(held))
+    return 0 if "problem" not in held or not held["held"] else 1
+
+
+def _held_line(held: dict[str, Any]) -> str:
+    """What subject delete did to the hold queue (issue 27)."""
+    if not held["checked"]:
+        return f"hold queue not checked: {held['problem']}"
+    if "problem" in held:
+        return f"hold queue: NOT deleted: {held['problem']}: {' '.join(held['held'])}"
+    ids = " ".join(held["deleted"])
+    return f"deleted {len(held['deleted'])} held message(s) from the hold queue" + (f": {ids}" if ids else "")
 
 
 def _store_migrate(args: argparse.Namespace) -> int:

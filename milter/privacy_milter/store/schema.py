@@ -63,6 +63,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             time {float} NOT NULL, host TEXT NOT NULL, kind TEXT NOT NULL, count {bigint} NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS events_time ON events(time)",
     ),
+    (  # 5: the quarantine's lifecycle (issue 27): each release, deletion, expiry and sender
+       # notice of a held message, by queue id; `reason` is what the admin typed (or
+       # "keep_days", "subject request", "notice"), never anything from the message
+        """CREATE TABLE IF NOT EXISTS quarantine_events (
+            time {float} NOT NULL, host TEXT NOT NULL, queue_id TEXT NOT NULL, event TEXT NOT NULL,
+            reason TEXT NOT NULL, held_since {float} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS quarantine_events_time ON quarantine_events(time)",
+        "CREATE INDEX IF NOT EXISTS quarantine_events_queue ON quarantine_events(queue_id)",
+        # `quarantine list` finds each held message's record by queue id: without it, a scan of
+        # every record per held message (1,000 held among 21,000 records: 9.8 s; with it 0.23 s)
+        "CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue_id)",
+    ),
 )
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version {bigint} PRIMARY KEY, applied {float} NOT NULL)"
@@ -82,7 +94,7 @@ INSERT_RECIPIENT = "INSERT INTO recipients (message_id, domain, address_hash) VA
 PURGE = "DELETE FROM messages WHERE time < ?"
 # The retention window covers the summary's rows too.
 PURGE_ALSO = ("DELETE FROM deliveries WHERE time < ?", "DELETE FROM maillog_polls WHERE time < ?",
-              "DELETE FROM events WHERE time < ?")
+              "DELETE FROM events WHERE time < ?", "DELETE FROM quarantine_events WHERE time < ?")
 RECORD_EVENT = "INSERT INTO events (time, host, kind, count) VALUES (?, ?, ?, ?)"
 _INVOLVES = "sender_hash = ? OR id IN (SELECT message_id FROM recipients WHERE address_hash = ?)"
 FIND = f"SELECT id, {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE {_INVOLVES} ORDER BY time, id"

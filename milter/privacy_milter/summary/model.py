@@ -8,6 +8,8 @@ for an address, a subject or a found value. Rows are tuples, already sorted by t
 
 from __future__ import annotations
 
+from .quarantine import QuarantineWeek
+
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -184,6 +186,7 @@ class WeeklyReport:
     scope: str | None = None     # a customer domain: this report covers only that domain
     missing: tuple[str, ...] = ()  # figures the store does not hold: said, not shown as 0
     flagged_clear: FlaggedClear = field(default_factory=FlaggedClear)
+    quarantine: QuarantineWeek = field(default_factory=QuarantineWeek)  # issue 27: summary/quarantine.py
 
     @property
     def week_number(self) -> int:
