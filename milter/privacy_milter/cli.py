@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     purge.set_defaults(handler=_purge)
 
     _dkim_parser(sub)
+    _mta_sts_parser(sub)
     summary = sub.add_parser("summary", help="the weekly summary email: preview, write as HTML, or send now")
     _store_args(summary)
     what = summary.add_mutually_exclusive_group(required=True)
@@ -120,6 +121,19 @@ def _dkim_parser(sub: Any) -> None:
                                        "check compares each configured selector's record with its key")
     add_arguments(dkim, policy_help=f"policy file (default {DEFAULT_POLICY} if it exists)")
     dkim.set_defaults(handler=_dkim)
+
+
+def _mta_sts_parser(sub: Any) -> None:
+    from .mtasts_publish.command import add_arguments
+
+    add_arguments(sub, policy_help=f"policy file (default {DEFAULT_POLICY} if it exists)")
+    sub.choices["mta-sts"].set_defaults(handler=_mta_sts)
+
+
+def _mta_sts(args: argparse.Namespace) -> int:
+    from .mtasts_publish.command import run
+
+    return run(_policy_for(Path(args.policy) if args.policy else None), args.mta_sts_action, args.domain)
 
 
 def _store_args(p: argparse.ArgumentParser) -> None:

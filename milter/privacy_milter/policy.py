@@ -1,7 +1,7 @@
 """policy.toml, validated once at load into frozen, typed settings.
 
 This module reads the core sections ([milter], [log], [store], [network], [pipeline],
-[tls_policy], [customers], [metrics], [summary], [smtp]); each filter's own [filters.NAME] table is read by
+[tls_policy], [customers], [metrics], [summary], [smtp], [mta_sts]); each filter's own [filters.NAME] table is read by
 that filter's module, found through the registry (plugin.FilterSpec.read). Filters never
 read raw dicts: they get their settings dataclass. Every problem in the file is reported
 in one go, each with its key path and line, and an invalid file is never half-applied.
@@ -24,6 +24,7 @@ from .hostname import problem as host_name_problem
 from .plugin import FilterSettings as FilterSettings  # re-exported: the base of every filter's settings
 from .plugin import IpNetwork, check_domain, check_network, domains, in_networks, networks
 from .tomlcheck import Problems, Reader
+from .mtasts_publish.settings import MtaStsSettings, read_mta_sts
 from .policy_services import (MetricsSettings, SmtpSettings, SummarySettings, TlsPolicySettings, _build_metrics,
                               _build_smtp, _build_summary, _build_tls_policy, read_mode)
 
@@ -104,6 +105,7 @@ class Policy:
     metrics: MetricsSettings = MetricsSettings()
     summary: SummarySettings = SummarySettings()
     smtp: SmtpSettings = SmtpSettings()
+    mta_sts: MtaStsSettings = MtaStsSettings()  # what this host publishes for its domains (issue 28)
 
     def customer(self, domain: str) -> CustomerSettings | None:
         domain = domain.lower()
@@ -233,10 +235,11 @@ def _build(top: Reader, source: str) -> Policy:
     metrics = _build_metrics(top.table("metrics"))
     summary = _build_summary(top.table("summary"))
     smtp = _build_smtp(top.table("smtp"), summary)
+    mta_sts = read_mta_sts(top.table("mta_sts"))
     top.done()
     return Policy(source=source, milter=milter, log=log, store=store, network=network, filters=names,
                   filter_settings=settings, tls_policy=tls_policy, customers=customers, metrics=metrics,
-                  summary=summary, smtp=smtp)
+                  summary=summary, smtp=smtp, mta_sts=mta_sts)
 
 
 def _build_milter(r: Reader) -> MilterSettings:
