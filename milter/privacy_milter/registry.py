@@ -3,7 +3,7 @@ module in filters/privacy_filters/ with a `SPEC` (plugin.FilterSpec) and add one
 
 from __future__ import annotations
 
-from privacy_filters import dkim_filter, dlp_filter, spam, tls, virus
+from privacy_filters import dkim_filter, dlp_filter, reports_filter, spam, tls, virus
 
 from .pipeline import Pipeline, Stage
 from .plugin import FilterSpec
@@ -15,6 +15,7 @@ FILTERS: dict[str, FilterSpec] = {spec.name: spec for spec in (
     tls.SPEC,     # after dlp: it routes what dlp flagged
     virus.SPEC,   # virus and spam act for opted-in customers and need their engines running
     spam.SPEC,
+    reports_filter.SPEC,  # TLS-RPT and DMARC reports mailed to [filters.reports] addresses (issue 28)
     dkim_filter.SPEC,  # signs last (sees_all_edits), whatever its place in [pipeline] filters
 )}
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from .reports_model import ReportsFigures
+
 
 @dataclass(frozen=True, slots=True)
 class Count:
@@ -184,6 +186,7 @@ class WeeklyReport:
     scope: str | None = None     # a customer domain: this report covers only that domain
     missing: tuple[str, ...] = ()  # figures the store does not hold: said, not shown as 0
     flagged_clear: FlaggedClear = field(default_factory=FlaggedClear)
+    reports: ReportsFigures = field(default_factory=ReportsFigures)  # TLS-RPT and DMARC (issue 28)
 
     @property
     def week_number(self) -> int:

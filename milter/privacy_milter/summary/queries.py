@@ -21,6 +21,7 @@ from datetime import date, datetime, time as dtime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from .reports_section import read_figures as read_report_figures
 from .model import (CategoryAction, ClearHop, Count, CustomerRow, DayShare, FindingsSection,
                     FlaggedClear, Health, HostLine, Retention, ScannerRow, ScannerSection, TlsSection,
                     Totals, WeeklyReport)
@@ -465,6 +466,7 @@ async def build_report(query: Query, iso_week: str, tz: ZoneInfo, top_n: int,
         customers=await rq.customers(top_n, hosted_set), scope=scope,
         hosts=() if scope else await rq.hosts(),
         flagged_clear=FlaggedClear() if scope else await rq.flagged_clear(),
+        reports=await read_report_figures(rq, rq.w.start, rq.w.end, scope),
         missing=tuple(missing) + NOT_RECORDED + (await _reader_idle(rq, missing) if scope is None else ()))
 
 
