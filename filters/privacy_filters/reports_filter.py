@@ -115,7 +115,7 @@ class ReportsFilter:
         except StoreError as exc:
             log.error("%s report from %s not stored: %s", kind, rows.reporter, exc)
             return Result(self.name, facts=_facts(kind, "store_failed"))
-        log.info("%s report from %s (%s) stored: %d row(s)%s", kind, rows.reporter,
+        log.info("%s report from %s (%s) stored: %d row(s)", kind, rows.reporter,
                  f"DKIM {signer}" if authenticated else "not authenticated: kept apart", len(rows.rows))
         return Result(self.name, facts=_facts(kind, "stored" if authenticated else "unauthenticated"))
 
