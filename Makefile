@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 RUN_PKGS  := python3 python3-venv python3-dev gcc libmilter-dev
 # What the tests start for real: Postfix, clamd, spamd, PostgreSQL, swaks as an SMTP client,
 # and headless Chromium to render the summary email's HTML part.
-TEST_PKGS := $(RUN_PKGS) postfix clamav-daemon spamd spamassassin swaks util-linux sasl2-bin libsasl2-modules postgresql chromium
+TEST_PKGS := $(RUN_PKGS) postfix clamav-daemon spamd spamassassin rspamd swaks util-linux sasl2-bin libsasl2-modules postgresql chromium
 
 .PHONY: run test eval bench system-run system-test venv check clean
 

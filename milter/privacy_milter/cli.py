@@ -111,6 +111,9 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--send", action="store_true", help="send it now to [summary] recipients")
     summary.add_argument("--week", help="an ISO week such as 2026-W48 (default: the last complete week)")
     summary.set_defaults(handler=_summary)
+
+    from .doctor import add_parser as add_doctor  # checks the whole set-up: doctor/__init__.py
+    add_doctor(sub)
     return p
 
 
