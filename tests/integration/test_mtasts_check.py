@@ -81,14 +81,16 @@ def world(postfix_factory):
     shutil.rmtree(root, ignore_errors=True)
 
 
+def _fresh(wiring: command.Wiring) -> command.Wiring:
+    """A fresh fetcher per run: its aiohttp session belongs to that run's event loop."""
+    return command.Wiring(wiring.dns, PolicyFetcher(timeout=5, max_bytes=65536, ssl_context=wiring.fetcher._ssl,
+                                                    host_resolver=wiring.fetcher._host_resolver),
+                          wiring.tls_context, wiring.connect)
+
+
 def run(p: policy.Policy, wiring: command.Wiring, action: str, domain: str | None) -> tuple[int, str]:
     out = io.StringIO()
-    # a fresh fetcher per run: its aiohttp session belongs to that run's event loop
-    fresh = command.Wiring(wiring.dns, PolicyFetcher(timeout=5, max_bytes=65536,
-                                                     ssl_context=wiring.fetcher._ssl,
-                                                     host_resolver=wiring.fetcher._host_resolver),
-                           wiring.tls_context, wiring.connect)
-    status = command.run(p, action, domain, wiring=fresh, out=out)
+    status = command.run(p, action, domain, wiring=_fresh(wiring), out=out)
     return status, out.getvalue()
 
 
@@ -159,3 +161,23 @@ def test_publish_refuses_enforce_where_check_fails_and_writes_the_rest(world):
     assert status == 0, out
     assert (root / "www" / GOOD / ".well-known/mta-sts.txt").read_bytes().startswith(
         b"version: STSv1\r\nmode: enforce\r\n")
+
+
+def test_doctor_says_each_domain_warning_in_testing_failing_in_enforce(world):
+    from pathlib import Path
+
+    from privacy_milter.doctor.model import Setup, Status
+    from privacy_milter.mtasts_publish import doctor_check
+
+    p, wiring, *_ = world
+    lines = doctor_check.check(Setup(Path("p.toml"), p, None), _fresh(wiring))
+    by_domain = {f.text.split(":")[0]: f for f in lines}
+    assert by_domain[GOOD].status is Status.OK
+    assert by_domain[OUTSIDE].status is Status.WARN and "matches no mx pattern" in by_domain[OUTSIDE].text
+    assert by_domain[OUTSIDE].fix == f"privacy-milter mta-sts check {OUTSIDE}"
+    enforce = policy.parse(policy_toml("/tmp/unused").replace('mode = "testing"', 'mode = "enforce"'))
+    lines = doctor_check.check(Setup(Path("p.toml"), enforce, None), _fresh(wiring))
+    assert {f.status for f in lines if f.text.startswith(NO_WEB)} == {Status.FAIL}
+    unset = doctor_check.check(Setup(Path("p.toml"), policy.parse(""), None))
+    assert [(f.status, f.text) for f in unset] == [(Status.OK, "not published: [mta_sts] mx is not set "
+                                                               "(docs/MTA-STS.md)")]
