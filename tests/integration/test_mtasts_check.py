@@ -91,6 +91,7 @@ def _fresh(wiring: command.Wiring) -> command.Wiring:
 def run(p: policy.Policy, wiring: command.Wiring, action: str, domain: str | None) -> tuple[int, str]:
     out = io.StringIO()
     status = command.run(p, action, domain, wiring=_fresh(wiring), out=out)
+    print(f"$ privacy-milter mta-sts {action} {domain or ''}\n{out.getvalue()}")  # docs/MTA-STS.md shows these
     return status, out.getvalue()
 
 

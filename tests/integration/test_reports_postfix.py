@@ -151,6 +151,7 @@ def test_reports_from_several_reporters_are_stored_and_summarised(world):
     out = subprocess.run([sys.executable, "-m", "privacy_milter.cli", "summary", "--policy", str(milter.policy_path),
                           "--preview", "--week", week], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+    print(out.stdout)  # docs/REPORTS.md shows this output
     text = {" ".join(line.split()) for line in out.stdout.splitlines()}
     assert {f"{SHOP} Google Inc. 1,200 8", f"{SHOP} Microsoft Corporation 300 0",
             f"{LAW} Microsoft Corporation 45 1"} <= text, out.stdout
@@ -189,6 +190,7 @@ def test_hostile_reports_are_refused_within_bounds_and_store_nothing(world):
     after = (rows(milter, "SELECT COUNT(*) FROM report_tls")[0][0],
              rows(milter, "SELECT COUNT(*) FROM report_dmarc")[0][0])
     assert after == before
+    print("\n".join(ln for ln in milter.log_path.read_text().splitlines() if " report " in ln))  # docs/REPORTS.md
     deadline = time.monotonic() + 10  # message records are flushed every 0.1 s: wait for them, bounded
     while True:
         facts = [f for (f,) in rows(milter, "SELECT facts FROM messages")]
