@@ -99,11 +99,13 @@ class ReportsFilter:
         kind = self.kind(message)
         if kind is None:
             return Result(self.name)
-        if message.body_size > self.settings.max_message_bytes:
-            return self._refused(kind, ReportRefused("too_large", f"report mail of {message.body_size} bytes, "
-                                                     f"over {self.settings.max_message_bytes}"))
+        limit = self.settings.max_message_bytes
+        if message.body_size > limit:  # known before reading anything
+            return self._refused(kind, ReportRefused("too_large", f"report mail over {limit} bytes"))
         with message.raw() as f:
-            raw = f.read(self.settings.max_message_bytes + 65536)
+            raw = f.read(limit + 1)  # headers included; never more than this in memory
+        if len(raw) > limit:
+            return self._refused(kind, ReportRefused("too_large", f"report mail over {limit} bytes"))
         try:
             report = await asyncio.to_thread(mail.read, raw, kind, self.settings.max_report_bytes)  # type: ignore[arg-type]
         except ReportRefused as exc:
