@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from privacy_filters.reports_filter import ReportsFilter, read_settings
+from privacy_filters.reports_filter import ReportsFilter
 from privacy_milter import policy as policy_mod
 from privacy_milter.model import Message, Recipient, Session
 from privacy_milter.pipeline import Context
