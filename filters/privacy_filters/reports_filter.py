@@ -163,4 +163,17 @@ def _build(settings: ReportsSettings, services: Services) -> ReportsFilter:
     return ReportsFilter(settings, services)
 
 
-SPEC = FilterSpec(name="reports", read=read_settings, build=_build)
+def warnings(policy: Any) -> list[str]:
+    """What `policy check` and start-up say: reports that would never be read."""
+    s = policy.settings("reports")
+    listed = "reports" in policy.filters
+    if listed and not (s.tlsrpt or s.dmarc):
+        return ['"reports" is in [pipeline] filters but [filters.reports] names no tlsrpt or dmarc address: '
+                "it reads nothing (docs/REPORTS.md)"]
+    if not listed and (s.tlsrpt or s.dmarc):
+        return ['[filters.reports] names report addresses but "reports" is not in [pipeline] filters: '
+                "the reports are delivered unread and the summary shows none"]
+    return []
+
+
+SPEC = FilterSpec(name="reports", read=read_settings, build=_build, warnings=warnings)

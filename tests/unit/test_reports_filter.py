@@ -92,3 +92,15 @@ async def test_hostile_and_oversized_reports_store_nothing(setup, caplog):
     assert dict(result.facts)["report_refused"] == "too_large"
     assert count(path, "report_dmarc") == 0
     assert "dmarc report refused (entities)" in caplog.text and "nothing stored" in caplog.text
+
+
+def test_policy_check_warns_about_reports_never_read():
+    from privacy_filters.reports_filter import warnings
+
+    listed = policy_mod.parse('[pipeline]\nfilters = ["dlp", "reports"]\n')
+    assert warnings(listed) == ['"reports" is in [pipeline] filters but [filters.reports] names no tlsrpt or '
+                                "dmarc address: it reads nothing (docs/REPORTS.md)"]
+    unlisted = policy_mod.parse('[filters.reports]\ndmarc = ["dmarc@host.example"]\n')
+    assert "the reports are delivered unread" in warnings(unlisted)[0]
+    both = policy_mod.parse('[pipeline]\nfilters = ["reports"]\n[filters.reports]\ndmarc = ["dmarc@host.example"]\n')
+    assert warnings(both) == []
