@@ -30,7 +30,7 @@ run: system-run $(VENV)/.installed
 	exec $(VENV)/bin/privacy-milter run --policy $(DEV_POLICY) $(SOCKET_ARG)
 
 test: system-test $(VENV)/.installed
-	$(VENV)/bin/ruff check --quiet --select F,E9 milter filters tests bench
+	$(VENV)/bin/ruff check --quiet milter filters tests bench  # the rules: pyproject.toml [tool.ruff.lint]
 	$(VENV)/bin/mypy milter/privacy_milter filters/privacy_filters
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -38,7 +38,7 @@ eval: $(VENV)/.installed
 	$(PY) bench/eval_dlp.py ../shared/corpus/dlp-dev
 
 bench: $(VENV)/.installed
-	$(PY) bench/dlp_bench.py ../shared/corpus/dlp-dev
+	$(PY) bench/dlp_speed.py --corpus ../shared/corpus/dlp-dev --attachment-mb 10 --runs 3
 
 check: $(VENV)/.installed
 	$(VENV)/bin/privacy-milter policy check $(POLICY)

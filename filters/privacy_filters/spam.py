@@ -8,9 +8,11 @@ Engine failures raise (ScannerError, aiohttp errors): on_error (default accept) 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import aiohttp
 from multidict import CIMultiDict
@@ -149,7 +151,8 @@ async def ask_spamd(message: Message, address: str, timeout: float,
 
 
 async def ask_rspamd(message: Message, url: str, timeout: float,
-                     connect_timeout: float | None = None) -> SpamVerdict:
+                     connect_timeout: float | None = None, session: aiohttp.ClientSession | None = None) -> SpamVerdict:
+    """`session`: the daemon's one (Services.http); None (tools, tests): one for this request."""
     headers = {"Queue-Id": message.queue_id or "", "From": message.mail_from.strip("<>")}
     if message.session.client_addr:
         headers["IP"] = message.session.client_addr.removeprefix("IPv6:")
@@ -162,9 +165,11 @@ async def ask_rspamd(message: Message, url: str, timeout: float,
     try:
         headers["Content-Length"] = str(raw.seek(0, 2))
         raw.seek(0)
-        async with aiohttp.ClientSession(timeout=client_timeout) as session:
+        async with contextlib.AsyncExitStack() as stack:
+            if session is None:
+                session = await stack.enter_async_context(aiohttp.ClientSession())
             # the body is read in aiohttp's executor, in chunks
-            async with session.post(url.rstrip("/") + "/checkv2", data=raw,
+            async with session.post(url.rstrip("/") + "/checkv2", data=raw, timeout=client_timeout,
                                     headers=CIMultiDict(list(headers.items()) + rcpts)) as response:
                 if response.status != 200:
                     raise ScannerError(f"rspamd: HTTP {response.status}")
@@ -208,7 +213,7 @@ class SpamFilter(OptInScanner):
         settings = self.settings
         if skipped := not_scanned(self.name, message, ctx.policy, settings.max_size):
             return skipped
-        ask = ask_rspamd if settings.backend == "rspamd" else ask_spamd
+        ask = partial(ask_rspamd, session=ctx.services.http) if settings.backend == "rspamd" else ask_spamd
         try:
             verdict = await self.breakers.call(
                 settings.address, settings.breaker_failures, settings.breaker_cooldown,

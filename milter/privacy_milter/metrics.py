@@ -212,23 +212,6 @@ class _StoreCounters(Collector):
         return self.collect()
 
 
-def count_failures(writer: Any) -> Callable[[], int]:
-    """A count of the writer's failed attempts. The writer counts `health.failures` when it
-    has that field; until then its one failure hook (`_failed`) is wrapped to count."""
-    health = getattr(writer, "health", None)
-    if health is not None and hasattr(health, "failures"):
-        return lambda: int(health.failures)
-    count = [0]
-    inner = writer._failed
-
-    def failed(error: str) -> None:
-        count[0] += 1
-        inner(error)
-
-    writer._failed = failed
-    return lambda: count[0]
-
-
 def _version() -> str:
     try:
         return metadata.version("privacy-milter")

@@ -26,9 +26,9 @@ from .logline import message_line
 from .loopthread import LoopThread
 from .model import Action, Message, Result, Verdict
 from .pipeline import DEFAULT_REPLIES, Pipeline, Prepared
-from .services import DnsTxt, Services
+from .services import DnsTxt, Services, SmtpSender, http_session
 from .policy import Overrides, Policy, load_with
-from .metrics import Metrics, count_failures
+from .metrics import Metrics
 from .registry import FILTERS, build_pipeline
 from .scheduler import Daily, Job, Scheduler
 from .store import AddressHasher, Store, open_store, record_from
@@ -45,7 +45,8 @@ DAY = 86400.0
 PURGE_AT = dtime(4, 0)  # the daily retention purge (and once at start)
 WATCH_INTERVAL = 2.0
 # Sections a reload does not apply: sockets, store and metrics endpoint are opened at start,
-# and the summary's jobs keep the policy they were scheduled with (docs/POLICY.md lists them).
+# the SMTP sender is made at start, and [summary] sets the jobs' schedule (weekday, hour,
+# timezone, the log file the reader follows) when they are added (docs/POLICY.md lists them).
 RESTART_ONLY = ("milter", "store", "tls_policy", "metrics", "summary", "smtp")
 
 
@@ -61,8 +62,10 @@ class Runtime:
                  tls_service: TlsPolicyService | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.tls_service = tls_service
+        # The daemon's one set of services (docs/ARCHITECTURE.md, Services); made on the loop.
         self.services = Services(tls_classifier=tls_service, store=store, clock=clock, dns_txt=DnsTxt(),
-                                 host_name=policy.store.host_name)
+                                 host_name=policy.store.host_name, http=http_session(),
+                                 smtp=SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name))
         self.snapshot = Snapshot(policy, build_pipeline(policy, self.services))
         self.store = store
         self.hasher = hasher
@@ -108,7 +111,8 @@ class Runtime:
                                  f"{policy.tls_policy.config.socket_path}: {exc}") from None
         runtime = cls(policy, store, hasher, policy_path=policy_path, overrides=overrides,
                       tls_service=tls_service)
-        runtime.metrics.watch_store(lambda: len(store._pending), count_failures(store), lambda: store.health.dropped)
+        runtime.metrics.watch_store(lambda: store.pending, lambda: store.health.failures,
+                                    lambda: store.health.dropped)
         if (address := policy.metrics.address) is not None:
             try:
                 runtime.metrics.serve(*address)
@@ -119,7 +123,10 @@ class Runtime:
         runtime.scheduler.add(Job("purge", Daily(PURGE_AT), runtime.purge, at_start=True))
         runtime.scheduler.tz = ZoneInfo(policy.summary.timezone)  # weekday/hour are local
         policy_for = tls_service.policy_for if tls_service is not None else None
-        for job in summary_jobs(policy, policy_for=policy_for, metrics=runtime.metrics):  # the weekly summary; the delivery-log reader
+        # The weekly summary and the delivery-log reader: the summary reads the policy in force
+        # when it runs, so a reload reaches it (all but [summary] itself, restart-only).
+        for job in summary_jobs(policy, services=runtime.services, current=lambda: runtime.policy,
+                                policy_for=policy_for, metrics=runtime.metrics):
             runtime.scheduler.add(job)
         runtime.scheduler.start()
         await store.note("start")
@@ -144,6 +151,8 @@ class Runtime:
         self._tasks.clear()
         if self.tls_service is not None:
             await self.tls_service.stop()
+        if self.services.http is not None:
+            await self.services.http.close()
         await self.store.close()
 
     def _note(self, kind: str, count: int = 1) -> None:

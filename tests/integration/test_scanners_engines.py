@@ -20,7 +20,7 @@ from privacy_milter.pipeline import Context
 from tests.harness import smtp
 from tests.harness.engines import EICAR, GTUBE, Clamd
 from tests.harness.fixtures import harness_dir
-from tests.integration.test_spine_postfix import arrived
+from tests.harness.sink import arrived
 
 pytestmark = pytest.mark.engines
 

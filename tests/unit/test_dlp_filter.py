@@ -78,11 +78,7 @@ def test_unscannable_settings_are_read_and_validated():
     ("encrypted", "encrypted", Action.REJECT, "550"),
 ])
 async def test_nested_and_encrypted_attachments_get_their_configured_action(kind, reason, action, code):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent / "dlp"))  # the builders of the dlp tests
-    from test_dlp_bounds import nested_message
+    from tests.harness.hostile import nested_message
 
     m = message()
     m.headers = [("Subject", "files")]
