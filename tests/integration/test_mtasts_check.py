@@ -77,7 +77,7 @@ def world(postfix_factory):
             fetcher=PolicyFetcher(timeout=5, max_bytes=65536, ssl_context=web.client_context(),
                                   host_resolver=StaticHostResolver(web.host_map())),
             tls_context=certs.client_context(), connect=to_postfix)
-        yield p, wiring, pf, certs, root
+        yield p, wiring, pf, certs, root, stub
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -124,7 +124,7 @@ def test_each_planted_fault_fails_with_its_message(world, domain, message):
 
 
 def test_an_expired_certificate_on_the_mx_fails(world):
-    p, wiring, pf, certs, root = world
+    p, wiring, pf, certs, root, _ = world
     old = certs.ca.issue_cert("mx-old.host.test",
                               not_before=datetime.datetime(2020, 1, 1), not_after=datetime.datetime(2021, 1, 1))
     chain, key = root / "certs/old.pem", root / "certs/old.key"
@@ -149,7 +149,7 @@ def test_a_wrong_id_is_named(world):
 
 
 def test_publish_refuses_enforce_where_check_fails_and_writes_the_rest(world):
-    _, wiring, _, _, root = world
+    _, wiring, _, _, root, _ = world
     enforce = policy.parse(policy_toml(str(root / "www")).replace('mode = "testing"', 'mode = "enforce"'))
     status, out = run(enforce, wiring, "publish", OUTSIDE)
     assert status == 1
@@ -182,3 +182,28 @@ def test_doctor_says_each_domain_warning_in_testing_failing_in_enforce(world):
     unset = doctor_check.check(Setup(Path("p.toml"), policy.parse(""), None))
     assert [(f.status, f.text) for f in unset] == [(Status.OK, "not published: [mta_sts] mx is not set "
                                                                "(docs/MTA-STS.md)")]
+
+
+def test_dns_that_hangs_or_no_resolver_fails_closed_within_bounds(world):
+    import time
+
+    p, wiring, pf, certs, root, stub = world
+    dead = command.Wiring(DnsClient(make_resolver("127.0.0.1", free_port(), 1.0)), wiring.fetcher,
+                          wiring.tls_context, wiring.connect)
+    short = command.Wiring(DnsClient(make_resolver("127.0.0.1", stub.port, 1.0)), wiring.fetcher,
+                           wiring.tls_context, wiring.connect)
+    enforce = policy.parse(policy_toml(str(root / "www")).replace('mode = "testing"', 'mode = "enforce"'))
+    started = time.monotonic()
+    status, out = run(enforce, dead, "publish", GOOD)           # no resolver answering at all
+    assert status == 1 and f"{GOOD}: FAIL MX: lookup failed: MX {GOOD}: " in out, out
+    assert not (root / "www" / GOOD).exists()
+    status, out = run(p, dead, "check", GOOD)
+    assert status == 1 and f"{GOOD}: FAIL TXT _mta-sts.{GOOD}: lookup failed: TXT _mta-sts.{GOOD}: " in out, out
+    stub.drop(GOOD)                                             # a resolver that never answers for the MX
+    try:
+        status, out = run(enforce, short, "publish", GOOD)
+    finally:
+        stub.drop(GOOD, on=False)
+    assert status == 1 and f"{GOOD}: FAIL MX: lookup failed: MX {GOOD}: timed out" in out, out
+    assert not (root / "www" / GOOD).exists()
+    assert time.monotonic() - started < 30
