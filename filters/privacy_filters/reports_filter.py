@@ -3,10 +3,11 @@
 A message to one of `[filters.reports] tlsrpt` (TLS-RPT, RFC 8460) or `dmarc` (DMARC
 aggregate, RFC 7489) is read: the report found in it (reports/mail.py), unpacked and
 parsed with every step bounded (reports/unpack.py, tlsrpt.py, dmarc.py), and its aggregate
-metadata written to the store (store/reports.py). The reporter is authenticated by a DKIM
-signature that passes and is aligned with the From domain (the DKIM filter's verifier);
-a report without one is stored apart (authenticated = 0) and never counted in the
-summary's figures, only named. A refused report (too large, a bomb, entities, malformed)
+metadata written to the store (store/reports.py), for hosted domains only. The reporter is
+authenticated by a DKIM signature that passes and is aligned with the From domain (the DKIM
+filter's verifier), and filed under that signing domain; a report without one is stored
+apart (authenticated = 0, under the name it claims) and never counted in the summary's
+figures, only named. A refused report (too large, a bomb, entities, malformed)
 is logged with its reason and stores nothing. The mail itself is always delivered: to
 discard report mail after reading, route the address to Postfix's `discard:` transport
 (docs/REPORTS.md). Every other message is answered at once (`decide`), untouched.
@@ -15,7 +16,9 @@ discard report mail after reading, route the address to Postfix's `discard:` tra
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,14 +114,19 @@ class ReportsFilter:
         except ReportRefused as exc:
             return self._refused(kind, exc)
         authenticated, signer = await self._authenticated(raw)
-        rows = to_rows(report, ctx.services.clock(), self.host, authenticated)
+        # Figures about domains we do not host are nobody's business here (and a way to fill the store).
+        ours = only_hosted(report, ctx.policy.network.is_hosted)
+        if ours is None:
+            log.warning("%s report about no hosted domain: nothing stored", kind)
+            return Result(self.name, facts=_facts(kind, "not_hosted"))
+        rows = to_rows(ours, ctx.services.clock(), self.host, authenticated, signer)
         try:
             await write_report(ctx.policy.store, rows)
         except StoreError as exc:
             log.error("%s report from %s not stored: %s", kind, rows.reporter, exc)
             return Result(self.name, facts=_facts(kind, "store_failed"))
         log.info("%s report from %s (%s) stored: %d row(s)", kind, rows.reporter,
-                 f"DKIM {signer}" if authenticated else "not authenticated: kept apart", len(rows.rows))
+                 f"DKIM d={signer}" if authenticated else "not authenticated: kept apart", len(rows.rows))
         return Result(self.name, facts=_facts(kind, "stored" if authenticated else "unauthenticated"))
 
     def _refused(self, kind: str, exc: ReportRefused) -> Result:
@@ -138,25 +146,38 @@ class ReportsFilter:
         for res in results:
             d = (res.domain or "").lower().rstrip(".")
             if res.result == "pass" and d and (origin == d or origin.endswith("." + d)):
-                return True, f"d={d}"
+                return True, d
         return False, ""
 
 
+def only_hosted(report: tlsrpt.TlsRptReport | dmarc.DmarcReport,
+                is_hosted: Callable[[str], bool]) -> tlsrpt.TlsRptReport | dmarc.DmarcReport | None:
+    """The report without what concerns domains we do not host; None when nothing is left."""
+    if isinstance(report, tlsrpt.TlsRptReport):
+        kept = tuple(p for p in report.policies if is_hosted(p.policy_domain))
+        return dataclasses.replace(report, policies=kept) if kept else None
+    return report if is_hosted(report.policy_domain) else None
+
+
 def to_rows(report: tlsrpt.TlsRptReport | dmarc.DmarcReport, now: float, host: str,
-            authenticated: bool) -> ReportRows:
+            authenticated: bool, signer: str = "") -> ReportRows:
+    """The report's rows. An authenticated report is filed under the domain that signed it:
+    anyone can sign their own mail, so the organisation a report claims to be from is only
+    believed for unauthenticated reports, which are never counted."""
     auth = int(authenticated)
+    reporter = signer if authenticated and signer else report.organization
     rows: list[tuple[Any, ...]] = []
     if isinstance(report, tlsrpt.TlsRptReport):
         for p in report.policies:
             failures = ",".join(f"{k}:{n}" for k, n in p.failures)
-            rows.append((now, host, report.organization, report.report_id, auth, report.begin, report.end,
+            rows.append((now, host, reporter, report.report_id, auth, report.begin, report.end,
                          p.policy_type, p.policy_domain, p.successful, p.failed, failures))
-        return ReportRows("tlsrpt", report.organization, report.report_id, authenticated, tuple(rows))
+        return ReportRows("tlsrpt", reporter, report.report_id, authenticated, tuple(rows))
     for r in report.rows:
-        rows.append((now, host, report.organization, report.report_id, auth, report.begin, report.end,
+        rows.append((now, host, reporter, report.report_id, auth, report.begin, report.end,
                      report.policy_domain, report.policy, r.source_ip, r.header_from or report.policy_domain,
                      r.count, r.dkim, r.spf, r.disposition))
-    return ReportRows("dmarc", report.organization, report.report_id, authenticated, tuple(rows))
+    return ReportRows("dmarc", reporter, report.report_id, authenticated, tuple(rows))
 
 
 def _build(settings: ReportsSettings, services: Services) -> ReportsFilter:

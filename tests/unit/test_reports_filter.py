@@ -44,7 +44,8 @@ async def setup(tmp_path):
     backend = SqliteBackend(path, host="mx1.test")
     await backend.open(None, daemon=False)  # the schema, migration 6 included
     await backend.close()
-    p = policy_mod.parse(f'[store]\npath = "{path}"\n[filters.reports]\ntlsrpt = ["tlsrpt@host.example"]\n'
+    p = policy_mod.parse(f'[store]\npath = "{path}"\n[network]\nhosted_domains = ["shop.example"]\n'
+                         '[filters.reports]\ntlsrpt = ["tlsrpt@host.example"]\n'
                          'dmarc = ["dmarc@host.example"]\nmax_message_mb = 1\n')
     services = Services(dns_txt=no_txt, host_name="mx1.test", clock=lambda: 1764500000.0)
     return ReportsFilter(p.settings("reports"), services), Context(p, services), path
@@ -52,7 +53,7 @@ async def setup(tmp_path):
 
 def message(raw: bytes, rcpt: str) -> Message:
     return Message(Session("c1", client_addr="192.0.2.1"), mail_from="r@google.example",
-                   recipients=[Recipient(rcpt)], source=raw.replace(b"\n", b"\r\n"))
+                   recipients=[Recipient(rcpt)], source=raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
 
 
 def count(path, table: str) -> int:
@@ -104,3 +105,44 @@ def test_policy_check_warns_about_reports_never_read():
     assert "the reports are delivered unread" in warnings(unlisted)[0]
     both = policy_mod.parse('[pipeline]\nfilters = ["reports"]\n[filters.reports]\ndmarc = ["dmarc@host.example"]\n')
     assert warnings(both) == []
+
+
+async def test_a_signed_report_counts_under_its_signer_and_only_for_hosted_domains(tmp_path):
+    """Anyone can DKIM-sign their own mail: a report signed by evil.example that claims to
+    be Google's is stored under evil.example, and figures about a domain we do not host are
+    not stored at all."""
+    from privacy_filters.dkim.keys import dns_record, keygen, load_key
+    from privacy_filters.dkim.settings import DkimSettings
+    from privacy_filters.dkim.sign import sign
+
+    path = tmp_path / "meta.db"
+    backend = SqliteBackend(path, host="mx1.test")
+    await backend.open(None, daemon=False)
+    await backend.close()
+    key_path, _ = keygen("evil.example", "s1", "rsa-sha256", tmp_path)
+    key = load_key(key_path, "rsa-sha256", "s1")
+
+    async def txt(name: str) -> list[bytes]:
+        return [dns_record(key).encode()] if name.rstrip(".") == "s1._domainkey.evil.example" else []
+
+    p = policy_mod.parse(f'[store]\npath = "{path}"\n[network]\nhosted_domains = ["shop.example"]\n'
+                         '[filters.reports]\ntlsrpt = ["tlsrpt@host.example"]\n')
+    services = Services(dns_txt=txt, host_name="mx1.test", clock=lambda: 1764500000.0)
+    f, ctx = ReportsFilter(p.settings("reports"), services), Context(p, services)
+
+    def signed(domain: str, rid: str) -> bytes:
+        raw = tlsrpt_mail("Google Inc.", "noreply@evil.example", "tlsrpt@host.example", domain,
+                          tlsrpt_json("Google Inc.", rid, domain, 5, {"certificate-expired": 500}))
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        for name, value in sign(raw, "evil.example", [key], DkimSettings(keys={"evil.example": (key,)})):
+            raw = f"{name}: {value}\r\n".encode() + raw
+        return raw
+
+    result = await f.check(message(signed("shop.example", "e-1"), "tlsrpt@host.example"), ctx)
+    assert dict(result.facts)["report_result"] == "stored"
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT reporter, policy_domain, authenticated FROM report_tls").fetchall() == [
+            ("evil.example", "shop.example", 1)]
+    result = await f.check(message(signed("bank.example", "e-2"), "tlsrpt@host.example"), ctx)
+    assert dict(result.facts)["report_result"] == "not_hosted"
+    assert count(path, "report_tls") == 1
