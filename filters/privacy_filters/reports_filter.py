@@ -17,22 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from privacy_milter.errors import StoreError
 from privacy_milter.model import Action, Message, Result
-from privacy_milter.pipeline import Context
-from privacy_milter.plugin import FilterSettings, FilterSpec, read_common
-from privacy_milter.services import DnsTxt, Services
-from privacy_milter.store.reports import ReportRows, write_report
+from privacy_milter.plugin import FilterContext, FilterSettings, FilterSpec, PolicyView, Symbol, read_common
+from privacy_milter.services import DnsTxt, ReportRows, ReportStoreError, Services
 from privacy_milter.tomlcheck import Reader
 
-from .dkim.settings import _nameserver as read_nameserver
-from .dkim.verify import verify
-from .reports import ReportRefused, dmarc, mail, tlsrpt
+from .reports import REASONS, ReportRefused, dmarc, mail, tlsrpt
+from .reports.auth import verified_domains
 
 log = logging.getLogger("privacy_milter.reports")
 MB = 1024 * 1024
@@ -53,6 +50,22 @@ def _address(item: str) -> str | None:
     return None if at and local and "." in domain and " " not in item else "not an address such as tlsrpt@example.net"
 
 
+def _nameserver(r: Reader) -> tuple[str, int] | None:
+    """"127.0.0.1" or "127.0.0.1:5353" (as [filters.dkim] nameserver); "" is None."""
+    text = r.string("nameserver", "")
+    if not text:
+        return None
+    host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "53")
+    try:
+        ipaddress.ip_address(host)
+        if not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError
+    except ValueError:
+        r.problem("nameserver", 'must be an IP address, optionally with a port: "127.0.0.1" or "127.0.0.1:5353"')
+        return None
+    return host, int(port)
+
+
 def read_settings(r: Reader) -> ReportsSettings:
     d = ReportsSettings(timeout=30.0, on_error=Action.ACCEPT)
     timeout, on_error = read_common(r, d.timeout, "accept")
@@ -62,7 +75,7 @@ def read_settings(r: Reader) -> ReportsSettings:
         dmarc=tuple(a.lower() for a in r.strings("dmarc", (), _address)),
         max_message_bytes=r.integer("max_message_mb", d.max_message_bytes // MB, 1, 100) * MB,
         max_report_bytes=r.integer("max_report_mb", d.max_report_bytes // MB, 1, 200) * MB,
-        nameserver=read_nameserver(r),
+        nameserver=_nameserver(r),
         dns_timeout=r.number("dns_timeout", d.dns_timeout, 0.1, 30),
     )
     if set(settings.tlsrpt) & set(settings.dmarc):
@@ -94,11 +107,11 @@ class ReportsFilter:
             return "dmarc"
         return None
 
-    def decide(self, message: Message, ctx: Context) -> Result | None:
+    def decide(self, message: Message, ctx: FilterContext) -> Result | None:
         """Not report mail (nearly every message): answered here, without the loop."""
         return Result(self.name) if self.kind(message) is None else None
 
-    async def check(self, message: Message, ctx: Context) -> Result:
+    async def check(self, message: Message, ctx: FilterContext) -> Result:
         kind = self.kind(message)
         if kind is None:
             return Result(self.name)
@@ -115,14 +128,17 @@ class ReportsFilter:
             return self._refused(kind, exc)
         authenticated, signer = await self._authenticated(raw)
         # Figures about domains we do not host are nobody's business here (and a way to fill the store).
-        ours = only_hosted(report, ctx.policy.network.is_hosted)
+        ours = only_hosted(report, ctx.site.is_hosted)
         if ours is None:
             log.warning("%s report about no hosted domain: nothing stored", kind)
             return Result(self.name, facts=_facts(kind, "not_hosted"))
         rows = to_rows(ours, ctx.services.clock(), self.host, authenticated, signer)
+        if ctx.services.reports is None:
+            log.error("%s report from %s not stored: no store here", kind, rows.reporter)
+            return Result(self.name, facts=_facts(kind, "store_failed"))
         try:
-            await write_report(ctx.policy.store, rows)
-        except StoreError as exc:
+            await ctx.services.reports.write(rows)
+        except ReportStoreError as exc:
             log.error("%s report from %s not stored: %s", kind, rows.reporter, exc)
             return Result(self.name, facts=_facts(kind, "store_failed"))
         log.info("%s report from %s (%s) stored: %d row(s)", kind, rows.reporter,
@@ -134,18 +150,12 @@ class ReportsFilter:
         return Result(self.name, facts=_facts(kind, "refused", report_refused=exc.reason))
 
     async def _authenticated(self, raw: bytes) -> tuple[bool, str]:
-        """A passing DKIM signature whose d= is the From domain or a parent of it."""
+        """A verified DKIM signature whose d= is the From domain or a parent of it."""
         origin = mail.from_domain(raw)
         if not origin:
             return False, ""
-        try:
-            results = await verify(raw, self.resolver, self.settings.dns_timeout)
-        except Exception as exc:  # a verifier failure leaves the report unauthenticated, never counted
-            log.warning("report DKIM verification failed: %s", type(exc).__name__)
-            return False, ""
-        for res in results:
-            d = (res.domain or "").lower().rstrip(".")
-            if res.result == "pass" and d and (origin == d or origin.endswith("." + d)):
+        for d in await verified_domains(raw, self.resolver, self.settings.dns_timeout):
+            if origin == d or origin.endswith("." + d):
                 return True, d
         return False, ""
 
@@ -180,13 +190,15 @@ def to_rows(report: tlsrpt.TlsRptReport | dmarc.DmarcReport, now: float, host: s
     return ReportRows("dmarc", reporter, report.report_id, authenticated, tuple(rows))
 
 
-def _build(settings: ReportsSettings, services: Services) -> ReportsFilter:
+def _build(settings: FilterSettings, services: Services) -> ReportsFilter:
+    assert isinstance(settings, ReportsSettings)
     return ReportsFilter(settings, services)
 
 
-def warnings(policy: Any) -> list[str]:
+def warnings(policy: PolicyView) -> list[str]:
     """What `policy check` and start-up say: reports that would never be read."""
     s = policy.settings("reports")
+    assert isinstance(s, ReportsSettings)
     listed = "reports" in policy.filters
     if listed and not (s.tlsrpt or s.dmarc):
         return ['"reports" is in [pipeline] filters but [filters.reports] names no tlsrpt or dmarc address: '
@@ -197,4 +209,13 @@ def warnings(policy: Any) -> list[str]:
     return []
 
 
-SPEC = FilterSpec(name="reports", read=read_settings, build=_build, warnings=warnings)
+RESULTS = ("stored", "unauthenticated", "not_hosted", "refused", "store_failed")
+
+
+SYMBOLS = (
+    Symbol("report", values=frozenset({"tlsrpt", "dmarc"}), help="the message was a report mail of this kind"),
+    Symbol("report_result", values=frozenset(RESULTS), help="what became of the report", log_key="report"),
+    Symbol("report_refused", values=frozenset(REASONS), help="why a report was refused (nothing stored)"),
+)
+
+SPEC = FilterSpec(name="reports", read=read_settings, build=_build, warnings=warnings, symbols=SYMBOLS)

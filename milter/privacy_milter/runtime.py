@@ -33,6 +33,7 @@ from .registry import FILTERS, build_pipeline
 from .scheduler import Daily, Job, Scheduler
 from .store import AddressHasher, Store, open_store, record_from
 from .store.policycache import SqlitePolicyCache
+from .store.reports import StoreReports
 from .summary.job import summary_jobs
 from .tlspolicy.service import TlsPolicyService
 from .tlspolicy.health import log_resolver_warning
@@ -65,7 +66,8 @@ class Runtime:
         # The daemon's one set of services (docs/ARCHITECTURE.md, Services); made on the loop.
         self.services = Services(tls_classifier=tls_service, store=store, clock=clock, dns_txt=DnsTxt(),
                                  host_name=policy.store.host_name, http=http_session(),
-                                 smtp=SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name))
+                                 smtp=SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name),
+                                 reports=StoreReports(policy.store))
         self.snapshot = Snapshot(policy, build_pipeline(policy, self.services))
         self.store = store
         self.hasher = hasher
@@ -134,7 +136,7 @@ class Runtime:
         if watch and policy_path is not None:
             runtime._tasks.append(asyncio.create_task(runtime._watch_policy(), name="policy-watch"))
         # Issue 23: say at start what would make flagged mail fail closed on every message.
-        for warning in await asyncio.to_thread(policy_warnings, FILTERS.values(), policy):  # may ask postconf
+        for warning in await asyncio.to_thread(policy_warnings, FILTERS.values(), policy.site):  # may ask postconf
             log.warning("%s", warning)
         if tls_service is not None:  # a bounded DNS query; start-up does not wait for it
             runtime._tasks.append(asyncio.create_task(log_resolver_warning(policy.tls_policy.config),
@@ -197,11 +199,11 @@ class Runtime:
         try:
             if (message.deadline or 0.0) <= time.monotonic():
                 raise TimeoutError
-            outcome = snapshot.pipeline.run_now(message, snapshot.policy, self.services, prepared)
+            outcome = snapshot.pipeline.run_now(message, snapshot.policy.site, self.services, prepared)
             if isinstance(outcome, Verdict):
                 verdict = outcome  # every filter answered here: no hop to the loop
             else:
-                coro = snapshot.pipeline.run(message, snapshot.policy, self.services, prepared, outcome)
+                coro = snapshot.pipeline.run(message, snapshot.policy.site, self.services, prepared, outcome)
                 coro = logcontext.tagged(logcontext.current(), coro)  # the loop's lines are tagged too
                 verdict = self._loop.run(coro, (message.deadline or 0.0) - time.monotonic())
         except TimeoutError:
@@ -222,7 +224,7 @@ class Runtime:
         remaining = (message.deadline or 0.0) - time.monotonic()
         try:
             async with asyncio.timeout(max(remaining, 0.0)):
-                verdict = await snapshot.pipeline.run(message, snapshot.policy, self.services, prepared)
+                verdict = await snapshot.pipeline.run(message, snapshot.policy.site, self.services, prepared)
         except TimeoutError:
             verdict = self._past_deadline(message, snapshot.policy)
         self._finish(message, verdict, started)
@@ -234,7 +236,7 @@ class Runtime:
         started = time.monotonic()
         message.deadline = started + policy.milter.deadline
         message.direction = direction.decide(message.session, message.recipients, policy.network)
-        return snapshot, snapshot.pipeline.prepare(message, policy, message.deadline), started
+        return snapshot, snapshot.pipeline.prepare(message, message.deadline), started
 
     def _past_deadline(self, message: Message, policy: Policy) -> Verdict:
         seconds = policy.milter.deadline
@@ -262,7 +264,7 @@ class Runtime:
         with self._reload_lock:
             self._policy_stamp = self._stamp()
             try:
-                new = load_with(self.policy_path, self.overrides)
+                new = load_with(self.policy_path, self.overrides, FILTERS)
             except PolicyError as exc:
                 log.error("policy reload (%s) refused, the running policy stays: %s", reason, exc)
                 self.metrics.reloaded(False)

@@ -11,8 +11,9 @@ import pytest
 from privacy_filters.reports_filter import ReportsFilter
 from privacy_milter import policy as policy_mod
 from privacy_milter.model import Message, Recipient, Session
-from privacy_milter.pipeline import Context
+from privacy_milter.plugin import FilterContext
 from privacy_milter.services import Services
+from privacy_milter.store.reports import StoreReports
 from privacy_milter.store import SqliteBackend
 from tests.unit.reports_samples import BILLION_LAUGHS, dmarc_mail, dmarc_xml, tlsrpt_json, tlsrpt_mail
 
@@ -47,8 +48,9 @@ async def setup(tmp_path):
     p = policy_mod.parse(f'[store]\npath = "{path}"\n[network]\nhosted_domains = ["shop.example"]\n'
                          '[filters.reports]\ntlsrpt = ["tlsrpt@host.example"]\n'
                          'dmarc = ["dmarc@host.example"]\nmax_message_mb = 1\n')
-    services = Services(dns_txt=no_txt, host_name="mx1.test", clock=lambda: 1764500000.0)
-    return ReportsFilter(p.settings("reports"), services), Context(p, services), path
+    services = Services(dns_txt=no_txt, host_name="mx1.test", clock=lambda: 1764500000.0,
+                        reports=StoreReports(p.store))
+    return ReportsFilter(p.settings("reports"), services), FilterContext(p.site, services), path
 
 
 def message(raw: bytes, rcpt: str) -> Message:
@@ -127,8 +129,8 @@ async def test_a_signed_report_counts_under_its_signer_and_only_for_hosted_domai
 
     p = policy_mod.parse(f'[store]\npath = "{path}"\n[network]\nhosted_domains = ["shop.example"]\n'
                          '[filters.reports]\ntlsrpt = ["tlsrpt@host.example"]\n')
-    services = Services(dns_txt=txt, host_name="mx1.test", clock=lambda: 1764500000.0)
-    f, ctx = ReportsFilter(p.settings("reports"), services), Context(p, services)
+    services = Services(dns_txt=txt, host_name="mx1.test", clock=lambda: 1764500000.0, reports=StoreReports(p.store))
+    f, ctx = ReportsFilter(p.settings("reports"), services), FilterContext(p.site, services)
 
     def signed(domain: str, rid: str) -> bytes:
         raw = tlsrpt_mail("Google Inc.", "noreply@evil.example", "tlsrpt@host.example", domain,

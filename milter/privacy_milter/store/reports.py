@@ -11,30 +11,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
-from ..errors import StoreError
 from ..policy import StoreSettings
+from ..services import ReportRows, ReportStoreError
 
 TLS_COLUMNS = ("time", "host", "reporter", "report_id", "authenticated", "begin_time", "end_time",
                "policy_type", "policy_domain", "successful", "failed", "failures")
 DMARC_COLUMNS = ("time", "host", "reporter", "report_id", "authenticated", "begin_time", "end_time",
                  "policy_domain", "policy", "source_ip", "header_from", "count", "dkim", "spf", "disposition")
 TABLES = {"tlsrpt": ("report_tls", TLS_COLUMNS), "dmarc": ("report_dmarc", DMARC_COLUMNS)}
-
-
-@dataclass(frozen=True)
-class ReportRows:
-    """One report's rows, in the column order of its table (TLS_COLUMNS or DMARC_COLUMNS)."""
-
-    kind: str            # "tlsrpt" or "dmarc"
-    reporter: str
-    report_id: str
-    authenticated: bool
-    rows: tuple[tuple[Any, ...], ...]
 
 
 def _sql(kind: str) -> tuple[str, str]:
@@ -45,7 +33,7 @@ def _sql(kind: str) -> tuple[str, str]:
 
 
 async def write_report(settings: StoreSettings, report: ReportRows) -> None:
-    """The report's rows in one transaction; StoreError when the store cannot take them."""
+    """The report's rows in one transaction; ReportStoreError when the store cannot take them."""
     delete, insert = _sql(report.kind)
     key = (report.reporter, report.report_id, int(report.authenticated))
     if settings.backend == "postgresql":
@@ -58,7 +46,7 @@ async def write_report(settings: StoreSettings, report: ReportRows) -> None:
             await db.executemany(insert, report.rows)
             await db.commit()
     except Exception as exc:  # sqlite3.Error, OSError: the caller logs it; the mail is not lost
-        raise StoreError(f"store write of a {report.kind} report failed: {type(exc).__name__}: {exc}") from None
+        raise ReportStoreError(f"store write of a {report.kind} report failed: {type(exc).__name__}: {exc}") from None
 
 
 async def _write_pg(settings: StoreSettings, delete: str, insert: str, key: tuple[Any, ...],
@@ -72,14 +60,24 @@ async def _write_pg(settings: StoreSettings, delete: str, insert: str, key: tupl
             settings.conninfo, autocommit=True, prepare_threshold=None,
             connect_timeout=max(2, math.ceil(settings.connect_timeout)), application_name="privacy-milter-reports")
     except psycopg.Error as exc:
-        raise StoreError(f"cannot open the store ({where(settings.conninfo)}) for a report: "
+        raise ReportStoreError(f"cannot open the store ({where(settings.conninfo)}) for a report: "
                          f"{type(exc).__name__}") from None
     try:
         async with conn.transaction(), conn.cursor() as cur:
             await cur.execute(delete.replace("?", "%s"), key)
             await cur.executemany(insert.replace("?", "%s"), rows)
     except psycopg.Error as exc:
-        raise StoreError(f"store write of a report failed ({where(settings.conninfo)}): "
+        raise ReportStoreError(f"store write of a report failed ({where(settings.conninfo)}): "
                          f"{type(exc).__name__}") from None
     finally:
         await conn.close()
+
+
+class StoreReports:
+    """services.ReportStore over the daemon's store settings ([store]: restart-only)."""
+
+    def __init__(self, settings: StoreSettings) -> None:
+        self._settings = settings
+
+    async def write(self, report: ReportRows) -> None:
+        await write_report(self._settings, report)

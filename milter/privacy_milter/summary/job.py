@@ -36,7 +36,7 @@ from ..maillog import FilePositionStore, LogFollower
 from ..maillog.pair import Delivery
 from .. import hostname
 from ..policy import Policy
-from ..policy_services import smtp_warnings
+from ..policy_sections import smtp_warnings
 from ..scheduler import Every, Job, Weekly
 from ..services import Services, SmtpSender
 from ..metrics import Metrics, flagged_clear_deliveries

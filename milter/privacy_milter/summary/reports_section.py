@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from .model import WeeklyReport
 from .reports_model import DmarcLine, ReportsFigures, TlsRptLine
 from .sections import Section, Table, label, num, pct
 
@@ -93,3 +94,10 @@ def sections(f: ReportsFigures, scope: str | None) -> list[Section]:
             (Table(("kind", "reporter (as it claims)", "reports"),
                    tuple((k, label(r), num(n)) for k, r, n in f.unauthenticated), (False, False, True)),)))
     return out
+
+
+def with_reports(parts: list[Section], r: WeeklyReport) -> list[Section]:
+    """The summary's sections with these inserted before Retention (render.py calls this)."""
+    extra = sections(r.reports, r.scope)
+    at = next((i for i, s in enumerate(parts) if s.key == "retention"), len(parts))
+    return parts[:at] + extra + parts[at:]

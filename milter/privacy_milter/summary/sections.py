@@ -180,9 +180,6 @@ def sections(r: WeeklyReport) -> list[Section]:
                 (False, True)),),
             decision_note(h) + ((f"Not recorded by the store yet (shown as 0): {', '.join(r.missing)}.",)
                                 if r.missing else ())))
-    from .reports_section import sections as report_sections  # it builds on this module's tables
-
-    out += report_sections(r.reports, r.scope)
     ret = r.retention
     out.append(Section(
         "retention", "Retention", "Old records are deleted on schedule.",
