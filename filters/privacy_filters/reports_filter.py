@@ -3,9 +3,9 @@
 A message to one of `[filters.reports] tlsrpt` (TLS-RPT, RFC 8460) or `dmarc` (DMARC
 aggregate, RFC 7489) is read: the report found in it (reports/mail.py), unpacked and
 parsed with every step bounded (reports/unpack.py, tlsrpt.py, dmarc.py), and its aggregate
-metadata written to the store (store/reports.py), for hosted domains only. The reporter is
-authenticated by a DKIM signature that passes and is aligned with the From domain (the DKIM
-filter's verifier), and filed under that signing domain; a report without one is stored
+metadata handed to the store (Services.reports), for hosted domains only. The reporter is
+authenticated by a DKIM signature that passes and is aligned with the From domain
+(reports/auth.py), and filed under that signing domain; a report without one is stored
 apart (authenticated = 0, under the name it claims) and never counted in the summary's
 figures, only named. A refused report (too large, a bomb, entities, malformed)
 is logged with its reason and stores nothing. The mail itself is always delivered: to
