@@ -106,6 +106,7 @@ def _parser(with_filter_commands: bool = True) -> argparse.ArgumentParser:
 
     if with_filter_commands:
         _filter_commands(sub)
+        _mta_sts_parser(sub)  # not for `run` either: it imports the HTTPS and DNS clients
     summary = sub.add_parser("summary", help="the weekly summary email: preview, write as HTML, or send now")
     _store_args(summary)
     what = summary.add_mutually_exclusive_group(required=True)
@@ -138,6 +139,19 @@ def _command_env() -> CommandEnv:
 
 def _filter_command(command: Command, args: argparse.Namespace) -> int:
     return command.run(args, _command_env())
+
+
+def _mta_sts_parser(sub: Any) -> None:
+    from .mtasts_publish.command import add_arguments
+
+    add_arguments(sub, policy_help=f"policy file (default {DEFAULT_POLICY} if it exists)")
+    sub.choices["mta-sts"].set_defaults(handler=_mta_sts)
+
+
+def _mta_sts(args: argparse.Namespace) -> int:
+    from .mtasts_publish.command import run
+
+    return run(_policy_for(Path(args.policy) if args.policy else None), args.mta_sts_action, args.domain)
 
 
 def _store_args(p: argparse.ArgumentParser) -> None:

@@ -33,6 +33,7 @@ from .registry import FILTERS, build_pipeline
 from .scheduler import Daily, Job, Scheduler
 from .store import AddressHasher, Store, open_store, record_from
 from .store.policycache import SqlitePolicyCache
+from .store.reports import StoreReports
 from .summary.job import summary_jobs
 from .tlspolicy.service import TlsPolicyService
 from .tlspolicy.health import log_resolver_warning
@@ -66,7 +67,8 @@ class Runtime:
         # The daemon's one set of services (docs/ARCHITECTURE.md, Services); made on the loop.
         self.services = Services(tls_classifier=tls_service, store=store, clock=clock, dns_txt=DnsTxt(),
                                  host_name=policy.store.host_name, http=http_session(),
-                                 smtp=SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name))
+                                 smtp=SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name),
+                                 reports=StoreReports(policy.store))
         self.snapshot = Snapshot(policy, build_pipeline(policy, self.services))
         self.store = store
         self.hasher = hasher

@@ -168,7 +168,7 @@ def test_release_with_the_route_releases_delivers_now_and_records(tmp_path: Path
     text, evs = _run(tmp_path, fake, [_record("AAAA11111")], lambda q: q.release("AAAA11111", "  by\nphone "))
     assert "released through the encrypt-only route" in text
     assert [(e.event, e.reason, e.host) for e in evs] == [("release", "by phone", HOST)]
-    assert ["-i", "AAAA11111"] == fake.ran[-1][3:]
+    assert fake.ran[-1][3:] == ["-i", "AAAA11111"]
 
 
 def test_an_unflagged_held_message_needs_no_route(tmp_path: Path) -> None:

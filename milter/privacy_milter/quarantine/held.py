@@ -22,7 +22,7 @@ WHY_FACTS = ("dlp_rules", "flagged_action", "flagged_route", "tls_decision", "un
 
 
 def iso(when: float) -> str:
-    return dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass(frozen=True)

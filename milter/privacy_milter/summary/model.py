@@ -13,6 +13,8 @@ from .quarantine import QuarantineWeek
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from .reports_model import ReportsFigures
+
 
 @dataclass(frozen=True, slots=True)
 class Count:
@@ -187,6 +189,7 @@ class WeeklyReport:
     missing: tuple[str, ...] = ()  # figures the store does not hold: said, not shown as 0
     flagged_clear: FlaggedClear = field(default_factory=FlaggedClear)
     quarantine: QuarantineWeek = field(default_factory=QuarantineWeek)  # issue 27: summary/quarantine.py
+    reports: ReportsFigures = field(default_factory=ReportsFigures)  # TLS-RPT and DMARC (issue 28)
 
     @property
     def week_number(self) -> int:

@@ -28,6 +28,7 @@ from .sql import (POSTGRESQL as POSTGRESQL, SQLITE as SQLITE, Dialect, Query, Sq
                   Window, iso_week_of as iso_week_of, midnights as midnights, previous_week as previous_week,
                   week_start as week_start)
 from .quarantine import QuarantineWeek, quarantine_week
+from .reports_section import read_figures as read_report_figures
 from .model import (CategoryAction, ClearHop, Count, CustomerRow, DayShare, FindingsSection,
                     FlaggedClear, Health, HostLine, Retention, ScannerRow, ScannerSection, TlsSection,
                     Totals, WeeklyReport)
@@ -384,6 +385,7 @@ async def build_report(query: Query, iso_week: str, tz: ZoneInfo, top_n: int,
         hosts=() if scope else await rq.hosts(),
         flagged_clear=FlaggedClear() if scope else await rq.flagged_clear(),
         quarantine=QuarantineWeek() if scope else await quarantine_week(rq, held_since, time.time(), keep_days),
+        reports=await read_report_figures(rq, rq.w.start, rq.w.end, scope),
         missing=tuple(missing) + NOT_RECORDED + (await _reader_idle(rq, missing) if scope is None else ()))
 
 
