@@ -234,7 +234,6 @@ def test_delete_removes_it_from_the_hold_queue_and_records_it(world: World) -> N
 
 
 def _quarantine(w: World, clock_offset: float) -> tuple[Quarantine, object]:
-    os.environ["MAIL_CONFIG"] = str(w.postfix.etc_dir)
     policy = policy_mod.load(w.milter.policy_path)
     policy = policy_mod.Overrides(host_name=HOST).apply(policy)
     store = open_store(policy.store)
@@ -254,7 +253,17 @@ def _with_quarantines(w: World, offset: float, work) -> object:  # noqa: ANN001
         finally:
             await s1.close()
             await s2.close()
-    return asyncio.run(go())
+    # postqueue/postsuper and the host name read this instance's config dir: set for the
+    # run only, so no later test inherits a config dir that is removed with this instance.
+    before = os.environ.get("MAIL_CONFIG")
+    os.environ["MAIL_CONFIG"] = str(w.postfix.etc_dir)
+    try:
+        return asyncio.run(go())
+    finally:
+        if before is None:
+            os.environ.pop("MAIL_CONFIG", None)
+        else:
+            os.environ["MAIL_CONFIG"] = before
 
 
 def test_expire_deletes_held_mail_past_keep_days_and_records_it(world: World) -> None:

@@ -166,7 +166,7 @@ async def test_connect_timeout_is_separate_and_short(monkeypatch):
         seen.append(timeout)
         raise ScannerError("down")
 
-    monkeypatch.setattr(virus_mod, "open_stream", fake_open)
+    monkeypatch.setattr(virus_mod, "open_socket", fake_open)
     monkeypatch.setattr(spam_mod, "open_stream", fake_open)
     ctx = FilterContext(make_policy('[filters.virus]\ntimeout = 30\nconnect_timeout = 1.5\n[filters.spam]\ntimeout = 20').site)
     for f in (VirusFilter(ctx.site.settings("virus")), SpamFilter(ctx.site.settings("spam"))):
