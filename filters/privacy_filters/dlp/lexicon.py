@@ -22,8 +22,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
+import re2
+
 KINDS: Final = ("secret", "weak", "user", "access", "sortcode", "account", "bank", "negative",
                 "conference")
+_RE2_OPTIONS: Final = re2.Options()
+_RE2_OPTIONS.max_mem = 32 << 20
+_GLUE_MIN: Final = 5  # letters a word needs to end a compound ("Erst|passwort", not "La|pin")
 ANCHOR_KINDS: Final = ("secret", "weak", "user")  # the words a password can be named by
 
 
@@ -82,19 +87,25 @@ class Lexicon:
                     self._index[key] = (kinds | {kind}, comp or lang.compounds,
                                         max(infl, lang.inflect))
         self._kind_re = {kind: self._window_pattern(kind) for kind in KINDS}
+        self._end_re = {kind: self._window_pattern(kind, at_end=True) for kind in KINDS}
 
-    def _window_pattern(self, kind: str) -> re.Pattern[str]:
-        """One Python pattern per kind over folded text, boundaries per language group."""
+    def _window_pattern(self, kind: str, at_end: bool = False) -> re2._Regexp:
+        """One RE2 pattern per kind over folded text, boundaries per language group. RE2,
+        not re: an alternation of a thousand words is one automaton pass in RE2 and a
+        thousand tries per position in re. RE2 has no look-behind, so a boundary is a
+        consumed non-letter (or the start); only whether and where a word ends is used."""
         groups: dict[tuple[bool, int], list[str]] = {}
         for key, (kinds, comp, infl) in self._index.items():
             if kind in kinds:
-                groups.setdefault((comp, infl), []).append(key)
+                glue = comp and len(key) >= _GLUE_MIN
+                groups.setdefault((glue, infl), []).append(key)
         parts = []
         for (comp, infl), terms in sorted(groups.items()):
             body = "|".join(_term_re(t) for t in sorted(terms, key=len, reverse=True))
-            parts.append(("" if comp else r"(?<![\w])") + "(?:" + body + ")"
-                         + (r"\w{0,%d}" % infl if infl else "") + r"(?![\w])")
-        return re.compile("|".join(parts) or r"(?!x)x")
+            parts.append(("" if comp else r"(?:^|[^\pL\pN_])") + "(?:" + body + ")"
+                         + (r"\pL{0,%d}" % infl if infl else "")
+                         + ("$" if at_end else r"(?:$|[^\pL\pN_])"))
+        return re2.compile("(?s)" + "|".join(parts) or "[^\\x00-\\x{10FFFF}]", _RE2_OPTIONS)
 
     def kinds_of(self, word: str) -> frozenset[str]:
         """The kinds of a matched word (exact folded spelling), empty when unknown."""
@@ -108,8 +119,8 @@ class Lexicon:
         if entry is None:
             return frozenset()
         kinds, comp, infl = entry
-        if start > 0 and text[start - 1].isalnum() and not comp:
-            return frozenset()
+        if start > 0 and text[start - 1].isalnum() and not (comp and end - start >= _GLUE_MIN):
+            return frozenset()  # "Lapin", "Spin": only a long word may end a compound
         follow = end
         while follow < len(text) and follow - end <= infl and text[follow].isalnum():
             follow += 1
@@ -117,12 +128,12 @@ class Lexicon:
             return frozenset()
         return kinds
 
-    def find(self, kind: str, folded: str) -> list[re.Match[str]]:
-        """Words of one kind in an already folded window."""
-        return list(self._kind_re[kind].finditer(folded))
-
     def has(self, kind: str, folded: str) -> bool:
         return self._kind_re[kind].search(folded) is not None
+
+    def ends_with(self, kind: str, folded: str) -> bool:
+        """Whether a word of this kind ends where the folded text ends ("sort code")."""
+        return self._end_re[kind].search(folded) is not None
 
     def is_word(self, value: str) -> bool:
         """A word (or phrase) of any language in the lexicon, whatever its kind."""
@@ -133,7 +144,9 @@ class Lexicon:
         alternative), each accented letter matching with or without its accent."""
         terms = {term for lang in self.languages for kind in ANCHOR_KINDS
                  for term in lang.entries[kind]}
-        alts = sorted({_re2_term(t) for t in terms}, key=len, reverse=True)
+        # longest term first: RE2 takes the first alternative that matches at a position
+        ordered = sorted(terms, key=lambda t: (-len(fold(t)), t))
+        alts = list(dict.fromkeys(_re2_term(t) for t in ordered))
         return r"(?i)(?:" + "|".join(alts) + ")"
 
 

@@ -1,0 +1,464 @@
+"""Candidate-first passwords: find values that look like a secret on their own, then weigh
+the evidence around each one (symbols `password.cand_*`, docs/DLP.md).
+
+A label-first rule ("a password word, a colon, a value") needs a new rule for every new way
+of writing one. Here the value comes first: a token is a candidate when its shape says
+"secret" (length, character classes, no word of any lexicon language) and it is none of the
+things that look like one (dates, amounts, phone numbers, postcodes, references, versions,
+hashes, GUIDs, file names, host names, placeholders). Then the words around it are read the
+way mail is laid out: the same line before it (a key=value pair, a label, "pw X"), the same
+line after it ("X is the password"), the line or heading above, the header of its table or
+CSV column, a user name or address nearby, and what the words say about access (a device,
+a door, signing in) or against it (resets, policies, examples, conference calls, order and
+tracking numbers). Confidence follows from the value's strength plus the evidence's.
+
+Only text near a lexicon anchor word (kinds secret, weak, user) is read: a candidate with no
+such word within a few lines has no evidence and could never be reported.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from privacy_milter.model import Confidence
+
+from .lexicon import Lexicon, fold, lexicon
+from .patterns import Engine
+from .report import Hit, make_hit
+from .values import GAP_STOP, clean, is_placeholder, random_letters, strength
+
+# Tokens end at blanks and at table and CSV cell separators ("bob@x.org,Winter2020!")
+_TOKEN: Final = re.compile(r"[^\s,;|]{4,80}")
+_LINES_BELOW: Final = 3    # a value on a line of its own under its label
+_TABLE_ROWS: Final = 20    # rows read under a table or CSV header
+_REACH: Final = 300        # characters a "line" spans at most either side of a value
+_REGION: Final = 2000      # characters read under one anchor at most
+
+# Shapes that look like a secret but are something else. Each alternative is one kind.
+_NOT_SECRET: Final = re.compile(r"""(?ix)
+    \d{1,4}[./\-]\d{1,2}[./\-]\d{1,4}                       # a date
+  | (?:19|20)\d{2}-?(?:0[1-9]|1[0-2])-?(?:[0-2]\d|3[01])(?:T[\d:]+Z?)?   # yyyymmdd, ISO
+  | \d{1,2}(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\d{2,4}
+  | \d{1,2}[:h.]\d{2}(?:[:.]\d{2})?(?:am|pm|h|uhr)?           # a time
+  | [£$€¥]?[+\-]?\d[\d,.']*(?:k|m|bn|eur|gbp|usd|chf|pln|sek|dkk|czk|huf)?[£$€¥]?   # amount
+  | (?:eur|gbp|usd|chf)\d[\d,.]*
+  | \+?\(?\d[\d()\-/]{7,}                                     # a phone number
+  | (?-i:[A-Z]{1,2}\d[A-Z\d]?(?:\d[A-Z]{2})?)                 # a UK postcode or its half
+  | (?-i:\d[A-Z]{2})
+  | (?-i:\#?[A-Z]{1,6}[\-_/\#:]?\d{3,}(?:[\-/.]\w+)*)         # a reference: INC-20451, PO12345
+  | \#\d+
+  | (?-i:[A-Z]{2,}(?:-[A-Z]{2,})*-\d+(?:-\w+)*)                # ticket keys: ABC-DEF-123
+  | v?\d+(?:\.\d+){1,3}(?:[\-+.]?[a-z]+\d*)?                   # a version
+  | (?:0x)?[0-9a-f]{32}|(?:0x)?[0-9a-f]{40}|(?:0x)?[0-9a-f]{56}|(?:0x)?[0-9a-f]{64}|[0-9a-f]{128}
+  | 0x[0-9a-f]+                                                # a hex number
+  | (?:sha\d*|md5|sha256):\S+
+  | [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}   # a GUID
+  | 1z[0-9a-z]{16}|[a-z]{2}\d{9}[a-z]{2}                       # tracking: UPS, UPU S10
+  | [\w\-]+\.(?:pdf|docx?|xlsx?|csv|txt|png|jpe?g|gif|zip|7z|rar|html?|eml|msg|pptx?|log|
+              json|xml|ya?ml|py|js|ts|exe|msi|dmg|iso|tar|gz|tgz|bak|sql|odt|ods|ics|vcf|mp[34])
+  | (?:[\w\-]+\.)+(?:com|org|net|uk|de|fr|nl|eu|io|es|it|pl|be|ie|at|ch|se|dk|fi|no|pt|cz|sk|
+                     hu|ro|gov|edu|info|biz|co|local|lan|internal|example|test|invalid)
+  | [a-z]+://\S*|www\.\S*|[a-z]+:/\S*                          # a URL, "hash:/etc/x"
+  | [\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+                            # an address
+  | [a-z]:\\\S*|\.{0,2}/\S*|~/\S*                               # a path
+  | \d+(?:st|nd|rd|th|x|px|pt|kb|mb|gb|tb|ghz|mhz|kg|km|cm|mm|ml|mah|w|v|hz|mins?|hrs?|s)
+""")
+# A value in a sentence that is about the secret, not the secret: instructions, policies,
+# resets, examples, values given another way. Checked over the candidate's clause.
+_AGAINST: Final = re.compile(
+    r"(?i)\b(?:must|should|needs?\s+to|has\s+to|at\s+least|minimum|maximum|characters?|"
+    r"letters|digits|symbols|contain|contains|include|expires?|expired|will\s+be\s+sent|"
+    r"sent\s+separately|(?:by|via|per)\s+(?:sms|text|phone|post)|in\s+the\s+post|"
+    r"forgot|forgotten|reset|change\s+your|policy|requirements?|example|e\.g\.|such\s+as|"
+    r"sample|dummy|placeholder|never|don't|do\s+not|weak|strong|common|guess|hint|field|"
+    r"manager|vault|protected|promo|discount|voucher|coupon|gift|referral|tracking|order|"
+    r"invoice|booking|confirmation|verification|one-time\s+code|otp|2fa|mfa)\b")
+# "X is the password", "X (Passwort)", "X ist das Kennwort": copula and article before the word.
+_THEN_LABEL: Final = re.compile(
+    r"(?i)^[\s\"'`)]*(?:\(|[-–—]\s*|(?:is|was|are|ist|war|est|es|è|é|er|är|je|jest|on|ir|yra|"
+    r"=)\s+(?:(?:the|my|our|your|his|her|its|das|dein|ihr|le|la|mon|ton|el|il|o|a|het|de|"
+    r"den|det|new|current|neue|neues|nouveau|nouvelle|wifi|wi-fi|wlan|admin)\s+){0,3})$")
+_FORMAL_GAP: Final = re.compile(r"^[\w\-]{0,24}[\"'\]\)]?\s*(?:[:=|\t]|=>|->|→)\s*[\"'`]?\s*$")
+_STOP: Final = re.compile(r"[.!?;](?:\s|$)")
+_LINK_GAP: Final = re.compile(r"^[^\n.!?;]{0,80}$")
+_PIN_ANCHOR: Final = re.compile(r"pin|code|kod|cod|koodi|kood|kode|zahl|passcode|tunnusluku|"
+                                r"combination|kombination|combinaison")
+_SPECIMEN: Final = re.compile(r"(?i)example|sample|dummy|test|\$[a-z_]{3,}\b|^\$\{?[A-Z_]{3,}")
+# "password_maps", "password-protected", "pin_length": the word is the head of another name
+_GLUED_AFTER: Final = re.compile(r"[_\-][^\W\d_]")
+_WORD_AFTER: Final = re.compile(r"[ \t]*[\w-]")
+_INNER_SEP: Final = re.compile(r"[\"']?(?:=|:|=>)[\"']?")
+# "... is", "... lautet", "... c'est": the gap ends by saying the value follows
+_COPULA_END: Final = re.compile(r"(?i)\b(?:is|was|ist|lautet|est|c'est|es|è|é|är|er|je|jest|to|on|"
+                                r"ir|yra|wordt|will\s+be|are)\s*:?\s*$")
+# "2024 renovation": a number followed by a word of the sentence is not a code
+_WORD_NEXT: Final = re.compile(r"[ \t]+(?!(?:and|or|then|und|oder|dann|et|ou|puis|please|bitte|"
+                               r"for|f(?:ü|u)r|pour)\b)[a-zà-ÿ]{4,}")
+_ADDRESS_OR_LINK: Final = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+|\b[a-z][a-z0-9+.\-]*://\S+")
+_TAIL_END: Final = re.compile(r"[.!?;,](?:\s|$)|\s[-–—]\s")
+_HANDLE: Final = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_BULLET: Final = " \t>*-•·"
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    start: int
+    end: int
+    kinds: frozenset[str]
+    word: str  # folded
+
+
+def find_candidates(text: str, engine: Engine) -> Iterator[Hit]:
+    lex = lexicon()
+    anchors = [_Anchor(m.start, m.end, kinds, fold(text[m.start:m.end]))
+               for m in engine.find("cred_lex", text)
+               if (kinds := lex.accepts(text, m.start, m.end))
+               and not _GLUED_AFTER.match(text, m.end)
+               and not ("weak" in kinds and _names_bank_detail(text, m.end, lex))]
+    if not anchors:
+        return
+    seen: set[int] = set()
+    for lo, hi in _regions(text, anchors):
+        for tok in _TOKEN.finditer(text, lo, hi):
+            start = _after_inner_key(text, tok.start(), tok.end(), anchors)
+            if start in seen:
+                continue
+            seen.add(start)
+            hit = _judge(text, start, tok.end(), anchors, lex)
+            if hit is not None:
+                yield hit
+
+
+def _after_inner_key(text: str, start: int, end: int, anchors: list[_Anchor]) -> int:
+    """"pwd=Tansy40Moor", "db;uid=x;pwd=Y": a token holding a key and its value is read
+    from after the last key's separator; other tokens from their start."""
+    inner = [a for a in _between(anchors, start, end) if a.end < end]
+    if not inner:
+        return start
+    found = _INNER_SEP.match(text, inner[-1].end, end)
+    return found.end() if found is not None else start
+
+
+def _names_bank_detail(text: str, end: int, lex: Lexicon) -> bool:
+    """"Sort code", "account number", "code guichet": a word that names a bank detail (the
+    UK account detector's business) even though its last word ("code") could name a secret."""
+    head = fold(text[max(0, end - 30):end])
+    return any(lex.ends_with(kind, head) for kind in ("sortcode", "account", "bank"))
+
+
+def _regions(text: str, anchors: list[_Anchor]) -> list[tuple[int, int]]:
+    """Merged spans to read: each anchor's line and a few lines below (a table's rows)."""
+    spans: list[tuple[int, int]] = []
+    for a in anchors:
+        start = _line_start(text, a.start)
+        line_end = _line_end(text, a.end)
+        below = _TABLE_ROWS if _cells(text[start:line_end]) else _LINES_BELOW
+        end = line_end
+        for _ in range(below):
+            if end >= min(len(text), a.end + _REGION):
+                break
+            end = _line_end(text, end + 1)
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _shape(value: str, lex: Lexicon) -> str | None:
+    """"strong", "medium", "letters", "word" or "pin" when the value could be a secret on
+    its own. Plain words are most tokens: they are settled first, by str methods alone."""
+    if not 4 <= len(value) <= 64:
+        return None
+    if value.isdigit():
+        return "pin" if len(value) <= 8 and len(set(value)) > 1 else None
+    if value.isalpha():
+        if value.islower():  # "qhvzrtkwpl": letters no language spells (weaker: one class)
+            return "letters" if random_letters(value) and not lex.is_word(value) else None
+        if value.isupper() or value.istitle():  # "Sunshine": only where a key names it
+            return "word" if len(value) >= 6 and not lex.is_word(value) \
+                and not is_placeholder(value) else None
+    if is_placeholder(value) or _NOT_SECRET.fullmatch(value) or lex.is_word(value) \
+            or _SPECIMEN.search(value):
+        return None
+    shape = strength(value)
+    if shape == 2:
+        return "strong" if len(value) >= 8 else "medium" if len(value) >= 6 else None
+    if shape == 1 and random_letters(value):
+        return "letters"
+    return None
+
+
+def _judge(text: str, start: int, end: int, anchors: list[_Anchor], lex: Lexicon) -> Hit | None:
+    raw = text[start:end]
+    value = clean(raw)
+    if not value:
+        return None
+    shape = _shape(value, lex)
+    if shape is None:
+        return None
+    vstart = start + raw.find(value[0])
+    vend = vstart + len(value)
+    line_start = _line_start(text, vstart)
+    line_end = _line_end(text, vend)
+    near = _between(anchors, line_start - _REACH, line_end + 1)
+    if any(a.start < vend and vstart < a.end for a in near):
+        return None  # the token is (or holds) a label word itself
+    everywhere, anchors = anchors, near
+    evidence = _Evidence()
+    before = [a for a in anchors if line_start <= a.start and a.end <= vstart]
+    label = before[-1] if before else None
+    if label is not None and "user" in label.kinds and not label.kinds & {"secret", "weak"}:
+        if _FORMAL_GAP.match(text[label.end:vstart]) or text[label.end:vstart].strip() == "":
+            return None  # "user: anna42": the value after a user word is the user name
+    if label is not None and label.kinds & {"secret", "weak"}:
+        _read_label(text, label, vstart, evidence)
+    if not evidence.kinds:
+        _read_after(text, anchors, vend, line_end, evidence)
+    above_line: tuple[int, int] | None = None
+    if not evidence.kinds and not text[line_start:vstart].strip(_BULLET):
+        above_line = _read_above(text, anchors, line_start, vend, line_end, evidence)
+    if not evidence.kinds:
+        _read_column(text, everywhere, line_start, line_end, vstart, evidence)
+    if not evidence.kinds:
+        return None
+    _read_surroundings(text, anchors, line_start, line_end, vstart, above_line, evidence, lex)
+    if evidence.against:
+        return None
+    evidence.alone = not _WORD_AFTER.match(text, vend, line_end)
+    evidence.number_then_word = bool(_WORD_NEXT.match(text, vend, line_end))
+    confidence = _confidence(shape, evidence, value)
+    if confidence is None:
+        return None
+    return make_hit("password", confidence, value, "password.cand_" + evidence.kinds[0], vstart)
+
+
+@dataclass
+class _Evidence:
+    kinds: list[str]
+    points: int
+    weak: bool       # the only label is an ambiguous word (code, key, pass)
+    formal: bool     # a key and a separator: "Password: X", "pwd=X", a table column
+    pin_label: bool  # the label names a PIN or code: digits may be one
+    alone: bool      # nothing but punctuation or a bracket follows the value on its line
+    number_then_word: bool  # a lower-case word follows ("2024 renovation works")
+    against: bool
+    anchor: str
+
+    def __init__(self) -> None:
+        self.kinds, self.points, self.weak, self.formal = [], 0, False, False
+        self.pin_label, self.against, self.anchor, self.alone = False, False, "", True
+        self.number_then_word = False
+
+    def add(self, kind: str, points: int, anchor: _Anchor | None = None,
+            formal: bool = False) -> None:
+        self.kinds.append(kind)
+        self.points += points
+        self.formal = self.formal or formal
+        if anchor is not None:
+            self.weak = "secret" not in anchor.kinds
+            self.pin_label = bool(_PIN_ANCHOR.search(anchor.word))
+            self.anchor = anchor.word
+
+
+def _read_label(text: str, label: _Anchor, vstart: int, ev: _Evidence) -> None:
+    """A label word earlier on the same line: a key ("pwd=", "Passwort:") or words linking it."""
+    # an address in the gap is a user named there ("für t.berg@firma.de:"), one word
+    gap = _ADDRESS_OR_LINK.sub(" user ", text[label.end:vstart])
+    strong_word = "secret" in label.kinds
+    if _FORMAL_GAP.match(gap):
+        ev.add("kv_key", 3 if strong_word else 2, label, formal=True)
+    elif _LINK_GAP.match(gap) and len(gap.split()) <= (12 if _COPULA_END.search(gap) else 8) \
+            and not _STOP.search(gap) \
+            and not GAP_STOP.search(gap.replace(",", " ")):
+        ev.add("label_same_line", 2 if strong_word else 1, label)
+
+
+def _read_after(text: str, anchors: list[_Anchor], vend: int, line_end: int,
+                ev: _Evidence) -> None:
+    """"Tr0ub4dor is the password", "Kiefer9Moor (Passwort)": the label after the value."""
+    for a in anchors:
+        if vend <= a.start <= line_end and "secret" in a.kinds:
+            if _THEN_LABEL.match(text[vend:a.start]):
+                ev.add("label_after", 2, a)
+            return
+
+
+def _read_above(text: str, anchors: list[_Anchor], line_start: int, vend: int, line_end: int,
+                ev: _Evidence) -> tuple[int, int] | None:
+    """The value starts its line; the nearest line above with text (two at most) is a label
+    or heading that names a secret: "Your new password:\\n\\n  Kw7-rosa2"."""
+    pos = line_start - 1
+    for _ in range(3):
+        if pos <= 0:
+            return None
+        start = _line_start(text, pos)
+        line = text[start:pos]
+        if line.strip(_BULLET):
+            label = [a for a in anchors if start <= a.start < pos and a.kinds & {"secret", "weak"}]
+            rest_of_value_line = text[vend:line_end].strip()
+            heading = line.rstrip().endswith(":") or len(line.split()) <= 6
+            if label and heading and len(rest_of_value_line.split()) <= 3 \
+                    and not _cells(line):
+                ev.add("header_above", 2 if "secret" in label[-1].kinds else 1, label[-1])
+            return (start, pos)
+        pos = start - 1
+    return None
+
+
+def _read_column(text: str, anchors: list[_Anchor], line_start: int, line_end: int,
+                 vstart: int, ev: _Evidence) -> None:
+    """A table or CSV row whose column header above names a secret."""
+    row = text[line_start:line_end]
+    cells = _cells(row)
+    if not cells:
+        return
+    column = text[line_start:vstart].lstrip(" |").count(_delimiter(row))
+    pos = line_start - 1
+    for _ in range(_TABLE_ROWS):
+        if pos <= 0:
+            return
+        start = _line_start(text, pos)
+        header = _cells(text[start:pos])
+        if len(header) != len(cells):
+            return
+        if column < len(header):
+            hstart = start + text[start:pos].find(header[column])
+            cell_anchors = [a for a in _between(anchors, hstart, hstart + len(header[column]))
+                            if a.kinds & {"secret", "weak"}]
+            # a heading cell names its column ("Password"); "Sort code: 20-00-00" is data
+            if cell_anchors and len(header[column].split()) <= 3 \
+                    and not any(ch.isdigit() for ch in header[column]):
+                ev.add("table_column", 3 if "secret" in cell_anchors[0].kinds else 2,
+                       cell_anchors[0], formal=True)
+                return
+        pos = start - 1
+
+
+def _read_surroundings(text: str, anchors: list[_Anchor], line_start: int, line_end: int,
+                       vstart: int, above: tuple[int, int] | None, ev: _Evidence,
+                       lex: Lexicon) -> None:
+    """What else the text around says: a user named nearby, access to something, or words
+    that make the value an instruction, an example or a call's passcode."""
+    prev_start = _text_line_above(text, line_start)
+    window_start = min(above[0], prev_start) if above else prev_start
+    next_end = _text_line_below(text, line_end)
+    users = [a for a in anchors if window_start <= a.start < next_end and "user" in a.kinds]
+    if users or _HANDLE.search(text, window_start, next_end):
+        ev.add("user_nearby", 1)
+    # words inside an address or link say nothing ("bob@example.org", "/reset-password")
+    clause = _ADDRESS_OR_LINK.sub(" ", _clause(text, line_start, line_end, vstart))
+    around = fold(text[window_start:line_end])
+    if ev.weak and lex.has("access", around):
+        ev.add("access", 1)
+    folded_clause = fold(clause)
+    if _AGAINST.search(clause) or lex.has("negative", folded_clause):
+        ev.against = True
+    if lex.has("conference", fold(text[_text_line_above(text, window_start):next_end])):
+        ev.against = True  # a call's passcode or meeting ID, whatever its shape
+
+
+def _text_line_above(text: str, line_start: int) -> int:
+    """Start of the nearest line above with text on it (blank lines skipped, three at most:
+    HTML turned to text puts blank lines between <br> lines)."""
+    pos = line_start
+    for _ in range(4):
+        if pos <= 0:
+            return 0
+        start = _line_start(text, pos - 1)
+        if text[start:pos - 1].strip(_BULLET):
+            return start
+        pos = start
+    return pos
+
+
+def _text_line_below(text: str, line_end: int) -> int:
+    """End of the nearest line below with text on it (three blank lines skipped at most)."""
+    pos = line_end
+    for _ in range(4):
+        if pos >= len(text):
+            return len(text)
+        end = _line_end(text, pos + 1)
+        if text[pos + 1:end].strip(_BULLET):
+            return end
+        pos = end
+    return pos
+
+
+def _clause(text: str, line_start: int, line_end: int, vstart: int) -> str:
+    """The sentence holding the value, up to the value and a few words after it (to the next
+    dash, comma or stop): what a negative word must share with the value to count against
+    it. A note further on ("- you must change it") is about what to do next, not the value."""
+    head = text[line_start:vstart]
+    stops = list(_STOP.finditer(head))
+    begin = line_start + stops[-1].end() if stops else line_start
+    tail = text[vstart:min(line_end, vstart + 60)]
+    cut = _TAIL_END.search(tail)
+    return text[begin:vstart + (cut.start() if cut else len(tail))]
+
+
+def _confidence(shape: str, ev: _Evidence, value: str) -> Confidence | None:
+    if shape == "pin":
+        if ev.number_then_word:
+            return None
+        # digits are a PIN only with a word that names one and a key or a plain "is"
+        if ev.pin_label and not ev.weak and ev.kinds[0] in ("kv_key", "label_same_line",
+                                                            "table_column", "header_above"):
+            return Confidence.MEDIUM
+        if ev.pin_label and "access" in ev.kinds:  # "the safe code is 90817"
+            return Confidence.MEDIUM
+        return None
+    if ev.weak and not {"access", "user_nearby"} & set(ev.kinds):
+        return None  # "PASS: addr2line", "code: X": an ambiguous word alone proves nothing
+    if shape == "word":
+        return Confidence.MEDIUM if ev.formal and not ev.weak and ev.alone else None
+    total = ev.points + _SHAPE_POINTS[shape]
+    if total >= 5:
+        return Confidence.HIGH
+    if total >= 4:
+        return Confidence.MEDIUM
+    return None
+
+
+def _delimiter(row: str) -> str:
+    return next((d for d in ("\t", "|", ";", ",") if d in row), "\t")
+
+
+_SHAPE_POINTS: Final = {"strong": 3, "medium": 2, "letters": 1}
+
+
+def _cells(row: str) -> list[str]:
+    """A row's cells when it is a table or CSV row (two cells at least), else []: short
+    cells only, so that a sentence with a comma is not a row."""
+    row = row.strip()
+    if not row:
+        return []
+    delimiter = _delimiter(row)
+    if delimiter not in row:
+        return []
+    cells = [c.strip() for c in row.strip("|").split(delimiter)]
+    words = 4 if delimiter in "\t|" else 3
+    return cells if len(cells) >= 2 and all(len(c.split()) <= words for c in cells) else []
+
+
+def _line_end(text: str, pos: int) -> int:
+    """End of pos's line, or _REACH characters on when the line is longer (hostile text)."""
+    end = text.find("\n", pos, pos + _REACH)
+    return min(len(text), pos + _REACH) if end == -1 else end
+
+
+def _line_start(text: str, pos: int) -> int:
+    """Start of pos's line, or _REACH characters back when the line is longer."""
+    begin = max(0, pos - _REACH)
+    return text.rfind("\n", begin, pos) + 1 or begin
+
+
+def _between(anchors: list[_Anchor], lo: int, hi: int) -> list[_Anchor]:
+    """The anchors starting in [lo, hi) (anchors are in text order)."""
+    i = bisect.bisect_left(anchors, lo, key=lambda a: a.start)
+    j = bisect.bisect_left(anchors, hi, lo=i, key=lambda a: a.start)
+    return anchors[i:j]
