@@ -76,15 +76,22 @@ _AGAINST: Final = re.compile(
     r"forgot|forgotten|reset|change\s+your|policy|requirements?|example|e\.g\.|such\s+as|"
     r"sample|dummy|placeholder|never|don't|do\s+not|weak|strong|common|guess|hint|field|"
     r"manager|vault|protected|promo|discount|voucher|coupon|gift|referral|tracking|order|"
-    r"invoice|booking|confirmation|verification|one-time\s+code|otp|2fa|mfa)\b")
+    r"invoice|booking|confirmation|verification|one-time\s+code|otp|2fa|mfa|checkout|basket|"
+    r"cart|shop|\d+\s?%\s+off)\b")
+_AGAINST_AFTER: Final = re.compile(
+    r"(?i)\b(?:example|sample|dummy|placeholder|e\.g|for\s+instance|expired|invalid|old|"
+    r"beispiel|exemple|ejemplo|esempio|voorbeeld|checkout|basket|cart|discount|promo|voucher|"
+    r"coupon|\d+\s?%\s+off)\b")
 # "X is the password", "X (Passwort)", "X ist das Kennwort": copula and article before the word.
 _THEN_LABEL: Final = re.compile(
     r"(?i)^[\s\"'`)]*(?:\(|[-–—]\s*|(?:is|was|are|ist|war|est|es|è|é|er|är|je|jest|on|ir|yra|"
     r"=)\s+(?:(?:the|my|our|your|his|her|its|das|dein|ihr|le|la|mon|ton|el|il|o|a|het|de|"
     r"den|det|new|current|neue|neues|nouveau|nouvelle|wifi|wi-fi|wlan|admin)\s+){0,3})$")
 _FORMAL_GAP: Final = re.compile(r"^[\w\-]{0,24}[\"'\]\)]?\s*(?:[:=|\t]|=>|->|→)\s*[\"'`]?\s*$")
-_STOP: Final = re.compile(r"[.!?;](?:\s|$)")
-_LINK_GAP: Final = re.compile(r"^[^\n.!?;]{0,80}$")
+# a sentence ends at . ! ? ; before a blank, but not after a number ("im 2. OG", "3. Stock")
+_STOP: Final = re.compile(r"(?<!\b\d)(?<!\b\d\d)[.!?;](?:\s|$)|[!?;](?:\s|$)")
+_LINK_GAP: Final = re.compile(r"^[^\n]{0,80}$")
+_ORDINAL: Final = re.compile(r"\b(\d{1,2})\.(?=\s)")  # "im 2. OG": a number, not a stop
 _PIN_ANCHOR: Final = re.compile(r"pin|code|kod|cod|koodi|kood|kode|zahl|passcode|tunnusluku|"
                                 r"combination|kombination|combinaison")
 _SPECIMEN: Final = re.compile(r"(?i)example|sample|dummy|test|\$[a-z_]{3,}\b|^\$\{?[A-Z_]{3,}")
@@ -100,6 +107,16 @@ _WORD_NEXT: Final = re.compile(r"[ \t]+(?!(?:and|or|then|und|oder|dann|et|ou|pui
                                r"for|f(?:ü|u)r|pour)\b)[a-zà-ÿ]{4,}")
 _ADDRESS_OR_LINK: Final = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+|\b[a-z][a-z0-9+.\-]*://\S+")
 _TAIL_END: Final = re.compile(r"[.!?;,](?:\s|$)|\s[-–—]\s")
+# How invitations label a call's secret; a user's own "pw", "mdp", "Kennwort" is not one.
+_CALL_LABEL: Final = re.compile(r"passcode|pass code|kenncode|kennung|code|code secret|secret|pin|password|"
+                                r"passwort|kennwort|mot de passe|contrasena|wachtwoord|haslo|senha|"
+                                r"access code|meeting passcode|meeting password|"
+                                r"code d'acces|codigo de acceso|toegangscode|kod dostepu")
+# "it's csmith, pass X", "as j.doe; pw X": a login name given just before the label
+_HANDLE_BEFORE: Final = re.compile(
+    r"(?i)\b(?:it['’]?s|is|as|c['’]est|ist|es|user|login)\s+[a-z][\w.\-]{1,40}[ \t]*[,;/][ \t]*\S+\s+\S*$")
+_MARKUP_START: Final = re.compile(r"^(?:<[^\s<>]{1,20}>)+")
+_MARKUP_END: Final = re.compile(r"(?:</?[^\s<>]{1,20}>?)+$")
 _HANDLE: Final = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _BULLET: Final = " \t>*-•·"
 
@@ -114,11 +131,8 @@ class _Anchor:
 
 def find_candidates(text: str, engine: Engine) -> Iterator[Hit]:
     lex = lexicon()
-    anchors = [_Anchor(m.start, m.end, kinds, fold(text[m.start:m.end]))
-               for m in engine.find("cred_lex", text)
-               if (kinds := lex.accepts(text, m.start, m.end))
-               and not _GLUED_AFTER.match(text, m.end)
-               and not ("weak" in kinds and _names_bank_detail(text, m.end, lex))]
+    anchors = [a for m in engine.find("cred_lex", text)
+               if (a := _anchor(text, m.start, m.end, lex)) is not None]
     if not anchors:
         return
     seen: set[int] = set()
@@ -141,6 +155,22 @@ def _after_inner_key(text: str, start: int, end: int, anchors: list[_Anchor]) ->
         return start
     found = _INNER_SEP.match(text, inner[-1].end, end)
     return found.end() if found is not None else start
+
+
+def _anchor(text: str, start: int, end: int, lex: Lexicon) -> _Anchor | None:
+    """The anchor word at a match, if its language's boundaries allow it there. A match the
+    boundaries reject ("admin  Password" read as one phrase, "Lapin") may hold a shorter
+    word further on: one more look inside it."""
+    for _ in range(2):
+        kinds = lex.accepts(text, start, end)
+        if kinds and not _GLUED_AFTER.match(text, end) \
+                and not ("weak" in kinds and _names_bank_detail(text, end, lex)):
+            return _Anchor(start, end, kinds, fold(text[start:end]))
+        inner = lex.anchor_re.search(text, start + 1, end + 1) if end - start > 3 else None
+        if inner is None:
+            return None
+        start, end = inner.span()
+    return None
 
 
 def _names_bank_detail(text: str, end: int, lex: Lexicon) -> bool:
@@ -174,9 +204,15 @@ def _shape(value: str, lex: Lexicon) -> str | None:
     its own. Plain words are most tokens: they are settled first, by str methods alone."""
     if not 4 <= len(value) <= 64:
         return None
+    if value[-1] in ">}]" or value[0] in "<{[":
+        return None  # "<set in vault>", "{password}": a placeholder or markup
+    if value[-1] in "?!" and value[:-1].isalpha():
+        value = value[:-1]  # "vergeten?", "Thanks!": a word ending a sentence
     if value.isdigit():
         return "pin" if len(value) <= 8 and len(set(value)) > 1 else None
     if value.isalpha():
+        if len(value) < 4:
+            return None
         if value.islower():  # "qhvzrtkwpl": letters no language spells (weaker: one class)
             return "letters" if random_letters(value) and not lex.is_word(value) else None
         if value.isupper() or value.istitle():  # "Sunshine": only where a key names it
@@ -193,9 +229,25 @@ def _shape(value: str, lex: Lexicon) -> str | None:
     return None
 
 
+def _value_of(raw: str) -> str:
+    """The value in a token: markup glued to it ("X</p>") and closing brackets of the
+    structure around it ('"X"}', "X)]") taken off, then quotes and punctuation (clean)."""
+    value = _MARKUP_END.sub("", _MARKUP_START.sub("", raw))
+    for _ in range(3):
+        value = clean(value)
+        if value and value[-1] in _CLOSES and value.count(value[-1]) > value.count(_CLOSES[value[-1]]):
+            value = value[:-1]
+        else:
+            break
+    return value
+
+
+_CLOSES: Final = {"}": "{", "]": "[", ">": "<", ")": "("}
+
+
 def _judge(text: str, start: int, end: int, anchors: list[_Anchor], lex: Lexicon) -> Hit | None:
     raw = text[start:end]
-    value = clean(raw)
+    value = _value_of(raw)
     if not value:
         return None
     shape = _shape(value, lex)
@@ -269,12 +321,16 @@ def _read_label(text: str, label: _Anchor, vstart: int, ev: _Evidence) -> None:
     """A label word earlier on the same line: a key ("pwd=", "Passwort:") or words linking it."""
     # an address in the gap is a user named there ("für t.berg@firma.de:"), one word
     gap = _ADDRESS_OR_LINK.sub(" user ", text[label.end:vstart])
-    strong_word = "secret" in label.kinds
+    # "DB_PASS=", "smtp_pw:": a setting named after the secret says what its value is
+    setting = label.start > 0 and text[label.start - 1] == "_"
+    strong_word = "secret" in label.kinds or setting
+    if setting:
+        label = _Anchor(label.start, label.end, label.kinds | {"secret"}, label.word)
     if _FORMAL_GAP.match(gap):
         ev.add("kv_key", 3 if strong_word else 2, label, formal=True)
     elif _LINK_GAP.match(gap) and len(gap.split()) <= (12 if _COPULA_END.search(gap) else 8) \
             and not _STOP.search(gap) \
-            and not GAP_STOP.search(gap.replace(",", " ")):
+            and not GAP_STOP.search(_ORDINAL.sub(r"\1", gap).replace(",", " ")):
         ev.add("label_same_line", 2 if strong_word else 1, label)
 
 
@@ -347,19 +403,40 @@ def _read_surroundings(text: str, anchors: list[_Anchor], line_start: int, line_
     prev_start = _text_line_above(text, line_start)
     window_start = min(above[0], prev_start) if above else prev_start
     next_end = _text_line_below(text, line_end)
-    users = [a for a in anchors if window_start <= a.start < next_end and "user" in a.kinds]
-    if users or _HANDLE.search(text, window_start, next_end):
+    # user words above, below, or before the value on its line ("Login" in a note after the
+    # value is about what to do with it: "(beim ersten Login ändern)")
+    users = [a for a in anchors if window_start <= a.start < next_end and "user" in a.kinds
+             and not vstart < a.start < line_end]
+    if users or _HANDLE.search(text, window_start, next_end) \
+            or _HANDLE_BEFORE.search(text[line_start:vstart]):
         ev.add("user_nearby", 1)
     # words inside an address or link say nothing ("bob@example.org", "/reset-password")
-    clause = _ADDRESS_OR_LINK.sub(" ", _clause(text, line_start, line_end, vstart))
-    around = fold(text[window_start:line_end])
+    head, tail = _clause(text, line_start, line_end, vstart)
+    head, tail = _ADDRESS_OR_LINK.sub(" ", head), _ADDRESS_OR_LINK.sub(" ", tail)
+    around = fold(_ADDRESS_OR_LINK.sub(" ", text[window_start:line_end]))
     if ev.weak and lex.has("access", around):
         ev.add("access", 1)
-    folded_clause = fold(clause)
-    if _AGAINST.search(clause) or lex.has("negative", folded_clause):
+    # before the value: any word against it; after it only words that unmake the value
+    # itself ("... is just an example"), not a note on what to do ("don't share", "must change")
+    if _AGAINST.search(head) or lex.has("negative", fold(head)) or _AGAINST_AFTER.search(tail) \
+            or lex.has("negative", fold(tail.split(None, 1)[0] if tail.strip() else "")):
         ev.against = True
-    if lex.has("conference", fold(text[_text_line_above(text, window_start):next_end])):
-        ev.against = True  # a call's passcode or meeting ID, whatever its shape
+    if _for_a_call(text, line_start, line_end, window_start, ev, lex):
+        ev.against = True
+
+
+def _for_a_call(text: str, line_start: int, line_end: int, window_start: int, ev: _Evidence,
+                lex: Lexicon) -> bool:
+    """A call's passcode or meeting ID, whatever its shape: conference words on the value's
+    own line, or, when the value is labelled the way invitations label theirs ("Passcode",
+    "Kenncode", "Password", "code"), on the two lines above. A value labelled "pw" or "mdp"
+    under an invitation is somebody's own password and still counts."""
+    own_line = fold(text[line_start:line_end])
+    if lex.has("conference", own_line):
+        return True
+    if not (_CALL_LABEL.fullmatch(ev.anchor) or not ev.anchor) or lex.has("access", own_line):
+        return False  # "SIM PIN 60650" under an invitation is the phone's
+    return lex.has("conference", fold(text[_text_line_above(text, window_start):line_start]))
 
 
 def _text_line_above(text: str, line_start: int) -> int:
@@ -389,7 +466,7 @@ def _text_line_below(text: str, line_end: int) -> int:
     return pos
 
 
-def _clause(text: str, line_start: int, line_end: int, vstart: int) -> str:
+def _clause(text: str, line_start: int, line_end: int, vstart: int) -> tuple[str, str]:
     """The sentence holding the value, up to the value and a few words after it (to the next
     dash, comma or stop): what a negative word must share with the value to count against
     it. A note further on ("- you must change it") is about what to do next, not the value."""
@@ -398,7 +475,7 @@ def _clause(text: str, line_start: int, line_end: int, vstart: int) -> str:
     begin = line_start + stops[-1].end() if stops else line_start
     tail = text[vstart:min(line_end, vstart + 60)]
     cut = _TAIL_END.search(tail)
-    return text[begin:vstart + (cut.start() if cut else len(tail))]
+    return text[begin:vstart], tail[:cut.start() if cut else len(tail)]
 
 
 def _confidence(shape: str, ev: _Evidence, value: str) -> Confidence | None:

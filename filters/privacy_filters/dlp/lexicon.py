@@ -42,6 +42,15 @@ class Language:
     entries: dict[str, dict[str, str]]  # kind -> term -> source id
 
 
+def key(text: str) -> str:
+    """How a word is looked up: folded, with any run of blanks or hyphens as one space
+    ("Wi-Fi  key" and "wi fi key" are one entry)."""
+    return _JOINERS.sub(" ", fold(text)).strip()
+
+
+_JOINERS: Final = re.compile(r"[\s\-]+")
+
+
 def fold(text: str) -> str:
     """Lower case without accents, typographic apostrophes made plain: how words compare.
     Accents are dropped by decomposition, so "é" and "e" fold alike; letters that do not
@@ -82,10 +91,10 @@ class Lexicon:
         for lang in languages:
             for kind, terms in lang.entries.items():
                 for term in terms:
-                    key = fold(term)
-                    kinds, comp, infl = self._index.get(key, (frozenset(), False, 0))
-                    self._index[key] = (kinds | {kind}, comp or lang.compounds,
-                                        max(infl, lang.inflect))
+                    folded = key(term)
+                    kinds, comp, infl = self._index.get(folded, (frozenset(), False, 0))
+                    self._index[folded] = (kinds | {kind}, comp or lang.compounds,
+                                           max(infl, lang.inflect))
         self._kind_re = {kind: self._window_pattern(kind) for kind in KINDS}
         self._end_re = {kind: self._window_pattern(kind, at_end=True) for kind in KINDS}
 
@@ -95,10 +104,10 @@ class Lexicon:
         thousand tries per position in re. RE2 has no look-behind, so a boundary is a
         consumed non-letter (or the start); only whether and where a word ends is used."""
         groups: dict[tuple[bool, int], list[str]] = {}
-        for key, (kinds, comp, infl) in self._index.items():
+        for word, (kinds, comp, infl) in self._index.items():
             if kind in kinds:
-                glue = comp and len(key) >= _GLUE_MIN
-                groups.setdefault((glue, infl), []).append(key)
+                glue = comp and len(word) >= _GLUE_MIN
+                groups.setdefault((glue, infl), []).append(word)
         parts = []
         for (comp, infl), terms in sorted(groups.items()):
             body = "|".join(_term_re(t) for t in sorted(terms, key=len, reverse=True))
@@ -109,13 +118,13 @@ class Lexicon:
 
     def kinds_of(self, word: str) -> frozenset[str]:
         """The kinds of a matched word (exact folded spelling), empty when unknown."""
-        entry = self._index.get(fold(word))
+        entry = self._index.get(key(word))
         return entry[0] if entry else frozenset()
 
     def accepts(self, text: str, start: int, end: int) -> frozenset[str]:
         """Kinds of the word text[start:end] when it stands at a word boundary its languages
         allow (an anchor match from RE2, whose \\b is ASCII-only); empty otherwise."""
-        entry = self._index.get(fold(text[start:end]))
+        entry = self._index.get(key(text[start:end]))
         if entry is None:
             return frozenset()
         kinds, comp, infl = entry
@@ -137,7 +146,12 @@ class Lexicon:
 
     def is_word(self, value: str) -> bool:
         """A word (or phrase) of any language in the lexicon, whatever its kind."""
-        return fold(value) in self._index
+        return key(value) in self._index
+
+    @functools.cached_property
+    def anchor_re(self) -> re2._Regexp:
+        """The anchor pattern compiled on its own, for a second look inside a rejected match."""
+        return re2.compile(self.anchor_pattern(), _RE2_OPTIONS)
 
     def anchor_pattern(self) -> str:
         """RE2 pattern for the anchor words, longest first (RE2 prefers the first
@@ -158,7 +172,7 @@ def _term_re(folded: str) -> str:
 def _re2_term(term: str) -> str:
     out = []
     for ch in term.lower():
-        if ch == " ":
+        if ch in " -":
             out.append(r"[ \t\-]+")
             continue
         base = fold(ch)
