@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
+import re2
+
 from privacy_milter.model import Confidence
 
 from .lexicon import Lexicon, fold, lexicon
@@ -69,7 +71,7 @@ _NOT_SECRET: Final = re.compile(r"""(?ix)
 """)
 # A value in a sentence that is about the secret, not the secret: instructions, policies,
 # resets, examples, values given another way. Checked over the candidate's clause.
-_AGAINST: Final = re.compile(
+_AGAINST: Final = re2.compile(
     r"(?i)\b(?:must|should|needs?\s+to|has\s+to|at\s+least|minimum|maximum|characters?|"
     r"letters|digits|symbols|contain|contains|include|expires?|expired|will\s+be\s+sent|"
     r"sent\s+separately|(?:by|via|per)\s+(?:sms|text|phone|post)|in\s+the\s+post|"
@@ -117,6 +119,13 @@ _HANDLE_BEFORE: Final = re.compile(
     r"(?i)\b(?:it['’]?s|is|as|c['’]est|ist|es|user|login)\s+[a-z][\w.\-]{1,40}[ \t]*[,;/][ \t]*\S+\s+\S*$")
 _MARKUP_START: Final = re.compile(r"^(?:<[^\s<>]{1,20}>)+")
 _MARKUP_END: Final = re.compile(r"(?:</?[^\s<>]{1,20}>?)+$")
+# Settled without further look: lower-case or capitalised words joined once by an apostrophe,
+# hyphen or dot ("we're", "e-mail"), or no letter at all ("10:00", "£300")
+_PLAIN: Final = re.compile(r"[A-ZÀ-Þ]?[a-zß-ÿ]+(?:['’\-.][A-ZÀ-Þ]?[a-zß-ÿ]+)[.']?|[^a-zA-Z\u00c0-\u024f]+")
+# The same, as a token may be written in a sentence: "(e-mail,", "10:00.", "£300"
+_PLAIN_TOKEN: Final = re.compile(r"[\"'(“‘]*(?:[A-ZÀ-Þ]?[a-zß-ÿ]+(?:['’\-][A-ZÀ-Þ]?[a-zß-ÿ]+)?|"
+                                 r"[^a-zA-Z\u00c0-\u024f]+)[.,;:!?)\"'”’]*")
+_PUNCT: Final = ".,;:!?)(\"'”’“‘"
 _HANDLE: Final = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _BULLET: Final = " \t>*-•·"
 
@@ -138,6 +147,12 @@ def find_candidates(text: str, engine: Engine) -> Iterator[Hit]:
     seen: set[int] = set()
     for lo, hi in _regions(text, anchors):
         for tok in _TOKEN.finditer(text, lo, hi):
+            word = tok.group()
+            if word.isalpha():
+                if len(word) < 6 or len(word) < 8 and word.islower():
+                    continue  # most tokens are short plain words: no shape (_shape), no key inside
+            elif _PLAIN_TOKEN.fullmatch(word) and not word.strip(_PUNCT).isdigit():
+                continue  # but "7302." may be a PIN
             start = _after_inner_key(text, tok.start(), tok.end(), anchors)
             if start in seen:
                 continue
@@ -176,8 +191,7 @@ def _anchor(text: str, start: int, end: int, lex: Lexicon) -> _Anchor | None:
 def _names_bank_detail(text: str, end: int, lex: Lexicon) -> bool:
     """"Sort code", "account number", "code guichet": a word that names a bank detail (the
     UK account detector's business) even though its last word ("code") could name a secret."""
-    head = fold(text[max(0, end - 30):end])
-    return any(lex.ends_with(kind, head) for kind in ("sortcode", "account", "bank"))
+    return lex.ends_with_bank_word(fold(text[max(0, end - 30):end]))
 
 
 def _regions(text: str, anchors: list[_Anchor]) -> list[tuple[int, int]]:
@@ -218,6 +232,8 @@ def _shape(value: str, lex: Lexicon) -> str | None:
         if value.isupper() or value.istitle():  # "Sunshine": only where a key names it
             return "word" if len(value) >= 6 and not lex.is_word(value) \
                 and not is_placeholder(value) else None
+    if _PLAIN.fullmatch(value):
+        return None  # "we're", "e-mail", "10:00", "£300": words with a joiner, or no letter
     if is_placeholder(value) or _NOT_SECRET.fullmatch(value) or lex.is_word(value) \
             or _SPECIMEN.search(value):
         return None
@@ -232,7 +248,7 @@ def _shape(value: str, lex: Lexicon) -> str | None:
 def _value_of(raw: str) -> str:
     """The value in a token: markup glued to it ("X</p>") and closing brackets of the
     structure around it ('"X"}', "X)]") taken off, then quotes and punctuation (clean)."""
-    value = _MARKUP_END.sub("", _MARKUP_START.sub("", raw))
+    value = _MARKUP_END.sub("", _MARKUP_START.sub("", raw)) if "<" in raw else raw
     for _ in range(3):
         value = clean(value)
         if value and value[-1] in _CLOSES and value.count(value[-1]) > value.count(_CLOSES[value[-1]]):
@@ -264,10 +280,9 @@ def _judge(text: str, start: int, end: int, anchors: list[_Anchor], lex: Lexicon
     evidence = _Evidence()
     before = [a for a in anchors if line_start <= a.start and a.end <= vstart]
     label = before[-1] if before else None
-    if label is not None and "user" in label.kinds and not label.kinds & {"secret", "weak"}:
-        if _FORMAL_GAP.match(text[label.end:vstart]) or text[label.end:vstart].strip() == "":
-            return None  # "user: anna42": the value after a user word is the user name
-    if label is not None and label.kinds & {"secret", "weak"}:
+    if label is not None:
+        if lex.has("user", fold(text[label.end:vstart])):
+            return None  # "Password: X  User: anna42": the value after a user word is a name
         _read_label(text, label, vstart, evidence)
     if not evidence.kinds:
         _read_after(text, anchors, vend, line_end, evidence)
@@ -355,7 +370,7 @@ def _read_above(text: str, anchors: list[_Anchor], line_start: int, vend: int, l
         start = _line_start(text, pos)
         line = text[start:pos]
         if line.strip(_BULLET):
-            label = [a for a in anchors if start <= a.start < pos and a.kinds & {"secret", "weak"}]
+            label = [a for a in anchors if start <= a.start < pos]
             rest_of_value_line = text[vend:line_end].strip()
             heading = line.rstrip().endswith(":") or len(line.split()) <= 6
             if label and heading and len(rest_of_value_line.split()) <= 3 \
@@ -384,8 +399,7 @@ def _read_column(text: str, anchors: list[_Anchor], line_start: int, line_end: i
             return
         if column < len(header):
             hstart = start + text[start:pos].find(header[column])
-            cell_anchors = [a for a in _between(anchors, hstart, hstart + len(header[column]))
-                            if a.kinds & {"secret", "weak"}]
+            cell_anchors = _between(anchors, hstart, hstart + len(header[column]))
             # a heading cell names its column ("Password"); "Sort code: 20-00-00" is data
             if cell_anchors and len(header[column].split()) <= 3 \
                     and not any(ch.isdigit() for ch in header[column]):
@@ -405,10 +419,10 @@ def _read_surroundings(text: str, anchors: list[_Anchor], line_start: int, line_
     next_end = _text_line_below(text, line_end)
     # user words above, below, or before the value on its line ("Login" in a note after the
     # value is about what to do with it: "(beim ersten Login ändern)")
-    users = [a for a in anchors if window_start <= a.start < next_end and "user" in a.kinds
-             and not vstart < a.start < line_end]
-    if users or _HANDLE.search(text, window_start, next_end) \
-            or _HANDLE_BEFORE.search(text[line_start:vstart]):
+    users = lex.has("user", fold(text[window_start:vstart])) \
+        or lex.has("user", fold(text[line_end:next_end]))
+    if users or "@" in text[window_start:next_end] and _HANDLE.search(text, window_start, next_end) \
+            or _HANDLE_BEFORE.search(text[max(line_start, vstart - 80):vstart]):
         ev.add("user_nearby", 1)
     # words inside an address or link say nothing ("bob@example.org", "/reset-password")
     head, tail = _clause(text, line_start, line_end, vstart)
@@ -418,7 +432,7 @@ def _read_surroundings(text: str, anchors: list[_Anchor], line_start: int, line_
         ev.add("access", 1)
     # before the value: any word against it; after it only words that unmake the value
     # itself ("... is just an example"), not a note on what to do ("don't share", "must change")
-    if _AGAINST.search(head) or lex.has("negative", fold(head)) or _AGAINST_AFTER.search(tail) \
+    if _AGAINST.search(head.encode() if head.isascii() else head) or lex.has("negative", fold(head)) or _AGAINST_AFTER.search(tail) \
             or lex.has("negative", fold(tail.split(None, 1)[0] if tail.strip() else "")):
         ev.against = True
     if _for_a_call(text, line_start, line_end, window_start, ev, lex):

@@ -1,10 +1,10 @@
 """The words of access and credentials, one TOML file per language under lexicon/ (data,
 reviewed like code; every entry names its source). Loaded once per process.
 
-Two uses. The RE2 pattern `ANCHOR_PATTERN` finds, in a whole text, the words a password can
-be named by (kinds secret, weak, user): the scanner runs the candidate detector only where
-one occurs. `Lexicon.kinds_in(window)` then tells, for a few hundred characters around a
-candidate, which kinds of words are there (access, negative, conference ...).
+Two uses. The RE2 pattern `anchor_pattern()` finds, in a whole text, the words a password can
+be named by (kinds secret and weak): the scanner runs the candidate detector only where
+one occurs. `Lexicon.has(kind, window)` then tells, for a few hundred characters around a
+candidate, whether words of a kind are there (user, access, negative, conference ...).
 
 Matching is case-folded and accent-blind (a word listed as "contraseña" matches
 "CONTRASENA"), at word boundaries; a language that joins words (`compounds`, German
@@ -29,7 +29,9 @@ KINDS: Final = ("secret", "weak", "user", "access", "sortcode", "account", "bank
 _RE2_OPTIONS: Final = re2.Options()
 _RE2_OPTIONS.max_mem = 32 << 20
 _GLUE_MIN: Final = 5  # letters a word needs to end a compound ("Erst|passwort", not "La|pin")
-ANCHOR_KINDS: Final = ("secret", "weak", "user")  # the words a password can be named by
+# The words a password can be named by: only near one can a value have a label. (User
+# words only support a label, so the candidate detector looks for them in its windows.)
+ANCHOR_KINDS: Final = ("secret", "weak")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ class Language:
 def key(text: str) -> str:
     """How a word is looked up: folded, with any run of blanks or hyphens as one space
     ("Wi-Fi  key" and "wi fi key" are one entry)."""
-    return _JOINERS.sub(" ", fold(text)).strip()
+    folded = fold(text)
+    return _JOINERS.sub(" ", folded).strip() if " " in folded or "-" in folded or "\t" in folded \
+        or "\n" in folded else folded
 
 
 _JOINERS: Final = re.compile(r"[\s\-]+")
@@ -58,10 +62,12 @@ def fold(text: str) -> str:
     text = text.casefold().replace("’", "'")
     if text.isascii():
         return text
-    text = unicodedata.normalize("NFKD", text.translate(_NO_DECOMPOSE))
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _COMBINING.sub("", unicodedata.normalize("NFKD", text.translate(_NO_DECOMPOSE)))
 
 
+# The combining marks NFKD splits off Latin, Greek and Cyrillic letters (one C-speed pass;
+# unicodedata.combining per character is a Python loop)
+_COMBINING: Final = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _NO_DECOMPOSE: Final = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "æ": "ae",
                                       "œ": "oe", "þ": "th", "ð": "d"})
 
@@ -138,11 +144,22 @@ class Lexicon:
         return kinds
 
     def has(self, kind: str, folded: str) -> bool:
-        return self._kind_re[kind].search(folded) is not None
+        # ASCII goes to RE2 as bytes: a str costs an encoding and a position mapping per call
+        return self._kind_re[kind].search(folded.encode() if folded.isascii() else folded) \
+            is not None
 
     def ends_with(self, kind: str, folded: str) -> bool:
         """Whether a word of this kind ends where the folded text ends ("sort code")."""
         return self._end_re[kind].search(folded) is not None
+
+    @functools.cached_property
+    def _bank_end_re(self) -> re2._Regexp:
+        return re2.compile("|".join(f"(?:{self._end_re[k].pattern})"
+                                    for k in ("sortcode", "account", "bank")), _RE2_OPTIONS)
+
+    def ends_with_bank_word(self, folded: str) -> bool:
+        """A sort code, account or bank word ends where the folded text ends."""
+        return self._bank_end_re.search(folded) is not None
 
     def is_word(self, value: str) -> bool:
         """A word (or phrase) of any language in the lexicon, whatever its kind."""
