@@ -29,9 +29,6 @@ _SPECS: Final = (
              r"|\b[a-z]{2}\d{2}(?:[a-z0-9]{10,30}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,4})?)\b"),
     ("sortcode", r"\b\d{2}[ .\-–]?\d{2}[ .\-–]?\d{2}\b"),
     ("account", r"\b\d{8}\b|\b\d{4} \d{4}\b"),
-    ("uk_words", r"(?i)sort[\s\-_]?code|\bsort\b|\bs/c\b|\bs/code\b|\ba/c\b|\bacc(?:oun)?t\b|\bacct?\b|banque|konto|\bsc:|\bbank|"
-                 r"\bbacs\b|\bpay|\btransfer|\bpayee|barclays|natwest|lloyds|hsbc|santander|"
-                 r"halifax|nationwide|monzo|starling"),
     # Words a password can be named by, in every lexicon language (candidates.py)
     ("cred_lex", lexicon().anchor_pattern()),
     # A lock-like thing with its code, or a verb of getting in (described.py); the reversed

@@ -59,10 +59,10 @@ FOUND = [
     (f"Für die Tagungsgebühr:\n{CARD}\ngültig bis 3/29", "payment_card", H, "card.luhn_iin_expiry"),
     (f"Pour la caution de la location :\n{SPACED}\n04.2029", "payment_card", H, "card.luhn_iin_expiry"),
     # UK sort code and account written bare
-    ("bank 30-94-57 / 61528374", "uk_bank_account", M, "uk_account.pair_context"),
-    ("acc 309457 61528374 please", "uk_bank_account", M, "uk_account.bare"),
-    ("Bankverbindung UK: 30.94.57 61528374", "uk_bank_account", M, "uk_account.bare"),
-    ("ma banque (UK) : 309457/61528374", "uk_bank_account", M, "uk_account.bare"),
+    ("bank 30-94-57 / 61528374", "uk_bank_account", M, "uk_account.bank_labelled"),
+    ("acc 309457 61528374 please", "uk_bank_account", M, "uk_account.bank_labelled"),
+    ("Bankverbindung UK: 30.94.57 61528374", "uk_bank_account", M, "uk_account.bank_labelled"),
+    ("ma banque (UK) : 309457/61528374", "uk_bank_account", M, "uk_account.bank_labelled"),
     # issue 12 second pass: one case per new rule shape (this file's own wordings)
     ("Starter login for k.owusu: Heron4Marsh. Please pick your own on day one.", "password", H,
      "password.temporary"),
