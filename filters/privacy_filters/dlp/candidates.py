@@ -89,7 +89,8 @@ _THEN_LABEL: Final = re.compile(
     r"(?i)^[\s\"'`)]*(?:\(|[-–—]\s*|(?:is|was|are|ist|war|est|es|è|é|er|är|je|jest|on|ir|yra|"
     r"=)\s+(?:(?:the|my|our|your|his|her|its|das|dein|ihr|le|la|mon|ton|el|il|o|a|het|de|"
     r"den|det|new|current|neue|neues|nouveau|nouvelle|wifi|wi-fi|wlan|admin)\s+){0,3})$")
-_FORMAL_GAP: Final = re.compile(r"^[\w\-]{0,24}[\"'\]\)]?\s*(?:[:=|\t]|=>|->|→)\s*[\"'`]?\s*$")
+_FORMAL_GAP: Final = re.compile(r"^[\w\-]{0,24}[\"'\]\)]?\s*(?:[:=|\t]|=>|->|→)\s*[\"'`]?\s*$"
+                                r"|^[\"']\s*[,;]\s*[\"']$")  # a CSV cell: "Password","X"
 # a sentence ends at . ! ? ; before a blank, but not after a number ("im 2. OG", "3. Stock")
 _STOP: Final = re.compile(r"(?<!\b\d)(?<!\b\d\d)[.!?;](?:\s|$)|[!?;](?:\s|$)")
 _LINK_GAP: Final = re.compile(r"^[^\n]{0,80}$")
@@ -102,8 +103,18 @@ _GLUED_AFTER: Final = re.compile(r"[_\-][^\W\d_]")
 _WORD_AFTER: Final = re.compile(r"[ \t]*[\w-]")
 _INNER_SEP: Final = re.compile(r"[\"']?(?:=|:|=>)[\"']?")
 # "... is", "... lautet", "... c'est": the gap ends by saying the value follows
-_COPULA_END: Final = re.compile(r"(?i)\b(?:is|was|ist|lautet|est|c'est|es|è|é|är|er|je|jest|to|on|"
-                                r"ir|yra|wordt|will\s+be|are)\s*:?\s*$")
+_COPULA_END: Final = re.compile(r"(?i)(?:\b(?:is|was|ist|lautet|est|c'est|es|è|é|är|er|je|jest|on|"
+                                r"ir|yra|wordt|will\s+be|are|yw|ydy|ydi|hi|huwa|sind|sono|são|van|"
+                                r"now|now\s+is|changed\s+to|set\s+to|reset\s+to|here|ici|hier|aqu[ií]|qui|"
+                                r"aqui|tutaj|tady|tu)|['’]s)\s*:?\s*$")
+# "I've set the wifi password to X", "changed the password to X": "to" after a verb of setting
+_SET_BEFORE: Final = re.compile(r"(?i)\b(?:set|changed?|reset|updated?|switched|ge(?:ä|ae)ndert|"
+                                r"gesetzt|chang(?:é|e)|modifi(?:é|e)|cambiad[oa]|alterad[oa]|"
+                                r"gewijzigd|ingesteld)\b")
+# What a label's words may end with before its value: a separator, or nothing at all ("pw X")
+_LABEL_END: Final = re.compile(r"(?:[:=|\t\-–—>]|=>|->|→)[\"'`]?\s*$")
+# Polish and Czech say "is" with "to": "Hasło to Wrzos2019"
+_TO_IS: Final = re.compile(r"\s+to\s*$")
 # "2024 renovation": a number followed by a word of the sentence is not a code
 _WORD_NEXT: Final = re.compile(r"[ \t]+(?!(?:and|or|then|und|oder|dann|et|ou|puis|please|bitte|"
                                r"for|f(?:ü|u)r|pour)\b)[a-zà-ÿ]{4,}")
@@ -116,7 +127,7 @@ _CALL_LABEL: Final = re.compile(r"passcode|pass code|kenncode|kennung|code|code 
                                 r"code d'acces|codigo de acceso|toegangscode|kod dostepu")
 # "it's csmith, pass X", "as j.doe; pw X": a login name given just before the label
 _HANDLE_BEFORE: Final = re.compile(
-    r"(?i)\b(?:it['’]?s|is|as|c['’]est|ist|es|user|login)\s+[a-z][\w.\-]{1,40}[ \t]*[,;/][ \t]*\S+\s+\S*$")
+    r"(?i)\b(?:it['’]?s|is|as|c['’]est|ist|es|user|login)\s+[a-z][\w.\-@]{1,60}[ \t]*[,;/][ \t]*\S+\s+\S*$")
 _MARKUP_START: Final = re.compile(r"^(?:<[^\s<>]{1,20}>)+")
 _MARKUP_END: Final = re.compile(r"(?:</?[^\s<>]{1,20}>?)+$")
 # Settled without further look: lower-case or capitalised words joined once by an apostrophe,
@@ -126,6 +137,16 @@ _PLAIN: Final = re.compile(r"[A-ZÀ-Þ]?[a-zß-ÿ]+(?:['’\-.][A-ZÀ-Þ]?[a-zß
 _PLAIN_TOKEN: Final = re.compile(r"[\"'(“‘]*(?:[A-ZÀ-Þ]?[a-zß-ÿ]+(?:['’\-][A-ZÀ-Þ]?[a-zß-ÿ]+)?|"
                                  r"[^a-zA-Z\u00c0-\u024f]+)[.,;:!?)\"'”’]*")
 _PUNCT: Final = ".,;:!?)(\"'”’“‘"
+# Identifiers in hexadecimal, one case: key IDs, fingerprints, commits ("BA0349D2", "0x804A06B1")
+_HEX_ID: Final = re.compile(r"(?:0x)?(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{8,}|(?:0x)?(?=[0-9A-F]*[A-F])"
+                            r"(?=[0-9A-F]*\d)[0-9A-F]{8,}")
+_CODE_BITS: Final = re.compile(r"%[sd]|&\w+=|^=|^\+\w|[{}]")
+# A secret's mix: a digit with a letter, an ASCII symbol inside the value, or an inner capital
+_ASCII_MIX: Final = re.compile(r"\d|[A-Za-z][!-/:-@\[-`{-~]+[A-Za-z0-9]|[a-z][A-Z]")
+# "it's csmith, pass X", "login as d.moss; pass X": a user named just before the label word
+_PAIRED: Final = re.compile(
+    r"(?i)(?:\b(?:it['’]?s|is|as|user(?:name)?|login|account|benutzer|utilisateur|c['’]est|ist)\s+"
+    r"[a-z][\w.\-@]{1,60}|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+)[ \t]*[,;/][ \t]*$")
 _HANDLE: Final = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _BULLET: Final = " \t>*-•·"
 
@@ -166,8 +187,8 @@ def _after_inner_key(text: str, start: int, end: int, anchors: list[_Anchor]) ->
     """"pwd=Tansy40Moor", "db;uid=x;pwd=Y": a token holding a key and its value is read
     from after the last key's separator; other tokens from their start."""
     inner = [a for a in _between(anchors, start, end) if a.end < end]
-    if not inner:
-        return start
+    if not inner or "://" in text[start:end] or text.startswith("www.", start):
+        return start  # "?promo_code=1UE728" in a link is the link's business
     found = _INNER_SEP.match(text, inner[-1].end, end)
     return found.end() if found is not None else start
 
@@ -224,6 +245,9 @@ def _shape(value: str, lex: Lexicon) -> str | None:
         value = value[:-1]  # "vergeten?", "Thanks!": a word ending a sentence
     if value.isdigit():
         return "pin" if len(value) <= 8 and len(set(value)) > 1 else None
+    if len(set(value.lower())) <= 2 or _HEX_ID.fullmatch(value) or "\\" in value \
+            or _CODE_BITS.search(value):
+        return None  # "xxxxxxxxx", key IDs and hashes ("64A2FF6A"), paths, code, format strings
     if value.isalpha():
         if len(value) < 4:
             return None
@@ -238,6 +262,8 @@ def _shape(value: str, lex: Lexicon) -> str | None:
             or _SPECIMEN.search(value):
         return None
     shape = strength(value)
+    if shape == 2 and not _ASCII_MIX.search(value):
+        shape = 1  # only an edge symbol or a non-ASCII sign: "+patch", "PÃ¡draig", "Hello!"
     if shape == 2:
         return "strong" if len(value) >= 8 else "medium" if len(value) >= 6 else None
     if shape == 1 and random_letters(value):
@@ -249,6 +275,7 @@ def _value_of(raw: str) -> str:
     """The value in a token: markup glued to it ("X</p>") and closing brackets of the
     structure around it ('"X"}', "X)]") taken off, then quotes and punctuation (clean)."""
     value = _MARKUP_END.sub("", _MARKUP_START.sub("", raw)) if "<" in raw else raw
+    value = value.lstrip(">")  # ">keyring": a quote mark glued to the first word
     for _ in range(3):
         value = clean(value)
         if value and value[-1] in _CLOSES and value.count(value[-1]) > value.count(_CLOSES[value[-1]]):
@@ -313,6 +340,7 @@ class _Evidence:
     pin_label: bool  # the label names a PIN or code: digits may be one
     alone: bool      # nothing but punctuation or a bracket follows the value on its line
     number_then_word: bool  # a lower-case word follows ("2024 renovation works")
+    user_word: bool  # a user word or a login name (not only an address) is near
     against: bool
     anchor: str
 
@@ -320,6 +348,7 @@ class _Evidence:
         self.kinds, self.points, self.weak, self.formal = [], 0, False, False
         self.pin_label, self.against, self.anchor, self.alone = False, False, "", True
         self.number_then_word = False
+        self.user_word = False
 
     def add(self, kind: str, points: int, anchor: _Anchor | None = None,
             formal: bool = False) -> None:
@@ -343,8 +372,18 @@ def _read_label(text: str, label: _Anchor, vstart: int, ev: _Evidence) -> None:
         label = _Anchor(label.start, label.end, label.kinds | {"secret"}, label.word)
     if _FORMAL_GAP.match(gap):
         ev.add("kv_key", 3 if strong_word else 2, label, formal=True)
-    elif _LINK_GAP.match(gap) and len(gap.split()) <= (12 if _COPULA_END.search(gap) else 8) \
-            and not _STOP.search(gap) \
+        return
+    # Words between the label and the value must say the value follows: a separator, "is"
+    # in the language ("lautet", "c'est", "yw"), or nothing ("pw X"). "passphrase cache
+    # (+patch)", "key Oracle9i new features" and "code to OpenSSL?" name no value.
+    to_is = _TO_IS.search(gap) is not None
+    # nothing between ("pw X") only after a word that names a secret: "key Oracle9i" is prose
+    paired = bool(_PAIRED.search(text, max(_line_start(text, label.start), label.start - 80), label.start))
+    linked = not gap.strip() and (strong_word or paired) or _LABEL_END.search(gap) \
+        or _COPULA_END.search(gap) \
+        or to_is and label.word.startswith(("has", "hesl")) \
+        or to_is and _SET_BEFORE.search(text, _line_start(text, label.start), label.start)
+    if linked and _LINK_GAP.match(gap) and len(gap.split()) <= 12 and not _STOP.search(gap) \
             and not GAP_STOP.search(_ORDINAL.sub(r"\1", gap).replace(",", " ")):
         ev.add("label_same_line", 2 if strong_word else 1, label)
 
@@ -421,8 +460,8 @@ def _read_surroundings(text: str, anchors: list[_Anchor], line_start: int, line_
     # value is about what to do with it: "(beim ersten Login ändern)")
     users = lex.has("user", fold(text[window_start:vstart])) \
         or lex.has("user", fold(text[line_end:next_end]))
-    if users or "@" in text[window_start:next_end] and _HANDLE.search(text, window_start, next_end) \
-            or _HANDLE_BEFORE.search(text[max(line_start, vstart - 80):vstart]):
+    ev.user_word = bool(users or _HANDLE_BEFORE.search(text[max(line_start, vstart - 80):vstart]))
+    if ev.user_word or "@" in text[window_start:next_end] and _HANDLE.search(text, window_start, next_end):
         ev.add("user_nearby", 1)
     # words inside an address or link say nothing ("bob@example.org", "/reset-password")
     head, tail = _clause(text, line_start, line_end, vstart)
@@ -503,7 +542,7 @@ def _confidence(shape: str, ev: _Evidence, value: str) -> Confidence | None:
         if ev.pin_label and "access" in ev.kinds:  # "the safe code is 90817"
             return Confidence.MEDIUM
         return None
-    if ev.weak and not {"access", "user_nearby"} & set(ev.kinds):
+    if ev.weak and "access" not in ev.kinds and not ev.user_word:
         return None  # "PASS: addr2line", "code: X": an ambiguous word alone proves nothing
     if shape == "word":
         return Confidence.MEDIUM if ev.formal and not ev.weak and ev.alone else None

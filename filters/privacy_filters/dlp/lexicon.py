@@ -113,7 +113,7 @@ class Lexicon:
         for word, (kinds, comp, infl) in self._index.items():
             if kind in kinds:
                 glue = comp and len(word) >= _GLUE_MIN
-                groups.setdefault((glue, infl), []).append(word)
+                groups.setdefault((glue, infl if len(word) >= 4 else min(infl, 1)), []).append(word)
         parts = []
         for (comp, infl), terms in sorted(groups.items()):
             body = "|".join(_term_re(t) for t in sorted(terms, key=len, reverse=True))
@@ -136,6 +136,8 @@ class Lexicon:
         kinds, comp, infl = entry
         if start > 0 and text[start - 1].isalnum() and not (comp and end - start >= _GLUE_MIN):
             return frozenset()  # "Lapin", "Spin": only a long word may end a compound
+        if end - start < 4:
+            infl = min(infl, 1)  # "kod|u", not "kod|ak": short words take one letter at most
         follow = end
         while follow < len(text) and follow - end <= infl and text[follow].isalnum():
             follow += 1

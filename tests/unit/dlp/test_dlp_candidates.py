@@ -83,6 +83,14 @@ QUIET = [
     ("year then a word", "The code for the gate: 2025 works start soon."),
     ("user name is not the password", "Username: jsmith42"),
     ("masked value", "Password: ********"),
+    # shapes from real ham (SpamAssassin public corpus), reworded: each was flagged once
+    ("a key ID in hexadecimal", "--\nJo Bloggs  jo@example.net  GPG key ID: 7D3E90AC"),
+    ("a value of one letter repeated", "> Your address: xxxx@xxxx.xx\n> password: xxxxxxxxx"),
+    ("a code inside a link", "Order now: https://shop.example.com/buy?promo_code=7QX428"),
+    ("a word with a symbol at its edge", "support for an external passphrase agent (+patch)"),
+    ("a key word in prose, nothing linking", "covers the key Oracle9i features in depth"),
+    ("a code word in a headline", "Vendor donates its curve code to OpenSSL?"),
+    ("a registry path", "registry key HKLM\\Software\\Vendor\\Key7"),
 ]
 
 
