@@ -91,16 +91,20 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
     if "sortcode" not in hits or "account" not in hits:
         return
     lex = lexicon()
-    accounts = [a for a in engine.find("account", text) if _plausible_account(text, a, lex)]
+    accounts = [a for a in engine.find("account", text) if _plausible_account(text, a)]
     if not accounts:
         return
     for sc in engine.find("sortcode", text):
-        sort_code = _sort_code(text, sc, lex)
+        sort_code = _sort_code(text, sc)
         if sort_code is None:
             continue
         account = _nearest(accounts, sc)
-        if account is None:
-            continue
+        # the lexicons are asked only about a pair (most six-digit numbers have none near)
+        if account is None or _labelled_otherwise(text, sc, "sortcode", lex) \
+                or _labelled_otherwise(text, account, "account", lex) \
+                or _YYYYMMDD.fullmatch(text, account.start, account.end) \
+                and not lex.has("account", fold(ctx.line_before(text, account.start, 25))):
+            continue  # "20250314": a date, unless an account word names it
         acct = text[account.start:account.end].replace(" ", "")
         points, rule = _pair_points(text, sc, account, sort_code[1], lex)
         if points >= 5:
@@ -176,14 +180,11 @@ def _bank_near(window: str, account_named: bool) -> bool:
     return bool(ctx.BANK_WORDS.search(window) or account_named and ctx.UK_BANK_NAMES.search(window))
 
 
-def _sort_code(text: str, m: Match, lex: Lexicon) -> tuple[str, bool] | None:
+def _sort_code(text: str, m: Match) -> tuple[str, bool] | None:
     """(six digits, written with separators) when the separators are consistent."""
     raw = text[m.start:m.end]
     if ctx.NOT_ACCOUNT_WORDS.search(ctx.line_before(text, m.start, 60)):
         return None  # "PO 601946", "Company number 123456": labelled as something else
-    short = fold(ctx.line_before(text, m.start, 25))
-    if lex.has("negative", short) and not lex.has("sortcode", short):
-        return None
     if _YYYYMMDD.search(text, max(0, m.start - 10), m.start) \
             or _YYYYMMDD.match(text, m.end + 1, m.end + 9):
         return None  # next to a yyyymmdd date: a time or a serial, not a sort code
@@ -203,17 +204,18 @@ def _sort_code(text: str, m: Match, lex: Lexicon) -> tuple[str, bool] | None:
     return digits, bool(seps)
 
 
-def _plausible_account(text: str, m: Match, lex: Lexicon) -> bool:
-    """An 8-digit number that is not labelled as some other kind of number, in any lexicon
-    language ("Bestellnummer", "n° de commande"), and is not a date written yyyymmdd."""
+def _labelled_otherwise(text: str, m: Match, kind: str, lex: Lexicon) -> bool:
+    """Labelled as another kind of number in a lexicon language ("Bestellnummer",
+    "n° de commande") and not as this kind."""
+    short = fold(ctx.line_before(text, m.start, 25))
+    return lex.has("negative", short) and not lex.has(kind, short)
+
+
+def _plausible_account(text: str, m: Match) -> bool:
+    """An 8-digit number that is not labelled as some other kind of number."""
     lead = ctx.line_before(text, m.start, 60)
     if ctx.NOT_ACCOUNT_WORDS.search(lead) or _PHONE_LEAD.search(lead):
         return False
-    short = fold(ctx.line_before(text, m.start, 25))
-    if lex.has("negative", short) and not lex.has("account", short):
-        return False
-    if _YYYYMMDD.fullmatch(text, m.start, m.end) and not lex.has("account", short):
-        return False  # "20250314": a date, unless an account word names it
     if " " in text[m.start:m.end] and (text[m.end:m.end + 2].strip(" ")[:1].isdigit()
                                       or text[max(0, m.start - 2):m.start].strip(" ")[-1:]
                                       .isdigit()):

@@ -320,7 +320,10 @@ def _judge(text: str, start: int, end: int, anchors: list[_Anchor], lex: Lexicon
         _read_column(text, everywhere, line_start, line_end, vstart, evidence)
     if not evidence.kinds:
         return None
-    _read_surroundings(text, anchors, line_start, line_end, vstart, above_line, evidence, lex)
+    settled = not evidence.weak and shape in _SHAPE_POINTS \
+        and evidence.points + _SHAPE_POINTS[shape] >= 5
+    _read_surroundings(text, anchors, line_start, line_end, vstart, above_line, evidence, lex,
+                       settled)
     if evidence.against:
         return None
     evidence.alone = not _WORD_AFTER.match(text, vend, line_end)
@@ -450,11 +453,25 @@ def _read_column(text: str, anchors: list[_Anchor], line_start: int, line_end: i
 
 def _read_surroundings(text: str, anchors: list[_Anchor], line_start: int, line_end: int,
                        vstart: int, above: tuple[int, int] | None, ev: _Evidence,
-                       lex: Lexicon) -> None:
+                       lex: Lexicon, settled: bool = False) -> None:
     """What else the text around says: a user named nearby, access to something, or words
     that make the value an instruction, an example or a call's passcode."""
     prev_start = _text_line_above(text, line_start)
     window_start = min(above[0], prev_start) if above else prev_start
+    # Against first: it ends the matter. Words inside an address or link say nothing
+    # ("bob@example.org", "/reset-password"). Before the value any word against it counts;
+    # after it only words that unmake the value itself ("... is just an example"), not a
+    # note on what to do ("don't share", "must change it").
+    head, tail = _clause(text, line_start, line_end, vstart)
+    head, tail = _ADDRESS_OR_LINK.sub(" ", head), _ADDRESS_OR_LINK.sub(" ", tail)
+    if _AGAINST.search(head.encode() if head.isascii() else head) or lex.has("negative", fold(head)) \
+            or _AGAINST_AFTER.search(tail) \
+            or lex.has("negative", fold(tail.split(None, 1)[0] if tail.strip() else "")) \
+            or _for_a_call(text, line_start, line_end, window_start, ev, lex):
+        ev.against = True
+        return
+    if settled:
+        return  # high whatever else is near: user and access words cannot add to it
     next_end = _text_line_below(text, line_end)
     # user words above, below, or before the value on its line ("Login" in a note after the
     # value is about what to do with it: "(beim ersten Login ändern)")
@@ -463,19 +480,8 @@ def _read_surroundings(text: str, anchors: list[_Anchor], line_start: int, line_
     ev.user_word = bool(users or _HANDLE_BEFORE.search(text[max(line_start, vstart - 80):vstart]))
     if ev.user_word or "@" in text[window_start:next_end] and _HANDLE.search(text, window_start, next_end):
         ev.add("user_nearby", 1)
-    # words inside an address or link say nothing ("bob@example.org", "/reset-password")
-    head, tail = _clause(text, line_start, line_end, vstart)
-    head, tail = _ADDRESS_OR_LINK.sub(" ", head), _ADDRESS_OR_LINK.sub(" ", tail)
-    around = fold(_ADDRESS_OR_LINK.sub(" ", text[window_start:line_end]))
-    if ev.weak and lex.has("access", around):
+    if ev.weak and lex.has("access", fold(_ADDRESS_OR_LINK.sub(" ", text[window_start:line_end]))):
         ev.add("access", 1)
-    # before the value: any word against it; after it only words that unmake the value
-    # itself ("... is just an example"), not a note on what to do ("don't share", "must change")
-    if _AGAINST.search(head.encode() if head.isascii() else head) or lex.has("negative", fold(head)) or _AGAINST_AFTER.search(tail) \
-            or lex.has("negative", fold(tail.split(None, 1)[0] if tail.strip() else "")):
-        ev.against = True
-    if _for_a_call(text, line_start, line_end, window_start, ev, lex):
-        ev.against = True
 
 
 def _for_a_call(text: str, line_start: int, line_end: int, window_start: int, ev: _Evidence,
