@@ -216,12 +216,18 @@ def _names_bank_detail(text: str, end: int, lex: Lexicon) -> bool:
 
 
 def _regions(text: str, anchors: list[_Anchor]) -> list[tuple[int, int]]:
-    """Merged spans to read: each anchor's line and a few lines below (a table's rows)."""
+    """Merged spans to read: each anchor's line, and below it a few lines when the line is a
+    heading or label ("Password:", short) or twenty rows when it is a table's header. Only
+    a word that names a secret is read before ("X is the password"); after an ambiguous
+    word only what follows it can be its value."""
     spans: list[tuple[int, int]] = []
     for a in anchors:
-        start = _line_start(text, a.start)
+        line_start = _line_start(text, a.start)
         line_end = _line_end(text, a.end)
-        below = _TABLE_ROWS if _cells(text[start:line_end]) else _LINES_BELOW
+        line = text[line_start:line_end]
+        start = line_start if "secret" in a.kinds else a.start
+        below = _TABLE_ROWS if _cells(line) else _LINES_BELOW \
+            if line.rstrip().endswith(":") or len(line.split()) <= 6 else 0
         end = line_end
         for _ in range(below):
             if end >= min(len(text), a.end + _REGION):
