@@ -225,7 +225,7 @@ def _regions(text: str, anchors: list[_Anchor]) -> list[tuple[int, int]]:
         line_start = _line_start(text, a.start)
         line_end = _line_end(text, a.end)
         line = text[line_start:line_end]
-        start = line_start if "secret" in a.kinds else a.start
+        start = line_start if "secret" in a.kinds else _token_start(text, a.start, line_start)
         below = _TABLE_ROWS if _cells(line) else _LINES_BELOW \
             if line.rstrip().endswith(":") or len(line.split()) <= 6 else 0
         end = line_end
@@ -238,6 +238,15 @@ def _regions(text: str, anchors: list[_Anchor]) -> list[tuple[int, int]]:
         else:
             spans.append((start, end))
     return spans
+
+
+def _token_start(text: str, pos: int, line_start: int) -> int:
+    """Start of the token holding pos: a word inside a link ("?promo_code=1UE7") is read
+    as part of the link."""
+    start = pos
+    while start > max(line_start, pos - 80) and not text[start - 1].isspace():
+        start -= 1
+    return start
 
 
 def _shape(value: str, lex: Lexicon) -> str | None:

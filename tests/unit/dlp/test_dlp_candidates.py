@@ -87,6 +87,7 @@ QUIET = [
     ("a key ID in hexadecimal", "--\nJo Bloggs  jo@example.net  GPG key ID: 7D3E90AC"),
     ("a value of one letter repeated", "> Your address: xxxx@xxxx.xx\n> password: xxxxxxxxx"),
     ("a code inside a link", "Order now: https://shop.example.com/buy?promo_code=7QX428"),
+    ("a code inside a link, on its own line", "click here now:\nhttp://shop.example.com/b.htm?promo_code=1QE728"),
     ("a word with a symbol at its edge", "support for an external passphrase agent (+patch)"),
     ("a key word in prose, nothing linking", "covers the key Oracle9i features in depth"),
     ("a code word in a headline", "Vendor donates its curve code to OpenSSL?"),
