@@ -39,6 +39,8 @@ _PAIR_DISTANCE = 160  # characters between a sort code and its account number
 _SIDE_BY_SIDE: Final = re.compile(r"[ \t]*(?:[/,;:.|\-]|and|und|et)?[ \t]*\n?[ \t>]*")
 # "60-16-13 (sort code)": the label after the number
 _SORT_AFTER: Final = re.compile(r"(?i)[ \t]*\(?(?:sort[ \-]?code|s/c|bankleitzahl|code guichet)\b")
+# What may stand between a bank word and the pair it labels: "ma banque (UK) : ", "pay to "
+_LEAD_TAIL: Final = re.compile(r"(?:[\s:.,()\-/?!]|\b(?:uk|is|in|my|ma|mon|to|into|at|sur|auf)\b)*$")
 _DATE_SHAPED: Final = re.compile(r"(?:0[1-9]|[12]\d|3[01])[ .\-–/](?:0[1-9]|1[0-2])[ .\-–/]\d\d")
 _YYYYMMDD: Final = re.compile(r"(?<!\d)(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")
 
@@ -142,7 +144,12 @@ def _pair_points(text: str, sc: Match, account: Match, dashed: bool,
     lo, hi = min(sc.start, account.start), max(sc.end, account.end)
     around = text[max(0, lo - 160):hi + 80]
     after = text[hi:hi + 30]
-    if lex.has("bank", _lead(text, lo)) or ctx.BARE_BANK_LEAD.search(ctx.line_before(text, lo, 40)) \
+    pair_lead = _LEAD_TAIL.sub("", _lead(text, lo))
+    # a bank word on the line before the pair labels it ("BACS payment to J Smith: ..."); a
+    # bank's name only right before it ("my Monzo account? ...", not "Lloyds half-year figures")
+    if lex.has("bank", ctx.UK_BANK_NAMES.sub(" ", pair_lead)) or lex.ends_with("bank", pair_lead) \
+            or lex.ends_with("account", pair_lead) \
+            or ctx.BARE_BANK_LEAD.search(ctx.line_before(text, lo, 40)) \
             or ctx.UK_BANK_NAMES.search(after.lower()):
         # "ma banque (UK) : 309457/61528374", "... 61528374 (my Barclays)": a bank word or a
         # bank's name labels the pair

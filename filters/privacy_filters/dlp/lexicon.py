@@ -172,10 +172,11 @@ class Lexicon:
         """The anchor pattern compiled on its own, for a second look inside a rejected match."""
         return re2.compile(self.anchor_pattern(), _RE2_OPTIONS)
 
-    def anchor_pattern(self) -> str:
-        """RE2 pattern for the anchor words, longest first (RE2 prefers the first
-        alternative), each accented letter matching with or without its accent."""
-        terms = {term for lang in self.languages for kind in ANCHOR_KINDS
+    def anchor_pattern(self, kinds: tuple[str, ...] = ANCHOR_KINDS) -> str:
+        """RE2 pattern for the words of some kinds (the anchors by default), longest first
+        (RE2 prefers the first alternative), each accented letter matching with or without
+        its accent."""
+        terms = {term for lang in self.languages for kind in kinds
                  for term in lang.entries[kind]}
         # longest term first: RE2 takes the first alternative that matches at a position
         ordered = sorted(terms, key=lambda t: (-len(fold(t)), t))

@@ -31,6 +31,9 @@ _SPECS: Final = (
     ("account", r"\b\d{8}\b|\b\d{4} \d{4}\b"),
     # Words a password can be named by, in every lexicon language (candidates.py)
     ("cred_lex", lexicon().anchor_pattern()),
+    # Words of UK bank details in every lexicon language: a sort code and an account number
+    # can only be a finding with one of them near (banks.py), so without one no pair is read
+    ("bank_lex", lexicon().anchor_pattern(("sortcode", "account", "bank"))),
     # A lock-like thing with its code, or a verb of getting in (described.py); the reversed
     # "mit X kommst du" starts at the preposition.
     ("opens", r"(?i)\b(?:" + LOCK_WORDS + r")|\b(?:" + ENTRY_VERBS + r")\b"
