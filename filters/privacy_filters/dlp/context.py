@@ -47,8 +47,6 @@ NOT_ACCOUNT_WORDS: Final = re.compile(
     r"phone|tel|mobile|client|loyalty|user|po|company|vat|tracking|booking|serial|"
     r"registered\s+in\s+[a-z& ]{2,30}?)\s*(?:account\s*)?(?:no\.?|number|num|#|id)?\s*"
     r"(?:is\s*)?[:#]?\s*$")
-# UK payment schemes: the numbers after them are a sort code and an account number.
-UK_PAYMENT_WORDS: Final = re.compile(r"\b(?:bacs|chaps|faster\s+payments?|standing\s+order|direct\s+debit)\b")
 # "sort 20-00-00", "sort: 200000": the bare word right before the digits names a sort code.
 SORT_JUST_BEFORE: Final = re.compile(r"\bsort\s*(?:code)?\s*[:\-]?\s*$")
 BANK_WORDS: Final = re.compile(

@@ -14,18 +14,8 @@ from typing import Final, NamedTuple
 import re2
 
 from .described import ENTRY_VERBS, LOCK_WORDS
+from .lexicon import lexicon
 from .temporary import SECRET_NOUN, TEMP_WORDS
-
-# Password words in the languages our customers write in. Boundaries are checked in Python
-# because RE2's \b is ASCII-only and would fail after letters such as ó or ł.
-PASSWORD_WORDS: Final = (
-    r"pass(?:word|wd|phrase|code|wort)?s?|pwd|pw|kennwort|mot\s+de\s+passe|mdp|"
-    r"contrase(?:ñ|n)a|clave|wachtwoord|parola(?:\s+d['’]ordine)?|password|senha|"
-    r"has(?:ł|l)o|heslo|l(?:ö|o)senord|adgangskode|passord|salasana|jelsz(?:ó|o)|пароль|パスワード|密码|密碼|비밀번호|"
-    r"wi-?fi\s+(?:code|key)|network\s+key|(?:wlan|wi-?fi|netzwerk)-?(?:schlüssel|schluessel)|"
-    r"code\s+wi-?fi|cl(?:é|e)\s+(?:wi-?fi|wpa|wlan)|wpa2?\s+key|pin(?:\s+code|\s+number)?|"
-    r"(?:access|door|alarm|entry|gate|safe|login|unlock)\s+code"
-)
 
 _SPECS: Final = (
     # name, pattern
@@ -39,10 +29,11 @@ _SPECS: Final = (
              r"|\b[a-z]{2}\d{2}(?:[a-z0-9]{10,30}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,4})?)\b"),
     ("sortcode", r"\b\d{2}[ .\-–]?\d{2}[ .\-–]?\d{2}\b"),
     ("account", r"\b\d{8}\b|\b\d{4} \d{4}\b"),
-    ("uk_words", r"(?i)sort[\s\-_]?code|\bsort\b|\bs/c\b|\bs/code\b|\ba/c\b|\bacc(?:oun)?t\b|\bacct?\b|banque|konto|\bsc:|\bbank|"
-                 r"\bbacs\b|\bpay|\btransfer|\bpayee|barclays|natwest|lloyds|hsbc|santander|"
-                 r"halifax|nationwide|monzo|starling"),
-    ("pw_word", r"(?i)(?:" + PASSWORD_WORDS + r")"),
+    # Words a password can be named by, in every lexicon language (candidates.py)
+    ("cred_lex", lexicon().anchor_pattern()),
+    # Words of UK bank details in every lexicon language: a sort code and an account number
+    # can only be a finding with one of them near (banks.py), so without one no pair is read
+    ("bank_lex", lexicon().anchor_pattern(("sortcode", "account", "bank"))),
     # A lock-like thing with its code, or a verb of getting in (described.py); the reversed
     # "mit X kommst du" starts at the preposition.
     ("opens", r"(?i)\b(?:" + LOCK_WORDS + r")|\b(?:" + ENTRY_VERBS + r")\b"

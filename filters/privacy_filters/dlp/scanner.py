@@ -184,6 +184,7 @@ def _run_detectors(text: str, table: ModulusTable | None, eng: _Counting,
         yield from find_cards(text, eng)  # type: ignore[arg-type]  # duck-typed Engine
     if "iban" in hits:
         yield from find_ibans(text, eng)  # type: ignore[arg-type]
-    if "uk_words" in hits:
+    if "sortcode" in hits and "account" in hits and "bank_lex" in hits:
+        # a pair, labelled in any language; with no bank word at all it could never score
         yield from find_uk_accounts(text, eng, hits, table)  # type: ignore[arg-type]
     yield from find_credentials(text, eng, hits)  # type: ignore[arg-type]

@@ -13,28 +13,28 @@ TEXT = "Password: Tr0ub4dor&3\nWLAN password is Gorse81Hill\nthe passwords list 
 def test_a_search_read_again_gives_the_same_matches_and_counts_twice() -> None:
     eng = engine()
     counting = _Counting(eng, TEXT)
-    first = list(counting.find("pw_word", TEXT))
-    fresh = list(eng.find("pw_word", TEXT))
+    first = list(counting.find("cred_lex", TEXT))
+    fresh = list(eng.find("cred_lex", TEXT))
     assert first == fresh and len(first) == 3
-    again = list(counting.find("pw_word", TEXT))
+    again = list(counting.find("cred_lex", TEXT))
     assert again == first
     assert counting.matches == 2 * len(first) and not counting.capped
 
 
 def test_a_capped_search_asked_again_is_still_capped() -> None:
     counting = _Counting(engine(), TEXT)
-    assert len(list(counting.find("pw_word", TEXT, cap=2))) == 2
+    assert len(list(counting.find("cred_lex", TEXT, cap=2))) == 2
     assert counting.capped and counting.resume == TEXT.index("passwords")
     counting.capped, counting.resume = False, None
-    assert len(list(counting.find("pw_word", TEXT, cap=2))) == 2   # kept with the match past the cap
+    assert len(list(counting.find("cred_lex", TEXT, cap=2))) == 2   # kept with the match past the cap
     assert counting.capped and counting.resume == TEXT.index("passwords")
     assert counting.matches == 4
 
 
 def test_a_search_left_half_read_counts_what_was_handed_out() -> None:
     counting = _Counting(engine(), TEXT)
-    next(iter(counting.find("pw_word", TEXT)))   # a detector that stops at the first match
-    assert list(counting.find("pw_word", TEXT)) == list(engine().find("pw_word", TEXT))
+    next(iter(counting.find("cred_lex", TEXT)))   # a detector that stops at the first match
+    assert list(counting.find("cred_lex", TEXT)) == list(engine().find("cred_lex", TEXT))
     assert counting.matches == 1 + 3
 
 
@@ -55,4 +55,4 @@ def test_a_text_no_pattern_occurs_in_goes_to_no_detector(monkeypatch) -> None:
     assert engine().which("Lunch on Friday?") == frozenset()
     assert list(scanner.detect("Lunch on Friday?", None, budget)) == [] and made == []
     hits = list(scanner.detect(TEXT, None, budget))
-    assert made == [TEXT] and hits and budget.candidates == 2 * 3  # labelled and table rules
+    assert made == [TEXT] and hits and budget.candidates == 3  # the candidate detector reads its anchors once
