@@ -99,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     _store_args(purge)
     purge.set_defaults(handler=_purge)
 
+    _postfix_setup_parser(sub)
     _dkim_parser(sub)
     summary = sub.add_parser("summary", help="the weekly summary email: preview, write as HTML, or send now")
     _store_args(summary)
@@ -109,6 +110,15 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--week", help="an ISO week such as 2026-W48 (default: the last complete week)")
     summary.set_defaults(handler=_summary)
     return p
+
+
+def _postfix_setup_parser(sub: Any) -> None:
+    from . import postfix_setup
+
+    setup = sub.add_parser("postfix-setup", help="print (or --apply, --undo) the main.cf/master.cf "
+                                                 "lines that attach privacy-milter to Postfix")
+    postfix_setup.add_arguments(setup)
+    setup.set_defaults(handler=postfix_setup.run)
 
 
 def _dkim_parser(sub: Any) -> None:
