@@ -5,6 +5,14 @@ SHELL      := /bin/bash
 PYTHON     ?= /usr/bin/python3
 VENV       ?= .venv
 POLICY     ?= policy.toml
+# `make run` keeps its state in the checkout (both folders are in .gitignore), never in the
+# production paths: a root-owned key or store there stops the real daemon from starting.
+RUN_DIR    ?= $(CURDIR)/run
+STATE_DIR  ?= $(CURDIR)/var
+# e.g. SOCKET=inet:10029@127.0.0.1 to attach a Postfix whose smtpd runs chrooted
+SOCKET     ?=
+DEV_POLICY := $(RUN_DIR)/policy.toml
+SOCKET_ARG := $(if $(SOCKET),--socket $(SOCKET))
 PY         := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
@@ -17,8 +25,9 @@ TEST_PKGS := $(RUN_PKGS) postfix clamav-daemon spamd spamassassin swaks util-lin
 .PHONY: run test eval bench system-run system-test venv check clean
 
 run: system-run $(VENV)/.installed
-	@$(PY) -m privacy_milter.deploy_hint --policy $(POLICY)
-	exec $(VENV)/bin/privacy-milter run --policy $(POLICY)
+	@$(PY) -m privacy_milter.devrun --policy $(POLICY) --run-dir $(RUN_DIR) --state-dir $(STATE_DIR) --out $(DEV_POLICY)
+	@$(PY) -m privacy_milter.deploy_hint --policy $(DEV_POLICY) $(SOCKET_ARG)
+	exec $(VENV)/bin/privacy-milter run --policy $(DEV_POLICY) $(SOCKET_ARG)
 
 test: system-test $(VENV)/.installed
 	$(VENV)/bin/ruff check --quiet --select F,E9 milter filters tests bench

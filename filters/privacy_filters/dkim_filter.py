@@ -30,6 +30,7 @@ from privacy_milter.model import Action, Direction, HeaderEdit, Message, Result,
 from privacy_milter.model import wire_value
 from privacy_milter.pipeline import Context
 from privacy_milter.plugin import FilterSpec
+from privacy_milter import hostname
 from privacy_milter.services import DnsTxt, Services
 
 from .dkim.settings import DkimSettings, read_settings
@@ -49,6 +50,9 @@ class DkimFilter:
     def __init__(self, settings: DkimSettings | None = None, services: Services | None = None) -> None:
         self.settings = settings if settings is not None else DkimSettings()
         services = services or Services()
+        # Our authserv-id: the setting, else the daemon's one host name (hostname.py), the
+        # name in the store's host column and the summary's From as well.
+        self.authserv_id = self.settings.authserv_id or services.host_name or hostname.best_effort()
         ns = self.settings.nameserver
         self.resolver = (DnsTxt(ns[0], ns[1], self.settings.dns_timeout) if ns is not None
                          else services.dns_txt or DnsTxt(timeout=self.settings.dns_timeout))
@@ -108,16 +112,16 @@ class DkimFilter:
             raw = f.read()
         results = await verify(raw, self.resolver, settings.dns_timeout)
         received = [value for name, value in message.headers if name.lower() == AR.lower()]
-        forged = [i for i, value in enumerate(received, 1) if forged_ar(value, settings.authserv_id)]
+        forged = [i for i, value in enumerate(received, 1) if forged_ar(value, self.authserv_id)]
         # Remove the highest occurrence first: the lower ones keep their numbers whichever
         # way the MTA counts after a removal.
         edits = [HeaderEdit.remove(AR, i) for i in sorted(forged, reverse=True)]
-        edits.append(HeaderEdit.insert(AR, authentication_results(settings.authserv_id, results), 0))
+        edits.append(HeaderEdit.insert(AR, authentication_results(self.authserv_id, results), 0))
         facts = [("dkim_result", summary(results))]
         if forged:
             facts.append(("dkim_forged_ar", str(len(forged))))
             log.info("%s: dkim: removed %d Authentication-Results claiming %s", message.queue_id or "NOQUEUE",
-                     len(forged), settings.authserv_id)
+                     len(forged), self.authserv_id)
         return Result(self.name, edits=tuple(edits), facts=tuple(facts))
 
 

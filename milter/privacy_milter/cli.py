@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--policy", type=Path, default=DEFAULT_POLICY, help="policy file (default %(default)s)")
     run.add_argument("--socket", help="socket, overrides [milter] socket: unix:/path or inet:PORT@HOST")
     run.add_argument("--store", type=Path, help="store file, overrides [store] path")
+    run.add_argument("--host-name", metavar="NAME",
+                     help="this host's name, overrides [store] host_name (default: Postfix's myhostname)")
     run.set_defaults(handler=_run)
 
     pol = sub.add_parser("policy", help="policy file tools")
@@ -92,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     mig.add_argument("--from", dest="source", required=True, metavar="sqlite:PATH")
     mig.add_argument("--to", dest="dest", required=True, metavar="postgresql:CONNINFO",
                      help="libpq conninfo without a password (use passfile=...)")
-    mig.add_argument("--host", help="host name for records that have none (default: this host's FQDN)")
+    mig.add_argument("--host", help="host name for records that have none (default: Postfix's myhostname)")
     mig.set_defaults(handler=_store_migrate)
 
     purge = sub.add_parser("purge", help="delete records older than the retention window now")
@@ -151,7 +153,7 @@ def _run(args: argparse.Namespace) -> int:
     signals.prepare()
     from .daemon import run  # imports libmilter: only for the daemon
 
-    return run(args.policy, Overrides(socket=args.socket, store=args.store))
+    return run(args.policy, Overrides(socket=args.socket, store=args.store, host_name=args.host_name))
 
 
 def _policy_check(args: argparse.Namespace) -> int:
@@ -162,11 +164,35 @@ def _policy_check(args: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         print(f"{args.file}: INVALID ({len(exc.problems)} problem(s))", file=sys.stderr)
         return 1
-    for warning in policy_mod.milter_socket_warnings(p.milter):
+    from .hostname import HostNameError, resolve
+    from .policy_services import smtp_warnings
+
+    for warning in policy_mod.milter_socket_warnings(p.milter) + smtp_warnings(p.smtp) + _safety_warnings(p):
         print(f"{args.file}: warning: {warning}", file=sys.stderr)
-    print(f"{args.file}: OK (filters: {', '.join(p.filters) or 'none'}; "
+    try:  # the daemon refuses to start without it: say so here, before a restart does
+        host = resolve(p.store.host_name)
+    except HostNameError as exc:
+        print(f"{args.file}: the daemon would not start: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK (host {host}; filters: {', '.join(p.filters) or 'none'}; "
           f"retention {p.store.retention_days} days; {len(p.customers)} customer override(s))")
     return 0
+
+
+def _safety_warnings(p: Policy) -> list[str]:
+    """Valid settings that would break a promise on this host: a pipeline whose flagged
+    mail has no route; a [tls_policy] resolver that does not answer (or, with DANE, does
+    not validate). The resolver is asked once, bounded (tlspolicy.health)."""
+    from .plugin import policy_warnings
+    from .registry import FILTERS
+
+    found = policy_warnings(FILTERS.values(), p)
+    if p.tls_policy.enabled:
+        from .tlspolicy.health import resolver_warning
+
+        if (warning := asyncio.run(resolver_warning(p.tls_policy.config))) is not None:
+            found.append(warning)
+    return found
 
 
 MAX_JOBS = 64

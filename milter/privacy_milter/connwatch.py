@@ -11,6 +11,15 @@ and is not inside a callback. It also counts them: past `max_connections` new me
 tempfailed, and crossing the cap either way, or nearing the descriptor limit, is logged
 once per change.
 
+The descriptor table is the other bound. libmilter accepts while accept() succeeds, so a
+flood of idle connections fills the table; then every new Postfix connection waits in the
+listen backlog behind the flood (libmilter retries accept() on EMFILE at once, forever),
+and mail stalls. So the sweep needs no new descriptor at all (fdtable.py lists /proc/self/fd
+through a directory descriptor opened at start; a socket is examined in place when it cannot
+be duplicated), and when fewer than a reserve of descriptors are free it closes the
+longest-silent milter connections until twice the reserve is free again, logging the state
+once when it starts and once when it ends.
+
 Activity comes from the callback wiring (daemon.py), which knows each connection's socket
 by the descriptor libmilter stored in its context (`context_fd`).
 """
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import logging
 import os
 import resource
@@ -28,11 +38,22 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .fdtable import FdTable
+
 log = logging.getLogger("privacy_milter")
 
 SWEEP_INTERVAL = 1.0
 FD_WARN_FRACTION = 0.8
 EVICT_IDLE = 5.0  # over the cap, connections silent this long are closed, the longest silent first
+# Under descriptor pressure a connection silent this long may be closed (longest silent
+# first): a Postfix session is active within milliseconds of its milter connection.
+PRESSURE_IDLE = 1.0
+
+
+def fd_reserve(soft_limit: int) -> int:
+    """Descriptors kept free for mail (a connection from Postfix, a spool file, the store):
+    1/32 of the limit, at least 16 (128 of the shipped LimitNOFILE=4096)."""
+    return max(16, soft_limit // 32)
 
 
 def socket_inode(fd: int) -> int | None:
@@ -86,6 +107,13 @@ class ConnectionWatch:
         self.open_connections = 0
         self.over_cap = False
         self._fd_warned = False
+        self._fds = FdTable()
+        self.fd_pressure = False     # fewer than fd_reserve() descriptors free
+        self._pressure_closed = 0    # connections closed for descriptors in this episode
+        self._failing = 0            # sweeps failed in a row (logged once per episode)
+
+    def close(self) -> None:
+        self._fds.close()
 
     # --- from the callback wiring (libmilter threads) ----------------------------------
 
@@ -118,10 +146,21 @@ class ConnectionWatch:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(SWEEP_INTERVAL):
-            try:
-                self.sweep()
-            except Exception:  # the watch must never take the daemon down
-                log.exception("connection watch: sweep failed")
+            self.sweep_once()
+
+    def sweep_once(self) -> None:
+        """One sweep that never raises; a failure is logged when it starts (with its
+        traceback) and when sweeps work again, not once a second."""
+        try:
+            self.sweep()
+        except Exception:  # the watch must never take the daemon down
+            self._failing += 1
+            if self._failing == 1:
+                log.exception("connection watch: sweep failed (logged once until it works again)")
+            return
+        if self._failing:
+            log.warning("connection watch: sweeps work again after %d failed", self._failing)
+            self._failing = 0
 
     def sweep(self) -> int:
         """One pass; returns how many connections idle past the timeout were shut down. Over
@@ -143,7 +182,7 @@ class ConnectionWatch:
                 silent = now - self._last.get(inode, first)
                 if silent > self.timeout:
                     idle.append((fd, inode))
-                elif silent >= EVICT_IDLE:
+                elif silent >= PRESSURE_IDLE:
                     spare.append((self._last.get(inode, first), fd, inode))
             for gone in set(self._first) - live:
                 del self._first[gone]
@@ -153,6 +192,7 @@ class ConnectionWatch:
                     self._busy.pop(gone, None)
             present = {inode for _fd, inode in sockets}
             self._shut &= present
+            closing = len(self._shut)  # shut down earlier, libmilter about to close them
             self._is_milter = {i: v for i, v in self._is_milter.items() if i in present}
             self.open_connections = len(live - self._shut)
         closed = 0
@@ -164,25 +204,61 @@ class ConnectionWatch:
             log.warning("closed %d milter connection(s) idle for more than %ds", closed, self.timeout)
         evicted = 0
         excess = self.open_connections - closed - self.max_connections
-        for _since, fd, inode in sorted(spare)[:max(0, excess)]:
+        over_cap = [c for c in sorted(spare) if now - c[0] >= EVICT_IDLE]
+        for _since, fd, inode in over_cap[:max(0, excess)]:
             if _shutdown(fd, inode):
                 evicted += 1
                 self._shut.add(inode)
         if evicted:
             log.warning("closed %d idle milter connection(s) to get back under [milter] max_connections = %d",
                         evicted, self.max_connections)
-        self._check_cap(self.open_connections - closed - evicted)
-        self._check_fds(total_fds)
+        freed = closed + evicted
+        freed += self._relieve(total_fds - closing - freed, spare, now)
+        self._check_cap(self.open_connections - freed)
+        self._check_fds(total_fds - freed)
         return closed
+
+    def _relieve(self, total: int, spare: list[tuple[float, int, int]], now: float) -> int:
+        """Fewer than the reserve of descriptors free: close the longest-silent milter
+        connections until twice the reserve is free. Returns how many were closed."""
+        soft = _soft_limit()
+        if soft is None:
+            return 0
+        reserve = fd_reserve(soft)
+        if not self.fd_pressure and total < soft - reserve:
+            return 0
+        excess = total - (soft - 2 * reserve)
+        closed = 0
+        for since, fd, inode in sorted(spare):
+            if closed >= excess or now - since < PRESSURE_IDLE:
+                break
+            if inode not in self._shut and _shutdown(fd, inode):
+                closed += 1
+                self._shut.add(inode)
+        self._pressure_state(total - closed, soft, reserve, closed)
+        return closed
+
+    def _pressure_state(self, total: int, soft: int, reserve: int, closed: int) -> None:
+        self._pressure_closed += closed
+        under = total > soft - 2 * reserve
+        if under and not self.fd_pressure:
+            self.fd_pressure = True
+            log.error("file descriptors: %d open of a limit of %d (LimitNOFILE): closing the longest-idle "
+                      "milter connections to keep %d free (logged again when it ends)", total, soft, reserve)
+        elif not under and self.fd_pressure:
+            self.fd_pressure = False
+            log.warning("file descriptors: %d open of %d, the reserve is free again; %d idle milter "
+                        "connection(s) were closed meanwhile", total, soft, self._pressure_closed)
+            self._pressure_closed = 0
 
     def _sockets(self) -> tuple[list[tuple[int, int]], int]:
         found = []
-        names = os.listdir("/proc/self/fd")
-        for name in names:
-            inode = socket_inode(int(name))
+        fds = self._fds.list()  # no new descriptor: works with a full table
+        for fd in fds:
+            inode = socket_inode(fd)
             if inode is not None:
-                found.append((int(name), inode))
-        return found, len(names)
+                found.append((fd, inode))
+        return found, len(fds)
 
     def _milter_session(self, fd: int, inode: int) -> bool:
         known = self._is_milter.get(inode)
@@ -212,8 +288,8 @@ class ConnectionWatch:
                             count, self.max_connections)
 
     def _check_fds(self, total: int) -> None:
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        near = soft != resource.RLIM_INFINITY and total >= FD_WARN_FRACTION * soft
+        soft = _soft_limit()
+        near = soft is not None and total >= FD_WARN_FRACTION * soft
         if near != self._fd_warned:
             self._fd_warned = near
             if near:
@@ -223,14 +299,38 @@ class ConnectionWatch:
                 log.warning("file descriptors: %d open, back under 80%% of the limit of %d", total, soft)
 
 
+def _soft_limit() -> int | None:
+    """The soft RLIMIT_NOFILE now (read each sweep: prlimit can change it), None if unlimited."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _socket_view(fd: int, inode: int) -> tuple[socket.socket | None, bool]:
+    """(socket, owned): a duplicate of `fd` (owned: close it), or, when the table is full and
+    nothing can be duplicated, a view of libmilter's own descriptor (not owned: detach it,
+    never close it). None unless `fd` is the socket `inode`."""
+    try:
+        return socket.socket(fileno=os.dup(fd)), True
+    except OSError as exc:
+        if exc.errno not in (errno.EMFILE, errno.ENFILE):
+            return None, False
+    try:
+        # In place, the check and the use are two system calls apart instead of pinned by
+        # the duplicate; an idle connection is not being closed by libmilter meanwhile.
+        if os.fstat(fd).st_ino != inode:
+            return None, False
+        return socket.socket(fileno=fd), False
+    except OSError:
+        return None, False
+
+
 @contextlib.contextmanager
 def _same_socket(fd: int, inode: int) -> Iterator[socket.socket | None]:
-    """A duplicate of `fd`, or None unless it is still the socket `inode`: a descriptor number
-    libmilter has meanwhile closed and reused is never touched. OSErrors inside are swallowed
-    (the with-block then ends early)."""
-    try:
-        sock = socket.socket(fileno=os.dup(fd))
-    except OSError:
+    """The socket `inode` at `fd`, or None: a descriptor number libmilter has meanwhile
+    closed and reused is never touched. OSErrors inside are swallowed (the with-block then
+    ends early)."""
+    sock, owned = _socket_view(fd, inode)
+    if sock is None:
         yield None
         return
     try:
@@ -238,7 +338,10 @@ def _same_socket(fd: int, inode: int) -> Iterator[socket.socket | None]:
     except OSError:
         pass
     finally:
-        sock.close()
+        if owned:
+            sock.close()
+        else:
+            sock.detach()
 
 
 def _shutdown(fd: int, inode: int) -> bool:

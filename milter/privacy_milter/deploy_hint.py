@@ -25,11 +25,20 @@ def postfix_socket(socket: str) -> str:
     return socket
 
 
+def chroot_note(socket: str) -> str:
+    """A unix socket outside the queue directory is out of reach of Postfix's chrooted
+    services (Debian's master.cf runs smtpd with chroot y): say so, and what to do."""
+    if not socket.startswith("unix:") or socket.startswith("unix:" + QUEUE_DIRECTORY):
+        return ""
+    return (f"# {socket.removeprefix('unix:')} is outside {QUEUE_DIRECTORY}: a chrooted smtpd (Debian's default)\n"
+            "# cannot reach it. To attach such a Postfix: make run SOCKET=inet:10029@127.0.0.1\n")
+
+
 def postfix_lines(socket: str) -> str:
-    socket = postfix_socket(socket)
+    note, socket = chroot_note(socket), postfix_socket(socket)
     return f"""\
 # Add to /etc/postfix/main.cf (then: postfix reload). Full snippet: deploy/postfix/main.cf
-smtpd_milters = {socket}
+{note}smtpd_milters = {socket}
 non_smtpd_milters = {socket}
 milter_protocol = 6
 milter_default_action = tempfail
@@ -43,9 +52,10 @@ def macro_lines() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--policy", type=Path, required=True)
+    parser.add_argument("--socket", help="as `privacy-milter run --socket`: wins over [milter] socket")
     args = parser.parse_args(argv)
     try:
-        socket = policy_mod.load(args.policy).milter.socket
+        socket = policy_mod.load_with(args.policy, policy_mod.Overrides(socket=args.socket)).milter.socket
     except PolicyError as exc:
         print(exc, file=sys.stderr)
         return 78

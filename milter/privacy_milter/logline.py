@@ -2,6 +2,10 @@
 
 Only metadata: domains (addresses are in Postfix's own log under the same queue id),
 sizes, TLS facts, the action and finding categories with counts. Never a found value.
+
+`body_size=` is the body in bytes as the milter received it (the header block not
+counted), named so because Postfix's own `size=` (the qmgr line) is the whole queued
+message: the two are different quantities and must not look like one.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ def message_line(message: Message, verdict: Verdict) -> str:
             f"client={session.client_addr or 'local'} "
             f"from_domain={message.sender_domain or '<>'} "
             f"rcpt_domains={domain_list({r.domain for r in recipients})} "
-            f"nrcpt={len(recipients)} size={message.body_size} tls={tls.version or 'none'}")
+            f"nrcpt={len(recipients)} body_size={message.body_size} tls={tls.version or 'none'}")
     if tls.cipher:
         line += f" cipher={tls.cipher}"
     line += f" action={verdict.action.label} findings="

@@ -73,6 +73,9 @@ class Metrics:
         self.flagged = Counter("privacy_milter_flagged_outbound_total",
                                "Outbound messages with acted-on findings, by how they were routed", ["action"],
                                registry=r)
+        self.flagged_tls_failed = Counter("privacy_milter_flagged_tls_decision_failed",
+                                          "Flagged outbound messages whose TLS decision failed (flagged_unknown "
+                                          "applied; fact tls_decision=failed)", registry=r)
         self.reloads = Counter("privacy_milter_policy_reloads_total", "Policy reloads, by result", ["result"],
                                registry=r)
         self.store_backlog = Gauge("privacy_milter_store_backlog_records",
@@ -136,6 +139,10 @@ class Metrics:
     def _flagged_action(self, filter_name: str, value: str, failed: bool) -> None:
         self._child(self.flagged, bounded(value, FLAGGED_ACTIONS)).inc()
 
+    def _tls_decision(self, filter_name: str, value: str, failed: bool) -> None:
+        if value == "failed":
+            self.flagged_tls_failed.inc()
+
     def _dkim(self, filter_name: str, value: str, failed: bool) -> None:
         if filter_name == "dkim":  # "signed:alg,..." | "unsigned:why" | "tempfail:error"
             self._child(self.dkim, "outbound", "signed" if value.startswith("signed") else "unsigned").inc()
@@ -181,7 +188,7 @@ class Metrics:
 # name is counted.
 _FACT_COUNTS: dict[str, Callable[[Metrics, str, str, bool], None]] = {
     "virus": Metrics._virus, "spam": Metrics._spam, "flagged_action": Metrics._flagged_action,
-    "dkim": Metrics._dkim, "dkim_result": Metrics._dkim_result, "unscannable_reasons": Metrics._unscannable_reasons,
+    "tls_decision": Metrics._tls_decision, "dkim": Metrics._dkim, "dkim_result": Metrics._dkim_result, "unscannable_reasons": Metrics._unscannable_reasons,
 }
 COUNTED_FACTS = frozenset(_FACT_COUNTS)
 
@@ -228,3 +235,27 @@ def _version() -> str:
     except metadata.PackageNotFoundError:
         return "unknown"
 
+
+
+# --- Flagged mail sent in clear text (the delivery-log reader's pairing; docs/METRICS.md) ------
+# A block of its own: the reader job (summary/flagged_watch.py) adds this counter to the
+# daemon's registry when it starts, so a daemon without the reader has no such series.
+import weakref  # noqa: E402  (kept in this block)
+
+HOPS = frozenset({"direct", "relay"})
+_flagged_clear: "weakref.WeakKeyDictionary[CollectorRegistry, Counter]" = weakref.WeakKeyDictionary()
+
+
+def flagged_clear_deliveries(metrics: Metrics) -> Counter:
+    """privacy_milter_flagged_clear_deliveries_total{hop}: deliveries of flagged messages (DLP
+    findings acted on) that Postfix's log shows sent without TLS, `hop` = direct (to the
+    recipient's server) or relay (to the relayhost). One counter per registry, both series at 0."""
+    counter = _flagged_clear.get(metrics.registry)
+    if counter is None:
+        counter = Counter("privacy_milter_flagged_clear_deliveries",
+                          "Deliveries of flagged messages sent without TLS, as the delivery-log reader "
+                          "paired them with their records", ["hop"], registry=metrics.registry)
+        for hop in sorted(HOPS):
+            counter.labels(hop)
+        _flagged_clear[metrics.registry] = counter
+    return counter

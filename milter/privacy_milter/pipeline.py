@@ -9,6 +9,12 @@ earlier results (the TLS check needs the DLP findings); a REJECT ends the run ea
 nothing can soften it. A filter's Result may add, insert or remove headers (HeaderEdit);
 edits apply in pipeline order, and a filter with `sees_all_edits = True` (a signer) runs
 after all the others, over the header as it will leave.
+
+A filter that fails (times out, raises, its prepare or decide raises) gets its `on_error`
+action, unless it has `fail_closed(message, ctx, problem) -> Result | None`: for a message
+where on_error would break a promise (flagged mail left in clear text because the TLS
+decision failed), the filter gives the safe answer itself, for this message and the
+results so far. Every failure path goes through `_failed`, so none can skip it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from .model import Action, HeaderEdit, Message, Reply, Result, Verdict, apply_edits, result_edits
@@ -123,14 +129,14 @@ class Pipeline:
             preparation = prepared.get(stage.filter.name)
             decide = getattr(stage.filter, "decide", None)
             if preparation is not None and preparation.error is not None:
-                result: Result | None = self._failed(stage, message, preparation.error)
+                result: Result | None = self._failed(stage, message, ctx, preparation.error)
             elif decide is None:
                 return Partial(ctx, index)
             else:
                 try:
                     result = decide(message, ctx)
                 except Exception as exc:  # a broken filter must cost one message, never the daemon
-                    result = self._failed(stage, message, f"failed: {type(exc).__name__}", log_error=True)
+                    result = self._failed(stage, message, ctx, f"failed: {type(exc).__name__}", log_error=True)
             if result is None:
                 return Partial(ctx, index)
             if self._add(ctx, result, preparation, started):
@@ -161,27 +167,45 @@ class Pipeline:
                      preparation: Preparation | None) -> Result:
         spent = preparation.seconds if preparation else 0.0
         if preparation is not None and preparation.error is not None:
-            return self._failed(stage, message, preparation.error)
+            return self._failed(stage, message, ctx, preparation.error)
         try:
             # What prepare spent counts against the filter's timeout; the check still gets
             # a moment to hand over what prepare computed.
             async with asyncio.timeout(max(stage.settings.timeout - spent, MIN_CHECK_TIME)):
                 return await stage.filter.check(message, ctx)
         except TimeoutError:
-            return self._failed(stage, message, f"timed out after {stage.settings.timeout:g}s")
+            return self._failed(stage, message, ctx, f"timed out after {stage.settings.timeout:g}s")
         except Exception as exc:  # a broken filter must cost one message, never the daemon
-            return self._failed(stage, message, f"failed: {type(exc).__name__}", log_error=True)
+            return self._failed(stage, message, ctx, f"failed: {type(exc).__name__}", log_error=True)
 
     @staticmethod
-    def _failed(stage: Stage, message: Message, problem: str, log_error: bool = False) -> Result:
+    def _failed(stage: Stage, message: Message, ctx: Context, problem: str, log_error: bool = False) -> Result:
+        """The result of a failed filter: its fail-closed answer for this message if it has
+        one, else its on_error action. Either way `error` is set (recorded as failed=NAME)."""
         name = stage.filter.name
         if log_error:
             log.error("filter %s %s", name, problem,
                       exc_info=log.isEnabledFor(logging.DEBUG))
+        closed = Pipeline._fail_closed(stage, message, ctx, problem)
+        if closed is not None:  # the hook logged which safe action it chose
+            return replace(closed, filter=name, error=problem)
         action = stage.settings.on_error
         log.warning("filter %s %s; on_error=%s", name, problem,
                     action.label)
         return Result(filter=name, action=action, error=problem)
+
+    @staticmethod
+    def _fail_closed(stage: Stage, message: Message, ctx: Context, problem: str) -> Result | None:
+        hook = getattr(stage.filter, "fail_closed", None)
+        if hook is None:
+            return None
+        try:
+            result: Result | None = hook(message, ctx, problem)
+            return result
+        except Exception as exc:  # the hook exists because on_error is unsafe here: tempfail
+            log.error("filter %s %s, and its fail-closed answer failed too (%s); tempfail",
+                      stage.filter.name, problem, type(exc).__name__)
+            return Result(filter=stage.filter.name, action=Action.TEMPFAIL)
 
 
 @dataclass

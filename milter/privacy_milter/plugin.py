@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -52,8 +52,16 @@ class FilterSpec:
     # Tables this filter owns under [customers."domain"]: key -> reader of that table.
     customer_tables: Mapping[str, Callable[[Reader], Any]] = field(
         default_factory=lambda: MappingProxyType({}))
+    # What this filter finds unsafe in a valid policy (policy check and start-up print each
+    # as a warning): policy -> warning texts.
+    warnings: Callable[[Any], list[str]] | None = None
     start: Callable[[], object] | None = None  # once when the daemon starts (warm a worker)
     stop: Callable[[], object] | None = None   # once when it stops
+
+
+def policy_warnings(specs: Iterable[FilterSpec], policy: Any) -> list[str]:
+    """Every filter's warnings about `policy` (see FilterSpec.warnings), in registry order."""
+    return [w for spec in specs if spec.warnings is not None for w in spec.warnings(policy)]
 
 
 def default_settings(read: Callable[[Reader], Any]) -> Any:

@@ -1,7 +1,7 @@
 """policy.toml, validated once at load into frozen, typed settings.
 
 This module reads the core sections ([milter], [log], [store], [network], [pipeline],
-[tls_policy], [customers], [metrics]); each filter's own [filters.NAME] table is read by
+[tls_policy], [customers], [metrics], [summary], [smtp]); each filter's own [filters.NAME] table is read by
 that filter's module, found through the registry (plugin.FilterSpec.read). Filters never
 read raw dicts: they get their settings dataclass. Every problem in the file is reported
 in one go, each with its key path and line, and an invalid file is never half-applied.
@@ -10,7 +10,6 @@ in one go, each with its key path and line, and an invalid file is never half-ap
 from __future__ import annotations
 
 import ipaddress
-import re
 import os
 import stat
 from typing import Any
@@ -21,11 +20,12 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .errors import PolicyError
+from .hostname import problem as host_name_problem
 from .plugin import FilterSettings as FilterSettings  # re-exported: the base of every filter's settings
 from .plugin import IpNetwork, check_domain, check_network, domains, in_networks, networks
 from .tomlcheck import Problems, Reader
-from .policy_services import (MetricsSettings, SummarySettings, TlsPolicySettings, _build_metrics,
-                              _build_summary, _build_tls_policy, read_mode)
+from .policy_services import (MetricsSettings, SmtpSettings, SummarySettings, TlsPolicySettings, _build_metrics,
+                              _build_smtp, _build_summary, _build_tls_policy, read_mode)
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class StoreSettings:
     retention_days: int = 60
     flush_interval: float = 0.2  # seconds between batched writes: also what a crash may lose
     batch_size: int = 500
-    host_name: str = ""          # empty: socket.getfqdn(); stored with every record
+    host_name: str = ""          # empty: Postfix's myhostname (hostname.py); the name used everywhere
     conninfo: str = ""           # postgresql: libpq conninfo or URI, never with a password
     pool_size: int = 4
     connect_timeout: float = 5.0
@@ -103,6 +103,7 @@ class Policy:
     customers: Mapping[str, CustomerSettings]
     metrics: MetricsSettings = MetricsSettings()
     summary: SummarySettings = SummarySettings()
+    smtp: SmtpSettings = SmtpSettings()
 
     def customer(self, domain: str) -> CustomerSettings | None:
         domain = domain.lower()
@@ -169,12 +170,15 @@ class Overrides:
 
     socket: str | None = None
     store: Path | None = None
+    host_name: str | None = None  # the name resolved at start (hostname.resolve), kept across reloads
 
     def apply(self, policy: Policy) -> Policy:
         if self.socket:
             policy = replace(policy, milter=replace(policy.milter, socket=self.socket))
         if self.store:
             policy = replace(policy, store=replace(policy.store, path=self.store))
+        if self.host_name:
+            policy = replace(policy, store=replace(policy.store, host_name=self.host_name))
         return policy
 
 
@@ -228,10 +232,11 @@ def _build(top: Reader, source: str) -> Policy:
     customers = _build_customers(top.table("customers"))
     metrics = _build_metrics(top.table("metrics"))
     summary = _build_summary(top.table("summary"))
+    smtp = _build_smtp(top.table("smtp"), summary)
     top.done()
     return Policy(source=source, milter=milter, log=log, store=store, network=network, filters=names,
                   filter_settings=settings, tls_policy=tls_policy, customers=customers, metrics=metrics,
-                  summary=summary)
+                  summary=summary, smtp=smtp)
 
 
 def _build_milter(r: Reader) -> MilterSettings:
@@ -307,8 +312,8 @@ def _build_store(r: Reader) -> StoreSettings:
         pool_size=r.integer("pool_size", d.pool_size, 1, 100),
         connect_timeout=r.number("connect_timeout", d.connect_timeout, 0.5, 120),
     )
-    if settings.host_name and not _HOST_NAME.fullmatch(settings.host_name):
-        r.problem("host_name", "must be a host name (letters, digits, '-', '_' and dots)")
+    if settings.host_name and (why := host_name_problem(settings.host_name)):
+        r.problem("host_name", f"{why}; e.g. \"mx1.example.net\" (or leave it out: Postfix's myhostname)")
     if settings.backend == "postgresql":
         if not settings.conninfo:
             r.problem("conninfo", 'backend = "postgresql" needs conninfo = "host=... dbname=... user=... '
@@ -317,9 +322,6 @@ def _build_store(r: Reader) -> StoreSettings:
             r.problem("conninfo", problem)
     r.done()
     return settings
-
-
-_HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})")
 
 
 def conninfo_problem(conninfo: str) -> str | None:

@@ -1,6 +1,7 @@
 """The settings of the daemon's services beside the mail path: [tls_policy] (the socketmap
-TLS policy service), [metrics] (Prometheus) and [summary] (the weekly email), each a frozen
-dataclass and a reader over tomlcheck. policy.py assembles them into the Policy.
+TLS policy service), [metrics] (Prometheus), [summary] (the weekly email) and [smtp] (how
+the daemon hands over the mail it writes itself), each a frozen dataclass and a reader over
+tomlcheck. policy.py assembles them into the Policy.
 """
 
 
@@ -64,8 +65,8 @@ class SummarySettings:
     weekday: int = 0              # Monday = 0
     hour: int = 7
     timezone: str = "Europe/London"
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 25
+    smtp_host: str = ""           # the old place of [smtp] host and port, still read
+    smtp_port: int = 0            # (0 / "": not set here)
     top_n: int = 10
     customers: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     maillog: str = ""             # Postfix's log file to follow; empty: no delivery-log reader
@@ -194,9 +195,79 @@ def _build_summary(r: Reader) -> SummarySettings:
         enabled=enabled, recipients=recipients, from_address=sender,
         weekday=WEEKDAYS.index(r.string("weekday", WEEKDAYS[d.weekday], WEEKDAYS)),
         hour=r.integer("hour", d.hour, 0, 23), timezone=zone,
-        smtp_host=r.string("smtp_host", d.smtp_host), smtp_port=r.integer("smtp_port", d.smtp_port, 1, 65535),
+        smtp_host=r.string("smtp_host", d.smtp_host),
+        smtp_port=r.integer("smtp_port", d.smtp_port, 1, 65535) if "smtp_port" in r else d.smtp_port,
         top_n=r.integer("top_n", d.top_n, 0, 1000), customers=MappingProxyType(customers),
         maillog=maillog, maillog_state=Path(r.string("maillog_state", str(d.maillog_state))),
         maillog_interval=r.number("maillog_interval", d.maillog_interval, 1, 3600))
     r.done()
     return settings
+
+
+SMTP_TLS_MODES = ("none", "opportunistic", "verify")
+
+
+def is_loopback_host(host: str) -> bool:
+    """127.0.0.0/8, ::1 or the name localhost: the mail never leaves this machine."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """[smtp]: the SMTP server the daemon hands its own mail to (the weekly summary), and
+    the TLS it uses there. `tls` is always one of SMTP_TLS_MODES once read: left out, it is
+    "opportunistic" for a loopback host (the local Postfix, whose stock certificate is
+    self-signed) and "verify" for any other (a smarthost outside this machine sees the
+    summary: its certificate must be checked)."""
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    tls: str = "opportunistic"
+    ca_file: str = ""             # verify: the CA file to trust instead of the system's
+    timeout: float = 30.0
+    tls_defaulted: bool = True    # tls was not set: chosen from the host (said in the log)
+
+
+def default_smtp_tls(host: str) -> str:
+    return "opportunistic" if is_loopback_host(host) else "verify"
+
+
+def _build_smtp(r: Reader, summary: SummarySettings) -> SmtpSettings:
+    d = SmtpSettings()
+    for key, old in (("host", "smtp_host"), ("port", "smtp_port")):
+        if key in r and getattr(summary, old):
+            r.problem(key, f"is also set as [summary] {old}: keep only [smtp] {key} "
+                           f"([summary] {old} is its old place)")
+    host = r.string("host", summary.smtp_host or d.host)
+    if not host or any(c.isspace() for c in host) or "/" in host:
+        r.problem("host", "must be a host name or IP address such as 127.0.0.1 or smarthost.example.net")
+        host = d.host
+    port = r.integer("port", summary.smtp_port or d.port, 1, 65535)
+    tls = r.string("tls", "", SMTP_TLS_MODES)
+    ca_file = r.string("ca_file", d.ca_file)
+    if ca_file and (tls or default_smtp_tls(host)) != "verify":
+        r.problem("ca_file", 'is used only with tls = "verify" (it names the CA the server\'s certificate '
+                             "must chain to)")
+    elif ca_file and not ca_file.startswith("/"):
+        r.problem("ca_file", "must be an absolute path such as /etc/ssl/certs/smarthost-ca.pem")
+    elif ca_file and not Path(ca_file).is_file():
+        r.problem("ca_file", f"{ca_file} does not exist or is not a file")
+    timeout = r.number("timeout", d.timeout, 1, 600)
+    r.done()
+    return SmtpSettings(host=host, port=port, tls=tls or default_smtp_tls(host), ca_file=ca_file,
+                        timeout=timeout, tls_defaulted=not tls)
+
+
+def smtp_warnings(settings: SmtpSettings) -> list[str]:
+    """What `policy check` and start-up say about [smtp]: mail to another machine without
+    a verified certificate may be read or changed on the way."""
+    if is_loopback_host(settings.host) or settings.tls == "verify":
+        return []
+    return [f'[smtp] host = "{settings.host}" is not this machine and tls = "{settings.tls}": the summary '
+            "may be read or changed on the way (a stolen or spoofed smarthost name is not detected). "
+            'Prefer tls = "verify" (with ca_file if its CA is private)']

@@ -20,7 +20,7 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import direction, logcontext
+from . import direction, hostname, logcontext
 from .errors import PolicyError
 from .logline import message_line
 from .loopthread import LoopThread
@@ -35,13 +35,18 @@ from .store import AddressHasher, Store, open_store, record_from
 from .store.policycache import SqlitePolicyCache
 from .summary.job import summary_jobs
 from .tlspolicy.service import TlsPolicyService
+from .tlspolicy.health import log_resolver_warning
 from .tlspolicy.model import TlsPolicyError
+from .plugin import policy_warnings
 
 log = logging.getLogger("privacy_milter")
 
 DAY = 86400.0
 PURGE_AT = dtime(4, 0)  # the daily retention purge (and once at start)
 WATCH_INTERVAL = 2.0
+# Sections a reload does not apply: sockets, store and metrics endpoint are opened at start,
+# and the summary's jobs keep the policy they were scheduled with (docs/POLICY.md lists them).
+RESTART_ONLY = ("milter", "store", "tls_policy", "metrics", "summary", "smtp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +61,8 @@ class Runtime:
                  tls_service: TlsPolicyService | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.tls_service = tls_service
-        self.services = Services(tls_classifier=tls_service, store=store, clock=clock, dns_txt=DnsTxt())
+        self.services = Services(tls_classifier=tls_service, store=store, clock=clock, dns_txt=DnsTxt(),
+                                 host_name=policy.store.host_name)
         self.snapshot = Snapshot(policy, build_pipeline(policy, self.services))
         self.store = store
         self.hasher = hasher
@@ -79,6 +85,12 @@ class Runtime:
         # database may be broken: the store then keeps records in memory (bounded) and keeps
         # trying, and mail flows (see docs/ARCHITECTURE.md, Failure behaviour).
         # A key that differs from the one the store was created with refuses to start.
+        # This host's one name (hostname.py), resolved once: the store's host column, the
+        # authserv-id, the summary's From and HELO all use it; reloads keep it (Overrides).
+        overrides = dataclasses.replace(overrides, host_name=await asyncio.to_thread(
+            hostname.resolve, policy.store.host_name))
+        policy = overrides.apply(policy)
+        log.info("host name: %s", policy.store.host_name)
         hasher = AddressHasher.from_file(policy.store.key_file)
         store = open_store(policy.store, hasher)
         await store.start()
@@ -107,13 +119,19 @@ class Runtime:
         runtime.scheduler.add(Job("purge", Daily(PURGE_AT), runtime.purge, at_start=True))
         runtime.scheduler.tz = ZoneInfo(policy.summary.timezone)  # weekday/hour are local
         policy_for = tls_service.policy_for if tls_service is not None else None
-        for job in summary_jobs(policy, policy_for=policy_for):  # the weekly summary; the delivery-log reader
+        for job in summary_jobs(policy, policy_for=policy_for, metrics=runtime.metrics):  # the weekly summary; the delivery-log reader
             runtime.scheduler.add(job)
         runtime.scheduler.start()
         await store.note("start")
         await asyncio.to_thread(runtime._filters_hook, "start")
         if watch and policy_path is not None:
             runtime._tasks.append(asyncio.create_task(runtime._watch_policy(), name="policy-watch"))
+        # Issue 23: say at start what would make flagged mail fail closed on every message.
+        for warning in await asyncio.to_thread(policy_warnings, FILTERS.values(), policy):  # may ask postconf
+            log.warning("%s", warning)
+        if tls_service is not None:  # a bounded DNS query; start-up does not wait for it
+            runtime._tasks.append(asyncio.create_task(log_resolver_warning(policy.tls_policy.config),
+                                                      name="resolver-check"))
         return runtime
 
     async def stop(self) -> None:
@@ -241,16 +259,30 @@ class Runtime:
                 self.metrics.reloaded(False)
                 self._note("reload_refused")
                 return False
-            for section in ("milter", "store", "tls_policy", "metrics"):
-                if getattr(new, section) != getattr(self.policy, section):
-                    log.warning("policy reload: [%s] changed; it takes effect at the next restart", section)
-                    new = dataclasses.replace(new, **{section: getattr(self.policy, section)})
+            new = self._keep_restart_only(new)
             self.snapshot = Snapshot(new, build_pipeline(new, self.services))  # one assignment: old or new
             logging.getLogger().setLevel(new.log.level.upper())
             log.info("policy reloaded (%s) from %s", reason, self.policy_path)
             self.metrics.reloaded(True)
             self._note("reload_ok")
             return True
+
+    def _keep_restart_only(self, new: Policy) -> Policy:
+        """The running values of what only a restart applies (RESTART_ONLY, and `[log] file`:
+        its handler is opened at start), with one line naming everything that changed."""
+        changed = []
+        for section in RESTART_ONLY:
+            if getattr(new, section) != getattr(self.policy, section):
+                changed.append(f"[{section}]")
+                new = dataclasses.replace(new, **{section: getattr(self.policy, section)})
+        if new.log.file != self.policy.log.file:
+            changed.append("[log] file")
+            new = dataclasses.replace(new, log=dataclasses.replace(new.log, file=self.policy.log.file))
+        if changed:
+            log.warning("policy reload: %s changed; %s effect at the next restart (systemctl restart "
+                        "privacy-milter); the rest of the policy applies now",
+                        ", ".join(changed), "it takes" if len(changed) == 1 else "they take")
+        return new
 
     def _stamp(self) -> tuple[int, int] | None:
         if self.policy_path is None:

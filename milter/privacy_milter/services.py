@@ -11,6 +11,7 @@ A service that is not running is None; a filter that needs it says so in its res
 from __future__ import annotations
 
 import asyncio
+import logging
 import smtplib
 import socket
 import ssl
@@ -29,6 +30,8 @@ from .errors import PrivacyMilterError
 
 TxtResolver = Callable[[str], Awaitable[list[bytes]]]
 
+log = logging.getLogger("privacy_milter.smtp")
+
 
 class TlsClassifier(Protocol):
     """What the tls filter needs of the TLS policy service (tlspolicy.TlsPolicyService)."""
@@ -40,41 +43,90 @@ class SmtpSendError(PrivacyMilterError):
     """The mail could not be handed over; the text names the server and the reply code only."""
 
 
+TLS_MODES = ("none", "opportunistic", "verify")
+
+
 @dataclass(frozen=True)
 class SmtpSender:
     """Hands mail the daemon writes itself to an SMTP server (by default the local Postfix).
 
     smtplib in a worker thread: one message a week does not need an async client, and the
-    loop never blocks. STARTTLS is used when offered (opportunistic, as the policy promises).
+    loop never blocks. `tls` ([smtp] tls): "none" never starts TLS; "opportunistic" uses
+    STARTTLS when offered without checking the certificate (a local Postfix's stock one is
+    self-signed, and the mail does not leave the machine); "verify" requires STARTTLS and a
+    certificate that chains to the system's CAs (or `ca_file`) and names `host`. `send`
+    returns, and logs, which of them was used.
     """
 
     host: str = "127.0.0.1"
     port: int = 25
     timeout: float = 30.0
     helo: str = field(default_factory=socket.getfqdn)
+    tls: str = "opportunistic"
+    ca_file: str = ""
 
-    async def send(self, message: EmailMessage, sender: str, recipients: list[str]) -> None:
-        await asyncio.to_thread(self._send, message, sender, recipients)
+    def __post_init__(self) -> None:
+        if self.tls not in TLS_MODES:
+            raise ValueError(f"tls must be one of {', '.join(TLS_MODES)}; got {self.tls!r}")
 
-    def _send(self, message: EmailMessage, sender: str, recipients: list[str]) -> None:
+    @classmethod
+    def from_settings(cls, settings: Any, helo: str) -> "SmtpSender":
+        """From policy_services.SmtpSettings ([smtp]); `helo` is the daemon's host name."""
+        return cls(settings.host, settings.port, settings.timeout, helo, settings.tls, settings.ca_file)
+
+    async def send(self, message: EmailMessage, sender: str, recipients: list[str]) -> str:
+        """Hand the message over; returns how (the TLS used), e.g. "STARTTLS TLSv1.3,
+        certificate not verified (tls = opportunistic)"."""
+        how = await asyncio.to_thread(self._send, message, sender, recipients)
+        log.info("smtp: %s:%d accepted a message for %d recipient(s); %s", self.host, self.port,
+                 len(recipients), how)
+        return how
+
+    def _send(self, message: EmailMessage, sender: str, recipients: list[str]) -> str:
         where = f"{self.host}:{self.port}"
         try:
             with smtplib.SMTP(self.host, self.port, local_hostname=self.helo, timeout=self.timeout) as smtp:
                 smtp.ehlo()
-                if smtp.has_extn("starttls"):
-                    smtp.starttls(context=ssl.create_default_context())
-                    smtp.ehlo()
+                how = self._start_tls(smtp, where)
                 refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
         except smtplib.SMTPResponseException as exc:
             raise SmtpSendError(f"{where} answered {exc.smtp_code}") from None
         except smtplib.SMTPRecipientsRefused as exc:
             codes = sorted({str(code) for code, _ in exc.recipients.values()})
             raise SmtpSendError(f"{where} refused every recipient ({', '.join(codes)})") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise SmtpSendError(
+                f"cannot deliver to {where}: its certificate could not be verified ({exc.verify_message}) "
+                f'and [smtp] tls = "verify"; set [smtp] ca_file to the CA that issued it, or, for the '
+                f'local Postfix with its own self-signed certificate, host = "127.0.0.1" with '
+                f'tls = "opportunistic"') from None
         except (OSError, smtplib.SMTPException) as exc:
             raise SmtpSendError(f"cannot deliver to {where}: {type(exc).__name__}: {exc}") from None
         if refused:
             codes = sorted({str(code) for code, _ in refused.values()})
             raise SmtpSendError(f"{where} refused {len(refused)} recipient(s) ({', '.join(codes)})")
+        return how
+
+    def _start_tls(self, smtp: smtplib.SMTP, where: str) -> str:
+        if self.tls == "none":
+            return "no TLS (tls = none)"
+        if not smtp.has_extn("starttls"):
+            if self.tls == "verify":
+                raise SmtpSendError(f'{where} does not offer STARTTLS, and [smtp] tls = "verify" requires it')
+            return "no TLS: the server does not offer STARTTLS (tls = opportunistic)"
+        smtp.starttls(context=self._context())
+        smtp.ehlo()
+        version = smtp.sock.version() if isinstance(smtp.sock, ssl.SSLSocket) else "TLS"
+        checked = "verified" if self.tls == "verify" else "not verified"
+        return f"STARTTLS {version}, certificate {checked} (tls = {self.tls})"
+
+    def _context(self) -> ssl.SSLContext:
+        if self.tls == "verify":
+            return ssl.create_default_context(cafile=self.ca_file or None)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False      # opportunistic: encrypted, but anyone's certificate will do
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
 
 
 class DnsError(Exception):
@@ -83,6 +135,10 @@ class DnsError(Exception):
 
 class DnsTemporaryError(DnsError):
     """Time-out, SERVFAIL, no server reachable: ask again later."""
+
+
+class DnsTimeout(DnsTemporaryError):
+    """No answer within the resolver's lifetime (a server that never answers)."""
 
 
 class DnsNameError(DnsError):
@@ -122,7 +178,7 @@ class DnsTxt:
         except dns.resolver.NoNameservers:
             raise DnsTemporaryError(f"TXT {qname}: SERVFAIL or no server answered") from None
         except dns.exception.Timeout:
-            raise DnsTemporaryError(f"TXT {qname}: timed out") from None
+            raise DnsTimeout(f"TXT {qname}: timed out") from None
         except dns.exception.DNSException as exc:
             raise DnsTemporaryError(f"TXT {qname}: {type(exc).__name__}") from None
         if answer.rrset is None:
@@ -139,3 +195,4 @@ class Services:
     store: Any = None          # privacy_milter.store.Store, for jobs that read reports
     clock: Callable[[], float] = time.time
     dns_txt: TxtResolver | None = None   # DnsTxt: the system resolver, for DKIM keys
+    host_name: str = ""                  # this host's one name (hostname.resolve); "" in tools and tests

@@ -216,3 +216,34 @@ def test_sink_refusal_defers_and_flush_retries(postfix_factory, sink):
     sink.data_reply = "250 2.0.0 OK sink"
     pf.flush()
     sink.wait_for(1, timeout=20)
+
+
+def _inet_services(pf) -> list[str]:
+    """The inet listeners of an instance's master.cf, as Postfix itself parses it (postconf -M)."""
+    out = pf._run(["/usr/sbin/postconf", "-c", str(pf.etc_dir), "-M"]).stdout.decode()
+    return [f.split()[0] for f in out.splitlines() if len(f.split()) > 1 and f.split()[1] == "inet"]
+
+
+def test_master_cf_never_copies_the_hosts_listeners(postfix_factory, sink, tmp_path, monkeypatch):
+    # A host whose admin added a submission service and another listener: before, the harness
+    # copied /etc/postfix/master.cf and every instance started a second listener on 587.
+    fake = tmp_path / "master.cf"
+    fake.write_text("smtp inet n - y - - smtpd\n"
+                    "submission inet n - y - - smtpd\n  -o syslog_name=postfix/submission\n"
+                    "127.0.0.1:10587 inet n - y - - smtpd\n"
+                    "pickup unix n - y 60 1 pickup\n")
+    from tests.harness import postfix as harness_postfix
+    monkeypatch.setattr(harness_postfix, "SYSTEM_MASTER_CF", fake, raising=False)
+    plain = postfix_factory(relay_port=sink.port, start=False)
+    sub = postfix_factory(relay_port=sink.port, submission=True, start=False)
+    for pf, own in ((plain, [f"127.0.0.1:{plain.smtpd_port}"]),
+                    (sub, [f"127.0.0.1:{sub.smtpd_port}", f"127.0.0.1:{sub.submission_port}"])):
+        text = (pf.etc_dir / "master.cf").read_text()
+        assert "submission inet" not in text and "10587" not in text
+        assert sorted(_inet_services(pf)) == sorted(own)
+    # started (only once the listeners are known to be ours), it relays: the template holds
+    # every service mail needs
+    sub.start()
+    send(sub.smtpd_port, message("template master.cf"))
+    (got,) = sink.wait_for(1, timeout=20)
+    assert b"template master.cf" in got.raw

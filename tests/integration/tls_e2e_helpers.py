@@ -113,20 +113,24 @@ def write_leaf(leaf, directory: Path, stem: str) -> tuple[Path, Path]:  # leaf: 
 
 # --- Postfix configuration ------------------------------------------------------------------
 
-def encrypt_transport_lines(strip_file: Path) -> str:
-    """The service lines of deploy/postfix/master.cf, chroot off, strip file → our copy."""
+def encrypt_transport_lines(strip_file: Path, source: str = "master.cf", ca_file: Path | None = None) -> str:
+    """The service lines of deploy/postfix/`source`, chroot off, strip file → our copy, and
+    (master-relayhost.cf) the system CA file → `ca_file`."""
     out: list[str] = []
-    for line in (DEPLOY_POSTFIX / "master.cf").read_text().splitlines():
+    for line in (DEPLOY_POSTFIX / source).read_text().splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         if not line[:1].isspace():
             fields = line.split()
             fields[4] = "n"  # our queue directory is not a chroot jail
             line = " ".join(fields)
-        out.append(line.replace("/etc/postfix/privacy-milter-strip.regexp", str(strip_file)))
+        line = line.replace("/etc/postfix/privacy-milter-strip.regexp", str(strip_file))
+        if ca_file is not None:
+            line = line.replace("/etc/ssl/certs/ca-certificates.crt", str(ca_file))
+        out.append(line)
     text = "\n".join(out) + "\n"
-    if "privacy-encrypt" not in text or str(strip_file) not in text:
-        raise AssertionError(f"deploy/postfix/master.cf has changed shape:\n{text}")
+    if "privacy-encrypt" not in text or str(strip_file) not in text or (ca_file and str(ca_file) not in text):
+        raise AssertionError(f"deploy/postfix/{source} has changed shape:\n{text}")
     return text
 
 
@@ -150,15 +154,15 @@ class NamespacedMilter(MilterProcess):
     SSL_CERT_FILE → the test CA. `unshare` and `sh` exec, so the Popen pid is the daemon's."""
 
     def __init__(self, base: Path, policy_text: str, tls_policy: str, *, resolv_conf: Path,
-                 ca_file: Path) -> None:
-        super().__init__(base, policy_text, tls_policy)
+                 ca_file: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__(base, policy_text, tls_policy, env=env)
         self.resolv_conf = resolv_conf
         self.ca_file = ca_file
 
     def start(self) -> NamespacedMilter:
         run = [str(VENV_BIN / "privacy-milter"), "run", "--policy", str(self.policy_path)]
         inner = f"mount --bind {shlex.quote(str(self.resolv_conf))} /etc/resolv.conf && exec {shlex.join(run)}"
-        env = dict(os.environ, SSL_CERT_FILE=str(self.ca_file))
+        env = dict(os.environ, **(self.env or {}), SSL_CERT_FILE=str(self.ca_file))
         env.pop("SSL_CERT_DIR", None)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 -- closed by MilterProcess.stop()
         self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", inner],

@@ -35,6 +35,34 @@ def test_stats_json(policy_file, capsys):
     assert json.loads(capsys.readouterr().out)["messages"] == 2
 
 
+def test_stats_json_counts_per_host(tmp_path, capsys):
+    """As the text output's per-host line: {host: messages}, here from two hosts' records."""
+    from privacy_milter.store import BufferedWriter, SqliteBackend
+
+    db = tmp_path / "meta.db"
+    p = tmp_path / "policy.toml"
+    p.write_text(f'[store]\npath = "{db}"\nkey_file = "{tmp_path}/address.key"\n')
+    hasher = AddressHasher.from_file(tmp_path / "address.key")
+
+    async def fill():
+        for host, n in (("mx1.shop.example", 2), ("mx2.shop.example", 1)):
+            store = BufferedWriter(SqliteBackend(db, host=host))
+            await store.setup()
+            for _ in range(n):
+                m = Message(Session("c"), mail_from="a@shop.example", recipients=[Recipient("b@far.example")],
+                            queue_id="Q1")
+                store.add(record_from(m, Verdict(Action.ACCEPT, ()), hasher, time.time()))
+                m.close()
+            await store.close()
+
+    asyncio.run(fill())
+    assert cli.main(["stats", "--json", "--policy", str(p)]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["hosts"] == {"mx1.shop.example": 2, "mx2.shop.example": 1} and counts["messages"] == 3
+    assert cli.main(["stats", "--policy", str(p)]) == 0
+    assert "hosts: mx1.shop.example=2, mx2.shop.example=1" in capsys.readouterr().out
+
+
 def test_stats_text(policy_file, capsys):
     assert cli.main(["stats", "--policy", str(policy_file)]) == 0
     assert "messages: 2" in capsys.readouterr().out

@@ -139,3 +139,131 @@ def test_a_connection_that_keeps_sending_headers_is_not_idle(tmp_path):
     finally:
         for s in (client, side, server):
             s.close()
+
+
+# --- a full descriptor table (issue 23 item 10) ---------------------------------------------
+
+import contextlib  # noqa: E402
+import errno  # noqa: E402
+import logging  # noqa: E402
+import resource  # noqa: E402
+
+import pytest  # noqa: E402
+
+from privacy_milter.connwatch import PRESSURE_IDLE, fd_reserve  # noqa: E402
+from privacy_milter.fdtable import FdTable  # noqa: E402
+
+
+@contextlib.contextmanager
+def low_fd_limit(headroom: int):
+    """The soft RLIMIT_NOFILE set to what is open now plus `headroom`, restored after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + headroom, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def fill_table(path, server, bound=2000):
+    """Connect and accept until the table is full: (clients, server sides)."""
+    clients, sides = [], []
+    for _ in range(bound):
+        try:
+            c = socket.socket(socket.AF_UNIX)
+        except OSError as exc:
+            assert exc.errno == errno.EMFILE
+            break
+        c.connect(path)
+        clients.append(c)
+        try:
+            sides.append(server.accept()[0])
+        except OSError as exc:
+            assert exc.errno == errno.EMFILE
+            break
+    return clients, sides
+
+
+def test_fd_table_lists_what_listdir_does():
+    table = FdTable()
+    try:
+        listed = set(table.list())
+        seen = {int(n) for n in os.listdir("/proc/self/fd")}
+        r, w = os.pipe()
+        assert {r, w} <= set(table.list())  # a fresh listing each call, not a cached one
+        os.close(r), os.close(w)
+        assert listed <= seen and len(seen - listed) <= 2  # listdir's own and the table's
+    finally:
+        table.close()
+
+
+def test_a_full_table_is_seen_and_the_longest_silent_connections_are_closed(tmp_path, caplog):
+    # Before: the sweep listed /proc/self/fd with a new descriptor and failed with EMFILE
+    # every second while the table was full; nothing was evicted and mail stalled.
+    caplog.set_level(logging.WARNING, logger="privacy_milter")
+    path, server = listening(tmp_path)
+    server.listen(4096)
+    clock = Clock()
+    watch = ConnectionWatch(f"unix:{path}", 330, 100000, clock=clock)  # the cap plays no part
+    clients: list[socket.socket] = []
+    sides: list[socket.socket] = []
+    try:
+        with low_fd_limit(60):
+            clients, sides = fill_table(path, server)
+            with pytest.raises(OSError) as full:
+                os.listdir("/proc/self/fd")
+            assert full.value.errno == errno.EMFILE
+            watch.sweep()  # first sight of every connection
+            clock.now += PRESSURE_IDLE + 1
+            watch.sweep()
+            assert watch.fd_pressure
+            # libmilter's part: a shut-down session reads EOF and closes its descriptor
+            shut = [i for i, s in enumerate(sides) if eof_now(s)]
+            soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            assert len(shut) >= fd_reserve(soft)
+            assert all(eof(clients[i]) for i in shut)
+            for i in shut:  # both ends: the client side stands for Postfix, another process
+                sides[i].close()
+                clients[i].close()
+            os.listdir("/proc/self/fd")  # room again
+            clock.now += 1
+            watch.sweep()
+            assert not watch.fd_pressure
+    finally:
+        for s in clients + sides + [server]:
+            s.close()
+        watch.close()
+    text = caplog.text
+    assert text.count("closing the longest-idle milter connections") == 1
+    assert text.count("the reserve is free again") == 1
+    assert "Too many open files" not in text
+
+
+def eof_now(sock):
+    sock.setblocking(False)
+    try:
+        return sock.recv(10) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def test_a_failing_sweep_is_logged_once_until_it_works_again(tmp_path, caplog, monkeypatch):
+    path, server = listening(tmp_path)
+    watch = ConnectionWatch(f"unix:{path}", 30, 100, clock=Clock())
+    calls = {"n": 0}
+
+    def sweep():
+        calls["n"] += 1
+        if calls["n"] <= 5:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return 0
+
+    monkeypatch.setattr(watch, "sweep", sweep)
+    for _ in range(7):
+        watch.sweep_once()
+    assert caplog.text.count("sweep failed") == 1
+    assert caplog.text.count("sweeps work again after 5 failed") == 1
+    server.close()
+    watch.close()

@@ -18,7 +18,7 @@ def test_a_plain_accepted_message():
     m.direction = DirectionDecision(Direction.INBOUND, "hosted-recipient")
     line = message_line(m, Verdict(Action.ACCEPT, (Result("dlp", facts=(("dlp", "skipped-inbound"),)),)))
     assert line == ("4F3A2B1C: direction=inbound reason=hosted-recipient client=192.0.2.1 from_domain=shop.example "
-                    "rcpt_domains=one.example,two.example nrcpt=3 size=1234 tls=none action=accept findings=none")
+                    "rcpt_domains=one.example,two.example nrcpt=3 body_size=1234 tls=none action=accept findings=none")
 
 
 def test_every_optional_field_in_its_place():
@@ -32,7 +32,7 @@ def test_every_optional_field_in_its_place():
     virus = Result("virus", error="failed: OSError")
     line = message_line(m, Verdict(Action.REJECT, (dlp, spam, virus)))
     assert line == ("4F3A2B1C: direction=outbound reason=auth client=local from_domain=shop.example "
-                    "rcpt_domains=one.example,two.example nrcpt=3 size=1234 tls=TLSv1.3 "
+                    "rcpt_domains=one.example,two.example nrcpt=3 body_size=1234 tls=TLSv1.3 "
                     "cipher=TLS_AES_256_GCM_SHA384 action=reject findings=payment_card:2:high,iban:1:medium "
                     "rules=card.context,card.luhn,iban.checksum unscannable=encrypted,time failed=spam,virus")
 
@@ -40,5 +40,5 @@ def test_every_optional_field_in_its_place():
 def test_no_queue_id_no_direction_null_sender_no_recipients():
     m = Message(Session("c7"))
     assert message_line(m, Verdict(Action.TEMPFAIL, ())) == (
-        "NOQUEUE: direction=unknown reason=unknown client=local from_domain=<> rcpt_domains=- nrcpt=0 size=0 "
+        "NOQUEUE: direction=unknown reason=unknown client=local from_domain=<> rcpt_domains=- nrcpt=0 body_size=0 "
         "tls=none action=tempfail findings=none")

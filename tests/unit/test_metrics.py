@@ -140,7 +140,7 @@ async def test_store_backlog_failures_and_drops_are_read_from_the_writer(tmp_pat
 
 
 def test_every_fact_the_counters_count_is_named_in_counted_facts():
-    """The counted facts are these six, each changes a sample, and any other fact name
+    """The counted facts are these seven, each changes a sample, and any other fact name
     leaves every sample as it was, whichever filter gives it and whatever its value."""
     from privacy_milter.metrics import COUNTED_FACTS
     from privacy_milter.registry import FILTERS
@@ -152,13 +152,15 @@ def test_every_fact_the_counters_count_is_named_in_counted_facts():
     # Every fact name the filters give (and a few more), written out: not read from COUNTED_FACTS.
     names = {"virus", "spam", "flagged_action", "flagged_route", "flagged_tls", "dkim", "dkim_result",
              "dkim_forged_ar", "unscannable_reasons", "unscannable", "dlp", "dlp_rules", "tls", "tls_refused",
-             "deadline", "spam_score", ""}
-    assert COUNTED_FACTS == {"virus", "spam", "flagged_action", "dkim", "dkim_result", "unscannable_reasons"}
+             "deadline", "spam_score", "tls_decision", ""}
+    assert COUNTED_FACTS == {"virus", "spam", "flagged_action", "dkim", "dkim_result", "unscannable_reasons",
+                             "tls_decision"}
     for key in sorted(names):
         m = Metrics(FILTERS)
         before = samples(m)
         for name in ("virus", "spam", "dkim", "dlp", "tls", "flagged_routing"):
-            for value in ("clean", "yes", "no", "signed:rsa-sha256", "d.example:pass", "too_large", "encrypt"):
+            for value in ("clean", "yes", "no", "signed:rsa-sha256", "d.example:pass", "too_large", "encrypt",
+                          "failed"):
                 for failed in (False, True):
                     m._fact(name, key, value, failed)
         assert (samples(m) != before) == (key in COUNTED_FACTS), key

@@ -214,3 +214,21 @@ async def test_the_daemon_records_its_starts_reloads_and_purges_for_the_summary(
     kinds = [k for k, _ in rows]
     assert set(kinds) == {"purge", "reload_ok", "reload_refused", "start"}  # the purge also runs at start
     assert kinds.count("reload_ok") == 1 and kinds.count("reload_refused") == 1
+
+
+async def test_summary_and_tls_policy_changes_need_a_restart_and_the_reload_line_says_so(runtime, caplog):
+    """[summary]'s jobs keep the policy they started with (issue 25), so a reload that took
+    its new values would show settings nothing uses; the line names every such section."""
+    before_summary, before_tls = runtime.policy.summary, runtime.policy.tls_policy
+    path = runtime.policy_path
+    path.write_text(path.read_text().replace("[tls_policy]\nenabled = false\n",
+                                             "[tls_policy]\nenabled = false\nnameserver = \"192.0.2.53\"\n")
+                    + f'[summary]\nhour = 9\n[log]\nlevel = "warning"\nfile = "{path.parent / "new.log"}"\n')
+    caplog.set_level(logging.INFO, logger="privacy_milter")
+    assert runtime.reload("test")
+    assert runtime.policy.summary == before_summary and runtime.policy.tls_policy == before_tls
+    assert runtime.policy.log.level == "warning" and runtime.policy.log.file == ""  # the level at once
+    (line,) = [r.getMessage() for r in caplog.records if "next restart" in r.getMessage()]
+    assert "[tls_policy], [summary], [log] file changed" in line
+    assert "systemctl restart privacy-milter" in line
+    logging.getLogger().setLevel(logging.INFO)

@@ -330,7 +330,8 @@ async def test_every_record_carries_its_host_and_stats_count_per_host(kind, hash
         stats = await w.stats()
         assert stats.hosts == {"mx1.test": 3, "mx2.test": 2} and stats["messages"] == 5
         assert set(stats.as_dict()) == {"messages", "bytes", "direction", "action", "tls_version",
-                                        "messages_with_findings", "store"}, "stats --json keeps its keys"
+                                        "messages_with_findings", "store", "hosts"}, "stats --json keys"
+        assert stats.as_dict()["hosts"] == {"mx1.test": 3, "mx2.test": 2}
         found = await w.find_address(hasher("bob@far.example"))
         assert sorted(r.host for r in found) == ["mx1.test"] * 3 + ["mx2.test"] * 2
     finally:

@@ -11,6 +11,6 @@ from __future__ import annotations
 
 # The resolver and its errors live in the core (privacy_milter.services), which builds the
 # daemon's resolver; the DKIM code only names them.
-from privacy_milter.services import DnsError, DnsNameError, DnsTemporaryError, TxtResolver
+from privacy_milter.services import DnsError, DnsNameError, DnsTemporaryError, DnsTimeout, TxtResolver
 
-__all__ = ["DnsError", "DnsNameError", "DnsTemporaryError", "TxtResolver"]
+__all__ = ["DnsError", "DnsNameError", "DnsTemporaryError", "DnsTimeout", "TxtResolver"]

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,16 +76,18 @@ class DkimSettings(FilterSettings):
     verify: bool = True
 
     def keys_for(self, domain: str, is_hosted: Callable[[str], bool]) -> tuple[SigningKey, ...]:
-        """The active keys that sign mail From `domain`: its own table (exact match), else the
-        default table if the domain is hosted here. Empty: do not sign."""
+        """The active keys that sign mail From `domain`. Empty: do not sign."""
+        return tuple(k for k in self.configured_keys(domain, is_hosted) if k.active)
+
+    def configured_keys(self, domain: str, is_hosted: Callable[[str], bool]) -> tuple[SigningKey, ...]:
+        """Every key configured for `domain`, active or not: its own table (exact match),
+        else the default table if the domain is hosted here."""
         domain = domain.lower().rstrip(".")
         if domain in self.keys:
-            chosen = self.keys[domain]
-        elif DEFAULT_DOMAIN in self.keys and domain != DEFAULT_DOMAIN and is_hosted(domain):
-            chosen = self.keys[DEFAULT_DOMAIN]
-        else:
-            return ()
-        return tuple(k for k in chosen if k.active)
+            return self.keys[domain]
+        if DEFAULT_DOMAIN in self.keys and domain != DEFAULT_DOMAIN and is_hosted(domain):
+            return self.keys[DEFAULT_DOMAIN]
+        return ()
 
 
 def _name_problem(name: str) -> str | None:
@@ -178,10 +179,10 @@ def read_settings(r: Reader) -> DkimSettings:
         if name.lower() not in signed:
             r.problem("oversign_headers", f"{name} is not in sign_headers; a header is oversigned "
                                           "only if it is signed")
-    authserv_id = r.string("authserv_id", "") or socket.getfqdn()
-    if not authserv_id or any(c in authserv_id for c in " \t;()\"\\"):
+    authserv_id = r.string("authserv_id", "")  # empty: this host's name (privacy_milter.hostname)
+    if authserv_id and any(c in authserv_id for c in " \t;()\"\\"):
         r.problem("authserv_id", "must be a host name such as mx1.example.net (no spaces, ';' or quotes)")
-        authserv_id = socket.getfqdn()
+        authserv_id = ""
     settings = DkimSettings(
         keys=MappingProxyType(_read_keys(r.table("keys"))),
         canonicalization=(header_canon, body_canon),

@@ -132,6 +132,8 @@ def plan(raw: bytes, settings: DkimSettings, is_hosted: Callable[[str], bool]) -
         return SigningPlan(None, (), author.reason)
     keys = settings.keys_for(author.domain, is_hosted)
     if not keys:
+        if settings.configured_keys(author.domain, is_hosted):  # only keys with active = false
+            return SigningPlan(author.domain, (), f"{author.domain}'s keys are inactive")
         return SigningPlan(author.domain, (), f"{author.domain} is not a signing domain")
     return SigningPlan(author.domain, keys, "")
 

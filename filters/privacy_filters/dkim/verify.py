@@ -21,12 +21,13 @@ import authres
 import dkim
 from dkim.util import InvalidTagValueList, parse_tag_value
 
-from .dns import DnsNameError, DnsTemporaryError, TxtResolver
+from .dns import DnsNameError, DnsTemporaryError, DnsTimeout, TxtResolver
 
 log = logging.getLogger(__name__)
 
 Result = Literal["pass", "fail", "neutral", "temperror", "permerror", "none"]
 MIN_KEY_BITS = 1024  # RFC 8301: verifiers accept RSA keys from 1024 bits
+TIME_OUT = "time-out"
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,12 @@ def _key_name(tags: dict[bytes, bytes]) -> str:
 async def _lookup(name: str, resolver: TxtResolver, timeout: float) -> _Lookup:
     try:
         records = await asyncio.wait_for(resolver(name), timeout)
-    except (DnsTemporaryError, TimeoutError) as exc:
-        return _Lookup(None, "temperror", f"key lookup failed: {exc or 'time-out'}")
+    except (DnsTimeout, TimeoutError):
+        # Ours (wait_for: a bare TimeoutError, whose text is empty) or the resolver's own
+        # lifetime, whichever came first: the same fact, said the same way (docs/DKIM.md).
+        return _Lookup(None, "temperror", f"key lookup failed: {TIME_OUT}")
+    except DnsTemporaryError as exc:
+        return _Lookup(None, "temperror", f"key lookup failed: {exc}"[:200])
     except DnsNameError:
         return _Lookup(None, "permerror", "no key record")
     keys = [r for r in records if b"p=" in r]

@@ -6,11 +6,11 @@ BACKENDS: SQLite for a single host, PostgreSQL for several hosts sharing one sto
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import hostname
 from ..policy import StoreSettings
 from .backend import Backend, HealthReport, Stats, StoredRecipient, StoredRecord
 from .base import AddressHasher, Record, record_from
@@ -46,7 +46,9 @@ def open_backend(settings: StoreSettings) -> Backend:
         make = BACKENDS[settings.backend]
     except KeyError:
         raise ValueError(f"unknown store backend {settings.backend!r}") from None
-    return make(settings, settings.host_name or socket.getfqdn())
+    # The daemon resolved host_name at start (hostname.resolve); tools that only read get
+    # the best name there is (they write no record).
+    return make(settings, settings.host_name or hostname.best_effort())
 
 
 def open_store(settings: StoreSettings, hasher: AddressHasher | None = None) -> BufferedWriter:

@@ -60,11 +60,8 @@ class Stats(_ItemAccess):
     hosts: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """What `privacy-milter stats --json` prints: the keys it always had (`hosts`, the
-        count per host, is for the text output's per-host line)."""
-        out = asdict(self)
-        del out["hosts"]
-        return out
+        """What `privacy-milter stats --json` prints, `hosts` (messages per host) included."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ The address key fingerprint travels too: a destination made with another key ref
 
 from __future__ import annotations
 
-import socket
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from .. import hostname
 from ..errors import StoreError
 from ..policy import StoreSettings, conninfo_problem
 from . import BACKENDS
@@ -49,12 +49,12 @@ async def migrate(source_spec: str, dest_spec: str, host: str | None = None) -> 
     try:
         fingerprint = await source._one(q.GET_META, (q.KEY_NAME,))
         dest_settings = _settings(dest_spec, "to")
-        dest = BACKENDS[dest_settings.backend](dest_settings, host or socket.getfqdn())
+        default_host = host or _this_host()
+        dest = BACKENDS[dest_settings.backend](dest_settings, default_host)
         await dest.open(fingerprint, daemon=False)
         job = f"store-migrate:{src_settings.path.resolve()}"
         last = int(await dest.last_run(job) or 0)
         copied = 0
-        default_host = host or socket.getfqdn()
         while True:
             batch = await source.records_after(last, BATCH)
             if not batch:
@@ -68,6 +68,14 @@ async def migrate(source_spec: str, dest_spec: str, host: str | None = None) -> 
         await source.close()
         if dest is not None:
             await dest.close()
+
+
+def _this_host() -> str:
+    """The name records without a host are given: this host's (hostname.resolve)."""
+    try:
+        return hostname.resolve()
+    except hostname.HostNameError as exc:
+        raise StoreError(f"{exc}; or name it with --host") from None
 
 
 def _record(r: StoredRecord) -> Record:

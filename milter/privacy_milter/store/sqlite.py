@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import aiosqlite
 
+from .. import hostname
 from ..errors import StoreError
 from . import schema as q
 from .base import Record
@@ -32,7 +32,7 @@ class SqliteBackend(Backend):
 
     def __init__(self, path: Path, *, host: str | None = None) -> None:
         self.path = Path(path)
-        self.host = host or socket.getfqdn()
+        self.host = host or hostname.best_effort()
         self._db: aiosqlite.Connection | None = None
         self._file: tuple[int, int] | None = None  # (device, inode) of the file opened
 

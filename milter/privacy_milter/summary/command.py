@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import replace
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from .. import hostname
 from ..errors import PrivacyMilterError
 from ..policy import Policy
 from ..services import SmtpSender
@@ -21,6 +23,7 @@ from .compose import compose
 from .job import sender_address
 from .model import WeeklyReport
 from .queries import build_report, iso_week_of, previous_week, week_start
+from .relays import configured_relays
 from .render import CID_DOMAIN, render
 from .source import describe, report_query
 
@@ -39,6 +42,7 @@ async def load_report(policy: Policy, week: str | None, now: float | None = None
         return await build_report(query, week, tz, s.top_n,
                                   retention_days=policy.store.retention_days,
                                   hosted=policy.network.hosted_domains or None,
+                                  relays=configured_relays(),
                                   missing=[ABSENT[m] for m in missing if m in ABSENT])
 
 
@@ -74,9 +78,12 @@ def run(policy: Policy, *, preview: bool, html: Path | None, send: bool, week: s
         s = policy.summary
         if not s.recipients:
             raise PrivacyMilterError("[summary] recipients is empty: nobody to send the summary to")
+        # the same name the daemon uses (From, HELO); refused with what to set if there is none
+        policy = replace(policy, store=replace(policy.store, host_name=hostname.resolve(policy.store.host_name)))
         tz = ZoneInfo(s.timezone)
         msg = compose(report, sender_address(policy), list(s.recipients), datetime.now(tz))
-        asyncio.run(SmtpSender(s.smtp_host, s.smtp_port).send(msg, sender_address(policy), list(s.recipients)))
+        smtp = SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name)
+        how = asyncio.run(smtp.send(msg, sender_address(policy), list(s.recipients)))
         print(f"sent the summary of {report.iso_week} to {len(s.recipients)} recipient(s) "
-              f"via {s.smtp_host}:{s.smtp_port}")
+              f"via {smtp.host}:{smtp.port}: {how}")
     return 0

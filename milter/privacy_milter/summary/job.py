@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
+from dataclasses import replace
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, time as dtime
@@ -29,10 +29,16 @@ from zoneinfo import ZoneInfo
 
 
 from ..maillog import FilePositionStore, LogFollower
+from ..maillog.pair import Delivery
+from .. import hostname
 from ..policy import Policy
+from ..policy_services import smtp_warnings
 from ..scheduler import Every, Job, Weekly
 from ..services import SmtpSender
+from ..metrics import Metrics, flagged_clear_deliveries
 from .compose import compose
+from .flagged_watch import FlaggedClearWatch
+from .relays import configured_relays
 from .source import report_query, write_poll
 from .queries import build_report, iso_week_of, previous_week
 
@@ -40,11 +46,13 @@ log = logging.getLogger("privacy_milter.summary")
 
 
 class Sender(Protocol):
-    async def send(self, message: Any, sender: str, recipients: list[str]) -> None: ...
+    async def send(self, message: Any, sender: str, recipients: list[str]) -> str | None: ...
 
 
 def sender_address(policy: Policy) -> str:
-    return policy.summary.from_address or f"privacy-milter@{socket.gethostname()}"
+    """[summary] from, else privacy-milter@ this host's one name (resolved into [store]
+    host_name at start, hostname.py)."""
+    return policy.summary.from_address or f"privacy-milter@{policy.store.host_name or hostname.best_effort()}"
 
 
 class WeeklySummary:
@@ -64,6 +72,7 @@ class WeeklySummary:
         week, tz = self.week(), ZoneInfo(s.timezone)
         groups: list[tuple[str | None, tuple[str, ...]]] = [(None, s.recipients)] if s.recipients else []
         groups += [(domain, rcpts) for domain, rcpts in s.customers.items() if rcpts]
+        relays = await asyncio.to_thread(configured_relays)   # Postfix's relayhost, as it is now
         async with report_query(self.policy.store, readonly=False) as (query, _, _):
             for scope, rcpts in groups:
                 key = (week, scope or "")
@@ -71,43 +80,72 @@ class WeeklySummary:
                     continue
                 report = await build_report(query, week, tz, s.top_n, scope,
                                             retention_days=self.policy.store.retention_days,
-                                            hosted=self.policy.network.hosted_domains or None)
+                                            hosted=self.policy.network.hosted_domains or None,
+                                            relays=relays)
                 msg = compose(report, sender_address(self.policy), list(rcpts),
                               datetime.fromtimestamp(self.clock(), tz))
-                await self.sender.send(msg, sender_address(self.policy), list(rcpts))
+                how = await self.sender.send(msg, sender_address(self.policy), list(rcpts))
                 self._sent.add(key)
-                log.info("summary %s%s sent to %d recipient(s)", week,
-                         f" for {scope}" if scope else "", len(rcpts))
+                log.info("summary %s%s sent to %d recipient(s)%s", week,
+                         f" for {scope}" if scope else "", len(rcpts), f" ({how})" if how else "")
 
 
 class MaillogPoll:
-    def __init__(self, policy: Policy, follower: LogFollower) -> None:
-        self.policy, self.follower = policy, follower
+    def __init__(self, policy: Policy, follower: LogFollower,
+                 watch: FlaggedClearWatch | None = None) -> None:
+        self.policy, self.follower, self.watch = policy, follower, watch
+
+    def _ours(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Postfix logs under the first label of its myhostname (`mx1`), the records carry
+        the whole name (`mx1.example.net`): rows this host logged get the records' name, so
+        the summary's host table shows one machine once. Other hosts' rows (a shared log)
+        keep theirs."""
+        host = self.policy.store.host_name
+        if not host:
+            return deliveries
+        ours = {host, host.partition(".")[0]}
+        return [replace(d, host=host) if d.host in ours else d for d in deliveries]
 
     async def __call__(self) -> int:
         stats = self.follower.stats
         before = (stats.lines, stats.unparsed)
-        deliveries = await asyncio.to_thread(self.follower.poll, False)
+        deliveries = self._ours(await asyncio.to_thread(self.follower.poll, False))
         lines, unparsed = stats.lines - before[0], stats.unparsed - before[1]
         if deliveries or lines:
             await write_poll(self.policy.store, deliveries, lines, unparsed, time.time())
         await asyncio.to_thread(self.follower.commit)   # only after the rows are stored
+        if self.watch is not None:
+            await self.watch(deliveries)                 # the metric: flagged mail sent in clear
         return len(deliveries)
 
 
 def summary_jobs(policy: Policy, sender: Sender | None = None,
                  clock: Callable[[], float] = time.time,
-                 policy_for: Callable[[str], str] | None = None) -> list[Job]:
+                 policy_for: Callable[[str], str] | None = None,
+                 metrics: Metrics | None = None) -> list[Job]:
     """The jobs [summary] asks for: the weekly email when enabled, the reader when `maillog`
     is set. Both need the scheduler's timezone to be `[summary] timezone` for the weekday/hour."""
     s = policy.summary
     jobs = []
     if s.enabled:
-        smtp = sender or SmtpSender(s.smtp_host, s.smtp_port)
+        t = policy.smtp
+        log.info("summary: sent weekly through %s:%d, tls = %s%s", t.host, t.port, t.tls,
+                 " (the default for this host)" if t.tls_defaulted else "")
+        for warning in smtp_warnings(t):
+            log.warning("%s", warning)
+        smtp = sender or SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name or hostname.best_effort())
         jobs.append(Job("summary", Weekly(s.weekday, dtime(s.hour, 0)), WeeklySummary(policy, smtp, clock),
                         once_per_period=True))
     if s.maillog:
         follower = LogFollower(s.maillog, FilePositionStore(s.maillog_state), policy_for=policy_for,
                                tz=ZoneInfo(s.timezone), from_start=False)
-        jobs.append(Job("maillog", Every(s.maillog_interval), MaillogPoll(policy, follower), at_start=True))
+        jobs.append(Job("maillog", Every(s.maillog_interval), MaillogPoll(policy, follower, _watch(policy, metrics)),
+                        at_start=True))
     return jobs
+
+
+def _watch(policy: Policy, metrics: Metrics | None) -> FlaggedClearWatch | None:
+    """The flagged-in-clear counter, when the daemon has metrics (read at start: the relayhost)."""
+    if metrics is None:
+        return None
+    return FlaggedClearWatch(policy.store, flagged_clear_deliveries(metrics), configured_relays())

@@ -69,7 +69,10 @@ class TlsSection:
     inbound_by_version: tuple[Count, ...] = ()      # TLSv1.3, TLSv1.2, ..., "none"
     outbound_by_level: tuple[Count, ...] = ()       # verified, encrypted, clear
     outbound_by_policy: tuple[Count, ...] = ()      # dane, mta-sts, pin, opportunistic
-    clear_domains: tuple[Count, ...] = ()           # destinations that got mail in clear
+    clear_domains: tuple[Count, ...] = ()           # destinations that got mail in clear (directly)
+    clear_relays: tuple[Count, ...] = ()            # the relayhost, when it got mail in clear
+    relayed_inbound: int = 0     # copies of inbound mail relayed onward (to mailbox servers), sent
+    relayed_inbound_clear: int = 0                  # ... of which without TLS
     refused_for_tls: int = 0     # flagged messages refused: the recipient could not do TLS
     held_for_tls: int = 0        # ... held for the same reason
     failures_by_reason: tuple[Count, ...] = ()      # TLS-RPT result types
@@ -113,6 +116,25 @@ class Health:
     restarts: int = 0
     store_write_failures: int = 0
     unparsed_log_lines: int = 0
+    tls_decision_failed: int = 0                    # flagged messages whose TLS decision failed
+    tls_decision_failed_by_action: tuple[Count, ...] = ()   # ... by the action applied instead
+
+
+@dataclass(frozen=True, slots=True)
+class ClearHop:
+    domain: str                  # the recipient's domain
+    relay: str                   # the relayhost it was handed to in clear, or "" (sent directly)
+    messages: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedClear:
+    """Flagged messages (DLP findings acted on) that left without TLS: the one figure an admin
+    must act on, shown first when it is not zero."""
+    messages: int = 0
+    deliveries: int = 0
+    hops: tuple[ClearHop, ...] = ()
+    unverified: int = 0          # flagged messages passed on that the delivery log never showed
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +183,7 @@ class WeeklyReport:
     hosts: tuple[HostLine, ...] = ()
     scope: str | None = None     # a customer domain: this report covers only that domain
     missing: tuple[str, ...] = ()  # figures the store does not hold: said, not shown as 0
+    flagged_clear: FlaggedClear = field(default_factory=FlaggedClear)
 
     @property
     def week_number(self) -> int:
@@ -172,7 +195,8 @@ class WeeklyReport:
 
     @property
     def is_empty(self) -> bool:
-        return self.totals.messages == 0 and not self.tls.outbound_by_level
+        return (self.totals.messages == 0 and not self.tls.outbound_by_level
+                and not self.flagged_clear.messages and not self.flagged_clear.unverified)
 
     def for_customer(self, domain: str) -> "WeeklyReport":
         """The same week seen by one customer: its own row as the headline, only its rows in
@@ -185,7 +209,7 @@ class WeeklyReport:
             row.deliveries_out)
         return replace(
             self, totals=totals, previous=None, scope=domain,
-            tls=TlsSection(), health=Health(), hosts=(),
+            tls=TlsSection(), health=Health(), hosts=(), flagged_clear=FlaggedClear(),
             customers=() if row is None else (row,),
             findings=FindingsSection((), tuple(c for c in self.findings.top_senders if c.key == domain)),
             scanners=ScannerSection(tuple(r for r in self.scanners.by_customer if r.domain == domain)),

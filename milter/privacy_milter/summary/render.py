@@ -44,7 +44,11 @@ def subject(r: WeeklyReport) -> str:
     if r.is_empty:
         return f"{title(r)}: no mail"
     t = r.totals
-    return f"{title(r)}: {num(t.messages)} messages, {pct(t.encrypted_share)} encrypted"
+    tail = f"{num(t.messages)} messages, {pct(t.encrypted_share)} encrypted"
+    if r.flagged_clear.messages and r.scope is None:
+        n = r.flagged_clear.messages
+        tail = f"ACTION NEEDED, {num(n)} flagged message{'' if n == 1 else 's'} sent in clear; {tail}"
+    return f"{title(r)}: {tail}"
 
 
 def period(r: WeeklyReport) -> str:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .model import Count, Totals, WeeklyReport, share
+from .model import Count, Health, Totals, WeeklyReport, share
 
 MAX_LABEL = 60
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -92,8 +92,38 @@ def headline_rows(t: Totals, p: Totals | None) -> tuple[tuple[str, ...], ...]:
     )
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{num(n)} {one if n == 1 else (many or one + 's')}"
+
+
+def attention(r: WeeklyReport) -> Section | None:
+    """Flagged messages that left in clear text, or whose way out is unknown: first in the
+    summary when there are any."""
+    f = r.flagged_clear
+    if not f.messages and not f.unverified:
+        return None
+    rows = tuple((label(h.domain), f"the relay {label(h.relay)}" if h.relay else "its mail server",
+                  num(h.messages)) for h in f.hops)
+    tables = (Table(("destination domain", "sent in clear to", "messages"), rows, (False, False, True)),)
+    notes: tuple[str, ...] = ("Check that Postfix routes X-Privacy-Encrypt mail to the encrypt-only transport "
+             "(milter_header_checks, docs/DEPLOY.md) and, for a relay, that TLS to it is required.",)
+    if f.unverified:
+        notes += (f"{plural(f.unverified, 'flagged message')} passed on for delivery never showed in "
+                  "Postfix's delivery log, so whether they left encrypted is not known: check that "
+                  "[summary] maillog points at Postfix's log and that milter_end_of_data_macros "
+                  "has `i` (the queue id).",)
+    if not f.messages:
+        return Section("attention", "Check: flagged mail not seen in the delivery log", "", (), notes[1:])
+    return Section(
+        "attention", "Action needed: flagged mail sent in clear text",
+        f"{plural(f.messages, 'flagged message')} (sensitive data found and acted on) left without "
+        f"TLS this week ({plural(f.deliveries, 'delivery', 'deliveries')}).", tables, notes)
+
+
 def sections(r: WeeklyReport) -> list[Section]:
-    out = [Section("headline", "Headline",
+    first = attention(r) if r.scope is None else None
+    out = [first] if first is not None else []
+    out += [Section("headline", "Headline",
                    "No mail this week." if r.is_empty else
                    f"{num(r.totals.messages)} messages, "
                    f"{pct(r.totals.encrypted_share)} encrypted.",
@@ -109,9 +139,15 @@ def sections(r: WeeklyReport) -> list[Section]:
              _counts("Outbound deliveries by TLS policy", "policy", t.outbound_by_policy),
              Table(("domain", "deliveries"), tuple((label(c.key), num(c.n)) for c in t.clear_domains),
                    (False, True), "Domains that still received mail in clear text"),
+             *((Table(("relay", "deliveries"), tuple((label(c.key), num(c.n)) for c in t.clear_relays),
+                      (False, True), "Sent to the relayhost in clear text (every domain it carried)"),)
+               if t.clear_relays else ()),
              _counts("TLS failures by reason (TLS-RPT)", "reason", t.failures_by_reason)),
             (f"Flagged messages refused because the recipient could not do TLS: "
-             f"{num(t.refused_for_tls)}; held: {num(t.held_for_tls)}.",)))
+             f"{num(t.refused_for_tls)}; held: {num(t.held_for_tls)}.",
+             *((f"Inbound mail relayed onward (to mailbox servers, not counted as outbound): "
+                f"{plural(t.relayed_inbound, 'delivery', 'deliveries')}, "
+                f"{num(t.relayed_inbound_clear)} in clear text.",) if t.relayed_inbound else ()))))
     if not r.is_empty:
         f = r.findings
         out.append(Section(
@@ -139,9 +175,11 @@ def sections(r: WeeklyReport) -> list[Section]:
                 ("Policy edits refused", num(h.reloads_refused)),
                 ("Restarts", num(h.restarts)),
                 ("Store write failures", num(h.store_write_failures)),
-                ("Log lines the reader could not parse", num(h.unparsed_log_lines))),
+                ("Log lines the reader could not parse", num(h.unparsed_log_lines)),
+                ("Flagged messages whose TLS decision failed", num(h.tls_decision_failed))),
                 (False, True)),),
-            (f"Not recorded by the store yet (shown as 0): {', '.join(r.missing)}.",) if r.missing else ()))
+            decision_note(h) + ((f"Not recorded by the store yet (shown as 0): {', '.join(r.missing)}.",)
+                                if r.missing else ())))
     ret = r.retention
     out.append(Section(
         "retention", "Retention", "Old records are deleted on schedule.",
@@ -164,3 +202,16 @@ def sections(r: WeeklyReport) -> list[Section]:
                    tuple((label(x.host), num(x.messages), num(x.tempfails), num(x.deliveries))
                          for x in r.hosts), (False, True, True, True)),)))
     return out
+
+
+DECIDED = {"encrypt": "sent encrypt-only", "reject": "refused", "quarantine": "held",
+           "tempfail": "deferred (tempfail)"}
+
+
+def decision_note(h: Health) -> tuple[str, ...]:
+    """Why the TLS decision count matters and what became of those messages."""
+    if not h.tls_decision_failed:
+        return ()
+    what = ", ".join(f"{DECIDED.get(c.key, label(c.key))} {num(c.n)}" for c in h.tls_decision_failed_by_action)
+    return (f"{plural(h.tls_decision_failed, 'flagged message')}: the TLS decision failed (resolver "
+            f"down? run privacy-milter policy check), so the safe action applied: {what}.",)

@@ -29,6 +29,11 @@ class DnsLookupError(TlsPolicyError):
     """A DNS query failed (SERVFAIL, timeout, no nameserver answered)."""
 
 
+class DecisionFailed(TlsPolicyError):
+    """No TLS class could be decided: the policy lookup failed and nothing else is known
+    (no observation, no probe answer). Flagged mail then fails closed (flagged_unknown)."""
+
+
 class MtaStsError(TlsPolicyError):
     """An MTA-STS TXT record or policy file could not be fetched or is invalid."""
 

@@ -79,7 +79,12 @@ class Prober:
         keywords = {line.split(" ", 1)[0].upper() for line in lines[1:] if line}
         return TlsClass.TLS if "STARTTLS" in keywords else TlsClass.PLAIN
 
-    async def probe_domain(self, domain: str) -> TlsClass:
+    async def probe_named_host(self, host: str, port: int | None = None) -> TlsClass:
+        """One host by name (a relay's "[relay.example]:587"): its address, then probe_host."""
+        address = await self._address(host)
+        return TlsClass.UNKNOWN if address is None else await self.probe_host(address, port)
+
+    async def probe_domain(self, domain: str, port: int | None = None) -> TlsClass:
         """Probe up to `max_hosts` MX hosts (lowest preference first): PLAIN if any answers
         without STARTTLS (mail may go there), TLS if any offers it, else UNKNOWN."""
         try:
@@ -90,7 +95,7 @@ class Prober:
         results: list[TlsClass] = []
         for host in hosts[: self._max_hosts]:
             address = await self._address(host)
-            results.append(TlsClass.UNKNOWN if address is None else await self.probe_host(address))
+            results.append(TlsClass.UNKNOWN if address is None else await self.probe_host(address, port))
         if TlsClass.PLAIN in results:
             return TlsClass.PLAIN
         if TlsClass.TLS in results:

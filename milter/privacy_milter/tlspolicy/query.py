@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from privacy_milter.errors import PolicyError
 from privacy_milter.tlspolicy.config import TlsPolicyConfig
-from privacy_milter.tlspolicy.model import LookupTempError
+from privacy_milter.tlspolicy.model import DecisionFailed, LookupTempError
 from privacy_milter.tlspolicy.service import TlsPolicyService
 
 
@@ -55,7 +55,10 @@ async def run(config: TlsPolicyConfig, keys: Sequence[str], classify: bool, out:
                 answer = decision.postfix_policy()
                 out(f"{key}\t{'OK ' + answer if answer else 'NOTFOUND'}\t{decision.source.value}: {decision.detail}")
             if classify:
-                out(f"{key}\tclass\t{(await service.classify(key)).value}")
+                try:
+                    out(f"{key}\tclass\t{(await service.classify(key)).value}")
+                except DecisionFailed as exc:
+                    out(f"{key}\tclass\tunknown (decision failed: {exc})")
     finally:
         await service.stop()
     return status

@@ -154,6 +154,11 @@ class TlsPolicyService:
         Needs start() (the MTA-STS fetcher's HTTPS session)."""
         return await self._classifier.classify(domain)
 
+    async def classify_next_hop(self, next_hop: str) -> TlsClass:
+        """The class of a relay Postfix sends through, e.g. "[relay.example]:587" (see
+        classify.py). Needs start()."""
+        return await self._classifier.classify_next_hop(next_hop)
+
     def note_delivery(self, domain: str, tls: bool) -> None:
         """Remember how a delivery to `domain` went. Call on the loop thread."""
         self._classifier.note_delivery(domain, tls)

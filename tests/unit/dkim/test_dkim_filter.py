@@ -110,6 +110,15 @@ async def test_quarantined_mail_is_signed_for_its_release():
     assert dict(verdict.results[-1].facts)["dkim"] == "signed:rsa-sha256"
 
 
+async def test_a_domain_whose_keys_are_all_inactive_says_so():
+    """`active = false` (staged before the DNS record is published) is not "not a signing domain"."""
+    staged = (dataclasses.replace(rsa_key(), active=False), dataclasses.replace(ed_key(), active=False))
+    dkim = DkimFilter(settings(*staged))
+    verdict = await _pipeline(dkim).run(_message(), POLICY)
+    assert verdict.results[-1].facts == (("dkim", f"unsigned:{DOMAIN}'s keys are inactive"),)
+    assert verdict.edits == ()
+
+
 async def test_other_from_domains_are_not_signed_and_say_why():
     dkim = DkimFilter(settings(rsa_key()))
     raw = RAW.replace(b"alice@example.co.uk", b"alice@elsewhere.example")

@@ -22,7 +22,7 @@ def test_defaults():
     assert problems == []
     assert s.canonicalization == ("relaxed", "relaxed") and s.on_error is Action.ACCEPT and s.verify
     assert s.sign_headers == SIGN_HEADERS and s.oversign_headers == OVERSIGN_HEADERS
-    assert s.authserv_id and s.keys == {}
+    assert s.authserv_id == "" and s.keys == {}  # empty: the daemon's host name
 
 
 def test_domain_with_rsa_and_ed25519_and_a_default_table():

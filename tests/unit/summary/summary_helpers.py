@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from privacy_milter.summary.model import (
-    CategoryAction, Count, CustomerRow, DayShare, FindingsSection, Health, HostLine, Retention,
-    ScannerRow, ScannerSection, TlsSection, Totals, WeeklyReport)
+    CategoryAction, ClearHop, Count, CustomerRow, DayShare, FindingsSection, FlaggedClear, Health, HostLine,
+    Retention, ScannerRow, ScannerSection, TlsSection, Totals, WeeklyReport)
 
 TZ = ZoneInfo("Europe/London")
 START = datetime(2026, 11, 23, tzinfo=TZ)
@@ -46,12 +46,16 @@ def synthetic() -> WeeklyReport:
                          ScannerRow("clinic.example", "spam", "tag", 88)),
             errors=4, timeouts=6),
         health=Health(tempfails=13, filter_errors=1, reloads_ok=5, reloads_refused=2, restarts=1,
-                      store_write_failures=0, unparsed_log_lines=19),
+                      store_write_failures=0, unparsed_log_lines=19, tls_decision_failed=3,
+                      tls_decision_failed_by_action=(Count("encrypt", 2), Count("reject", 1))),
         retention=Retention(window_days=90, oldest_record=datetime(2026, 8, 31, 1, 0, tzinfo=TZ),
                             purged_this_week=5432),
         customers=(CustomerRow("shop.example", 5000, 1800, 4990, 1790, 25, 431, 2, 1800),
                    CustomerRow("clinic.example", 3000, 500, 2950, 490, 12, 88, 0, 500)),
-        hosts=(HostLine("mx1.hosting.example", 8000, 9, 1), HostLine("mx2.hosting.example", 4345, 4, 0)),
+        hosts=(HostLine("mx1.hosting.example", 8000, 9, 1, 1650),
+               HostLine("mx2.hosting.example", 4345, 4, 0, 819)),
+        flagged_clear=FlaggedClear(2, 2, (ClearHop("oldbank.example", "", 1),
+                                          ClearHop("partner.example", "smtp.relay.example", 1))),
     )
 
 

@@ -41,7 +41,8 @@ def test_structure_is_alternative_of_text_and_related_html_with_pngs():
 
 def test_headers():
     _, msg = parsed(synthetic())
-    assert msg["Subject"] == "Mail privacy summary, week 48 2026: 12,345 messages, 99.2% encrypted"
+    assert msg["Subject"] == ("Mail privacy summary, week 48 2026: ACTION NEEDED, 2 flagged messages sent "
+                              "in clear; 12,345 messages, 99.2% encrypted")
     assert msg["Auto-Submitted"] == "auto-generated"
     assert msg["From"] == SENDER and msg["To"] == ", ".join(RCPTS)
     assert msg["Date"].datetime == NOW

@@ -48,7 +48,8 @@ def html_text(html: str) -> tuple[str, list[str]]:
 
 def test_subject_names_week_messages_and_share():
     assert render(synthetic()).subject == \
-        "Mail privacy summary, week 48 2026: 12,345 messages, 99.2% encrypted"
+        ("Mail privacy summary, week 48 2026: ACTION NEEDED, 2 flagged messages sent in clear; "
+         "12,345 messages, 99.2% encrypted")
     assert render(empty()).subject == "Mail privacy summary, week 48 2026: no mail"
 
 

@@ -160,3 +160,35 @@ async def test_the_weekly_job_sends_the_cluster_report_from_postgresql(pg_settin
     assert len(sent) == 1 and sent[0][1] == ["admin@hosting.example"]
     body = sent[0][0].get_body(("plain",)).get_content()
     assert "mx1.example.net" in body and "mx2.example.net" in body
+
+
+async def test_issue23_figures_are_the_same_on_postgresql(pg_settings, tmp_path):
+    """Flagged mail in clear, the relay's hop, the inbound relay and failed TLS decisions: the
+    same SQL on both dialects (LIKE ... ESCAPE, JSON facts, parameters in the SELECT list)."""
+    from test_summary_flagged import HOSTED, RELAY, add, extras  # type: ignore[import-not-found]
+
+    from privacy_milter.metrics import Metrics, flagged_clear_deliveries
+    from privacy_milter.summary.flagged_watch import FlaggedClearWatch
+
+    records, deliveries = extras()
+    await seed_pg(pg_settings)
+    store = BufferedWriter(PostgresBackend(pg_settings.conninfo, host=HOSTS[0]))
+    await store.setup()
+    for r in records:
+        store.add(r)
+    await store.flush()
+    await store.close()
+    await write_poll(pg_settings, deliveries, 0, 0, now=t(2026, 11, 26))
+    await seed_sqlite(tmp_path / "m.db")
+    await add(tmp_path / "m.db", [dataclasses.replace(r, host=HOSTS[0]) for r in records], deliveries)
+    async with aiosqlite.connect(tmp_path / "m.db") as db:
+        lite = await build_report(SqliteQuery(db), WEEK, TZ, 10, hosted=HOSTED + ["a_b.example"], relays=[RELAY])
+    async with report_query(pg_settings, readonly=True) as (query, _, _):
+        pgr = await build_report(query, WEEK, TZ, 10, hosted=HOSTED + ["a_b.example"], relays=[RELAY])
+    assert pgr == lite
+    assert pgr.flagged_clear.messages == 3 and pgr.tls.clear_relays and pgr.tls.relayed_inbound == 2
+    assert pgr.health.tls_decision_failed == 2
+    metrics = Metrics()
+    watch = FlaggedClearWatch(pg_settings, flagged_clear_deliveries(metrics), frozenset({RELAY}),
+                              clock=lambda: t(2026, 11, 26, 13))
+    assert await watch(deliveries) == 3

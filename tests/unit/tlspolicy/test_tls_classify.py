@@ -104,3 +104,61 @@ async def test_tls_probe_disabled_and_bad_names(clock: Any) -> None:
     assert await classifier.classify("any.example") is TlsClass.UNKNOWN
     assert await classifier.classify("not a domain") is TlsClass.UNKNOWN
     assert prober.calls == []
+
+
+async def test_tls_a_failed_lookup_with_nothing_else_known_is_a_failed_decision(clock: Any) -> None:
+    """Issue 23: resolver down, no observation, the probe learns nothing (its MX lookup
+    fails too): not a quiet UNKNOWN but DecisionFailed, so the flagged message's record
+    says tls_decision=failed."""
+    import pytest
+    from privacy_milter.tlspolicy.model import DecisionFailed, DnsLookupError
+
+    classifier, resolver, prober = make(clock)
+    resolver.decisions["dark.example"] = DnsLookupError("MX dark.example: timed out")
+    with pytest.raises(DecisionFailed):
+        await classifier.classify("dark.example")
+    with pytest.raises(DecisionFailed):  # rate-limited, still failed
+        await classifier.classify("dark.example")
+    resolver.decisions["lit.example"] = DnsLookupError("timed out")
+    prober.results["lit.example"] = TlsClass.TLS
+    assert await classifier.classify("lit.example") is TlsClass.TLS
+    # no lookup error: an unknown stays a plain UNKNOWN
+    assert await classifier.classify("quiet.example") is TlsClass.UNKNOWN
+
+
+@dataclass
+class HopProber:
+    """probe_named_host / probe_host / probe_domain with their arguments recorded."""
+
+    result: TlsClass = TlsClass.TLS
+    calls: list[tuple[str, str, int | None]] = field(default_factory=list)
+
+    async def probe_named_host(self, host: str, port: int | None = None) -> TlsClass:
+        self.calls.append(("named", host, port))
+        return self.result
+
+    async def probe_host(self, address: str, port: int | None = None) -> TlsClass:
+        self.calls.append(("address", address, port))
+        return self.result
+
+    async def probe_domain(self, domain: str, port: int | None = None) -> TlsClass:
+        self.calls.append(("mx", domain, port))
+        return self.result
+
+
+async def test_tls_a_relay_next_hop_is_classified_by_its_own_starttls(clock: Any) -> None:
+    """Issue 23 item 2: with a relayhost, flagged mail's class is the relay's."""
+    config = TlsPolicyConfig(probe_cache_ttl=1000, probe_min_interval=100, pins={})
+    resolver, prober = FakeResolver(), HopProber()
+    classifier = Classifier(config, resolver, prober, clock=clock)  # type: ignore[arg-type]
+    assert await classifier.classify_next_hop("[Relay.Example]:587") is TlsClass.TLS
+    assert await classifier.classify_next_hop("[relay.example]:587") is TlsClass.TLS  # cached
+    assert await classifier.classify_next_hop("[192.0.2.1]") is TlsClass.TLS
+    assert await classifier.classify_next_hop("smarthost.example:2525") is TlsClass.TLS
+    assert prober.calls == [("named", "relay.example", 587), ("address", "192.0.2.1", 25),
+                            ("mx", "smarthost.example", 2525)]
+    resolver.decisions["[pinned.example]:587"] = Decision(Source.PIN, Level.SECURE)
+    assert await classifier.classify_next_hop("[pinned.example]:587") is TlsClass.AUTHENTICATED
+    prober.result = TlsClass.PLAIN
+    assert await classifier.classify_next_hop("[plain.example]:25") is TlsClass.PLAIN
+    assert await classifier.classify_next_hop("not a hop") is TlsClass.UNKNOWN

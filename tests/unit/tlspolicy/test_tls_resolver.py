@@ -164,3 +164,11 @@ async def test_tls_mta_sts_servername_option() -> None:
     resolver = PolicyResolver(TlsPolicyConfig(mtasts_servername=True), dane, sts)  # type: ignore[arg-type]
     assert (await resolver.decide("example.com")).postfix_policy() == \
         "secure match=mx.example.com:.example.net servername=hostname"
+
+
+async def test_tls_a_host_pin_covers_the_relayhost_next_hop() -> None:
+    """docs/DEPLOY.md's relayhost step: `"relay.example" = "secure"` pins every delivery to
+    [relay.example]:587 (so a SASL password never goes in clear)."""
+    resolver, dane, _ = make({"relay.example": "secure"})
+    dane.domains["relay.example"] = DaneResult(None, "insecure")
+    assert (await resolver.decide("[relay.example]:587")).postfix_policy() == "secure"
