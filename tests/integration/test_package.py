@@ -86,8 +86,16 @@ def control(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def member(deb: Path, path: str) -> str:
-    return run(["sh", "-c", f"dpkg-deb --fsys-tarfile '{deb}' | tar -xOf - '.{path}'"]).stdout
+@pytest.fixture(scope="module")
+def tree(deb: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package's files, unpacked once (dpkg-deb -x) for the tests to read."""
+    folder = tmp_path_factory.mktemp("tree")
+    run(["dpkg-deb", "-x", str(deb), str(folder)], timeout=300)
+    return folder
+
+
+def member(tree: Path, path: str) -> str:
+    return (tree / path.lstrip("/")).read_text()
 
 
 # --- what Debian's checker says --------------------------------------------------------------
@@ -102,7 +110,7 @@ def test_lintian_reports_no_errors(deb: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
-def test_file_list(deb: Path, contents: dict[str, str], control: Path) -> None:
+def test_file_list(tree: Path, contents: dict[str, str], control: Path) -> None:
     for path in ("/lib/systemd/system/privacy-milter.service",
                  "/usr/lib/tmpfiles.d/privacy-milter.conf",
                  "/usr/lib/sysusers.d/privacy-milter.conf",
@@ -121,17 +129,17 @@ def test_file_list(deb: Path, contents: dict[str, str], control: Path) -> None:
     assert not [p for p in contents if "__pycache__" in p or p.endswith(".pyc")]
     assert not [p for p in contents if p.startswith("/opt/")]
     assert "pip" not in {Path(p).name for p in contents if p.startswith(f"{VENV}/bin/")}
-    sysusers = member(deb, "/usr/lib/sysusers.d/privacy-milter.conf")
+    sysusers = member(tree, "/usr/lib/sysusers.d/privacy-milter.conf")
     assert "u privacy-milter " in sysusers
     # One source of truth: the snippets postfix-setup reads are the repository's own.
     for name in ("main.cf", "master.cf"):
-        assert member(deb, f"/usr/share/privacy-milter/postfix/{name}") == \
+        assert member(tree, f"/usr/share/privacy-milter/postfix/{name}") == \
             (REPO / "deploy" / "postfix" / name).read_text()
-    assert member(deb, "/etc/privacy-milter/policy.toml") == (REPO / "policy.toml").read_text()
+    assert member(tree, "/etc/privacy-milter/policy.toml") == (REPO / "policy.toml").read_text()
 
 
-def test_unit_is_the_hardened_one_with_package_paths(deb: Path) -> None:
-    unit = member(deb, "/lib/systemd/system/privacy-milter.service").splitlines()
+def test_unit_is_the_hardened_one_with_package_paths(tree: Path) -> None:
+    unit = member(tree, "/lib/systemd/system/privacy-milter.service").splitlines()
     assert "ExecStart=/usr/sbin/privacy-milter run --policy /etc/privacy-milter/policy.toml" in unit
     source = (REPO / "deploy" / "systemd" / "privacy-milter.service").read_text().splitlines()
     hardening = [line for line in source if line.split("=")[0] in {
@@ -142,21 +150,21 @@ def test_unit_is_the_hardened_one_with_package_paths(deb: Path) -> None:
     for line in hardening:
         assert line in unit, line
     assert not [line for line in unit if "/opt/" in line]
-    tmpfiles = member(deb, "/usr/lib/tmpfiles.d/privacy-milter.conf")
+    tmpfiles = member(tree, "/usr/lib/tmpfiles.d/privacy-milter.conf")
     for line in (REPO / "deploy" / "systemd" / "privacy-milter.tmpfiles").read_text().splitlines():
         if line and not line.startswith("#"):
             assert line in tmpfiles.splitlines()
 
 
-def test_venv_names_its_installed_path_only(deb: Path, contents: dict[str, str]) -> None:
+def test_venv_names_its_installed_path_only(tree: Path, contents: dict[str, str]) -> None:
     """The venv was built in a staging folder; nothing may still point there."""
     for path in [p for p in contents if p.startswith(f"{VENV}/bin/") and not p.endswith("/")]:
         if "->" in contents[path]:
             continue
-        head = member(deb, path)[:200]
+        head = member(tree, path)[:200]
         if head.startswith("#!"):
             assert head.startswith(f"#!{VENV}/bin/python"), (path, head.splitlines()[0])
-    cfg = member(deb, f"{VENV}/pyvenv.cfg")
+    cfg = member(tree, f"{VENV}/pyvenv.cfg")
     assert "/debian/" not in cfg and "privacy-milter-deb" not in cfg
 
 
@@ -180,8 +188,9 @@ class Root:
     def sh(self, script: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         inner = f"mount -t proc proc '{self.path}/proc' && exec chroot '{self.path}' /bin/sh -ec \"$0\""
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
-        return run(["unshare", "--mount", "--fork", "sh", "-c", inner, script], timeout=timeout,
-                   check=check, env=env)
+        # A PID namespace too: whatever the script leaves running dies with it.
+        return run(["unshare", "--mount", "--pid", "--fork", "sh", "-c", inner, script],
+                   timeout=timeout, check=check, env=env)
 
     def stat(self, path: str) -> str:
         return self.sh(f"stat -c '%U:%G %a' {path}").stdout.strip()
@@ -232,6 +241,23 @@ def root(chroot_tarball: Path, tmp_path: Path) -> Iterator[Root]:
     subprocess.run(["rm", "-rf", "--one-file-system", str(path)], timeout=120, check=False)
 
 
+# The unit's ExecStart as its User=, with the unit's UMask; the socket awaited (bounded), then
+# opened as the postfix user, which reaches it only through the privacy-milter group.
+DAEMON_CHECK = """
+umask 0007
+runuser -u privacy-milter -- /usr/sbin/privacy-milter run --policy /etc/privacy-milter/policy.toml \
+    > /tmp/daemon.log 2>&1 &
+sock=/var/spool/postfix/privacy-milter/milter.sock
+i=0
+while [ ! -S "$sock" ] && [ $i -lt 600 ] && kill -0 $! 2>/dev/null; do sleep 0.1; i=$((i+1)); done
+if [ ! -S "$sock" ]; then echo "no socket after $i tries"; cat /tmp/daemon.log; exit 1; fi
+stat -c '%U:%G %a' "$sock"
+runuser -u postfix -- python3 -c "import socket; s = socket.socket(socket.AF_UNIX); s.connect('$sock'); print('postfix connected')"
+kill -TERM $!
+wait $! || true
+"""
+
+
 def repack(deb: Path, version: str, out: Path) -> Path:
     """The same package with another version: what an upgrade's maintainer scripts see."""
     tree = out / "tree"
@@ -268,11 +294,26 @@ def test_install_configure_again_upgrade_remove_purge(deb: Path, root: Root, tmp
     assert root.file("/etc/systemd/system/multi-user.target.wants/privacy-milter.service").is_symlink()
     assert "start privacy-milter.service" in root.file("/var/log/systemctl.calls").read_text()
     # The relocated venv runs from its installed path, as root and as the daemon's user.
+    # What policy check asks of a new host: a fully qualified name for Postfix (the root
+    # has the build host's short one).
+    root.sh("postconf -e myhostname=mx1.example.net")
     root.sh("privacy-milter policy check /etc/privacy-milter/policy.toml")
     root.sh("runuser -u privacy-milter -- /usr/sbin/privacy-milter policy check /etc/privacy-milter/policy.toml")
     shown = root.sh("privacy-milter postfix-setup").stdout   # reads /usr/share/privacy-milter/postfix
     assert "smtpd_milters=unix:privacy-milter/milter.sock" in shown
     assert root.sh("man -w privacy-milter 2>/dev/null || ls /usr/share/man/man8/privacy-milter.8.gz").stdout
+
+    # Attached as DEPLOY.md says: postfix-setup on Debian's own main.cf, then the daemon, run
+    # as its user by the unit's command line, answers on the socket Postfix's user can open.
+    main_cf = root.file("/etc/postfix/main.cf").read_bytes()
+    root.sh("privacy-milter postfix-setup --apply")
+    root.sh("postfix check")
+    assert root.sh("postconf -h smtpd_milters").stdout.strip() == "unix:privacy-milter/milter.sock"
+    started = root.sh(DAEMON_CHECK, check=False, timeout=120)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "postfix connected" in started.stdout
+    root.sh("privacy-milter postfix-setup --undo")
+    assert root.file("/etc/postfix/main.cf").read_bytes() == main_cf
 
     # Configure again: nothing changes.
     before = snapshot(root)
