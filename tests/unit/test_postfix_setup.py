@@ -121,6 +121,9 @@ def test_undo_restores_byte_for_byte(conf: Path) -> None:
     assert {n: (conf / n).read_bytes() for n in original} == original
     assert not (conf / "privacy-milter-header-checks.regexp").exists()
     assert sorted(p.name for p in conf.iterdir() if p.is_file()) == ["main.cf", "master.cf"]
+    # The backup is used up: a second --undo has nothing to restore and says so.
+    assert list((conf / postfix_setup.BACKUP_FOLDER).iterdir()) == []
+    assert setup(conf, "--undo") == 69
 
 
 def test_undo_refuses_to_lose_later_edits(conf: Path, capsys: pytest.CaptureFixture[str]) -> None:
