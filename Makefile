@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 RUN_PKGS  := python3 python3-venv python3-dev gcc libmilter-dev
 # What the tests start for real: Postfix, clamd, spamd, PostgreSQL, swaks as an SMTP client,
 # and headless Chromium to render the summary email's HTML part.
-TEST_PKGS := $(RUN_PKGS) postfix clamav-daemon spamd spamassassin swaks util-linux sasl2-bin libsasl2-modules postgresql chromium
+TEST_PKGS := $(RUN_PKGS) postfix clamav-daemon spamd spamassassin rspamd swaks util-linux sasl2-bin libsasl2-modules postgresql chromium
 
 .PHONY: run test eval bench system-run system-test venv check clean
 
@@ -30,7 +30,7 @@ run: system-run $(VENV)/.installed
 	exec $(VENV)/bin/privacy-milter run --policy $(DEV_POLICY) $(SOCKET_ARG)
 
 test: system-test $(VENV)/.installed
-	$(VENV)/bin/ruff check --quiet --select F,E9 milter filters tests bench
+	$(VENV)/bin/ruff check --quiet milter filters tests bench  # the rules: pyproject.toml [tool.ruff.lint]
 	$(VENV)/bin/mypy milter/privacy_milter filters/privacy_filters
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -38,7 +38,7 @@ eval: $(VENV)/.installed
 	$(PY) bench/eval_dlp.py ../shared/corpus/dlp-dev
 
 bench: $(VENV)/.installed
-	$(PY) bench/dlp_bench.py ../shared/corpus/dlp-dev
+	$(PY) bench/dlp_speed.py --corpus ../shared/corpus/dlp-dev --attachment-mb 10 --runs 3
 
 check: $(VENV)/.installed
 	$(VENV)/bin/privacy-milter policy check $(POLICY)

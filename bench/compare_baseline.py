@@ -428,7 +428,7 @@ def _main(args: argparse.Namespace, clock: Clock) -> int:
         env, ours_desc = ours_source(args.ours_rev, tmp / "src")
         run(ours_cmd + [str(corpus)], clock, "privacy-milter scan (quality)", ours_out, env)
         q_base = {}
-        for key, label, opts in baselines:
+        for key, _label, opts in baselines:
             base_out = out_dir / ("baseline.jsonl" if key == "baseline" else f"baseline-{key[9:-1].replace('/', '-')}.jsonl")
             run(baseline_cmd + [str(base_out), *opts, str(corpus)], clock, f"{key} (quality)")
             q_base[key] = quality(labels, baseline_categories(base_out))

@@ -35,7 +35,8 @@ POLICY = '[network]\ntrusted_networks = ["127.0.0.1/32"]\n'
 
 
 def one_run(label: str, signal_name: str, args: argparse.Namespace, root: Path) -> dict:
-    milter = MilterProcess(root / f"milter-{label}", POLICY, flush_interval=args.flush)
+    milter = MilterProcess(root / f"milter-{label}", POLICY, flush_interval=args.flush,
+                           host_name="bench.privacy-milter.test")
     with Sink() as sink:
         milter.start()
         postfix = PostfixInstance(root / f"postfix-{label}", relay_port=sink.port, milter=milter.spec,

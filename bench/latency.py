@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.throughput import PrivacyMilterProcess  # noqa: E402
+from bench.throughput import privacy_milter  # noqa: E402
 from tests.harness.postfix import PostfixInstance  # noqa: E402
 from tests.harness.sink import Sink  # noqa: E402
 
@@ -102,7 +102,7 @@ def one_config(config: str, total: int, rate: float, size_kb: int, timeout: floa
     try:
         with Sink() as sink:
             if config == "privacy":
-                milter = PrivacyMilterProcess(workdir, None).start()
+                milter = privacy_milter(workdir, None).start()
             postfix = PostfixInstance(workdir / "postfix", relay_port=sink.port,
                                       milter=milter.spec if milter else None, mynetworks="127.0.0.0/8").start()
             deadline = time.monotonic() + timeout

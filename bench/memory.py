@@ -60,7 +60,8 @@ def main() -> int:
 
     root = harness_dir("bench-memory")
     sink = Sink().start()
-    milter = MilterProcess(root / "milter", '[network]\ntrusted_networks = ["127.0.0.0/8"]\n').start()
+    milter = MilterProcess(root / "milter", '[network]\ntrusted_networks = ["127.0.0.0/8"]\n',
+                           host_name="bench.privacy-milter.test").start()
     postfix = PostfixInstance(root / "postfix", relay_port=sink.port, milter=milter.spec,
                               extra_main={"message_size_limit": str((args.size + 5) * 1024 * 1024),
                                           **{k: " ".join(v) for k, v in POSTFIX_MACRO_PARAMETERS.items()}}).start()

@@ -96,7 +96,7 @@ def main() -> None:
     root = harness_dir("bench-soak")
     tmp = root / "tmp"
     tmp.mkdir()
-    milter = MilterProcess(root / "milter", POLICY, env={"TMPDIR": str(tmp)})
+    milter = MilterProcess(root / "milter", POLICY, env={"TMPDIR": str(tmp)}, host_name="bench.privacy-milter.test")
     try:
         with HeadSink() as sink:
             milter.start()

@@ -52,17 +52,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.revsrc import RevisionError, export_sources  # noqa: E402
-from tests.harness.noop_milter import NoopMilterProcess  # noqa: E402
+from tests.harness.milter_process import MilterProcess  # noqa: E402
+from tests.harness.noop_milter import FloorMilterProcess, NoopMilterProcess, floor_key  # noqa: E402
 from tests.harness.postfix import PostfixInstance  # noqa: E402
 from tests.harness.sink import Sink  # noqa: E402
-from tests.harness.smtp import wait_for_unix_socket  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 PRIVACY_MILTER = VENV_BIN / "privacy-milter"
 CONFIGS = ("none", "noop", "listen", "privacy")
 EXTRA_CONFIGS = ("floor", "floor-dkim")  # not in the default set: run them by name
-FLOOR_MILTER = ROOT / "bench" / "floor_milter.py"
-MILTER_START_TIMEOUT = 30.0
+BENCH_POLICY = '# written by bench/throughput.py\n[network]\ntrusted_networks = ["127.0.0.0/8"]\n'
 
 BODY = (
     "Hello Bob,\n\nthe minutes of Tuesday's meeting are below. Please check the action items\n"
@@ -99,91 +98,16 @@ def make_message(i: int) -> bytes:
     return m.as_bytes()
 
 
-class FloorMilterProcess(NoopMilterProcess):
-    """bench/floor_milter.py: pymilter plus the DLP scan (and a DKIM signature with `key`)."""
-
-    def __init__(self, socket_path: Path, key: Path | None = None) -> None:
-        super().__init__(socket_path)
-        self.key = key
-
-    def command(self) -> list[str]:
-        work = ["--work", "dlp,dkim", "--key", str(self.key)] if self.key is not None else ["--work", "dlp"]
-        return [self.python, str(FLOOR_MILTER), *work, self.spec]
-
-
-def floor_key(workdir: Path) -> Path:
-    """A fresh 2048-bit RSA key for shop.example (make_message's From), mode 0600."""
-    from privacy_filters.dkim.keys import keygen
-
-    path, _ = keygen("shop.example", "b2025", "rsa-sha256", workdir)
-    return path
-
-
-class PrivacyMilterProcess:
-    """`privacy-milter run` with a bench policy; ready when its unix socket accepts connections."""
-
-    def __init__(self, workdir: Path, policy: Path | None, env: dict[str, str] | None = None) -> None:
-        self.workdir = workdir
-        self.env = env
-        self.socket_path = workdir / "privacy.sock"
-        self.store_path = workdir / "store" / "meta.db"
-        self.log_path = workdir / "privacy-milter.log"
-        self.policy = policy or self._write_policy()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def spec(self) -> str:
-        return f"unix:{self.socket_path}"
-
-    def _write_policy(self) -> Path:
-        (self.workdir / "store").mkdir(exist_ok=True)
-        path = self.workdir / "policy.toml"
-        path.write_text(
-            "# written by bench/throughput.py; everything else keeps its default\n"
-            f'[milter]\nsocket = "{self.spec}"\nsocket_mode = "0666"\n'
-            f'[log]\nfile = "{self.log_path}"\n'
-            f'[store]\npath = "{self.store_path}"\nkey_file = "{self.workdir / "store" / "address.key"}"\n'
-            '[network]\ntrusted_networks = ["127.0.0.0/8"]\n'
-            # the default policy's TLS policy service runs too, with its socket here
-            f'[tls_policy]\nsocket = "{self.workdir / "tlspolicy.sock"}"\n')
-        return path
-
-    def start(self) -> "PrivacyMilterProcess":
-        if not os.access(PRIVACY_MILTER, os.X_OK):
-            raise BenchError(f"{PRIVACY_MILTER} not found: install the project (make test) first")
-        probe = subprocess.run([str(PRIVACY_MILTER), "run", "--help"], capture_output=True, text=True, timeout=30)
-        if probe.returncode != 0 or "--socket" not in probe.stdout:
-            raise BenchError(f"`privacy-milter run --socket` is not available yet:\n{probe.stdout}{probe.stderr}")
-        self._out = open(self.workdir / "privacy-milter.out", "ab")
-        self.proc = subprocess.Popen(
-            [str(PRIVACY_MILTER), "run", "--policy", str(self.policy), "--socket", self.spec,
-             "--store", str(self.store_path)],
-            stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            env=self.env)
-        if wait_for_unix_socket(self.socket_path, self.proc, MILTER_START_TIMEOUT):
-            return self
-        if self.proc.poll() is not None:
-            raise BenchError(f"privacy-milter exited with {self.proc.returncode}:\n{self.output()}")
-        raise BenchError(f"privacy-milter: no socket within {MILTER_START_TIMEOUT}s:\n{self.output()}")
-
-    def output(self) -> str:
-        text = ""
-        for p in (self.workdir / "privacy-milter.out", self.log_path):
-            if p.exists():
-                text += p.read_text(errors="replace")
-        return text[-3000:]
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
-        if hasattr(self, "_out"):
-            self._out.close()
+def privacy_milter(workdir: Path, policy: Path | None, env: dict[str, str] | None = None) -> MilterProcess:
+    """`privacy-milter run` (tests/harness/milter_process.py, the one launcher): `policy` as it
+    is with --socket and --store, or a bench policy (everything else at its default, the TLS
+    policy service included, the log in a file as on a server)."""
+    if not os.access(PRIVACY_MILTER, os.X_OK):
+        raise BenchError(f"{PRIVACY_MILTER} not found: install the project (make test) first")
+    log = workdir / "privacy" / "milter.log"
+    return MilterProcess(workdir / "privacy", BENCH_POLICY + f'[log]\nfile = "{log}"\n', tls_policy="",
+                         flush_interval=0.2, env=env, policy_file=policy,
+                         host_name="bench.privacy-milter.test")  # a bench host has no Postfix main.cf
 
 
 def send_all(port: int, total: int, connections: int, deadline: float) -> list[BaseException]:
@@ -216,7 +140,7 @@ def run_config(config: str, total: int, connections: int, timeout: float, policy
                keep: bool, profile: Path | None = None, envs: dict[str, dict[str, str]] | None = None) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix=f"pm-bench-{config.replace('@', '-').replace('/', '-')}-"))
     os.chmod(workdir, 0o755)  # Postfix (user postfix) must reach the milter socket
-    milter: NoopMilterProcess | FloorMilterProcess | PrivacyMilterProcess | None = None
+    milter: NoopMilterProcess | MilterProcess | None = None
     postfix: PostfixInstance | None = None
     try:
         with Sink() as sink:
@@ -227,7 +151,7 @@ def run_config(config: str, total: int, connections: int, timeout: float, policy
                 key = floor_key(workdir) if config == "floor-dkim" else None
                 milter = FloorMilterProcess(workdir / "floor.sock", key).start()
             elif config == "privacy" or config.startswith("privacy@"):
-                milter = PrivacyMilterProcess(workdir, policy, (envs or {}).get(config)).start()
+                milter = privacy_milter(workdir, policy, (envs or {}).get(config)).start()
             postfix = PostfixInstance(workdir / "postfix", relay_port=sink.port,
                                       milter=milter.spec if milter else None,
                                       mynetworks="127.0.0.0/8").start()
@@ -262,8 +186,8 @@ def run_config(config: str, total: int, connections: int, timeout: float, policy
             return Result(config, total, seconds, milter_cpu=cpu)
     except (BenchError, AssertionError, OSError, RuntimeError, smtplib.SMTPException) as exc:
         extra = ""
-        if isinstance(milter, PrivacyMilterProcess) and milter.proc is not None:
-            extra = "\n" + milter.output()
+        if isinstance(milter, MilterProcess):
+            extra = "\n" + milter.log()[-3000:]
         return Result(config, total, None, f"{exc}{extra}")
     finally:
         if postfix is not None:

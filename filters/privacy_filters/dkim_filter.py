@@ -24,15 +24,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
-
-from privacy_milter.model import Action, Direction, HeaderEdit, Message, Result, apply_edits, header_block
+from privacy_milter.model import Action, HeaderEdit, Message, Result, apply_edits, header_block
 from privacy_milter.model import wire_value
-from privacy_milter.pipeline import Context
-from privacy_milter.plugin import FilterSpec
-from privacy_milter import hostname
+from privacy_milter.plugin import Counter, FilterContext, FilterSettings, FilterSpec, Symbol, hostname
 from privacy_milter.services import DnsTxt, Services
 
+from .dkim.cli import COMMAND
 from .dkim.settings import DkimSettings, read_settings
 from .dkim.sign import NotSignable, SigningError, milter_value, plan, sign_planned
 from .dkim.verify import DkimResult, authentication_results, forged_ar, verify
@@ -59,16 +56,16 @@ class DkimFilter:
 
     # --- the pipeline's hooks ------------------------------------------------------------
 
-    def decide(self, message: Message, ctx: Context) -> Result | None:
+    def decide(self, message: Message, ctx: FilterContext) -> Result | None:
         """In the caller's thread: sign here (CPU, no I/O); inbound verification needs the loop."""
-        if _outbound(message):
+        if message.outbound:
             return self._outbound(message, ctx)
         if not self.settings.verify:
             return Result(self.name)
         return None
 
-    async def check(self, message: Message, ctx: Context) -> Result:
-        if _outbound(message):
+    async def check(self, message: Message, ctx: FilterContext) -> Result:
+        if message.outbound:
             return await asyncio.to_thread(self._outbound, message, ctx)  # RSA is CPU: off the loop
         if not self.settings.verify:
             return Result(self.name)
@@ -76,11 +73,11 @@ class DkimFilter:
 
     # --- signing ---------------------------------------------------------------------------
 
-    def _outbound(self, message: Message, ctx: Context) -> Result:
+    def _outbound(self, message: Message, ctx: FilterContext) -> Result:
         if ctx.action_so_far >= Action.TEMPFAIL:  # rejected or tempfailed: nothing leaves
             return _unsigned(f"not delivered ({ctx.action_so_far.label})")
         raw = outgoing_bytes(message, ctx)
-        chosen = plan(raw, self.settings, ctx.policy.network.is_hosted)
+        chosen = plan(raw, self.settings, ctx.site.is_hosted)
         if not chosen.keys:
             return _unsigned(chosen.reason)
         started = time.perf_counter()
@@ -125,10 +122,6 @@ class DkimFilter:
         return Result(self.name, edits=tuple(edits), facts=tuple(facts))
 
 
-def _outbound(message: Message) -> bool:
-    return message.direction is not None and message.direction.direction is Direction.OUTBOUND
-
-
 def _unsigned(reason: str) -> Result:
     return Result("dkim", facts=(("dkim", f"unsigned:{reason[:MAX_REASON]}"),))
 
@@ -138,7 +131,7 @@ def summary(results: list[DkimResult]) -> str:
     return ",".join(f"{r.domain}:{r.result}" if r.domain else r.result for r in results)
 
 
-def outgoing_bytes(message: Message, ctx: Context) -> bytes:
+def outgoing_bytes(message: Message, ctx: FilterContext) -> bytes:
     """The message as Postfix will write it: the received header (byte-exact), every earlier
     filter's edits applied as Postfix applies them, then the body, CRLF line ends."""
     headers = message.headers if message.raw_headers else [(n, wire_value(v)) for n, v in message.headers]
@@ -160,8 +153,34 @@ def _body(message: Message) -> bytes:
     return body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
-def _build(settings: Any, services: Services) -> DkimFilter:
+def _build(settings: FilterSettings, services: Services) -> DkimFilter:
+    assert isinstance(settings, DkimSettings)
     return DkimFilter(settings, services)
 
 
-SPEC = FilterSpec(name="dkim", read=read_settings, build=_build)
+RESULTS = frozenset({"pass", "fail", "neutral", "temperror", "permerror", "none"})
+DKIM_COUNTER = Counter("privacy_milter_dkim_results_total",
+                       "DKIM: outbound signed/unsigned, inbound one per signature by result (none: no signature)",
+                       ("direction", "result"))
+
+
+def _outbound_labels(value: str, failed: bool) -> list[tuple[str, ...]]:
+    """"signed:alg,..." | "unsigned:why" | "tempfail:error" -> signed or unsigned."""
+    return [("outbound", "signed" if value.startswith("signed") else "unsigned")]
+
+
+def _inbound_labels(value: str, failed: bool) -> list[tuple[str, ...]]:
+    """"d.example:pass,e.example:fail" | "none" -> one result per signature."""
+    results = (item.rsplit(":", 1)[-1].strip() for item in value.split(","))
+    return [("inbound", r if r in RESULTS else "other") for r in results]
+
+
+SYMBOLS = (
+    Symbol("dkim", help="outbound: signed:ALGORITHMS, unsigned:WHY or tempfail:error", counter=DKIM_COUNTER,
+           labels=_outbound_labels),
+    Symbol("dkim_result", help="inbound: DOMAIN:RESULT per signature (domains only), or none",
+           counter=DKIM_COUNTER, labels=_inbound_labels),
+    Symbol("dkim_forged_ar", help="how many forged Authentication-Results were removed"),
+)
+
+SPEC = FilterSpec(name="dkim", read=read_settings, build=_build, symbols=SYMBOLS, commands=(COMMAND,))

@@ -14,16 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
-
-from privacy_milter.model import Action, Confidence, Direction, Finding, Message, Reply, Result
-from privacy_milter.pipeline import Context
-from privacy_milter.plugin import ACTION_WORDS, FilterSettings, FilterSpec, default_settings, read_common
-from privacy_milter.policy import Policy
+from privacy_milter.model import Action, Confidence, Finding, Message, Reply, Result
+from privacy_milter.plugin import (ACTION_WORDS, Counter, FilterContext, FilterSettings, FilterSpec, Site, Symbol,
+                                   default_settings, read_common)
+from privacy_milter.services import Services
 from privacy_milter.tomlcheck import Reader
 
-from .dlp import Limits, ModulusTable, Report, scan
+from .dlp import CATEGORIES, Limits, ModulusTable, Report, scan
+from .dlp.explain import explain
+from .dlp.mime import REASONS as UNSCANNABLE_REASONS
 from .dlp.pdftext import stop_workers, warm_up
+from .words import and_list, describe
 
 log = logging.getLogger("privacy_milter.dlp")
 
@@ -32,7 +33,9 @@ LARGE_MESSAGE = 4 * 1024 * 1024  # bodies from this size on take turns to be sca
 
 # --- settings: [filters.dlp] and [customers."domain".dlp_actions] --------------------------
 
-CATEGORIES = ("payment_card", "iban", "uk_bank_account", "password")
+# CATEGORIES (dlp/report.py) and UNSCANNABLE_REASONS (dlp/mime.py) are declared once, in
+# dlp/, and reach the core through SPEC (categories, symbols): metrics, the log line and the
+# summary read them there.
 ActionTable = Mapping[tuple[str, Confidence], Action]
 
 
@@ -46,12 +49,9 @@ def _default_dlp_actions() -> ActionTable:
     return MappingProxyType(table)
 
 
-# Why a scan could not read everything (privacy_filters.dlp.mime.REASONS), each with its
-# own action in [filters.dlp.unscannable]. Mail that could not be checked is tagged by
-# default so admins see it; "malformed" (broken files, which are common and harmless) is
-# only logged.
-UNSCANNABLE_REASONS = ("too_large", "too_deep", "encrypted", "unsupported", "time", "budget",
-                       "malformed")
+# Why a scan could not read everything (UNSCANNABLE_REASONS), each with its own action in
+# [filters.dlp.unscannable]. Mail that could not be checked is tagged by default so admins
+# see it; "malformed" (broken files, which are common and harmless) is only logged.
 _DEFAULT_UNSCANNABLE = {reason: Action.TAG for reason in UNSCANNABLE_REASONS} | {
     "malformed": Action.ACCEPT}
 
@@ -139,13 +139,14 @@ def _build_unscannable(r: Reader) -> dict[str, Action]:
 
 
 
-def customer_action(policy: Policy, settings: DlpSettings, customer_domain: str, category: str,
+def customer_action(site: Site, settings: DlpSettings, customer_domain: str, category: str,
                     confidence: Confidence) -> Action:
     """The customer's own dlp_actions entry if it has one, else [filters.dlp.actions]."""
-    customer = policy.customer(customer_domain)
+    customer = site.customer(customer_domain)
     own = customer.table("dlp_actions") if customer is not None else None
-    if own and (category, confidence) in own:
-        return own[(category, confidence)]
+    if isinstance(own, Mapping) and (category, confidence) in own:
+        found: Action = own[(category, confidence)]
+        return found
     return settings.action_for(category, confidence)
 
 
@@ -154,14 +155,6 @@ def _read_customer_actions(r: Reader) -> Mapping[tuple[str, Confidence], Action]
 
 
 # --- the filter ------------------------------------------------------------------------
-
-CATEGORY_WORDS = {
-    "payment_card": "payment card numbers",
-    "iban": "bank account details (IBAN)",
-    "uk_bank_account": "bank account details (sort code and account number)",
-    "password": "passwords or access keys",
-}
-
 
 # What a reject says when the message could not be checked, per unscannable reason.
 REASON_WORDS = {
@@ -175,14 +168,6 @@ REASON_WORDS = {
 }
 
 
-def describe(categories: list[str]) -> str:
-    return _and([CATEGORY_WORDS.get(c, c.replace("_", " ")) for c in categories])
-
-
-def _and(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
 def reject_reply(categories: list[str]) -> Reply:
     return Reply("550", "5.7.1",
                  f"This message appears to contain {describe(categories)}. Email can travel "
@@ -191,7 +176,7 @@ def reject_reply(categories: list[str]) -> Reply:
 
 
 def unscannable_reply(reasons: list[str]) -> Reply:
-    words = _and([REASON_WORDS.get(r, "part of it cannot be checked") for r in reasons])
+    words = and_list([REASON_WORDS.get(r, "part of it cannot be checked") for r in reasons])
     return Reply("550", "5.7.1",
                  f"This message was not sent because {words} for payment card, bank or "
                  "password details. Send it without that attachment, or ask your mail "
@@ -204,7 +189,7 @@ class DlpFilter:
 
     name = "dlp"
 
-    def __init__(self, settings: DlpSettings | None = None, services: Any = None) -> None:
+    def __init__(self, settings: DlpSettings | None = None, services: Services | None = None) -> None:
         self.settings = settings = settings if settings is not None else default_settings(read_settings)
         # Scanning holds a message several times over in memory, so scans of large messages
         # take turns: peak memory stays that of `large_scans` scans however many arrive.
@@ -219,73 +204,72 @@ class DlpFilter:
                 log.error("dlp: cannot read the modulus table %s (%s); UK accounts are checked without it",
                           settings.modulus_table, exc.strerror)
 
-    def prepare(self, message: Message, policy: Policy) -> None:
+    def prepare(self, message: Message, deadline: float | None) -> Report | None:
+        """The scan, in the connection's thread, stopping by `deadline`; its report comes
+        back to decide/check as ctx.prepared."""
         if _skip_reason(message, self.settings) is None:
-            message.prepared[self.name] = self._scan(message)
+            return self._scan(message, deadline)
+        return None
 
-    def decide(self, message: Message, ctx: Context) -> Result | None:
+    def decide(self, message: Message, ctx: FilterContext) -> Result | None:
         """At once when prepare left a report (or nothing is to be scanned); else None."""
         if skip := _skip_reason(message, self.settings):
             return Result(self.name, facts=(("dlp", skip),))
-        report = message.prepared.pop(self.name, None)
+        report = ctx.prepared_as(Report)
         return None if report is None else self._judge(report, message, ctx)
 
-    async def check(self, message: Message, ctx: Context) -> Result:
+    async def check(self, message: Message, ctx: FilterContext) -> Result:
         if (result := self.decide(message, ctx)) is not None:
             return result
-        return self._judge(await asyncio.to_thread(self._scan, message), message, ctx)
+        return self._judge(await asyncio.to_thread(self._scan, message, message.deadline), message, ctx)
 
-    def _judge(self, report: Report, message: Message, ctx: Context) -> Result:
-        outbound = _outbound(message)
-        customer = message.sender_domain if outbound else _first_hosted(message, ctx)
+    def _judge(self, report: Report, message: Message, ctx: FilterContext) -> Result:
+        customer = message.sender_domain if message.outbound else _first_hosted(message, ctx)
         if report.unscannable_reasons:
             log.info("dlp: not fully scanned (%s)",
                      ",".join(report.unscannable_reasons))
-        return decide(self.name, report.findings, report.unscannable, customer, ctx,
+        return act_on_findings(self.name, report.findings, report.unscannable, customer, ctx,
                       reasons=report.unscannable_reasons, settings=self.settings)
 
-    def _scan(self, message: Message) -> Report:
+    def _scan(self, message: Message, deadline: float | None) -> Report:
         if message.body_size < LARGE_MESSAGE:
-            return self._scan_now(message)
+            return self._scan_now(message, deadline)
         with self._large:
-            return self._scan_now(message)
+            return self._scan_now(message, deadline)
 
-    def _scan_now(self, message: Message) -> Report:
+    def _scan_now(self, message: Message, deadline: float | None) -> Report:
         raw = message.raw()
         try:
-            return scan(raw, self.limits, modulus_table=self.table, deadline=message.deadline)
+            return scan(raw, self.limits, modulus_table=self.table, deadline=deadline)
         finally:
             raw.close()
 
 
-def _outbound(message: Message) -> bool:
-    return message.direction is None or message.direction.direction is Direction.OUTBOUND
-
-
 def _skip_reason(message: Message, settings: DlpSettings) -> str | None:
-    if not _outbound(message) and not settings.scan_inbound:
+    if message.inbound and not settings.scan_inbound:
         return "skipped-inbound"
     if settings.allows(message.mail_from):
         return "allowed-sender"
     return None
 
 
-def _first_hosted(message: Message, ctx: Context) -> str:
-    return next((r.domain for r in message.recipients if ctx.policy.network.is_hosted(r.domain)), "")
+def _first_hosted(message: Message, ctx: FilterContext) -> str:
+    return next((r.domain for r in message.recipients if ctx.site.is_hosted(r.domain)), "")
 
 
-def decide(name: str, findings: tuple[Finding, ...], unscannable: int, customer: str,
-           ctx: Context, reasons: tuple[str, ...] = (), settings: DlpSettings | None = None) -> Result:
+def act_on_findings(name: str, findings: tuple[Finding, ...], unscannable: int, customer: str,
+           ctx: FilterContext, reasons: tuple[str, ...] = (), settings: DlpSettings | None = None) -> Result:
     """The action for what was found and, per reason, for what could not be scanned
     ([filters.dlp.unscannable]); the strictest wins."""
-    policy = ctx.policy
+    site = ctx.site
     if settings is None:
-        settings = policy.settings("dlp")  # type: ignore[assignment]
-        assert isinstance(settings, DlpSettings)
+        own = site.settings("dlp")
+        assert isinstance(own, DlpSettings)
+        settings = own
     action = Action.ACCEPT
     acted: list[str] = []
     for f in findings:
-        a = customer_action(policy, settings, customer, f.category, f.confidence)
+        a = customer_action(site, settings, customer, f.category, f.confidence)
         action = max(action, a)
         if a > Action.ACCEPT:
             acted.append(f.category)
@@ -303,7 +287,7 @@ def decide(name: str, findings: tuple[Finding, ...], unscannable: int, customer:
         facts += (("unscannable_reasons", ",".join(reasons)),)
     if rules := sorted({rule for f in findings for rule in f.rules}):
         facts += (("dlp_rules", ",".join(rules)),)  # the symbols that fired: stored, never a value
-    prefix = policy.milter.header_prefix
+    prefix = site.header_prefix
     headers: tuple[tuple[str, str], ...] = ()
     if action >= Action.TAG:
         parts = [", ".join(f"{f.category}={f.count} ({f.confidence.label})" for f in findings)]
@@ -317,10 +301,36 @@ def decide(name: str, findings: tuple[Finding, ...], unscannable: int, customer:
     return Result(name, action=action, findings=findings, headers=headers, reply=reply, facts=facts)
 
 
-SPEC = FilterSpec(
-    name="dlp", read=read_settings, build=DlpFilter, offline=True, default=True,
-    customer_tables=MappingProxyType({"dlp_actions": _read_customer_actions}),
-    start=warm_up, stop=stop_workers)
+def _explain(raw: bytes, settings: FilterSettings) -> list[str]:
+    """`scan --explain`: per finding its rule symbol, confidence, part and line, value masked."""
+    assert isinstance(settings, DlpSettings)
+    rows = explain(raw, Limits(max_message_bytes=settings.max_message_bytes), settings.modulus_table)
+    return [f"  {e.rule:30} {e.confidence.label:6} {e.where} (part {e.part}) line {e.line}: {e.shown}"
+            for e in rows]
 
-__all__ = ["CATEGORIES", "SPEC", "DlpFilter", "DlpSettings", "UNSCANNABLE_REASONS", "customer_action", "decide",
+
+def _build(settings: FilterSettings, services: Services) -> DlpFilter:
+    assert isinstance(settings, DlpSettings)
+    return DlpFilter(settings, services)
+
+
+UNSCANNABLE_COUNTER = Counter("privacy_milter_unscannable_total",
+                              "Messages the content checks could not read whole, by reason", ("reason",))
+REASON_SET = frozenset(UNSCANNABLE_REASONS)
+
+SYMBOLS = (
+    Symbol("dlp", frozenset({"scanned", "skipped-inbound", "allowed-sender"}), "whether the message was scanned"),
+    Symbol("unscannable", help="how many parts or searches could not be completed (a number)"),
+    Symbol("unscannable_reasons", REASON_SET, "why, comma-separated", counter=UNSCANNABLE_COUNTER,
+           labels=lambda value, failed: ((r if r in REASON_SET else "other",) for r in value.split(",")),
+           log_key="unscannable"),
+    Symbol("dlp_rules", help="the symbols of the detection rules that fired, comma-separated"),
+)
+
+SPEC = FilterSpec(
+    name="dlp", read=read_settings, build=_build, offline=True, default=True,
+    customer_tables=MappingProxyType({"dlp_actions": _read_customer_actions}),
+    start=warm_up, stop=stop_workers, symbols=SYMBOLS, categories=CATEGORIES, explain=_explain)
+
+__all__ = ["CATEGORIES", "SPEC", "DlpFilter", "DlpSettings", "UNSCANNABLE_REASONS", "act_on_findings", "customer_action",
            "read_settings", "reject_reply", "unscannable_reply"]

@@ -21,15 +21,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from privacy_milter.model import Action, Message, Recipient, Reply, Result
-from privacy_milter.pipeline import Context
-from privacy_milter.tlspolicy.model import TlsClass
+from privacy_milter.plugin import FilterContext, TlsClass
 
-from .dlp_filter import describe
+from .tls_settings import FLAGGED_ACTIONS, TlsFilterSettings
+from .words import describe
 
 if TYPE_CHECKING:
     from .relayhost import RelayHost
     from .scanner_client import CircuitBreaker
-    from .tls import TlsFilterSettings
 
 log = logging.getLogger("privacy_milter.filters.tls")
 
@@ -40,15 +39,9 @@ DECISION_FAILED = ("tls_decision", "failed")
 CAN_ENCRYPT = {TlsClass.AUTHENTICATED, TlsClass.TLS}
 MARKER = "Encrypt"  # X-Privacy-Encrypt with the default prefix: see deploy/postfix
 
-# What to do with a flagged outbound message per what is known of the remote recipients'
-# servers. "encrypt" delivers only over TLS (the marker routes it to the privacy-encrypt
-# transport); Postfix defers, then bounces, if TLS cannot be had. The others act at SMTP
-# time, as for any other action.
-FLAGGED_ACTIONS = {"encrypt": None, "reject": Action.REJECT, "quarantine": Action.QUARANTINE,
-                   "tempfail": Action.TEMPFAIL}
 
 
-async def route_flagged(name: str, message: Message, ctx: Context, settings: TlsFilterSettings,
+async def route_flagged(name: str, message: Message, ctx: FilterContext, settings: TlsFilterSettings,
                         categories: list[str], facts: tuple[tuple[str, str], ...],
                         relay: RelayHost | None = None, breaker: CircuitBreaker | None = None) -> Result:
     """Flagged outbound mail: encrypt-only when every remote recipient's server (or, with a
@@ -81,7 +74,7 @@ async def route_flagged(name: str, message: Message, ctx: Context, settings: Tls
 
 
 async def _classify_destinations(hop: str | None, remote: list[Recipient],
-                                 ctx: Context) -> tuple[dict[str, TlsClass], list[str]]:
+                                 ctx: FilterContext) -> tuple[dict[str, TlsClass], list[str]]:
     """With a relay everything leaves through it, so its TLS is what counts; else each
     remote recipient domain's."""
     if hop is not None:
@@ -101,7 +94,7 @@ def _tell(breaker: CircuitBreaker | None, ok: bool) -> None:
             breaker.failure()
 
 
-def _route(name: str, ctx: Context, settings: TlsFilterSettings, categories: list[str],
+def _route(name: str, ctx: FilterContext, settings: TlsFilterSettings, categories: list[str],
            facts: tuple[tuple[str, str], ...], remote: list[Recipient], hop: str | None,
            classes: dict[str, TlsClass], failures: list[str]) -> Result:
     """The answer from the classes: plain anywhere → flagged_plaintext; a failed lookup →
@@ -122,7 +115,7 @@ def _route(name: str, ctx: Context, settings: TlsFilterSettings, categories: lis
     return _act(name, "encrypt", categories, facts, ctx, None)
 
 
-def decision_failed(name: str, message: Message, ctx: Context, settings: TlsFilterSettings,
+def decision_failed(name: str, message: Message, ctx: FilterContext, settings: TlsFilterSettings,
                     categories: list[str], facts: tuple[tuple[str, str], ...], problem: str) -> Result:
     """The answer for a flagged outbound message whose TLS decision failed (the tls filter's
     fail-closed hook: a time-out, an exception, a failed prepare): flagged_unknown, or
@@ -136,7 +129,7 @@ def decision_failed(name: str, message: Message, ctx: Context, settings: TlsFilt
     return _failed_decision(name, ctx, settings, categories, facts, remote, problem)
 
 
-def _failed_decision(name: str, ctx: Context, settings: TlsFilterSettings, categories: list[str],
+def _failed_decision(name: str, ctx: FilterContext, settings: TlsFilterSettings, categories: list[str],
                      facts: tuple[tuple[str, str], ...], remote: list[Recipient], problem: str) -> Result:
     choice = settings.flagged_unknown
     route = " (leaves over TLS or not at all)" if choice == "encrypt" else ""
@@ -145,28 +138,23 @@ def _failed_decision(name: str, ctx: Context, settings: TlsFilterSettings, categ
     domains = sorted({r.domain for r in remote})
     return _act(name, choice, categories, facts + (DECISION_FAILED,), ctx, unknown_reply(domains, categories))
 
-def _act(name: str, choice: str, categories: list[str], facts: tuple[tuple[str, str], ...], ctx: Context,
+def _act(name: str, choice: str, categories: list[str], facts: tuple[tuple[str, str], ...], ctx: FilterContext,
          reply: Reply | None) -> Result:
     action = FLAGGED_ACTIONS[choice]
     if action is None:  # encrypt: deliver only over TLS
-        header = (f"{ctx.policy.milter.header_prefix}-{MARKER}", "required")
+        header = (f"{ctx.site.header_prefix}-{MARKER}", "required")
         return Result(name, headers=(header,), facts=facts + (("flagged_action", "encrypt"),))
     return Result(name, action=action, reply=reply if action is Action.REJECT else None,
                   facts=facts + (("flagged_action", choice),))
 
 
-def flagged_categories(ctx: Context) -> list[str]:
-    acted = (Action.TAG, Action.QUARANTINE)
-    return sorted({f.category for r in ctx.results if r.filter == "dlp" and r.action in acted for f in r.findings})
-
-
-def _is_remote(recipient: Recipient, settings: TlsFilterSettings, ctx: Context) -> bool:
+def _is_remote(recipient: Recipient, settings: TlsFilterSettings, ctx: FilterContext) -> bool:
     if recipient.mailer:
         return recipient.mailer in settings.remote_transports
-    return not ctx.policy.network.is_hosted(recipient.domain)
+    return not ctx.site.is_hosted(recipient.domain)
 
 
-async def _classify(domains: Iterable[str], ctx: Context,
+async def _classify(domains: Iterable[str], ctx: FilterContext,
                     next_hop: bool = False) -> tuple[dict[str, TlsClass], list[str]]:
     """Each domain's (or relay next hop's) class (UNKNOWN where it failed) and what failed,
     without found values: an exception's type and the domain (the classifier's own text

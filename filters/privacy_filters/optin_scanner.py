@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-from privacy_milter.model import SPOOL_MAX_MEMORY, Direction, Message, Result
-from privacy_milter.pipeline import Context
-from privacy_milter.plugin import FilterSettings, default_settings
-from privacy_milter.policy import Policy
+from privacy_milter.model import SPOOL_MAX_MEMORY, Message, Result
+from privacy_milter.plugin import Counter, FilterContext, FilterSettings, Site, default_settings
+from privacy_milter.services import Services
 from privacy_milter.tomlcheck import Reader
 
 from .scanner_client import Breakers, ScannerSettings
@@ -22,29 +21,27 @@ from .scanner_client import Breakers, ScannerSettings
 CHUNK = 64 * 1024  # bytes per write to an engine
 
 
-def opted_in(message: Message, policy: Policy, option: str) -> str | None:
+def opted_in(message: Message, site: Site, option: str) -> str | None:
     """The customer domain whose opt-in (`spam` or `virus`) covers this message, or None.
 
     Outbound: the sender's domain. Inbound: any hosted recipient domain (one opted-in
-    recipient is enough: the verdict is per message). Direction unknown (offline scan): either.
+    recipient is enough: the verdict is per message).
     """
-    direction = message.direction.direction if message.direction is not None else None
-    candidates: list[str] = []
-    if direction is not Direction.INBOUND:
-        candidates.append(message.sender_domain)
-    if direction is not Direction.OUTBOUND:
-        candidates += [r.domain for r in message.recipients if policy.network.is_hosted(r.domain)]
+    if message.outbound:
+        candidates = [message.sender_domain]
+    else:
+        candidates = [r.domain for r in message.recipients if site.network.is_hosted(r.domain)]
     for domain in candidates:
-        customer = policy.customer(domain) if domain else None
+        customer = site.customer(domain) if domain else None
         if customer is not None and customer.opted_in(option):
             return domain
     return None
 
 
-def not_scanned(name: str, message: Message, policy: Policy, max_size: int) -> Result | None:
+def not_scanned(name: str, message: Message, site: Site, max_size: int) -> Result | None:
     """The result for a message this scanner leaves alone (customer not opted in, or too
     large), or None when it must be scanned. Shared by the virus and spam checks."""
-    if opted_in(message, policy, name) is None:
+    if opted_in(message, site, name) is None:
         return Result(name, facts=((name, "not-opted-in"),))
     if message_size(message) > max_size:
         return Result(name, facts=((name, "too-large"),))
@@ -78,17 +75,23 @@ class OptInScanner:
     `read_settings` and `check`."""
 
     name: str
-    settings: Any
+    settings: ScannerSettings
 
     @staticmethod
     def read_settings(r: Reader) -> ScannerSettings:
         raise NotImplementedError
 
-    def __init__(self, settings: Any = None, services: Any = None,
+    def __init__(self, settings: ScannerSettings | None = None, services: Services | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings if settings is not None else default_settings(self.read_settings)
         self.breakers = Breakers(self.name, clock)
 
-    def decide(self, message: Message, ctx: Context) -> Result | None:
+    def decide(self, message: Message, ctx: FilterContext) -> Result | None:
         """At once for a customer who did not opt in (or a message too large); else None."""
-        return not_scanned(self.name, message, ctx.policy, self.settings.max_size)
+        return not_scanned(self.name, message, ctx.site, self.settings.max_size)
+
+
+# The two scanners' outcomes, one counter: privacy_milter_scanner_results_total{scanner, result}.
+SCANNER_RESULTS = Counter("privacy_milter_scanner_results_total", "Spam and virus scanner outcomes",
+                          ("scanner", "result"))
+SKIPPED = ("not-opted-in", "too-large", "breaker-open")  # the facts of a message not scanned

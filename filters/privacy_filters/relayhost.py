@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from privacy_milter import postconf
+from privacy_milter.plugin import postconf
 
 log = logging.getLogger("privacy_milter.filters.tls")
 

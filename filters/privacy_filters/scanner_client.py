@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from privacy_milter.model import Action
-from privacy_milter.plugin import FilterSettings
+from privacy_milter.plugin import ACTION_WORDS, FilterSettings
 from privacy_milter.tomlcheck import Reader
 
 log = logging.getLogger("privacy_filters.scanner")
@@ -29,9 +30,8 @@ log = logging.getLogger("privacy_filters.scanner")
 T = TypeVar("T")
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
-# What a scanner's verdict does to the message, in policy.toml's words.
-SCANNER_ACTIONS = {"reject": Action.REJECT, "quarantine": Action.QUARANTINE, "tag": Action.TAG,
-                   "log": Action.ACCEPT}
+# What a scanner's verdict does to the message: policy.toml's action words, one list for all.
+SCANNER_ACTIONS = ACTION_WORDS
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class ScannerSettings(FilterSettings):
     connect_timeout: float = 2.0            # seconds to connect; `timeout` bounds the whole check
     breaker_failures: int = 5               # failures in a row that open the breaker (0: never)
     breaker_cooldown: float = 30.0          # seconds an open breaker skips the engine before a probe
+    max_size: int = 1024 * 1024             # bytes; larger messages are not scanned (fact only)
 
 
 def scanner_address_problem(spec: str) -> str | None:
@@ -106,6 +107,33 @@ async def open_stream(address: str, timeout: float) -> tuple[asyncio.StreamReade
             return await step(asyncio.open_unix_connection(rest), timeout, f"connect {address}")
         host, _, port = rest.rpartition(":")
         return await step(asyncio.open_connection(host.strip("[]"), int(port)), timeout, f"connect {address}")
+    except OSError as exc:
+        raise ScannerError(f"cannot connect to {address}: {exc.strerror or type(exc).__name__}") from None
+
+
+async def open_socket(address: str, timeout: float) -> socket.socket:
+    """Like open_stream, but a plain non-blocking socket for loop.sock_* calls: a failed send
+    on it leaves what the peer already sent readable (a stream transport closes both ways on
+    a write error and drops it), so an engine's early answer is not lost."""
+    kind, _, rest = address.partition(":")
+    loop = asyncio.get_running_loop()
+    target: Any
+    try:
+        if kind == "unix":
+            sock, target = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), rest
+        else:
+            host, _, port = rest.rpartition(":")
+            infos = await step(loop.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM),
+                               timeout, f"connect {address}")
+            family, _, proto, _, target = infos[0]
+            sock = socket.socket(family, socket.SOCK_STREAM, proto)
+        sock.setblocking(False)
+        try:
+            await step(loop.sock_connect(sock, target), timeout, f"connect {address}")
+        except BaseException:
+            sock.close()
+            raise
+        return sock
     except OSError as exc:
         raise ScannerError(f"cannot connect to {address}: {exc.strerror or type(exc).__name__}") from None
 

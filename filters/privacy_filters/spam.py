@@ -8,21 +8,23 @@ Engine failures raise (ScannerError, aiohttp errors): on_error (default accept) 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import aiohttp
 from multidict import CIMultiDict
 
 from privacy_milter.model import Action, Message, Reply, Result
-from privacy_milter.pipeline import Context
-from privacy_milter.plugin import FilterSpec, read_common
+from privacy_milter.plugin import FilterContext, FilterSettings, FilterSpec, Symbol, read_common
+from privacy_milter.services import Services
 from privacy_milter.tomlcheck import Reader
 
 from .scanner_client import (SCANNER_ACTIONS, BreakerOpen, ScannerError, ScannerSettings, close,
                              open_stream, read_scanner_common, scanner_address_problem, step, url_problem)
-from .optin_scanner import CHUNK, OptInScanner, not_scanned, open_raw, skipped_by_breaker
+from .optin_scanner import CHUNK, SCANNER_RESULTS, SKIPPED, OptInScanner, not_scanned, open_raw, skipped_by_breaker
 
 MARKER = "Spam"  # X-Privacy-Spam with the default prefix
 SPAM_REPLY = Reply("550", "5.7.1", "Message refused as spam")
@@ -149,7 +151,8 @@ async def ask_spamd(message: Message, address: str, timeout: float,
 
 
 async def ask_rspamd(message: Message, url: str, timeout: float,
-                     connect_timeout: float | None = None) -> SpamVerdict:
+                     connect_timeout: float | None = None, session: aiohttp.ClientSession | None = None) -> SpamVerdict:
+    """`session`: the daemon's one (Services.http); None (tools, tests): one for this request."""
     headers = {"Queue-Id": message.queue_id or "", "From": message.mail_from.strip("<>")}
     if message.session.client_addr:
         headers["IP"] = message.session.client_addr.removeprefix("IPv6:")
@@ -162,9 +165,11 @@ async def ask_rspamd(message: Message, url: str, timeout: float,
     try:
         headers["Content-Length"] = str(raw.seek(0, 2))
         raw.seek(0)
-        async with aiohttp.ClientSession(timeout=client_timeout) as session:
+        async with contextlib.AsyncExitStack() as stack:
+            if session is None:
+                session = await stack.enter_async_context(aiohttp.ClientSession())
             # the body is read in aiohttp's executor, in chunks
-            async with session.post(url.rstrip("/") + "/checkv2", data=raw,
+            async with session.post(url.rstrip("/") + "/checkv2", data=raw, timeout=client_timeout,
                                     headers=CIMultiDict(list(headers.items()) + rcpts)) as response:
                 if response.status != 200:
                     raise ScannerError(f"rspamd: HTTP {response.status}")
@@ -181,7 +186,7 @@ async def ask_rspamd(message: Message, url: str, timeout: float,
         raise ScannerError("rspamd: answer is not JSON") from None
 
 
-def decide(name: str, verdict: SpamVerdict, settings: SpamFilterSettings, prefix: str) -> Result:
+def act_on_verdict(name: str, verdict: SpamVerdict, settings: SpamFilterSettings, prefix: str) -> Result:
     score = f"{verdict.score:.1f}"
     facts = (("spam", "yes" if verdict.spam else "no"), ("spam_score", score))
     if verdict.score >= settings.reject_score:
@@ -204,18 +209,34 @@ class SpamFilter(OptInScanner):
     def read_settings(r: Reader) -> SpamFilterSettings:
         return read_settings(r)
 
-    async def check(self, message: Message, ctx: Context) -> Result:
+    async def check(self, message: Message, ctx: FilterContext) -> Result:
         settings = self.settings
-        if skipped := not_scanned(self.name, message, ctx.policy, settings.max_size):
+        if skipped := not_scanned(self.name, message, ctx.site, settings.max_size):
             return skipped
-        ask = ask_rspamd if settings.backend == "rspamd" else ask_spamd
+        ask = partial(ask_rspamd, session=ctx.services.http) if settings.backend == "rspamd" else ask_spamd
         try:
             verdict = await self.breakers.call(
                 settings.address, settings.breaker_failures, settings.breaker_cooldown,
                 lambda: ask(message, settings.address, settings.timeout, settings.connect_timeout))
         except BreakerOpen:
             return skipped_by_breaker(self.name, settings)
-        return decide(self.name, verdict, settings, ctx.policy.milter.header_prefix)
+        return act_on_verdict(self.name, verdict, settings, ctx.site.header_prefix)
 
 
-SPEC = FilterSpec(name="spam", read=read_settings, build=SpamFilter, opt_in=True)
+def _build(settings: FilterSettings, services: Services) -> SpamFilter:
+    assert isinstance(settings, SpamFilterSettings)
+    return SpamFilter(settings, services)
+
+
+# "spam": yes / no from the engine, or why the message was not scanned; counted as
+# spam / ham / the reason.
+OUTCOMES = {"yes": "spam", "no": "ham", **{s: s for s in SKIPPED}}
+SYMBOLS = (
+    Symbol("spam", frozenset(OUTCOMES), "the engine's verdict, or why the message was not scanned",
+           counter=SCANNER_RESULTS,
+           labels=lambda value, failed: (("spam", "error" if failed else OUTCOMES.get(value, "other")),),
+           not_examined=frozenset(SKIPPED)),
+    Symbol("spam_score", help="the engine's score, one decimal"),
+)
+
+SPEC = FilterSpec(name="spam", read=read_settings, build=_build, opt_in=True, symbols=SYMBOLS)

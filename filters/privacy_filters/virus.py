@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import struct
 from dataclasses import dataclass
 
 from privacy_milter.model import Action, Message, Reply, Result
-from privacy_milter.pipeline import Context
-from privacy_milter.plugin import FilterSpec, read_common
+from privacy_milter.plugin import FilterContext, FilterSettings, FilterSpec, Symbol, read_common
+from privacy_milter.services import Services
 from privacy_milter.tomlcheck import Reader
 
-from .optin_scanner import CHUNK, OptInScanner, not_scanned, open_raw, opted_in, skipped_by_breaker
+from .optin_scanner import (CHUNK, SCANNER_RESULTS, SKIPPED, OptInScanner, not_scanned, open_raw, opted_in,
+                            skipped_by_breaker)
 from .scanner_client import (SCANNER_ACTIONS, BreakerOpen, EngineAnswered, ScannerError, ScannerSettings,
-                             close, open_stream, read_scanner_common, scanner_address_problem, step)
+                             open_socket, read_scanner_common, scanner_address_problem, step)
 
 __all__ = ["ScannerError", "VirusFilter", "instream", "not_scanned", "open_raw", "opted_in", "parse_answer",
            "skipped_by_breaker"]
@@ -85,43 +87,53 @@ async def instream(message: Message, address: str, timeout: float,
                    connect_timeout: float | None = None) -> str | None:
     """Stream the message to clamd; the signature name found, or None.
 
-    clamd may answer before the stream ends (size limit) and then close: the answer is read
-    concurrently, since once the connection is reset the kernel discards what was not read.
+    clamd may answer before the stream ends (size limit) and then close. The answer is read
+    concurrently, on a plain socket: a send that fails because clamd closed leaves its answer
+    readable, where a stream transport would close both ways and lose it ("connection lost"
+    instead of "size limit", seen under load).
     """
-    reader, writer = await open_stream(address, timeout if connect_timeout is None else connect_timeout)
-    answer = asyncio.ensure_future(reader.readuntil(b"\0"))
+    sock = await open_socket(address, timeout if connect_timeout is None else connect_timeout)
+    loop = asyncio.get_running_loop()
+    answer = asyncio.ensure_future(_read_answer(loop, sock))
     try:
         raw = await open_raw(message)
         try:
-            writer.write(b"zINSTREAM\0")
+            await step(loop.sock_sendall(sock, b"zINSTREAM\0"), timeout, "clamd: sending")
             while not answer.done() and (chunk := raw.read(CHUNK)):
-                writer.write(struct.pack(">I", len(chunk)) + chunk)
-                await step(writer.drain(), timeout, "clamd: sending")
-                await asyncio.sleep(0)  # let an early answer in
+                await step(loop.sock_sendall(sock, struct.pack(">I", len(chunk)) + chunk), timeout,
+                           "clamd: sending")
             if not answer.done():
-                writer.write(b"\0\0\0\0")
-                await step(writer.drain(), timeout, "clamd: sending")
+                await step(loop.sock_sendall(sock, b"\0\0\0\0"), timeout, "clamd: sending")
         except (ConnectionError, OSError):
             pass  # clamd stopped reading: its answer (if any) says why
         finally:
             raw.close()
         try:
             data = await step(asyncio.shield(answer), timeout, "clamd: reading the verdict")
-        except asyncio.IncompleteReadError as exc:
-            data = exc.partial
-            if not data:
-                raise ScannerError("clamd: closed the connection without a verdict") from None
-        except asyncio.LimitOverrunError:
-            raise ScannerError("clamd: answer too long") from None
         except (ConnectionError, OSError):
             raise ScannerError("clamd: connection lost") from None
-        return parse_answer(data[:MAX_ANSWER])
+        if not data:
+            raise ScannerError("clamd: closed the connection without a verdict")
+        if b"\0" not in data and len(data) >= MAX_ANSWER:
+            raise ScannerError("clamd: answer too long")
+        return parse_answer(data.partition(b"\0")[0])
     finally:
         if not answer.done():
             answer.cancel()
         elif not answer.cancelled():
             answer.exception()  # retrieved: an error here was already reported above
-        await close(writer)
+        sock.close()
+
+
+async def _read_answer(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:
+    """clamd's answer up to its NUL (at most MAX_ANSWER bytes), or what came before it closed."""
+    data = b""
+    while b"\0" not in data and len(data) < MAX_ANSWER:
+        chunk = await loop.sock_recv(sock, MAX_ANSWER)
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 class VirusFilter(OptInScanner):
@@ -132,9 +144,9 @@ class VirusFilter(OptInScanner):
     def read_settings(r: Reader) -> VirusFilterSettings:
         return read_settings(r)
 
-    async def check(self, message: Message, ctx: Context) -> Result:
+    async def check(self, message: Message, ctx: FilterContext) -> Result:
         settings = self.settings
-        if skipped := not_scanned(self.name, message, ctx.policy, settings.max_size):
+        if skipped := not_scanned(self.name, message, ctx.site, settings.max_size):
             return skipped
         try:
             found = await self.breakers.call(
@@ -149,8 +161,21 @@ class VirusFilter(OptInScanner):
         if action is Action.REJECT:
             return Result(self.name, action=action, reply=Reply("554", "5.7.1", f"Virus found ({found})"),
                           facts=facts)
-        header = (f"{ctx.policy.milter.header_prefix}-{MARKER}", found)
+        header = (f"{ctx.site.header_prefix}-{MARKER}", found)
         return Result(self.name, action=action, headers=(header,), facts=facts)
 
 
-SPEC = FilterSpec(name="virus", read=read_settings, build=VirusFilter, opt_in=True)
+def _build(settings: FilterSettings, services: Services) -> VirusFilter:
+    assert isinstance(settings, VirusFilterSettings)
+    return VirusFilter(settings, services)
+
+
+# "virus": clean, a signature name (free text), or why it was not scanned.
+NOT_FOUND = frozenset({"clean", "skipped", *SKIPPED})
+SYMBOLS = (Symbol("virus", NOT_FOUND, "clean, the signature found, or why the message was not scanned",
+                  counter=SCANNER_RESULTS,
+                  labels=lambda value, failed: (("virus", "error" if failed else value if value in NOT_FOUND
+                                                 else "infected"),),
+                  not_examined=frozenset(SKIPPED)),)
+
+SPEC = FilterSpec(name="virus", read=read_settings, build=_build, opt_in=True, symbols=SYMBOLS)

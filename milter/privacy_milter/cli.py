@@ -15,6 +15,7 @@ from typing import Any
 
 from . import policy as policy_mod
 from .errors import PolicyError, PrivacyMilterError, StoreError
+from .plugin import Command, CommandEnv
 from .policy import Policy
 from .policy import Overrides
 
@@ -27,7 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .tlspolicy.query import main as query_main
 
         return query_main(argv[1:])
-    parser = _parser()
+    # `run` must block signals before anything that may start threads is imported (the
+    # filters are imported by their daemon, after): its parser leaves the filters' commands out.
+    parser = _parser(with_filter_commands=argv[:1] != ["run"])
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -44,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(with_filter_commands: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="privacy-milter", description=__doc__)
     sub = p.add_subparsers(metavar="COMMAND")
 
@@ -102,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     purge.set_defaults(handler=_purge)
 
     _postfix_setup_parser(sub)
-    _dkim_parser(sub)
+    if with_filter_commands:
+        _filter_commands(sub)
     summary = sub.add_parser("summary", help="the weekly summary email: preview, write as HTML, or send now")
     _store_args(summary)
     what = summary.add_mutually_exclusive_group(required=True)
@@ -111,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     what.add_argument("--send", action="store_true", help="send it now to [summary] recipients")
     summary.add_argument("--week", help="an ISO week such as 2026-W48 (default: the last complete week)")
     summary.set_defaults(handler=_summary)
+
+    from .doctor import add_parser as add_doctor  # checks the whole set-up: doctor/__init__.py
+    add_doctor(sub)
     return p
 
 
@@ -123,13 +130,21 @@ def _postfix_setup_parser(sub: Any) -> None:
     setup.set_defaults(handler=postfix_setup.run)
 
 
-def _dkim_parser(sub: Any) -> None:
-    from privacy_filters.dkim.cli import add_arguments
+def _filter_commands(sub: Any) -> None:
+    """The subcommands filters declare (FilterSpec.commands: `dkim keygen`), in registry order."""
+    for spec in _filters().values():
+        for command in spec.commands:
+            parser = sub.add_parser(command.name, help=command.help)
+            command.add_arguments(parser, _command_env())
+            parser.set_defaults(handler=functools.partial(_filter_command, command))
 
-    dkim = sub.add_parser("dkim", help="DKIM keys: keygen writes a key and prints its DNS record; "
-                                       "check compares each configured selector's record with its key")
-    add_arguments(dkim, policy_help=f"policy file (default {DEFAULT_POLICY} if it exists)")
-    dkim.set_defaults(handler=_dkim)
+
+def _command_env() -> CommandEnv:
+    return CommandEnv(load_site=lambda path: _policy_for(path).site, out=sys.stdout, default_policy=DEFAULT_POLICY)
+
+
+def _filter_command(command: Command, args: argparse.Namespace) -> int:
+    return command.run(args, _command_env())
 
 
 def _store_args(p: argparse.ArgumentParser) -> None:
@@ -139,8 +154,14 @@ def _store_args(p: argparse.ArgumentParser) -> None:
 
 def _policy_for(path: Path | None) -> Policy:
     if path is None:
-        return policy_mod.load(DEFAULT_POLICY) if DEFAULT_POLICY.exists() else policy_mod.default()
-    return policy_mod.load(path)
+        return policy_mod.load(DEFAULT_POLICY, _filters()) if DEFAULT_POLICY.exists() else policy_mod.default(_filters())
+    return policy_mod.load(path, _filters())
+
+
+def _filters() -> policy_mod.Filters:
+    from .registry import FILTERS  # the filters' modules: only for the commands that read a policy
+
+    return FILTERS
 
 
 # --- handlers ------------------------------------------------------------------------------
@@ -158,14 +179,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _policy_check(args: argparse.Namespace) -> int:
     try:
-        p = policy_mod.load(args.file)
+        p = policy_mod.load(args.file, _filters())
     except PolicyError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         print(f"{args.file}: INVALID ({len(exc.problems)} problem(s))", file=sys.stderr)
         return 1
     from .hostname import HostNameError, resolve
-    from .policy_services import smtp_warnings
+    from .policy_sections import smtp_warnings
 
     for warning in policy_mod.milter_socket_warnings(p.milter) + smtp_warnings(p.smtp) + _safety_warnings(p):
         print(f"{args.file}: warning: {warning}", file=sys.stderr)
@@ -186,7 +207,7 @@ def _safety_warnings(p: Policy) -> list[str]:
     from .plugin import policy_warnings
     from .registry import FILTERS
 
-    found = policy_warnings(FILTERS.values(), p)
+    found = policy_warnings(FILTERS.values(), p.site)
     if p.tls_policy.enabled:
         from .tlspolicy.health import resolver_warning
 
@@ -214,7 +235,7 @@ def _scan(args: argparse.Namespace) -> int:
     policy = _policy_for(args.policy)  # a bad policy is reported here, once, not by each worker
     if args.explain:
         from .scan import explain_files
-        return explain_files(list(eml_files(args.paths)), policy)
+        return explain_files(list(eml_files(args.paths)), policy, specs=_filters().values())
     loader = functools.partial(_policy_for, args.policy)
     return scan_files(list(eml_files(args.paths)), loader, args.json, workers=args.jobs)
 
@@ -290,22 +311,6 @@ def _purge(args: argparse.Namespace) -> int:
     removed = _with_store(args, work)
     print(f"removed {removed} record(s) older than the retention window")
     return 0
-
-
-def _dkim(args: argparse.Namespace) -> int:
-    from privacy_filters.dkim import cli as dkim_cli
-
-    from .services import DnsTxt
-
-    if args.dkim_command == "keygen":
-        return dkim_cli.keygen_command(args, sys.stdout)
-    policy = _policy_for(args.policy)
-    settings = policy.settings("dkim")
-    ns = getattr(settings, "nameserver", None)
-    timeout = getattr(settings, "dns_timeout", 5.0)
-    resolver = DnsTxt(ns[0], ns[1], timeout) if ns else DnsTxt(timeout=timeout)
-    return dkim_cli.check_command(args, settings, resolver, sys.stdout,  # type: ignore[arg-type]
-                                  hosted=policy.network.hosted_domains)
 
 
 def _summary(args: argparse.Namespace) -> int:

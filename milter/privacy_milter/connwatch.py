@@ -73,7 +73,11 @@ def context_fd(ctx: Any, timeout: int) -> int | None:
     libmilter 8.17's struct starts {pthread_t ctx_id; int ctx_sd; int ctx_dbg; time_t
     ctx_timeout}. The read is checked: ctx_timeout must be the timeout we set, and the
     descriptor must be a socket; otherwise None (the connection is then judged by its
-    age alone, as one that never sent a command)."""
+    age alone, as one that never sent a command). Kept (rather than no activity tracking)
+    because pymilter offers no other way to a connection's socket; the layout is pinned by
+    tests/unit/test_connwatch.py, which asks the real libmilter and compares the socket's
+    peer with the client's own address, so a libmilter or pymilter update that moves it
+    fails there."""
     if ctx is None:
         return None
     try:
@@ -130,12 +134,6 @@ class ConnectionWatch:
             else:
                 self._busy.pop(inode, None)
             self._last[inode] = self._clock()
-
-    def touch(self, inode: int) -> None:
-        """A short step (a recipient, a header, a body chunk) arrived: the connection is not
-        idle. No lock and no busy count: one dict assignment (atomic under the GIL), since
-        the step returns in microseconds and the sweep reads `_last` as a snapshot."""
-        self._last[inode] = self._clock()
 
     def forget(self, inode: int) -> None:
         with self._lock:

@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--socket", help="as `privacy-milter run --socket`: wins over [milter] socket")
     args = parser.parse_args(argv)
     try:
-        socket = policy_mod.load_with(args.policy, policy_mod.Overrides(socket=args.socket)).milter.socket
+        from .registry import FILTERS  # the policy names filters: their tables are read too
+
+        socket = policy_mod.load_with(args.policy, policy_mod.Overrides(socket=args.socket), FILTERS).milter.socket
     except PolicyError as exc:
         print(exc, file=sys.stderr)
         return 78

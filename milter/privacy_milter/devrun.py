@@ -22,6 +22,7 @@ from pathlib import Path
 from . import hostname
 from . import policy as policy_mod
 from .errors import PolicyError
+from .registry import FILTERS
 
 EX_CONFIG = 78
 # A developer's machine often has neither a Postfix main.cf nor a name getfqdn() can give
@@ -88,11 +89,11 @@ def write_dev_policy(source: Path, run_dir: Path, state_dir: Path, out: Path) ->
     """Write the copy and return it as the daemon will load it; PolicyError if the source is
     invalid or the copy would still write outside the two folders."""
     run_dir, state_dir = run_dir.resolve(), state_dir.resolve()
-    policy_mod.load(source)  # its own errors, with the developer's file and line numbers
+    policy_mod.load(source, FILTERS)  # its own errors, with the developer's file and line numbers
     text = policy_mod.read_policy_text(source)
     for table, key, value in moved_settings(run_dir, state_dir):
         text = set_key(text, table, key, value)
-    policy = policy_mod.parse(text, str(out))
+    policy = policy_mod.parse(text, str(out), FILTERS)
     if not policy.store.host_name:
         try:
             hostname.resolve()
@@ -100,7 +101,7 @@ def write_dev_policy(source: Path, run_dir: Path, state_dir: Path, out: Path) ->
             print(f"make run: {exc}; using [store] host_name = \"{DEV_HOST_NAME}\" for this run",
                   file=sys.stderr)
             text = set_key(text, "store", "host_name", DEV_HOST_NAME)
-            policy = policy_mod.parse(text, str(out))
+            policy = policy_mod.parse(text, str(out), FILTERS)
     if bad := outside(policy, [run_dir, state_dir]):
         raise PolicyError(str(source), [f"{source}: make run would write outside {run_dir} and {state_dir}: {b}"
                                         for b in bad])

@@ -11,6 +11,7 @@ message: the two are different quantities and must not look like one.
 from __future__ import annotations
 
 from .model import Message, Verdict
+from .registry import LOG_KEYS as LOGGED  # (filter, fact) -> key: the facts declared with a log_key
 
 MAX_LOGGED_DOMAINS = 20  # then "+K more": 20,000 recipients made one 289 KB line
 
@@ -28,7 +29,7 @@ def message_line(message: Message, verdict: Verdict) -> str:
     # built per read of verdict.findings).
     session = message.session
     tls = session.tls
-    decision = message.direction
+    decision = message.decision  # None only for a message that never reached the runtime
     findings = verdict.findings
     recipients = message.recipients
     line = (f"{message.queue_label}: "
@@ -47,8 +48,12 @@ def message_line(message: Message, verdict: Verdict) -> str:
         line += ",".join(f"{f.category}:{f.count}:{f.confidence.label}" for f in findings)
         if rules := sorted({rule for f in findings for rule in f.rules}):
             line += f" rules={','.join(rules)}"
-    if reasons := next((v for r in verdict.results for k, v in r.facts if k == "unscannable_reasons"), ""):
-        line += f" unscannable={reasons}"
+    shown: set[str] = set()
+    for r in verdict.results:
+        for k, v in r.facts:
+            if (key := LOGGED.get((r.filter, k))) and key not in shown and v:
+                shown.add(key)
+                line += f" {key}={v}"
     if failed := ",".join(r.filter for r in verdict.results if r.error):
         line += f" failed={failed}"
     return line

@@ -7,7 +7,6 @@ import logging
 import logging.handlers
 import os
 import socket
-import time
 
 from .logcontext import line_tag
 
@@ -16,23 +15,14 @@ from .policy import LogSettings
 LOG_FILE_MODE = 0o640  # domains, client addresses and queue ids: not for every local user
 
 
-REOPEN_CHECK = 1.0  # seconds between checks whether logrotate moved the file
-
-
 class PrivateFileHandler(logging.handlers.WatchedFileHandler):
     """WatchedFileHandler whose file is created 0640 whatever the umask, on the first open
     and on every reopen after logrotate moved it (an existing file keeps its mode).
 
-    It looks for a moved file at most once a second rather than with a stat() before every
-    line: lines logged in the second after a rotation still land in the rotated file."""
-
-    _checked = 0.0
-
-    def reopenIfNeeded(self) -> None:
-        now = time.monotonic()
-        if now - self._checked >= REOPEN_CHECK:
-            self._checked = now
-            super().reopenIfNeeded()
+    The rotation check is WatchedFileHandler's own (a stat() before every line): checking
+    once a second instead saved 1 % of the daemon's own CPU per message
+    (bench/milter_path.py --ab reopen at 05fd7dc, docs/BENCHMARKS.md), under the 10 % a shortcut must
+    earn, and sent the lines of the second after a rotation into the rotated file."""
 
     def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, LOG_FILE_MODE)
@@ -50,35 +40,23 @@ DATEFMT = "%b %d %H:%M:%S"
 
 
 class LineFormatter(logging.Formatter):
-    """`[STAMP HOST ]privacy-milter[PID]: TAG MESSAGE`, the same text as logging.Formatter with
-    FILE_FORMAT (or STREAM_FORMAT) and "TAG: " (logcontext.line_tag) in %(tag)s, built in one
-    f-string: the time stamp is formatted once per second, and the tag is found here rather
-    than in a handler filter, so the message is formatted once. A record with a traceback or
-    a stack goes through logging.Formatter itself."""
+    """logging.Formatter with FILE_FORMAT (or STREAM_FORMAT, without a host), whose %(tag)s is
+    "TAG: " (logcontext.line_tag: the queue id of the message the line is about, if any).
+
+    The plain library formatter: a hand-written one (the line in one f-string, the time stamp
+    cached per second) saved 5 % of the daemon's own CPU per message, about 1 % behind
+    Postfix (bench/milter_path.py --ab formatter, docs/BENCHMARKS.md), under the 10 % a
+    shortcut must earn."""
 
     def __init__(self, host: str | None) -> None:
         if host is None:
             super().__init__(STREAM_FORMAT)
-            self._host = None
         else:
             super().__init__(FILE_FORMAT.replace("{host}", host), datefmt=DATEFMT)
-            self._host = f" {host} "
-        self._stamp = (-1, "")  # (second, its text): one tuple, read and replaced whole
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.message = record.getMessage()
-        tag = record.tag = line_tag(message)
-        if record.exc_info or record.exc_text or record.stack_info:
-            return super().format(record)
-        if self._host is None:
-            return f"privacy-milter[{record.process}]: {tag}{message}"
-        second, stamp = self._stamp
-        if int(record.created) != second:  # localtime() drops the fraction too
-            second = int(record.created)
-            stamp = time.strftime(DATEFMT, time.localtime(second))
-            self._stamp = (second, stamp)
-        record.asctime = stamp
-        return f"{stamp}{self._host}privacy-milter[{record.process}]: {tag}{message}"
+        record.tag = line_tag(record.getMessage())
+        return super().format(record)
 
 
 def configure_logging(settings: LogSettings) -> None:
@@ -91,12 +69,12 @@ def configure_logging(settings: LogSettings) -> None:
         handler.setFormatter(LineFormatter(None))
     # No line shows a thread name, and asking for one costs a threading._DummyThread (an
     # Event, a lock, a registry entry) each time libmilter's pool starts a new worker thread,
-    # which it does all the time under load. Nor the process name, the caller's file, line
-    # and function: the records then skip looking for them (logging's documented knobs,
-    # "Optimization" in the logging HOWTO).
+    # which it does all the time under load. Nor the process name: the records skip looking
+    # for them (logging's public knobs, "Optimization" in the logging HOWTO). The caller's
+    # file and line are still looked up (logging._srcfile, a private name, left alone): turning
+    # that off saved 2 % of the daemon's CPU per message (docs/BENCHMARKS.md, Fast paths).
     logging.logThreads = False
     logging.logMultiprocessing = False
-    logging._srcfile = None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level.upper())

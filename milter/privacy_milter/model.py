@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import io
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from .spool import SPOOL_MAX_MEMORY as SPOOL_MAX_MEMORY  # re-exported for the filters
 from .spool import new_spool as new_spool
@@ -54,6 +54,10 @@ class Direction(enum.Enum):
 class DirectionDecision:
     direction: Direction
     reason: str  # e.g. "auth", "mynetworks", "submission", "hosted-recipient", "default"
+
+
+class DirectionUndecided(RuntimeError):
+    """A message's direction was read before the runtime (or the scan) decided it."""
 
 
 @dataclass(frozen=True)
@@ -205,11 +209,12 @@ class Message:
     recipients: list[Recipient] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
     queue_id: str | None = None
-    direction: DirectionDecision | None = None
+    # Inbound or outbound, with its reason: decided once by the runtime (direction.decide)
+    # before any filter runs, or by the caller for an offline scan. None only until then:
+    # read it as `direction`, `outbound` or `inbound`, which refuse an undecided message.
+    decision: DirectionDecision | None = None
     body: BinaryIO = field(default_factory=lambda: new_spool())
     body_size: int = 0
-    # What filters' prepare hooks computed for their check (filter name -> value).
-    prepared: dict[str, Any] = field(default_factory=dict)
     # The message exactly as read from a file (privacy-milter scan): raw() returns it as is.
     source: bytes | None = None
     # time.monotonic() by which the answer to Postfix is due (set by the runtime before any
@@ -223,6 +228,26 @@ class Message:
     def write_body(self, chunk: bytes) -> None:
         self.body.write(chunk)
         self.body_size += len(chunk)
+
+    @property
+    def direction(self) -> DirectionDecision:
+        """The decision; reading it before it was made is a bug, said at once."""
+        if self.decision is None:
+            raise DirectionUndecided("the message's direction is read before it was decided")
+        return self.decision
+
+    @direction.setter
+    def direction(self, decision: DirectionDecision) -> None:
+        self.decision = decision
+
+    @property
+    def outbound(self) -> bool:
+        """Sent by one of ours (direction.py says who): the one test every filter uses."""
+        return self.direction.direction is Direction.OUTBOUND
+
+    @property
+    def inbound(self) -> bool:
+        return self.direction.direction is Direction.INBOUND
 
     @property
     def sender_domain(self) -> str:

@@ -1,14 +1,16 @@
 """Filters in policy order, each with its own timeout and on_error, folded into one Verdict.
 
-A filter is anything with a `name` and `async def check(message, ctx) -> Result`; nothing
-to inherit. A filter with CPU-bound work may also have `prepare(message, policy)`, which the
-runtime calls in the SMTP connection's own thread before handing the message to the event
-loop: the work then costs no thread hop and never runs on the loop, and it is bounded by the
-filter's timeout like the check. Filters run one after another so a later one can read
-earlier results (the TLS check needs the DLP findings); a REJECT ends the run early since
-nothing can soften it. A filter's Result may add, insert or remove headers (HeaderEdit);
-edits apply in pipeline order, and a filter with `sees_all_edits = True` (a signer) runs
-after all the others, over the header as it will leave.
+A filter (plugin.Filter) is anything with a `name` and `async def check(message, ctx) ->
+Result`; nothing to inherit. A filter with CPU-bound work may also have
+`prepare(message, deadline) -> value`, which the runtime calls in the SMTP connection's own
+thread before handing the message to the event loop: the work then costs no thread hop and
+never runs on the loop, it stops by `deadline` (the earlier of the message's and the
+filter's own), and its value comes back to that filter as `ctx.prepared`. Filters run one
+after another so a later one can read earlier results (the TLS check needs the findings
+acted on); a REJECT ends the run early since nothing can soften it. A filter's Result may
+add, insert or remove headers (HeaderEdit); edits apply in pipeline order, and a filter with
+`sees_all_edits = True` (a signer) runs after all the others, over the header as it will
+leave.
 
 A filter that fails (times out, raises, its prepare or decide raises) gets its `on_error`
 action, unless it has `fail_closed(message, ctx, problem) -> Result | None`: for a message
@@ -23,14 +25,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import dataclass, replace
 
-from .model import Action, HeaderEdit, Message, Reply, Result, Verdict, apply_edits, result_edits
-from .policy import FilterSettings, Policy
+from .model import Action, Message, Reply, Result, Verdict, result_edits
+from .plugin import Filter, FilterContext, FilterSettings, Site
 from .services import Services
 
-__all__ = ["Context", "Filter", "Pipeline", "Preparation", "Prepared", "Services", "Stage", "combine"]
+__all__ = ["Filter", "FilterContext", "Pipeline", "Preparation", "Prepared", "Services", "Stage", "combine"]
 
 log = logging.getLogger("privacy_milter.pipeline")
 
@@ -42,40 +43,17 @@ DEFAULT_REPLIES = {
 }
 
 
-@dataclass
-class Context:
-    """What a filter may use besides the message: the policy in force, services, earlier
-    results, and the header edits they made so far (in pipeline order)."""
-
-    policy: Policy
-    services: Services = Services()
-    results: list[Result] = field(default_factory=list)
-    edits: list[HeaderEdit] = field(default_factory=list)
-
-    @property
-    def action_so_far(self) -> Action:
-        return max((r.action for r in self.results), default=Action.ACCEPT)
-
-    def outgoing_headers(self, message: Message) -> list[tuple[str, str]]:
-        """The header as it will leave this milter if nothing else changes it."""
-        return apply_edits(message.headers, self.edits)
-
-
 @dataclass(frozen=True)
 class Preparation:
-    """How a filter's prepare hook went: the time it took and, if it raised, what."""
+    """How a filter's prepare hook went: the time it took, what it returned (handed to
+    that filter as ctx.prepared) and, if it raised, what."""
 
     seconds: float
     error: str | None = None
+    value: object = None
 
 
 Prepared = dict[str, Preparation]  # filter name -> its preparation
-
-
-class Filter(Protocol):
-    name: str
-
-    async def check(self, message: Message, ctx: Context) -> Result: ...
 
 
 @dataclass(frozen=True)
@@ -90,10 +68,10 @@ class Pipeline:
         last = [s for s in stages if getattr(s.filter, "sees_all_edits", False)]
         self.stages = tuple([s for s in stages if s not in last] + last)
 
-    def prepare(self, message: Message, policy: Policy, deadline: float | None = None) -> Prepared:
+    def prepare(self, message: Message, deadline: float | None = None) -> Prepared:
         """Run the filters' synchronous `prepare` hooks in the caller's thread, each under its
-        filter's timeout: `message.deadline` is set to the earlier of the message's deadline and
-        the filter's own, and CPU-bound work stops there. The time a hook took counts against
+        filter's timeout: the hook is given the earlier of `deadline` (the message's) and
+        its filter's own, and CPU-bound work stops there. The time a hook took counts against
         its filter's timeout in `run`; a hook that raised sends its filter to on_error there,
         without running its check (no second scan)."""
         prepared: dict[str, Preparation] = {}
@@ -103,30 +81,28 @@ class Pipeline:
                 continue
             start = time.monotonic()
             own = start + stage.settings.timeout
-            message.deadline = own if deadline is None else min(own, deadline)
-            error = None
+            error, value = None, None
             try:
-                hook(message, policy)
+                value = hook(message, own if deadline is None else min(own, deadline))
             except Exception as exc:  # a broken hook costs its filter's on_error, never the message
                 error = f"failed: {type(exc).__name__}"
                 log.error("filter %s: prepare %s", stage.filter.name,
                           error, exc_info=log.isEnabledFor(logging.DEBUG))
-            finally:
-                message.deadline = deadline
-            prepared[stage.filter.name] = Preparation(time.monotonic() - start, error)
+            prepared[stage.filter.name] = Preparation(time.monotonic() - start, error, value)
         return prepared
 
-    def run_now(self, message: Message, policy: Policy, services: Services = Services(),
+    def run_now(self, message: Message, site: Site, services: Services = Services(),
                 prepared: Prepared | None = None) -> Verdict | Partial:
         """In the caller's thread, no event loop: run the stages whose filter can answer at once
         (`decide(message, ctx) -> Result | None`: pure CPU on what prepare left, no I/O). At the
         first that cannot (no `decide`, or it returned None) stop and hand back a Partial for
         `run` to finish on the loop. Most messages need no thread hop at all."""
-        ctx = Context(policy, services)
+        ctx = FilterContext(site, services)
         prepared = prepared or {}
         for index, stage in enumerate(self.stages):
             started = time.monotonic()
             preparation = prepared.get(stage.filter.name)
+            ctx.prepared = preparation.value if preparation is not None else None
             decide = getattr(stage.filter, "decide", None)
             if preparation is not None and preparation.error is not None:
                 result: Result | None = self._failed(stage, message, ctx, preparation.error)
@@ -143,27 +119,29 @@ class Pipeline:
                 break
         return combine(ctx.results)
 
-    async def run(self, message: Message, policy: Policy, services: Services = Services(),
+    async def run(self, message: Message, site: Site, services: Services = Services(),
                   prepared: Prepared | None = None, partial: Partial | None = None) -> Verdict:
-        ctx = partial.ctx if partial is not None else Context(policy, services)
+        ctx = partial.ctx if partial is not None else FilterContext(site, services)
         for stage in self.stages[partial.index if partial is not None else 0:]:
             started = time.monotonic()
             preparation = (prepared or {}).get(stage.filter.name)
+            ctx.prepared = preparation.value if preparation is not None else None
             result = await self._check(stage, message, ctx, preparation)
             if self._add(ctx, result, preparation, started):
                 break
         return combine(ctx.results)
 
     @staticmethod
-    def _add(ctx: Context, result: Result, preparation: Preparation | None, started: float) -> bool:
+    def _add(ctx: FilterContext, result: Result, preparation: Preparation | None, started: float) -> bool:
         """Record a stage's result (with the time it took); True when the run must end."""
         spent = (preparation.seconds if preparation else 0.0) + time.monotonic() - started
         result = result.timed(spent)
+        ctx.prepared = None  # one filter's value is not the next one's
         ctx.results.append(result)
         ctx.edits.extend(result_edits(result))
         return result.action is Action.REJECT  # nothing can soften a reject
 
-    async def _check(self, stage: Stage, message: Message, ctx: Context,
+    async def _check(self, stage: Stage, message: Message, ctx: FilterContext,
                      preparation: Preparation | None) -> Result:
         spent = preparation.seconds if preparation else 0.0
         if preparation is not None and preparation.error is not None:
@@ -179,7 +157,7 @@ class Pipeline:
             return self._failed(stage, message, ctx, f"failed: {type(exc).__name__}", log_error=True)
 
     @staticmethod
-    def _failed(stage: Stage, message: Message, ctx: Context, problem: str, log_error: bool = False) -> Result:
+    def _failed(stage: Stage, message: Message, ctx: FilterContext, problem: str, log_error: bool = False) -> Result:
         """The result of a failed filter: its fail-closed answer for this message if it has
         one, else its on_error action. Either way `error` is set (recorded as failed=NAME)."""
         name = stage.filter.name
@@ -195,7 +173,7 @@ class Pipeline:
         return Result(filter=name, action=action, error=problem)
 
     @staticmethod
-    def _fail_closed(stage: Stage, message: Message, ctx: Context, problem: str) -> Result | None:
+    def _fail_closed(stage: Stage, message: Message, ctx: FilterContext, problem: str) -> Result | None:
         hook = getattr(stage.filter, "fail_closed", None)
         if hook is None:
             return None
@@ -212,7 +190,7 @@ class Pipeline:
 class Partial:
     """A run that `run_now` began in the caller's thread; `run` goes on from stage `index`."""
 
-    ctx: Context
+    ctx: FilterContext
     index: int
 
 

@@ -26,9 +26,9 @@ from .logline import message_line
 from .loopthread import LoopThread
 from .model import Action, Message, Result, Verdict
 from .pipeline import DEFAULT_REPLIES, Pipeline, Prepared
-from .services import DnsTxt, Services
+from .services import DnsTxt, Services, SmtpSender, http_session
 from .policy import Overrides, Policy, load_with
-from .metrics import Metrics, count_failures
+from .metrics import Metrics
 from .registry import FILTERS, build_pipeline
 from .scheduler import Daily, Job, Scheduler
 from .store import AddressHasher, Store, open_store, record_from
@@ -45,7 +45,8 @@ DAY = 86400.0
 PURGE_AT = dtime(4, 0)  # the daily retention purge (and once at start)
 WATCH_INTERVAL = 2.0
 # Sections a reload does not apply: sockets, store and metrics endpoint are opened at start,
-# and the summary's jobs keep the policy they were scheduled with (docs/POLICY.md lists them).
+# the SMTP sender is made at start, and [summary] sets the jobs' schedule (weekday, hour,
+# timezone, the log file the reader follows) when they are added (docs/POLICY.md lists them).
 RESTART_ONLY = ("milter", "store", "tls_policy", "metrics", "summary", "smtp")
 
 
@@ -61,8 +62,10 @@ class Runtime:
                  tls_service: TlsPolicyService | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.tls_service = tls_service
+        # The daemon's one set of services (docs/ARCHITECTURE.md, Services); made on the loop.
         self.services = Services(tls_classifier=tls_service, store=store, clock=clock, dns_txt=DnsTxt(),
-                                 host_name=policy.store.host_name)
+                                 host_name=policy.store.host_name, http=http_session(),
+                                 smtp=SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name))
         self.snapshot = Snapshot(policy, build_pipeline(policy, self.services))
         self.store = store
         self.hasher = hasher
@@ -108,7 +111,8 @@ class Runtime:
                                  f"{policy.tls_policy.config.socket_path}: {exc}") from None
         runtime = cls(policy, store, hasher, policy_path=policy_path, overrides=overrides,
                       tls_service=tls_service)
-        runtime.metrics.watch_store(lambda: len(store._pending), count_failures(store), lambda: store.health.dropped)
+        runtime.metrics.watch_store(lambda: store.pending, lambda: store.health.failures,
+                                    lambda: store.health.dropped)
         if (address := policy.metrics.address) is not None:
             try:
                 runtime.metrics.serve(*address)
@@ -119,7 +123,10 @@ class Runtime:
         runtime.scheduler.add(Job("purge", Daily(PURGE_AT), runtime.purge, at_start=True))
         runtime.scheduler.tz = ZoneInfo(policy.summary.timezone)  # weekday/hour are local
         policy_for = tls_service.policy_for if tls_service is not None else None
-        for job in summary_jobs(policy, policy_for=policy_for, metrics=runtime.metrics):  # the weekly summary; the delivery-log reader
+        # The weekly summary and the delivery-log reader: the summary reads the policy in force
+        # when it runs, so a reload reaches it (all but [summary] itself, restart-only).
+        for job in summary_jobs(policy, services=runtime.services, current=lambda: runtime.policy,
+                                policy_for=policy_for, metrics=runtime.metrics):
             runtime.scheduler.add(job)
         runtime.scheduler.start()
         await store.note("start")
@@ -127,7 +134,7 @@ class Runtime:
         if watch and policy_path is not None:
             runtime._tasks.append(asyncio.create_task(runtime._watch_policy(), name="policy-watch"))
         # Issue 23: say at start what would make flagged mail fail closed on every message.
-        for warning in await asyncio.to_thread(policy_warnings, FILTERS.values(), policy):  # may ask postconf
+        for warning in await asyncio.to_thread(policy_warnings, FILTERS.values(), policy.site):  # may ask postconf
             log.warning("%s", warning)
         if tls_service is not None:  # a bounded DNS query; start-up does not wait for it
             runtime._tasks.append(asyncio.create_task(log_resolver_warning(policy.tls_policy.config),
@@ -144,6 +151,8 @@ class Runtime:
         self._tasks.clear()
         if self.tls_service is not None:
             await self.tls_service.stop()
+        if self.services.http is not None:
+            await self.services.http.close()
         await self.store.close()
 
     def _note(self, kind: str, count: int = 1) -> None:
@@ -188,11 +197,11 @@ class Runtime:
         try:
             if (message.deadline or 0.0) <= time.monotonic():
                 raise TimeoutError
-            outcome = snapshot.pipeline.run_now(message, snapshot.policy, self.services, prepared)
+            outcome = snapshot.pipeline.run_now(message, snapshot.policy.site, self.services, prepared)
             if isinstance(outcome, Verdict):
                 verdict = outcome  # every filter answered here: no hop to the loop
             else:
-                coro = snapshot.pipeline.run(message, snapshot.policy, self.services, prepared, outcome)
+                coro = snapshot.pipeline.run(message, snapshot.policy.site, self.services, prepared, outcome)
                 coro = logcontext.tagged(logcontext.current(), coro)  # the loop's lines are tagged too
                 verdict = self._loop.run(coro, (message.deadline or 0.0) - time.monotonic())
         except TimeoutError:
@@ -213,7 +222,7 @@ class Runtime:
         remaining = (message.deadline or 0.0) - time.monotonic()
         try:
             async with asyncio.timeout(max(remaining, 0.0)):
-                verdict = await snapshot.pipeline.run(message, snapshot.policy, self.services, prepared)
+                verdict = await snapshot.pipeline.run(message, snapshot.policy.site, self.services, prepared)
         except TimeoutError:
             verdict = self._past_deadline(message, snapshot.policy)
         self._finish(message, verdict, started)
@@ -225,7 +234,7 @@ class Runtime:
         started = time.monotonic()
         message.deadline = started + policy.milter.deadline
         message.direction = direction.decide(message.session, message.recipients, policy.network)
-        return snapshot, snapshot.pipeline.prepare(message, policy, message.deadline), started
+        return snapshot, snapshot.pipeline.prepare(message, message.deadline), started
 
     def _past_deadline(self, message: Message, policy: Policy) -> Verdict:
         seconds = policy.milter.deadline
@@ -253,7 +262,7 @@ class Runtime:
         with self._reload_lock:
             self._policy_stamp = self._stamp()
             try:
-                new = load_with(self.policy_path, self.overrides)
+                new = load_with(self.policy_path, self.overrides, FILTERS)
             except PolicyError as exc:
                 log.error("policy reload (%s) refused, the running policy stays: %s", reason, exc)
                 self.metrics.reloaded(False)

@@ -22,6 +22,7 @@ from typing import TextIO
 
 from .model import Direction, DirectionDecision, Message, Session, Verdict
 from .pipeline import Partial, Pipeline
+from .plugin import FilterSpec
 from .policy import Policy
 
 PARALLEL_FROM = 64  # fewer files than this are scanned in this process: workers cost a fork each
@@ -42,7 +43,7 @@ class _Worker:
     def run(self, message: Message, partial: Partial) -> Verdict:
         if self.loop is None:
             self.loop = asyncio.new_event_loop()
-        return self.loop.run_until_complete(self.pipeline.run(message, self.policy, partial=partial))
+        return self.loop.run_until_complete(self.pipeline.run(message, self.policy.site, partial=partial))
 
 
 # This process's worker: set by scan_files before the workers fork, so they inherit it
@@ -84,8 +85,8 @@ def _scan_one(worker: _Worker, path: str) -> Outcome:
     message.direction = OUTBOUND
     policy, pipeline = worker.policy, worker.pipeline
     try:
-        pipeline.prepare(message, policy)  # the scan itself, here rather than in a thread
-        verdict = pipeline.run_now(message, policy)  # the same stages as run(), no event loop
+        prepared = pipeline.prepare(message)  # the scan itself, here rather than in a thread
+        verdict = pipeline.run_now(message, policy.site, prepared=prepared)  # the same stages as run(), no event loop
         if isinstance(verdict, Partial):  # a filter that must await (or a prepare that failed)
             verdict = worker.run(message, verdict)
     finally:
@@ -174,15 +175,15 @@ def _emit(chunks: Iterable[list[Outcome]], out: TextIO) -> int:
     return status
 
 
-def explain_files(files: list[Path], policy: Policy, out: TextIO | None = None) -> int:
-    """Per finding: rule symbol, confidence, part and line, value masked. Exit 1 if unreadable."""
+def explain_files(files: list[Path], policy: Policy, out: TextIO | None = None,
+                  specs: Iterable[FilterSpec] | None = None) -> int:
+    """Per finding: rule symbol, confidence, part and line, value masked (each filter that
+    declares `explain`; by default every filter the registry knows). Exit 1 if unreadable."""
     out = sys.stdout if out is None else out
-    from privacy_filters.dlp import Limits
-    from privacy_filters.dlp.explain import explain
-
-    dlp = policy.settings("dlp")
-    limits = Limits(max_message_bytes=getattr(dlp, "max_message_bytes"))
-    table = getattr(dlp, "modulus_table")
+    if specs is None:
+        from .registry import FILTERS
+        specs = FILTERS.values()
+    explainers = [(spec.explain, policy.settings(spec.name)) for spec in specs if spec.explain is not None]
     status = 0
     for path in files:
         try:
@@ -191,9 +192,8 @@ def explain_files(files: list[Path], policy: Policy, out: TextIO | None = None) 
             print(f"privacy-milter: {path}: cannot read: {exc.strerror}", file=sys.stderr)
             status = 1
             continue
-        rows = explain(raw, limits, table)
+        rows = [row for explain, settings in explainers for row in explain(raw, settings)]
         out.write(f"{path}: {len(rows)} finding(s)\n")
-        for e in rows:
-            out.write(f"  {e.rule:30} {e.confidence.label:6} {e.where} (part {e.part}) "
-                      f"line {e.line}: {e.shown}\n")
+        for row in rows:
+            out.write(row + "\n")
     return status

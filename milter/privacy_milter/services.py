@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Protocol
 
+import aiohttp
 import dns.asyncresolver
 import dns.exception
 import dns.name
@@ -71,7 +72,7 @@ class SmtpSender:
 
     @classmethod
     def from_settings(cls, settings: Any, helo: str) -> "SmtpSender":
-        """From policy_services.SmtpSettings ([smtp]); `helo` is the daemon's host name."""
+        """From policy_sections.SmtpSettings ([smtp]); `helo` is the daemon's host name."""
         return cls(settings.host, settings.port, settings.timeout, helo, settings.tls, settings.ca_file)
 
     async def send(self, message: EmailMessage, sender: str, recipients: list[str]) -> str:
@@ -186,12 +187,27 @@ class DnsTxt:
         return [b"".join(rdata.strings) for rdata in answer.rrset]
 
 
+HTTP_CONNECTIONS = 32  # open connections the daemon keeps to HTTP engines (rspamd), all hosts together
+
+
+def http_session() -> aiohttp.ClientSession:
+    """The daemon's one HTTP client session, made on the loop at start, closed at stop.
+
+    One pool for every message: checks reuse kept-alive connections instead of opening one
+    (and a session) per message. No cookie jar: a cookie an engine set while one customer's
+    message was checked must never travel with another's. Timeouts are per request (each
+    check passes its own)."""
+    return aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar(),
+                                 connector=aiohttp.TCPConnector(limit=HTTP_CONNECTIONS))
+
+
 @dataclass(frozen=True)
 class Services:
     """What the daemon hands its filters and jobs (None: not running here)."""
 
     tls_classifier: TlsClassifier | None = None
-    smtp: SmtpSender | None = None
+    smtp: SmtpSender | None = None       # the daemon's own mail ([smtp]): the weekly summary
+    http: aiohttp.ClientSession | None = None  # http_session(); None in tools and tests: a check opens its own
     store: Any = None          # privacy_milter.store.Store, for jobs that read reports
     clock: Callable[[], float] = time.time
     dns_txt: TxtResolver | None = None   # DnsTxt: the system resolver, for DKIM keys

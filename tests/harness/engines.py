@@ -75,7 +75,7 @@ class _Engine:
         binary = self._argv()[0]
         if not os.access(binary, os.X_OK):
             raise EngineError(f"{binary} is missing: install the Debian package (make test does)")
-        self._log_file = open(self.out_path, "ab")
+        self._log_file = open(self.out_path, "ab")  # noqa: SIM115 (held open while the engine runs; closed in stop)
         self.proc = subprocess.Popen(self._argv(), stdout=self._log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         with _live_lock:

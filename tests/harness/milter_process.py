@@ -1,4 +1,6 @@
-"""The real daemon as a subprocess: `privacy-milter run` with a policy written by the test."""
+"""The real daemon as a subprocess: `privacy-milter run` with a policy written by the test,
+or with a given policy file whose socket and store are overridden (the benchmarks). The one
+launcher of the daemon for tests and bench/."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.harness.smtp import wait_for_unix_socket
+
 VENV_BIN = Path(sys.executable).parent
 START_TIMEOUT = 20.0
 
@@ -20,7 +24,8 @@ class MilterProcess:
 
     def __init__(self, base: Path, policy_text: str, tls_policy: str = "enabled = false", *,
                  store_path: Path | None = None, key_path: Path | None = None,
-                 flush_interval: float = 0.1, env: dict[str, str] | None = None) -> None:
+                 flush_interval: float = 0.1, env: dict[str, str] | None = None,
+                 policy_file: Path | None = None, host_name: str | None = None) -> None:
         self.base = base
         self.base.mkdir(parents=True, exist_ok=True)
         os.chmod(self.base, 0o755)
@@ -32,11 +37,16 @@ class MilterProcess:
         self.key_path = key_path or base / "store" / "address.key"
         self.flush_interval = flush_interval
         self.env = env  # extra environment for the daemon (e.g. TMPDIR)
-        self.policy_path = base / "policy.toml"
+        self.policy_path = policy_file or base / "policy.toml"
         self.log_path = base / "milter.log"
         self.tls_socket_path = self.sock_dir / "tlspolicy.sock"
         self.tls_policy = tls_policy
-        self.write_policy(policy_text)
+        # A given file runs as it is, with --socket and --store; its own [log] file, if any,
+        # gets the ready line, so readiness is then the socket accepting.
+        self.policy_file = policy_file
+        self.host_name = host_name  # [store] host_name (--host-name with a given file); None: Postfix's
+        if policy_file is None:
+            self.write_policy(policy_text)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -49,16 +59,26 @@ class MilterProcess:
             f'[milter]\nsocket = "unix:{self.socket_path}"\nsocket_mode = "0666"\n'
             f'[store]\npath = "{self.store_path}"\nkey_file = "{self.key_path}"\n'
             f'flush_interval = {self.flush_interval}\n'
+            + (f'host_name = "{self.host_name}"\n' if self.host_name else "") +
             f'[tls_policy]\nsocket = "{self.tls_socket_path}"\nsocket_mode = "0666"\n{self.tls_policy}\n'
             + extra)
 
     def start(self) -> "MilterProcess":
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(VENV_BIN / "privacy-milter"), "run", "--policy", str(self.policy_path)],
-                                     stdout=self._log, stderr=subprocess.STDOUT,
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (the daemon's stdout until stop())
+        args = ["run", "--policy", str(self.policy_path)]
+        if self.policy_file is not None:
+            args += ["--socket", self.spec, "--store", str(self.store_path)]
+            args += ["--host-name", self.host_name] if self.host_name else []
+        self.proc = subprocess.Popen([str(VENV_BIN / "privacy-milter"), *args],
+                                     stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      env={**os.environ, **self.env} if self.env else None)
-        self.wait_for_log(r"privacy-milter ready on", START_TIMEOUT, since=offset)
+        if self.policy_file is None:
+            self.wait_for_log(r"privacy-milter ready on", START_TIMEOUT, since=offset)
+        elif not wait_for_unix_socket(self.socket_path, self.proc, START_TIMEOUT):
+            self.stop()
+            raise AssertionError(f"privacy-milter: no socket at {self.socket_path} within {START_TIMEOUT}s:\n"
+                                 f"{self.log()[-3000:]}")
         return self
 
     def stop(self) -> int | None:

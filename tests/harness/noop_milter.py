@@ -131,3 +131,27 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
+
+
+FLOOR_MILTER = Path(__file__).resolve().parents[2] / "bench" / "floor_milter.py"
+
+
+class FloorMilterProcess(NoopMilterProcess):
+    """bench/floor_milter.py: pymilter plus the DLP scan (and a DKIM signature with `key`):
+    the throughput floor (bench/throughput.py, tests/integration/test_bench_floor.py)."""
+
+    def __init__(self, socket_path: Path, key: Path | None = None) -> None:
+        super().__init__(socket_path)
+        self.key = key
+
+    def command(self) -> list[str]:
+        work = ["--work", "dlp,dkim", "--key", str(self.key)] if self.key is not None else ["--work", "dlp"]
+        return [self.python, str(FLOOR_MILTER), *work, self.spec]
+
+
+def floor_key(workdir: Path) -> Path:
+    """A fresh 2048-bit RSA key for shop.example (the benchmark messages' From), mode 0600."""
+    from privacy_filters.dkim.keys import keygen
+
+    path, _ = keygen("shop.example", "b2025", "rsa-sha256", workdir)
+    return path

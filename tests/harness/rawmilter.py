@@ -20,9 +20,16 @@ FINAL_REPLIES = {b"a", b"c", b"t", b"r", b"y", b"d"}
 
 class RawMilter:
     def __init__(self, path: Path | str, timeout: float = 10.0) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        """`path`: the milter's unix socket, or "inet:PORT@HOST"."""
+        spec = str(path)
+        if spec.startswith("inet:"):
+            port, _, host = spec.removeprefix("inet:").partition("@")
+            self.sock = socket.create_connection((host or "127.0.0.1", int(port)), timeout)
+        else:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(spec)
         self.sock.settimeout(timeout)
-        self.sock.connect(str(path))
         self.protocol = 0
 
     def close(self) -> None:

@@ -187,3 +187,23 @@ class Sink:
                         f"expected {count}")
                 self._cond.wait(min(left, 1.0))
             return list(self._messages)
+
+    def arrived(self, marker: bytes | str, timeout: float = 30.0) -> ReceivedMessage:
+        """The received message that contains `marker` (other tests' late mail may share the
+        sink), waiting for it up to `timeout`. AssertionError on timeout."""
+        needle = marker.encode() if isinstance(marker, str) else marker
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for m in self._messages:
+                    if needle in m.raw:
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no message with {needle!r} arrived within {timeout}s")
+                self._cond.wait(min(left, 1.0))
+
+
+def arrived(sink: Sink, marker: bytes | str, timeout: float = 30.0) -> ReceivedMessage:
+    """`sink.arrived(marker, timeout)`, as a function for tests that pass the sink around."""
+    return sink.arrived(marker, timeout)

@@ -13,7 +13,7 @@ from pathlib import Path
 import dkim
 import pytest
 
-from bench.throughput import FloorMilterProcess, floor_key
+from tests.harness.noop_milter import FloorMilterProcess, floor_key
 from privacy_filters.dkim.keys import dns_record, load_key
 
 pytestmark = pytest.mark.postfix

@@ -19,7 +19,7 @@ from tests.harness.fixtures import harness_dir
 from tests.harness.milter_process import MilterProcess
 from tests.harness.postfix import PostfixInstance
 from tests.harness.sink import Sink
-from tests.integration.test_store_faults import message
+from tests.harness.builders import numbered_message as message
 
 pytestmark = pytest.mark.postfix
 

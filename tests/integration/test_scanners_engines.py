@@ -16,11 +16,11 @@ from privacy_filters.virus import ScannerError, VirusFilter
 from privacy_milter import policy as policy_mod
 from privacy_milter.adapter import POSTFIX_MACRO_PARAMETERS
 from privacy_milter.model import Action, Direction, DirectionDecision, Message, Recipient, Session
-from privacy_milter.pipeline import Context
+from privacy_milter.plugin import FilterContext
 from tests.harness import smtp
 from tests.harness.engines import EICAR, GTUBE, Clamd
 from tests.harness.fixtures import harness_dir
-from tests.integration.test_spine_postfix import arrived
+from tests.harness.sink import arrived
 
 pytestmark = pytest.mark.engines
 
@@ -29,7 +29,7 @@ OPTED, PLAIN = "opted.test", "plain.test"
 
 def check_with(cls, message, ctx, **kwargs):
     """Build the filter from the context's policy, as the registry does, and run its check."""
-    return cls(ctx.policy.settings(cls.name), **kwargs).check(message, ctx)
+    return cls(ctx.site.settings(cls.name), **kwargs).check(message, ctx)
 
 
 def mail(body: bytes, to: str = f"bob@{OPTED}", sender: str = "carol@far.test",
@@ -74,7 +74,7 @@ def inbound(raw: bytes, to: str = f"bob@{OPTED}") -> Message:
 @pytest.mark.parametrize("unix", [True, False])
 async def test_clamd_finds_eicar_and_passes_clean_mail(clamd, spamd, unix):
     address = f"unix:{clamd.socket_path}" if unix else f"inet:127.0.0.1:{clamd.port}"
-    ctx = Context(policy_mod.parse(policy_text(address, spamd.port)))
+    ctx = FilterContext(policy_mod.parse(policy_text(address, spamd.port)).site)
     found = await check_with(VirusFilter, inbound(mail(b"Here it is.\n", attachment=EICAR)), ctx)
     assert found.action is Action.REJECT and found.reply is not None
     assert (found.reply.code, found.reply.xcode) == ("554", "5.7.1")
@@ -88,7 +88,7 @@ async def test_clamd_size_limit_is_an_error():
     root = harness_dir("clamd-small")
     try:
         with Clamd(root, stream_max_length="1M") as small:
-            ctx = Context(policy_mod.parse(policy_text(f"unix:{small.socket_path}", 1)))
+            ctx = FilterContext(policy_mod.parse(policy_text(f"unix:{small.socket_path}", 1)).site)
             with pytest.raises(ScannerError, match="size limit"):
                 await check_with(VirusFilter, inbound(mail(b"many lines of text\n" * 150_000)), ctx)
     finally:
@@ -96,21 +96,21 @@ async def test_clamd_size_limit_is_an_error():
 
 
 async def test_spamd_scores_gtube_and_clean_mail(clamd, spamd):
-    ctx = Context(policy_mod.parse(policy_text(f"unix:{clamd.socket_path}", spamd.port)))
+    ctx = FilterContext(policy_mod.parse(policy_text(f"unix:{clamd.socket_path}", spamd.port)).site)
     gtube = await check_with(SpamFilter, inbound(mail(b"Buy now.\n" + GTUBE + b"\n")), ctx)
     assert gtube.action is Action.REJECT and gtube.reply is not None and gtube.reply.code == "550"
     assert ("spam", "yes") in gtube.facts
     clean = await check_with(SpamFilter, inbound(mail(b"Shall we meet at noon by the fountain?\n")), ctx)
     assert clean.action is Action.ACCEPT and ("spam", "no") in clean.facts and not clean.headers
-    tagging = Context(policy_mod.parse(policy_text(f"unix:{clamd.socket_path}", spamd.port,
-                                                   "reject_score = 5000")))
+    tagging = FilterContext(policy_mod.parse(policy_text(f"unix:{clamd.socket_path}", spamd.port,
+                                                   "reject_score = 5000")).site)
     tagged = await check_with(SpamFilter, inbound(mail(b"Buy now.\n" + GTUBE + b"\n")), tagging)
     assert tagged.action is Action.TAG
     assert tagged.headers[0][0] == "X-Privacy-Spam" and tagged.headers[0][1].startswith("yes, score=1")
 
 
 async def test_not_opted_in_is_not_sent_to_the_engines(clamd, spamd):
-    ctx = Context(policy_mod.parse(policy_text("inet:127.0.0.1:1", 1)))  # nothing listens there
+    ctx = FilterContext(policy_mod.parse(policy_text("inet:127.0.0.1:1", 1)).site)  # nothing listens there
     m = inbound(mail(EICAR + b"\n", to=f"bob@{PLAIN}"), to=f"bob@{PLAIN}")
     assert (await check_with(VirusFilter, m, ctx)).facts == (("virus", "not-opted-in"),)
     assert (await check_with(SpamFilter, m, ctx)).facts == (("spam", "not-opted-in"),)

@@ -17,7 +17,7 @@ from privacy_milter.adapter import POSTFIX_MACRO_PARAMETERS
 from tests.harness.fixtures import harness_dir
 from tests.harness.postfix import PostfixInstance
 from tests.harness import smtp
-from tests.harness.sink import Sink
+from tests.harness.sink import Sink, arrived
 
 from tests.harness.milter_process import MilterProcess
 
@@ -43,17 +43,6 @@ def text_message(body: str, subject: str = "hello", sender: str = "alice@shop.ex
     m["From"], m["To"], m["Subject"] = sender, to, subject
     m.set_content(body)
     return m.as_bytes()
-
-
-def arrived(sink, marker: bytes, timeout: float = 30.0):
-    """The received message that contains `marker` (other tests' late mail may share the sink)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for m in sink.messages:
-            if marker in m.raw:
-                return m
-        time.sleep(0.05)
-    raise AssertionError(f"no message with {marker!r} arrived within {timeout}s")
 
 
 def send(port: int, raw: bytes, sender: str = "alice@shop.example", rcpts=("bob@far.example",),

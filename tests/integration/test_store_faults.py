@@ -9,27 +9,17 @@ import smtplib
 import sqlite3
 import threading
 import time
-from email.message import EmailMessage
 
 import pytest
 
 from tests.harness import smtp
+from tests.harness.builders import LOOPBACK_POLICY as POLICY, numbered_message as message
 from tests.harness.fixtures import harness_dir
 from tests.harness.milter_process import MilterProcess
 from tests.harness.postfix import PostfixInstance
 from tests.harness.sink import Sink
 
 pytestmark = pytest.mark.postfix
-
-POLICY = '[log]\nlevel = "debug"\n[network]\ntrusted_networks = ["127.0.0.1/32"]\n'
-
-
-def message(n: int) -> bytes:
-    m = EmailMessage()
-    m["From"], m["To"], m["Subject"] = "alice@shop.example", "bob@far.example", f"n{n}"
-    m.set_content(f"message number {n}")
-    return m.as_bytes()
-
 
 @pytest.fixture
 def root():

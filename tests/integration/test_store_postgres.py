@@ -18,7 +18,7 @@ from privacy_milter.store import AddressHasher, BufferedWriter
 from privacy_milter.store import writer as writer_mod
 from privacy_milter.store.postgres import PostgresBackend
 from tests.harness.postgres import PostgresServer
-from tests.unit.test_store import make_record
+from tests.harness.builders import make_record
 
 
 @pytest.fixture(scope="module")

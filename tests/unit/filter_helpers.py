@@ -22,7 +22,7 @@ iban = { high = "reject" }
 
 def check_with(cls, message, ctx, **kwargs):
     """Build the filter from the context's policy, as the registry does, and run its check."""
-    return cls(ctx.policy.settings(cls.name), **kwargs).check(message, ctx)
+    return cls(ctx.site.settings(cls.name), **kwargs).check(message, ctx)
 
 
 def message(direction=Direction.OUTBOUND, sender="alice@shop.example", rcpts=(("bob@far.example", "smtp"),),

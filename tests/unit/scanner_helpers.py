@@ -19,7 +19,7 @@ RAW = (b"From: a@far.example\r\nTo: b@opted.example\r\nSubject: hi\r\n"
 
 def check_with(cls, message, ctx, **kwargs):
     """Build the filter from the context's policy, as the registry does, and run its check."""
-    return cls(ctx.policy.settings(cls.name), **kwargs).check(message, ctx)
+    return cls(ctx.site.settings(cls.name), **kwargs).check(message, ctx)
 
 
 def make_policy(extra: str = "") -> policy_mod.Policy:

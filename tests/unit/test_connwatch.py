@@ -52,7 +52,7 @@ def test_idle_connection_is_shut_down_but_a_busy_one_is_not(tmp_path):
         try:
             busy_client.recv(10)
             raise AssertionError("busy connection was shut down")
-        except socket.timeout:
+        except TimeoutError:
             pass
         watch.leave(busy)
         clock.now += 31
@@ -92,7 +92,7 @@ def test_over_the_cap_the_longest_silent_connections_are_closed_first(tmp_path):
     clock = Clock()
     watch = ConnectionWatch(f"unix:{path}", 330, 2, clock=clock)
     clients, sides = [], []
-    for i in range(4):
+    for _ in range(4):
         c = socket.socket(socket.AF_UNIX)
         c.connect(path)
         side, _ = server.accept()
@@ -111,7 +111,7 @@ def test_over_the_cap_the_longest_silent_connections_are_closed_first(tmp_path):
         c.settimeout(0.2)
         try:
             assert c.recv(10) != b""
-        except socket.timeout:
+        except TimeoutError:
             pass  # still open: nothing to read and no EOF
     assert watch.over_cap is False
     for s in clients + sides + [server]:
@@ -131,7 +131,8 @@ def test_a_connection_that_keeps_sending_headers_is_not_idle(tmp_path):
         watch.leave(inode)
         for _ in range(4):  # a header or body chunk every 20 s: 80 s in all, never 30 s silent
             clock.now += 20
-            watch.touch(inode)
+            watch.enter(inode)  # every step goes through the wiring's call (daemon.py)
+            watch.leave(inode)
             assert watch.sweep() == 0
         clock.now += 31  # then silence past the timeout
         assert watch.sweep() == 1
@@ -267,3 +268,53 @@ def test_a_failing_sweep_is_logged_once_until_it_works_again(tmp_path, caplog, m
     assert caplog.text.count("sweeps work again after 5 failed") == 1
     server.close()
     watch.close()
+
+
+# --- context_fd: libmilter's SMFICTX read by byte offset ------------------------------------------
+
+def test_context_fd_finds_the_connections_own_socket_in_the_real_libmilter():
+    """connwatch.context_fd reads ctx_sd out of libmilter's C struct at a fixed offset. A
+    pymilter milter in a subprocess (tests/harness/ctxfd_milter.py) answers MAIL with the
+    descriptor it read and that socket's peer port, as the kernel tells it: it must be this
+    client's own port. A libmilter or pymilter whose layout moved fails here, either
+    with `fd=none` (the read's own checks refused it) or with another socket's peer."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.harness.ports import free_port
+    from tests.harness.rawmilter import RawMilter
+
+    port, timeout = free_port(), 37  # an unusual timeout: context_fd checks ctx_timeout against it
+    script = Path(__file__).resolve().parents[1] / "harness" / "ctxfd_milter.py"
+    proc = subprocess.Popen([sys.executable, str(script), f"inet:{port}@127.0.0.1", str(timeout)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 15
+        while True:  # ready when the port accepts (bounded)
+            assert proc.poll() is None, proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the probe milter never listened"
+                time.sleep(0.05)
+        for _ in range(3):  # several connections: each finds its own socket, not the last one's
+            m = RawMilter(f"inet:{port}@127.0.0.1", timeout=10)
+            try:
+                m.negotiate()
+                m.send(b"M", b"<a@shop.example>\0")
+                code, data = m.read()
+                mine = m.sock.getsockname()[1]
+            finally:
+                m.close()
+            assert code == b"y", (code, data)
+            text = data.rstrip(b"\0").decode()
+            assert "fd=none" not in text, f"context_fd refused the read: {text}"
+            assert text.endswith(f"peer={mine}"), (text, mine)
+    finally:
+        proc.kill()  # it keeps no state; libmilter's clean stop takes seconds
+        proc.wait(10)
+        if proc.stdout:
+            proc.stdout.close()

@@ -23,3 +23,42 @@ NET = policy.parse('[network]\nhosted_domains = ["hosted.example"]\ntrusted_netw
 def test_direction(session, rcpts, expected):
     d = decide(session, [Recipient(r) for r in rcpts], NET)
     assert (d.direction, d.reason) == expected
+
+
+# --- issue 25: the direction is a required value, read one way ------------------------------
+
+def test_an_undecided_direction_is_refused_not_guessed():
+    """Before issue 25 a filter read None four ways (outbound for dlp, not outbound for dkim,
+    neither for tls, both for the scanners). Now reading it before it is decided raises."""
+    from privacy_milter.model import DirectionUndecided, Message
+
+    m = Message(Session("c"))
+    for read in (lambda: m.direction, lambda: m.outbound, lambda: m.inbound):
+        with pytest.raises(DirectionUndecided):
+            read()
+    m.direction = decide(Session("c", auth_authen="alice"), [], NET)
+    assert (m.outbound, m.inbound) == (True, False)
+
+
+def test_every_filter_refuses_an_undecided_message():
+    """No filter guesses: each one's answer for a message nobody decided is an error (the
+    pipeline turns it into on_error), never a silent direction."""
+    from privacy_filters.dkim_filter import DkimFilter
+    from privacy_filters.dlp_filter import DlpFilter
+    from privacy_filters.optin_scanner import opted_in
+    from privacy_filters.tls import TlsFilter
+    from privacy_milter import policy as policy_mod
+    from privacy_milter.model import DirectionUndecided, Message
+
+    policy = policy_mod.default()
+    m = Message(Session("c", client_addr="192.0.2.1"), mail_from="a@shop.example")
+    for f in (DlpFilter(), TlsFilter(), DkimFilter()):
+        with pytest.raises(DirectionUndecided):
+            f.decide(m, _ctx(policy))
+    with pytest.raises(DirectionUndecided):
+        opted_in(m, policy, "virus")
+
+
+def _ctx(policy):
+    from privacy_milter.plugin import FilterContext
+    return FilterContext(policy.site)

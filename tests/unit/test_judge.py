@@ -36,14 +36,14 @@ class Busy:
         self.prepares = self.checks = 0
         self.deadline_seen = None
 
-    def prepare(self, message, policy):
+    def prepare(self, message, deadline):
         self.prepares += 1
-        self.deadline_seen = message.deadline
+        self.deadline_seen = deadline
         if self.fail:
             raise ValueError("broken")
         end = time.monotonic() + self.seconds
         while time.monotonic() < end:
-            if self.honour and message.deadline is not None and time.monotonic() >= message.deadline:
+            if self.honour and deadline is not None and time.monotonic() >= deadline:
                 break
             time.sleep(0.005)
 

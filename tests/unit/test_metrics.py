@@ -124,12 +124,11 @@ def test_dkim_results_are_counted_with_bounded_labels_and_no_domain():
 
 
 async def test_store_backlog_failures_and_drops_are_read_from_the_writer(tmp_path):
-    from privacy_milter.metrics import count_failures
     from privacy_milter.store import SqliteStore
 
     store = SqliteStore(tmp_path / "m.db")
     m = Metrics()
-    m.watch_store(lambda: len(store._pending), count_failures(store), lambda: store.health.dropped)
+    m.watch_store(lambda: store.pending, lambda: store.health.failures, lambda: store.health.dropped)
     store._failed("store write failed: disk I/O error")
     store._failed("store write failed: disk I/O error")
     store.health.dropped = 3

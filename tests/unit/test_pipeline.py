@@ -61,14 +61,14 @@ def test_findings_and_categories_collect_across_filters():
 
 async def test_timeout_applies_on_error(message):
     slow = Fixed("slow", delay=5)
-    v = await Pipeline([stage(slow, timeout=0.05, on_error=Action.ACCEPT)]).run(message, policy.default())
+    v = await Pipeline([stage(slow, timeout=0.05, on_error=Action.ACCEPT)]).run(message, policy.default().site)
     assert v.action is Action.ACCEPT
     assert v.results[0].error and "timed out" in v.results[0].error
 
 
 async def test_exception_applies_on_error_and_does_not_leak_text(message):
     broken = Fixed("broken", error=ValueError("card 4111111111111111"))
-    v = await Pipeline([stage(broken)]).run(message, policy.default())
+    v = await Pipeline([stage(broken)]).run(message, policy.default().site)
     assert v.action is Action.TEMPFAIL
     assert v.results[0].error == "failed: ValueError"
 
@@ -76,7 +76,7 @@ async def test_exception_applies_on_error_and_does_not_leak_text(message):
 async def test_reject_stops_the_run(message):
     first = Fixed("first", Result("first", Action.REJECT))
     second = Fixed("second")
-    v = await Pipeline([stage(first), stage(second)]).run(message, policy.default())
+    v = await Pipeline([stage(first), stage(second)]).run(message, policy.default().site)
     assert v.action is Action.REJECT and second.calls == 0
 
 
@@ -90,7 +90,7 @@ async def test_later_filters_see_earlier_results(message):
             seen.extend(r.filter for r in ctx.results)
             return Result(self.name)
 
-    await Pipeline([stage(Fixed("first")), stage(Reader())]).run(message, policy.default())
+    await Pipeline([stage(Fixed("first")), stage(Reader())]).run(message, policy.default().site)
     assert seen == ["first"]
 
 
@@ -126,7 +126,7 @@ async def test_edits_apply_in_order_and_a_signer_sees_them_all_wherever_it_is_li
         stage(Editor("ar", HeaderEdit.remove("Authentication-Results", 1),
                      HeaderEdit.insert("Authentication-Results", "mx.example; dkim=none"))),
     ])
-    verdict = await pipeline.run(m, policy.default())
+    verdict = await pipeline.run(m, policy.default().site)
     assert [r.filter for r in verdict.results] == ["dlp", "ar", "signer"]
     assert signer.seen == [("Authentication-Results", " mx.example; dkim=none"), ("From", "a@shop.example"),
                            ("Authentication-Results", "other.example; none"), ("Subject", "hi"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from privacy_milter import policy
-from privacy_milter.policy_services import smtp_warnings
+from privacy_milter.policy_sections import smtp_warnings
 from privacy_milter.services import SmtpSender
 
 

@@ -85,8 +85,10 @@ async def test_store_change_needs_restart(runtime, caplog):
     assert "next restart" in caplog.text
 
 
-async def test_overrides_survive_reload(tmp_path):
-    """--socket and --store given on the command line win over the file after every reload."""
+async def test_overrides_survive_reload(tmp_path, caplog):
+    """--socket and --store given on the command line win over the file after every reload:
+    the reloaded policy carries them, so a file that now names another socket and store
+    path is no change to warn about, while the other edits apply at once."""
     path = tmp_path / "policy.toml"
     path.write_text(BASE.format(dir=tmp_path))
     other = tmp_path / "other.db"
@@ -95,10 +97,15 @@ async def test_overrides_survive_reload(tmp_path):
                              watch=False)
     try:
         assert rt.policy.store.path == other
-        path.write_text(path.read_text() + "\n[filters.dlp]\nscan_inbound = true\n")
+        path.write_text(path.read_text().replace(f'path = "{tmp_path}/meta.db"', f'path = "{tmp_path}/file.db"')
+                        + f'\n[milter]\nsocket = "unix:{tmp_path}/file.sock"\n'
+                        + '[filters.dlp]\nscan_inbound = true\n[customers."new.example"]\nspam = true\n')
+        caplog.set_level(logging.INFO, logger="privacy_milter")
         assert rt.reload("test") is True
         assert rt.policy.settings("dlp").scan_inbound is True  # the edit took effect
+        assert rt.policy.customer("new.example") is not None
         assert rt.policy.store.path == other and rt.policy.milter.socket == f"unix:{tmp_path}/cli.sock"
+        assert "next restart" not in caplog.text  # the overrides, not the file, say where: nothing changed
     finally:
         await rt.stop()
 
@@ -232,3 +239,86 @@ async def test_summary_and_tls_policy_changes_need_a_restart_and_the_reload_line
     assert "[tls_policy], [summary], [log] file changed" in line
     assert "systemctl restart privacy-milter" in line
     logging.getLogger().setLevel(logging.INFO)
+
+
+# --- Services as promised (issue 25) ----------------------------------------------------------
+
+async def test_one_http_session_serves_every_rspamd_check_and_closes_at_stop(tmp_path):
+    """services.Services.http: one aiohttp session for the daemon, so rspamd checks reuse a
+    kept-alive connection (a session per check opened one connection per message), kept
+    across reloads and closed at stop."""
+    from aiohttp import web
+
+    peers: list[int] = []
+
+    async def checkv2(request: web.Request) -> web.Response:
+        await request.read()
+        peers.append(request.transport.get_extra_info("peername")[1])  # the client's port
+        return web.json_response({"action": "add header", "score": 7.0})
+
+    app = web.Application()
+    app.router.add_post("/checkv2", checkv2)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    path = tmp_path / "policy.toml"
+    path.write_text(BASE.format(dir=tmp_path) + '[pipeline]\nfilters = ["dlp", "spam"]\n'
+                    f'[filters.spam]\nbackend = "rspamd"\naddress = "{url}"\n'
+                    '[customers."hosted.example"]\nspam = true\n')
+    rt = await Runtime.start(policy_mod.load(path), policy_path=path, watch=False)
+    try:
+        session = rt.services.http
+        assert session is not None and not session.closed
+        for _ in range(3):
+            verdict = await rt.process(message())
+            assert verdict.action is Action.TAG
+        assert rt.reload("test") and rt.services.http is session
+        assert (await rt.process(message())).action is Action.TAG
+        assert len(peers) == 4 and len(set(peers)) == 1, peers  # one connection, kept alive
+    finally:
+        await rt.stop()
+        await runner.cleanup()
+    assert session.closed
+
+
+async def test_the_store_figures_are_read_through_the_writers_public_health(runtime):
+    """metrics read the backlog, failures and drops through `store.pending` and
+    `store.health`: no private field is read and no writer method is replaced."""
+    store, metrics = runtime.store, runtime.metrics
+    assert "_failed" not in vars(store)  # nothing wrapped the writer's own failure hook
+    store._failed("store write failed: disk I/O error")  # a failure, as the flush loop reports it
+    store._failed("store write failed: disk I/O error")
+    assert store.health.failures == 2
+    value = metrics.registry.get_sample_value
+    assert value("privacy_milter_store_write_failures_total") == 2
+    store.add(_record())
+    assert store.pending == 1 and value("privacy_milter_store_backlog_records") == 1
+
+
+def _record():
+    from privacy_milter.store import AddressHasher, record_from
+    from privacy_milter.model import Verdict
+
+    return record_from(message(), Verdict(Action.ACCEPT, ()), AddressHasher(b"k" * 32), time.time())
+
+
+async def test_the_weekly_summary_sends_through_services_smtp_and_reads_the_reloaded_policy(tmp_path):
+    """The summary job takes the daemon's one SMTP sender and clock (Services), and builds
+    each report from the policy in force: a reload of [network] reaches it, while [summary]
+    itself stays as scheduled (restart-only, docs/POLICY.md)."""
+    path = tmp_path / "policy.toml"
+    path.write_text(BASE.format(dir=tmp_path) + '[summary]\nrecipients = ["admins@hosted.example"]\n')
+    rt = await Runtime.start(policy_mod.load(path), policy_path=path, watch=False)
+    try:
+        (job,) = [j for j in rt.scheduler._jobs if j.name == "summary"]
+        weekly = job.run
+        assert rt.services.smtp is not None and weekly.sender is rt.services.smtp
+        assert weekly.clock is rt.services.clock
+        assert rt.services.smtp.helo == rt.policy.store.host_name
+        path.write_text(path.read_text().replace('["hosted.example"]', '["hosted.example", "new.example"]'))
+        assert rt.reload("test")
+        assert weekly.policy.network.hosted_domains == rt.policy.network.hosted_domains
+        assert "new.example" in weekly.policy.network.hosted_domains
+    finally:
+        await rt.stop()

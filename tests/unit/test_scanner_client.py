@@ -17,7 +17,8 @@ from privacy_filters.virus import ScannerError, VirusFilter, opted_in, parse_ans
 from privacy_milter import policy as policy_mod
 from privacy_milter.errors import PolicyError
 from privacy_milter.model import Action, Direction
-from privacy_milter.pipeline import Context, Pipeline, Stage
+from privacy_milter.pipeline import Pipeline, Stage
+from privacy_milter.plugin import FilterContext
 
 from tests.unit.scanner_helpers import Clock, check_with, clamd, hung_then, make_policy, message
 
@@ -45,7 +46,7 @@ def test_opt_ins_are_separate():
 
 
 async def test_not_opted_in_is_a_fact_and_nothing_else():
-    ctx = Context(make_policy('[filters.virus]\naddress = "inet:127.0.0.1:1"'))
+    ctx = FilterContext(make_policy('[filters.virus]\naddress = "inet:127.0.0.1:1"').site)
     m = message(rcpts=("b@plain.example",))
     v = await check_with(VirusFilter, m, ctx)
     s = await check_with(SpamFilter, m, ctx)
@@ -99,17 +100,17 @@ def test_facts_never_hold_content():
 async def test_breaker_opens_after_n_hangs_probes_after_cooldown_and_closes(serve, caplog):
     answering: dict[str, bytes | None] = {"now": None}
     address = await serve(hung_then(answering))
-    ctx = Context(make_policy(f'[filters.virus]\naddress = "{address}"\ntimeout = 0.2\n'
-                              f'breaker_failures = 3\nbreaker_cooldown = 30'))
+    ctx = FilterContext(make_policy(f'[filters.virus]\naddress = "{address}"\ntimeout = 0.2\n'
+                              f'breaker_failures = 3\nbreaker_cooldown = 30').site)
     clock = Clock()
-    virus = VirusFilter(ctx.policy.settings("virus"), clock=clock)
-    pipeline = Pipeline([Stage(virus, ctx.policy.settings("virus"))])
+    virus = VirusFilter(ctx.site.settings("virus"), clock=clock)
+    pipeline = Pipeline([Stage(virus, ctx.site.settings("virus"))])
     for _ in range(3):  # each waits for the time-out
-        verdict = await pipeline.run(message(), ctx.policy)
+        verdict = await pipeline.run(message(), ctx.site)
         assert verdict.action is Action.TEMPFAIL and verdict.results[0].error
     loop = asyncio.get_running_loop()
     started = loop.time()
-    verdict = await pipeline.run(message(), ctx.policy)
+    verdict = await pipeline.run(message(), ctx.site)
     assert loop.time() - started < 0.1  # at once: the engine is not asked
     result = verdict.results[0]
     assert verdict.action is Action.TEMPFAIL and result.facts == (("virus", "breaker-open"),) and result.error
@@ -130,10 +131,10 @@ async def test_breaker_opens_after_n_hangs_probes_after_cooldown_and_closes(serv
 async def test_failed_probe_opens_the_breaker_again_and_only_one_probe_goes(serve):
     answering: dict[str, bytes | None] = {"now": None}
     address = await serve(hung_then(answering))
-    ctx = Context(make_policy(f'[filters.spam]\naddress = "{address}"\ntimeout = 0.2\n'
-                              f'breaker_failures = 1\nbreaker_cooldown = 5'))
+    ctx = FilterContext(make_policy(f'[filters.spam]\naddress = "{address}"\ntimeout = 0.2\n'
+                              f'breaker_failures = 1\nbreaker_cooldown = 5').site)
     clock = Clock()
-    spam = SpamFilter(ctx.policy.settings("spam"), clock=clock)
+    spam = SpamFilter(ctx.site.settings("spam"), clock=clock)
     with pytest.raises(ScannerError):
         await spam.check(message(), ctx)
     assert (await spam.check(message(), ctx)).facts == (("spam", "breaker-open"),)
@@ -149,8 +150,8 @@ async def test_failed_probe_opens_the_breaker_again_and_only_one_probe_goes(serv
 
 async def test_an_engine_error_about_one_message_does_not_open_the_breaker(serve):
     address = await serve(clamd(b"INSTREAM size limit exceeded. ERROR\0"))
-    ctx = Context(make_policy(f'[filters.virus]\naddress = "{address}"\nbreaker_failures = 1'))
-    virus = VirusFilter(ctx.policy.settings("virus"), clock=Clock())
+    ctx = FilterContext(make_policy(f'[filters.virus]\naddress = "{address}"\nbreaker_failures = 1').site)
+    virus = VirusFilter(ctx.site.settings("virus"), clock=Clock())
     for _ in range(2):
         with pytest.raises(ScannerError, match="size limit"):
             await virus.check(message(), ctx)
@@ -167,8 +168,8 @@ async def test_connect_timeout_is_separate_and_short(monkeypatch):
 
     monkeypatch.setattr(virus_mod, "open_stream", fake_open)
     monkeypatch.setattr(spam_mod, "open_stream", fake_open)
-    ctx = Context(make_policy('[filters.virus]\ntimeout = 30\nconnect_timeout = 1.5\n[filters.spam]\ntimeout = 20'))
-    for f in (VirusFilter(ctx.policy.settings("virus")), SpamFilter(ctx.policy.settings("spam"))):
+    ctx = FilterContext(make_policy('[filters.virus]\ntimeout = 30\nconnect_timeout = 1.5\n[filters.spam]\ntimeout = 20').site)
+    for f in (VirusFilter(ctx.site.settings("virus")), SpamFilter(ctx.site.settings("spam"))):
         with pytest.raises(ScannerError):
             await f.check(message(), ctx)
     assert seen == [1.5, 2.0]

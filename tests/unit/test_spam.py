@@ -13,7 +13,8 @@ from privacy_filters import spam as spam_mod
 from privacy_filters.spam import SpamFilter, SpamVerdict, parse_rspamd, parse_spamd
 from privacy_filters.virus import ScannerError
 from privacy_milter.model import Action
-from privacy_milter.pipeline import Context, Pipeline, Stage
+from privacy_milter.pipeline import Pipeline, Stage
+from privacy_milter.plugin import FilterContext
 
 from tests.unit.scanner_helpers import RAW, Handler, check_with, make_policy, message
 
@@ -33,8 +34,8 @@ def spamd(answer: bytes, seen: list[tuple[bytes, bytes]] | None = None) -> Handl
     return handle
 
 
-def spam_ctx(address: str, extra: str = "") -> Context:
-    return Context(make_policy(f'[filters.spam]\naddress = "{address}"\ntimeout = 2\n{extra}'))
+def spam_ctx(address: str, extra: str = "") -> FilterContext:
+    return FilterContext(make_policy(f'[filters.spam]\naddress = "{address}"\ntimeout = 2\n{extra}').site)
 
 
 # --- fake rspamd --------------------------------------------------------------------------------
@@ -118,7 +119,7 @@ def test_rspamd_garbage_raises(data):
 ])
 def test_spam_decisions(extra, verdict, action, header):
     p = make_policy(f"[filters.spam]\n{extra}")
-    r = spam_mod.decide("spam", verdict, p.settings("spam"), p.milter.header_prefix)
+    r = spam_mod.act_on_verdict("spam", verdict, p.settings("spam"), p.milter.header_prefix)
     assert r.action is action
     assert r.headers == ((header,) if header else ())
     assert r.facts[0] == ("spam", "yes" if verdict.spam else "no")
@@ -160,10 +161,10 @@ async def test_spamd_silent_times_out_and_on_error_accepts(serve):
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(10)
     address = await serve(handle)
-    ctx = Context(make_policy(f'[filters.spam]\naddress = "{address}"\ntimeout = 0.3'))
+    ctx = FilterContext(make_policy(f'[filters.spam]\naddress = "{address}"\ntimeout = 0.3').site)
     with pytest.raises(ScannerError, match="no answer"):
         await check_with(SpamFilter, message(), ctx)
-    verdict = await Pipeline([Stage(SpamFilter(ctx.policy.settings("spam")), ctx.policy.settings("spam"))]).run(message(), ctx.policy)
+    verdict = await Pipeline([Stage(SpamFilter(ctx.site.settings("spam")), ctx.site.settings("spam"))]).run(message(), ctx.site)
     assert verdict.action is Action.ACCEPT and verdict.results[0].error
 
 
@@ -199,7 +200,7 @@ async def test_rspamd_errors_raise(rspamd, response):
 
 async def test_rspamd_timeout_and_down(rspamd):
     url, _ = await rspamd(None, 1.0)
-    ctx = Context(make_policy(f'[filters.spam]\nbackend = "rspamd"\naddress = "{url}"\ntimeout = 0.3'))
+    ctx = FilterContext(make_policy(f'[filters.spam]\nbackend = "rspamd"\naddress = "{url}"\ntimeout = 0.3').site)
     with pytest.raises(ScannerError, match="no answer"):
         await check_with(SpamFilter, message(), ctx)
     with pytest.raises(ScannerError):

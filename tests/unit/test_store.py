@@ -10,6 +10,7 @@ from privacy_milter.model import (Action, Confidence, Direction, DirectionDecisi
                                   Recipient, Result, Session, TlsInfo, Verdict)
 from privacy_milter.store import AddressHasher, BufferedWriter, Record, SqliteBackend, SqliteStore, record_from
 from privacy_milter.store.postgres import PostgresBackend
+from tests.harness.builders import make_record
 from tests.harness.postgres import PostgresServer
 
 
@@ -58,18 +59,6 @@ async def any_store(kind):
     await s.setup()
     yield s
     await s.close()
-
-
-def make_record(hasher, when=None, sender="Alice@Shop.example", rcpts=("bob@far.example",)):
-    m = Message(Session("c", client_addr="192.0.2.1", tls=TlsInfo("TLSv1.3", "TLS_AES_256_GCM_SHA384")),
-                mail_from=sender, recipients=[Recipient(r) for r in rcpts], queue_id="4ABC")
-    m.direction = DirectionDecision(Direction.OUTBOUND, "auth")
-    m.write_body(b"Subject-less body with card 4111 1111 1111 1111")
-    v = Verdict(Action.TAG, (Result("dlp", Action.TAG, findings=(Finding("payment_card", Confidence.HIGH, 1),),
-                                    facts=(("dlp", "scanned"),)),))
-    r = record_from(m, v, hasher, when)
-    m.close()
-    return r
 
 
 def test_key_file_is_created_private_and_reused(tmp_path):

@@ -89,7 +89,7 @@ def tls_result(v: Verdict) -> Result:
 async def run(p: policy_mod.Policy, tls: object, classifier: object, msg=None, flag: Action = Action.TAG) -> Verdict:
     msg = msg or message()
     try:
-        return await pipeline(p, tls, flag).run(msg, p, Services(tls_classifier=classifier))  # type: ignore[arg-type]
+        return await pipeline(p, tls, flag).run(msg, p.site, Services(tls_classifier=classifier))  # type: ignore[arg-type]
     finally:
         msg.close()
 
@@ -154,7 +154,7 @@ class BrokenDecideTls(TlsFilter):
 
 
 class BrokenPrepareTls(TlsFilter):
-    def prepare(self, message, policy):
+    def prepare(self, message, deadline):
         raise RuntimeError("prepare exploded")
 
 
@@ -171,7 +171,7 @@ async def test_decide_exception_in_run_now_fails_closed():
     p = policy()
     msg = message()
     try:
-        out = pipeline(p, BrokenDecideTls(p.settings("tls"))).run_now(msg, p, Services())
+        out = pipeline(p, BrokenDecideTls(p.settings("tls"))).run_now(msg, p.site, Services())
     finally:
         msg.close()
     assert isinstance(out, Verdict)
@@ -184,12 +184,12 @@ async def test_prepare_failure_fails_closed(where):
     msg = message()
     pipe = pipeline(p, BrokenPrepareTls(p.settings("tls")))
     try:
-        prepared = pipe.prepare(msg, p)
+        prepared = pipe.prepare(msg)
         assert prepared["tls"].error
         if where == "run_now":
-            v = pipe.run_now(msg, p, Services(), prepared)
+            v = pipe.run_now(msg, p.site, Services(), prepared)
         else:
-            v = await pipe.run(msg, p, Services(), prepared)
+            v = await pipe.run(msg, p.site, Services(), prepared)
     finally:
         msg.close()
     assert isinstance(v, Verdict)
@@ -229,7 +229,7 @@ async def test_failed_decisions_are_counted_in_metrics():
     p = policy("decision_timeout = 0.1")
     msg = message()
     try:
-        v = await pipeline(p, tls_filter(p)).run(msg, p, Services(tls_classifier=HangingClassifier()))
+        v = await pipeline(p, tls_filter(p)).run(msg, p.site, Services(tls_classifier=HangingClassifier()))
         m = Metrics(["dlp", "tls"])
         m.observe(msg, v, 0.1)
     finally:

@@ -7,7 +7,8 @@ import pytest
 from privacy_filters.tls import TlsFilter
 from privacy_milter import policy as policy_mod
 from privacy_milter.model import (Action, Confidence, Direction, Finding, Result)
-from privacy_milter.pipeline import Context, Services
+from privacy_milter.plugin import FilterContext
+from privacy_milter.services import Services
 from privacy_milter.tlspolicy.model import TlsClass
 
 from tests.unit.filter_helpers import POLICY, check_with, message
@@ -28,7 +29,7 @@ class FakeClassifier:
 def flagged_ctx(classes=None, action=Action.TAG, policy=POLICY):
     dlp = Result("dlp", action, findings=(Finding("iban", Confidence.HIGH, 1),))
     services = Services(tls_classifier=FakeClassifier(classes) if classes is not None else None)
-    return Context(policy, services, [dlp])
+    return FilterContext(policy.site, services, [dlp])
 
 
 # --- inbound --------------------------------------------------------------------------------
@@ -41,19 +42,19 @@ def flagged_ctx(classes=None, action=Action.TAG, policy=POLICY):
      "client network requires TLS"),
 ])
 async def test_plain_text_refused_where_policy_requires_tls(msg, refused):
-    r = await check_with(TlsFilter, msg, Context(POLICY))
+    r = await check_with(TlsFilter, msg, FilterContext(POLICY.site))
     assert r.action is Action.REJECT and r.reply.xcode == "5.7.10"
     assert ("tls_refused", refused) in r.facts
 
 
 async def test_tls_sessions_pass_and_are_recorded():
-    r = await check_with(TlsFilter, message(auth="alice", tls=("TLSv1.3", "TLS_AES_256_GCM_SHA384")), Context(POLICY))
+    r = await check_with(TlsFilter, message(auth="alice", tls=("TLSv1.3", "TLS_AES_256_GCM_SHA384")), FilterContext(POLICY.site))
     assert r.action is Action.ACCEPT and ("tls", "TLSv1.3") in r.facts
 
 
 async def test_unflagged_mail_is_not_classified():
     classifier = FakeClassifier({})
-    ctx = Context(POLICY, Services(tls_classifier=classifier), [Result("dlp")])
+    ctx = FilterContext(POLICY.site, Services(tls_classifier=classifier), [Result("dlp")])
     r = await check_with(TlsFilter, message(tls=("TLSv1.3", "x")), ctx)
     assert r.action is Action.ACCEPT and not r.headers and classifier.asked == []
 
@@ -128,3 +129,16 @@ async def test_recipient_without_mailer_macro_is_remote_unless_hosted():
     assert (await check_with(TlsFilter, msg, ctx)).action is Action.REJECT
     msg = message(rcpts=(("carol@shop.example", None),))
     assert (await check_with(TlsFilter, msg, flagged_ctx({}))).action is Action.ACCEPT
+
+
+async def test_flagged_means_findings_acted_on_whichever_check_found_them():
+    """Issue 25: the tls filter reads a typed result (findings an earlier check tagged or
+    held: FilterContext.flagged_categories), not `r.filter == "dlp"`: a site's own content
+    check that tags findings gets the same encrypt-only route; findings only logged do not."""
+    own = Result("house-rules", Action.TAG, findings=(Finding("password", Confidence.MEDIUM, 1),))
+    ctx = FilterContext(POLICY.site, Services(tls_classifier=FakeClassifier({"far.example": TlsClass.TLS})), [own])
+    assert ctx.flagged_categories() == ["password"]
+    r = await check_with(TlsFilter, message(), ctx)
+    assert r.headers == (("X-Privacy-Encrypt", "required"),)
+    logged = FilterContext(POLICY.site, Services(), [Result("dlp", findings=(Finding("iban", Confidence.LOW, 1),))])
+    assert logged.flagged_categories() == []

@@ -15,7 +15,8 @@ from privacy_filters.tls import TlsFilter
 from privacy_milter import policy as policy_mod
 from privacy_milter.errors import PolicyError
 from privacy_milter.model import Action, Confidence, Finding, Result
-from privacy_milter.pipeline import Context, Services
+from privacy_milter.plugin import FilterContext
+from privacy_milter.services import Services
 from privacy_milter.postconf import PostconfError
 from privacy_milter.tlspolicy.model import TlsClass
 
@@ -48,7 +49,7 @@ def policy(relayhost: str) -> policy_mod.Policy:
 
 async def judge(f: TlsFilter, classifier: HopClassifier, p: policy_mod.Policy) -> Result:
     dlp = Result("dlp", Action.TAG, findings=(Finding("iban", Confidence.HIGH, 1),))
-    ctx = Context(p, Services(tls_classifier=classifier), [dlp])
+    ctx = FilterContext(p.site, Services(tls_classifier=classifier), [dlp])
     msg = message(rcpts=(("bob@far.example", "smtp"), ("eve@plain.example", "smtp")))
     try:
         return await f.check(msg, ctx)

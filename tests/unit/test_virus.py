@@ -10,13 +10,14 @@ import pytest
 from privacy_filters import virus as virus_mod
 from privacy_filters.virus import ScannerError, VirusFilter, parse_answer
 from privacy_milter.model import Action, Direction, DirectionDecision, Message, Recipient, Session
-from privacy_milter.pipeline import Context, Pipeline, Stage
+from privacy_milter.pipeline import Pipeline, Stage
+from privacy_milter.plugin import FilterContext
 
 from tests.unit.scanner_helpers import RAW, check_with, clamd, make_policy, message, read_instream
 
 
-def virus_ctx(address: str, extra: str = "") -> Context:
-    return Context(make_policy(f'[filters.virus]\naddress = "{address}"\ntimeout = 2\n{extra}'))
+def virus_ctx(address: str, extra: str = "") -> FilterContext:
+    return FilterContext(make_policy(f'[filters.virus]\naddress = "{address}"\ntimeout = 2\n{extra}').site)
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -102,7 +103,7 @@ async def test_clamd_silent_is_a_timeout(serve):
         await read_instream(reader)
         await asyncio.sleep(10)
     address = await serve(handle)
-    ctx = Context(make_policy(f'[filters.virus]\naddress = "{address}"\ntimeout = 0.3'))
+    ctx = FilterContext(make_policy(f'[filters.virus]\naddress = "{address}"\ntimeout = 0.3').site)
     with pytest.raises(ScannerError, match="no answer within 0.3s"):
         await check_with(VirusFilter, message(), ctx)
 
@@ -121,7 +122,7 @@ async def test_clamd_down_is_an_error_and_on_error_tempfails():
     ctx = virus_ctx("inet:127.0.0.1:1")
     with pytest.raises(ScannerError, match="cannot connect"):
         await check_with(VirusFilter, message(), ctx)
-    verdict = await Pipeline([Stage(VirusFilter(ctx.policy.settings("virus")), ctx.policy.settings("virus"))]).run(message(), ctx.policy)
+    verdict = await Pipeline([Stage(VirusFilter(ctx.site.settings("virus")), ctx.site.settings("virus"))]).run(message(), ctx.site)
     assert verdict.action is Action.TEMPFAIL
 
 

@@ -12,6 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO, cast
 
+from privacy_milter.plugin import Command, CommandEnv
+from privacy_milter.services import DnsTxt
+
 from .dns import TxtResolver
 from .keys import Algorithm, CheckResult, KeyProblem, SigningKey, check, keygen, zone_line
 from .settings import DEFAULT_DOMAIN, DkimSettings
@@ -90,3 +93,24 @@ def check_command(args: argparse.Namespace, settings: DkimSettings, resolver: Tx
                   out: TextIO, hosted: Iterable[str] = ()) -> int:
     """check_async for a caller without a running event loop."""
     return asyncio.run(check_async(args, settings, resolver, out, hosted))
+
+
+def _add_command(dkim_parser: argparse.ArgumentParser, env: CommandEnv) -> None:
+    add_arguments(dkim_parser, policy_help=f"policy file (default {env.default_policy} if it exists)")
+
+
+def run(args: argparse.Namespace, env: CommandEnv) -> int:
+    """`privacy-milter dkim keygen|check`: keygen needs no policy; check reads [filters.dkim]."""
+    if args.dkim_command == "keygen":
+        return keygen_command(args, env.out)
+    site = env.load_site(args.policy)
+    settings = site.settings("dkim")
+    assert isinstance(settings, DkimSettings)
+    ns = settings.nameserver
+    timeout = settings.dns_timeout
+    resolver = DnsTxt(ns[0], ns[1], timeout) if ns else DnsTxt(timeout=timeout)
+    return check_command(args, settings, resolver, env.out, hosted=site.network.hosted_domains)
+
+
+COMMAND = Command("dkim", "DKIM keys: keygen writes a key and prints its DNS record; check compares each "
+                          "configured selector's record with its key", _add_command, run)

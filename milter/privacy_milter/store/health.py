@@ -24,6 +24,7 @@ class Health:
     pending: int = 0
     written: int = 0
     dropped: int = 0
+    failures: int = 0         # failed write or open attempts (metrics; not in the health row)
     last_write: float | None = None
     failing_since: float | None = None
     last_error: str = ""

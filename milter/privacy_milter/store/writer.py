@@ -71,6 +71,11 @@ class BufferedWriter:
         return self.backend.host
 
     @property
+    def pending(self) -> int:
+        """Records added and not yet written (the metrics' backlog gauge reads it per scrape)."""
+        return len(self._pending)
+
+    @property
     def path(self) -> Path | None:
         """The file of a file-based backend (SQLite), else None."""
         path = getattr(self.backend, "path", None)
@@ -133,6 +138,7 @@ class BufferedWriter:
     def _failed(self, error: str) -> None:
         """A write or open failed: keep everything, back off, log only the start of a failure."""
         self.health.last_error, self.health.last_error_time = error, self.clock()
+        self.health.failures += 1
         self.health.pending = len(self._pending)
         self._backoff = min(RETRY_MAX, self._backoff * 2) if self._backoff else RETRY_FIRST
         self._retry_at = time.monotonic() + self._backoff

@@ -1,11 +1,15 @@
 """The daemon's two summary jobs: the weekly email and the delivery-log reader.
 
-    summary_jobs(policy, clock) -> list[Job]
+    summary_jobs(policy, services=..., current=...) -> list[Job]
 
 The weekly job builds the last complete week's report from the store (queries.py), sends
-it to the admins and to each customer with recipients (its own domain only), through an
-SmtpSender. A failure raises: the scheduler retries with backoff and logs it; what was
-already sent in this period is not sent again by the retry. The logs name recipients by
+it to the admins and to each customer with recipients (its own domain only), through the
+daemon's SmtpSender (`Services.smtp`), on the daemon's clock (`Services.clock`). It reads
+the policy in force at each run (`current`), so a reload of [network] or [store]
+retention reaches the next report; [summary] itself is restart-only (its weekday, hour,
+timezone and log file make the schedule, set when the jobs are added). A failure raises:
+the scheduler retries with backoff and logs it; what was already sent in this period is not
+sent again by the retry. The logs name recipients by
 count, never by address. The maillog job reads new Postfix log lines in a worker thread,
 writes the deliveries and the poll's counts, and only then saves the reader's position, so
 a crash between the two reads a line again rather than losing it.
@@ -32,9 +36,9 @@ from ..maillog import FilePositionStore, LogFollower
 from ..maillog.pair import Delivery
 from .. import hostname
 from ..policy import Policy
-from ..policy_services import smtp_warnings
+from ..policy_sections import smtp_warnings
 from ..scheduler import Every, Job, Weekly
-from ..services import SmtpSender
+from ..services import Services, SmtpSender
 from ..metrics import Metrics, flagged_clear_deliveries
 from .compose import compose
 from .flagged_watch import FlaggedClearWatch
@@ -59,32 +63,40 @@ class WeeklySummary:
     """One run = the summaries of the last complete week. Parts already sent this period are
     remembered (in memory), so a retry after a partial failure sends only what is missing."""
 
-    def __init__(self, policy: Policy, sender: Sender, clock: Callable[[], float] = time.time) -> None:
-        self.policy, self.sender, self.clock = policy, sender, clock
+    def __init__(self, policy: Policy, sender: Sender, clock: Callable[[], float] = time.time,
+                 current: Callable[[], Policy] | None = None) -> None:
+        self.sender, self.clock = sender, clock
+        self._policy, self._current = policy, current
         self._sent: set[tuple[str, str]] = set()
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force (the daemon's, after any reload), else the one given."""
+        return self._current() if self._current is not None else self._policy
 
     def week(self) -> str:
         tz = ZoneInfo(self.policy.summary.timezone)
         return previous_week(iso_week_of(datetime.fromtimestamp(self.clock(), UTC), tz))
 
     async def __call__(self) -> None:
-        s = self.policy.summary
+        policy = self.policy   # one read per run: one report, one policy
+        s = policy.summary
         week, tz = self.week(), ZoneInfo(s.timezone)
         groups: list[tuple[str | None, tuple[str, ...]]] = [(None, s.recipients)] if s.recipients else []
         groups += [(domain, rcpts) for domain, rcpts in s.customers.items() if rcpts]
         relays = await asyncio.to_thread(configured_relays)   # Postfix's relayhost, as it is now
-        async with report_query(self.policy.store, readonly=False) as (query, _, _):
+        async with report_query(policy.store, readonly=False) as (query, _, _):
             for scope, rcpts in groups:
                 key = (week, scope or "")
                 if key in self._sent:
                     continue
                 report = await build_report(query, week, tz, s.top_n, scope,
-                                            retention_days=self.policy.store.retention_days,
-                                            hosted=self.policy.network.hosted_domains or None,
+                                            retention_days=policy.store.retention_days,
+                                            hosted=policy.network.hosted_domains or None,
                                             relays=relays)
-                msg = compose(report, sender_address(self.policy), list(rcpts),
+                msg = compose(report, sender_address(policy), list(rcpts),
                               datetime.fromtimestamp(self.clock(), tz))
-                how = await self.sender.send(msg, sender_address(self.policy), list(rcpts))
+                how = await self.sender.send(msg, sender_address(policy), list(rcpts))
                 self._sent.add(key)
                 log.info("summary %s%s sent to %d recipient(s)%s", week,
                          f" for {scope}" if scope else "", len(rcpts), f" ({how})" if how else "")
@@ -92,8 +104,8 @@ class WeeklySummary:
 
 class MaillogPoll:
     def __init__(self, policy: Policy, follower: LogFollower,
-                 watch: FlaggedClearWatch | None = None) -> None:
-        self.policy, self.follower, self.watch = policy, follower, watch
+                 watch: FlaggedClearWatch | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.policy, self.follower, self.watch, self.clock = policy, follower, watch, clock
 
     def _ours(self, deliveries: list[Delivery]) -> list[Delivery]:
         """Postfix logs under the first label of its myhostname (`mx1`), the records carry
@@ -112,7 +124,7 @@ class MaillogPoll:
         deliveries = self._ours(await asyncio.to_thread(self.follower.poll, False))
         lines, unparsed = stats.lines - before[0], stats.unparsed - before[1]
         if deliveries or lines:
-            await write_poll(self.policy.store, deliveries, lines, unparsed, time.time())
+            await write_poll(self.policy.store, deliveries, lines, unparsed, self.clock())
         await asyncio.to_thread(self.follower.commit)   # only after the rows are stored
         if self.watch is not None:
             await self.watch(deliveries)                 # the metric: flagged mail sent in clear
@@ -120,12 +132,19 @@ class MaillogPoll:
 
 
 def summary_jobs(policy: Policy, sender: Sender | None = None,
-                 clock: Callable[[], float] = time.time,
+                 clock: Callable[[], float] | None = None,
                  policy_for: Callable[[str], str] | None = None,
-                 metrics: Metrics | None = None) -> list[Job]:
+                 metrics: Metrics | None = None, *, services: Services | None = None,
+                 current: Callable[[], Policy] | None = None) -> list[Job]:
     """The jobs [summary] asks for: the weekly email when enabled, the reader when `maillog`
-    is set. Both need the scheduler's timezone to be `[summary] timezone` for the weekday/hour."""
+    is set. Both need the scheduler's timezone to be `[summary] timezone` for the weekday/hour.
+
+    The daemon hands its `services` (the SMTP sender and the clock) and `current` (its policy
+    in force); `sender` and `clock` given here win (tests, tools); without either, an
+    SmtpSender from [smtp] and the system clock."""
     s = policy.summary
+    clock = clock or (services.clock if services is not None else time.time)
+    sender = sender or (services.smtp if services is not None else None)
     jobs = []
     if s.enabled:
         t = policy.smtp
@@ -134,13 +153,13 @@ def summary_jobs(policy: Policy, sender: Sender | None = None,
         for warning in smtp_warnings(t):
             log.warning("%s", warning)
         smtp = sender or SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name or hostname.best_effort())
-        jobs.append(Job("summary", Weekly(s.weekday, dtime(s.hour, 0)), WeeklySummary(policy, smtp, clock),
-                        once_per_period=True))
+        jobs.append(Job("summary", Weekly(s.weekday, dtime(s.hour, 0)),
+                        WeeklySummary(policy, smtp, clock, current), once_per_period=True))
     if s.maillog:
         follower = LogFollower(s.maillog, FilePositionStore(s.maillog_state), policy_for=policy_for,
                                tz=ZoneInfo(s.timezone), from_start=False)
-        jobs.append(Job("maillog", Every(s.maillog_interval), MaillogPoll(policy, follower, _watch(policy, metrics)),
-                        at_start=True))
+        poll = MaillogPoll(policy, follower, _watch(policy, metrics), clock)
+        jobs.append(Job("maillog", Every(s.maillog_interval), poll, at_start=True))
     return jobs
 
 

@@ -1,9 +1,10 @@
 """The weekly report's figures, computed in SQL over the store's tables.
 
-The seam is small: a `Query` with a `dialect` and one method, `fetch(sql, params)`, with
-`?` parameters (the dialect maps them for PostgreSQL's `$1`). The SQL is portable between
-SQLite and PostgreSQL; the two things that differ, reading a key of a JSON column and
-expanding the findings array, come from the Dialect. Time zones never reach SQL: the UTC
+The seam is small (sql.py): a `Query` with a `dialect` and one method, `fetch(sql, params)`,
+with `?` parameters (the dialect maps them for PostgreSQL's `$1`). The SQL is portable
+between SQLite and PostgreSQL; the two things that differ, reading a key of a JSON column and
+expanding the findings array, come from the Dialect. The facts read are the ones filters
+declared (facts.py). Time zones never reach SQL: the UTC
 instants of the local midnights (week bounds and the seven day buckets) are computed here
 with zoneinfo and passed as parameters, so a DST week has days of 23 or 25 hours and is
 167 or 169 hours long, and no message falls into the wrong day or week.
@@ -16,121 +17,34 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, time as dtime, timedelta
-from typing import Any, Protocol
+from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..plugin import FLAGGING_ACTIONS
+from .facts import FLAGGED_ACTION, FLAGGED_ROUTE, SPAM, TLS_DECISION, VIRUS
+from .sql import (POSTGRESQL as POSTGRESQL, SQLITE as SQLITE, Dialect, Query, SqliteQuery as SqliteQuery,
+                  Window, iso_week_of as iso_week_of, midnights as midnights, previous_week as previous_week,
+                  week_start as week_start)
 from .model import (CategoryAction, ClearHop, Count, CustomerRow, DayShare, FindingsSection,
                     FlaggedClear, Health, HostLine, Retention, ScannerRow, ScannerSection, TlsSection,
                     Totals, WeeklyReport)
 
 IN, OUT = "inbound", "outbound"
-VIRUS_NOT_FOUND = ("clean", "not-opted-in", "too-large", "breaker-open")
+VIRUS_NOT_FOUND = ("clean", *sorted(VIRUS.not_examined))  # a virus fact that is not a finding
+BREAKER_OPEN = "breaker-open"  # the scanners' fact when the engine was skipped, its breaker open
+if BREAKER_OPEN not in VIRUS.not_examined:
+    raise LookupError(f"the virus fact no longer declares {BREAKER_OPEN!r}: the summary's scanner errors need it")
 MAX_CLEAR_DOMAINS = 50                     # the list to act on: long, but bounded
 QUEUE_SLACK = 7 * 86400.0                  # a delivery may leave up to a week after it was queued
 CLOCK_SKEW = 300.0                         # a record's time may trail its delivery's (another host's clock)
-FLAGGED_ACTIONS = ("tag", "quarantine")    # a finding acted on and the message still sent (or released)
+# A finding acted on and the message still sent (or released): the actions that flag it.
+FLAGGED_ACTIONS = tuple(sorted(a.label for a in FLAGGING_ACTIONS))
 # What the store does not record yet: the report says so instead of showing a silent 0.
 NOT_RECORDED = ("scanner time-outs (counted with errors)",)
 READER_IDLE = ("outbound deliveries (the delivery-log reader did not run this week: set [summary] maillog "
                "to the file Postfix logs to)")
 
-
-@dataclass(frozen=True)
-class Dialect:
-    name: str
-
-    def fact(self, key: str) -> str:
-        """SQL text of one key of `m.facts` (a JSON object of strings). Keys are constants."""
-        if not re.fullmatch(r"[a-z_]+", key):
-            raise ValueError(f"not a fact name: {key!r}")
-        if self.name == "postgresql":
-            return f"(m.facts::jsonb ->> '{key}')"
-        return f"json_extract(m.facts, '$.{key}')"
-
-    def findings(self) -> tuple[str, str]:
-        """A FROM item expanding `m.findings` ([[category, confidence, count], ...]) to one row
-        per finding, and the SQL text of its category."""
-        if self.name == "postgresql":
-            return "jsonb_array_elements(m.findings::jsonb) AS f(value)", "(f.value ->> 0)"
-        return "json_each(m.findings) AS f", "json_extract(f.value, '$[0]')"
-
-    def sql(self, text: str) -> str:
-        if self.name != "postgresql":
-            return text
-        n = iter(range(1, 10_000))
-        return re.sub(r"\?", lambda _: f"${next(n)}", text)
-
-
-SQLITE = Dialect("sqlite")
-POSTGRESQL = Dialect("postgresql")
-
-
-class Query(Protocol):
-    dialect: Dialect
-
-    async def fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]: ...
-
-
-class SqliteQuery:
-    """Over an aiosqlite connection (tests, the CLI, the daemon until the store has its own)."""
-
-    dialect = SQLITE
-
-    def __init__(self, db: Any) -> None:
-        self.db = db
-
-    async def fetch(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        async with self.db.execute(sql, params) as cursor:
-            return [tuple(row) for row in await cursor.fetchall()]
-
-
-# --- the calendar ---------------------------------------------------------------------------
-
-def week_start(iso_week: str) -> date:
-    """The Monday of "2026-W48". Raises ValueError for anything else."""
-    m = re.fullmatch(r"(\d{4})-W(\d{2})", iso_week.strip())
-    if not m:
-        raise ValueError(f"{iso_week!r} is not an ISO week such as 2026-W48")
-    return date.fromisocalendar(int(m[1]), int(m[2]), 1)
-
-
-def iso_week_of(when: datetime, tz: ZoneInfo) -> str:
-    year, week, _ = when.astimezone(tz).isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def previous_week(iso_week: str) -> str:
-    y, w, _ = (week_start(iso_week) - timedelta(days=7)).isocalendar()
-    return f"{y}-W{w:02d}"
-
-
-def midnights(iso_week: str, tz: ZoneInfo) -> list[datetime]:
-    """The eight local midnights that bound the week's seven days, as aware local datetimes."""
-    monday = week_start(iso_week)
-    return [datetime.combine(monday + timedelta(days=i), dtime(0), tzinfo=tz) for i in range(8)]
-
-
-@dataclass(frozen=True)
-class Window:
-    start: float
-    end: float
-    days: tuple[float, ...]        # the eight bounds, Unix times
-
-    @classmethod
-    def of(cls, iso_week: str, tz: ZoneInfo) -> "Window":
-        bounds = tuple(m.timestamp() for m in midnights(iso_week, tz))
-        return cls(bounds[0], bounds[-1], bounds)
-
-    def day_case(self, column: str) -> tuple[str, tuple[float, ...]]:
-        """A CASE giving the day index (0-6) of `column`, for rows already inside the week."""
-        inner = self.days[1:-1]
-        return ("CASE " + " ".join(f"WHEN {column} < ? THEN {i}" for i in range(len(inner)))
-                + f" ELSE {len(inner)} END", inner)
-
-
-# --- filters shared by the queries --------------------------------------------------------------
 
 def _msg_scope(scope: str | None) -> tuple[str, tuple[Any, ...]]:
     if scope is None:
@@ -159,7 +73,7 @@ def flagged_sql(dialect: Dialect) -> str:
     """A record `m` of a flagged message: DLP findings acted on (tagged or held, so it may leave),
     or the tls filter's routing fact `flagged_action` for it."""
     acted = ", ".join(f"'{a}'" for a in FLAGGED_ACTIONS)
-    fa = dialect.fact("flagged_action")
+    fa = dialect.fact(FLAGGED_ACTION.name)
     return f"(({fa} IS NOT NULL AND {fa} <> '') OR (m.findings <> '[]' AND m.action IN ({acted})))"
 
 
@@ -249,7 +163,7 @@ class ReportQueries:
             "COUNT(*), SUM(CASE WHEN d.tls_level = 'clear' THEN 1 ELSE 0 END)", sent, outbound=False)
         failures = await self.deliveries("d.reason, COUNT(*)", " AND d.status <> 'sent' AND d.reason <> ''",
                                          "GROUP BY 1 ORDER BY 2 DESC, 1")
-        flagged, decision = self.q.dialect.fact("flagged_action"), self.q.dialect.fact("tls_decision")
+        flagged, decision = self.q.dialect.fact(FLAGGED_ACTION.name), self.q.dialect.fact(TLS_DECISION.name)
         ((refused, held),) = await self.messages(   # a failed decision is not the recipient's: Health
             f"SUM(CASE WHEN {flagged} = 'reject' THEN 1 ELSE 0 END), "
             f"SUM(CASE WHEN {flagged} = 'quarantine' THEN 1 ELSE 0 END)",
@@ -289,7 +203,7 @@ class ReportQueries:
 
     async def scanners(self) -> ScannerSection:
         d = self.q.dialect
-        spam, virus = d.fact("spam"), d.fact("virus")
+        spam, virus = d.fact(SPAM.name), d.fact(VIRUS.name)
         domain = "CASE WHEN m.direction = 'outbound' THEN m.sender_domain ELSE r.domain END"
         join = (f"FROM messages m JOIN recipients r ON r.message_id = m.id "
                 f"WHERE m.time >= ? AND m.time < ?{self.mscope}")
@@ -298,13 +212,13 @@ class ReportQueries:
                "UNION ALL "
                f"SELECT {domain}, 'virus', CASE WHEN {virus} = 'clean' THEN 'pass' ELSE m.action END, "
                f"COUNT(DISTINCT m.id) {join} AND {virus} IS NOT NULL AND {virus} NOT IN "
-               f"('not-opted-in', 'too-large', 'breaker-open') GROUP BY 1, 2, 3 "
+               f"({', '.join(repr(v) for v in sorted(VIRUS.not_examined))}) GROUP BY 1, 2, 3 "
                "ORDER BY 1, 2, 4 DESC, 3")
         params = (self.w.start, self.w.end, *self.mparams) * 2
         rows = await self.fetch(sql, params)
         ((errors,),) = await self.messages(
             f"SUM(CASE WHEN m.errors LIKE '%\"spam\"%' OR m.errors LIKE '%\"virus\"%' "
-            f"OR {virus} = 'breaker-open' THEN 1 ELSE 0 END)")
+            f"OR {virus} = '{BREAKER_OPEN}' THEN 1 ELSE 0 END)")
         return ScannerSection(tuple(ScannerRow(str(a), str(b), str(c), _int(n)) for a, b, c, n in rows),
                               errors=_int(errors))
 
@@ -346,7 +260,7 @@ class ReportQueries:
         queue id in the record (the `i` macro), or still queued. Whether they left encrypted is
         not known, so the summary says so instead of counting them as fine."""
         d = self.q.dialect
-        route = d.fact("flagged_route")
+        route = d.fact(FLAGGED_ROUTE.name)
         rows = await self.messages(
             "COUNT(*)",
             f" AND m.direction = 'outbound' AND m.action = 'tag' AND {flagged_sql(d)}"
@@ -360,9 +274,9 @@ class ReportQueries:
         """Flagged messages whose TLS decision failed (the tls filter's fact tls_decision=failed),
         by the action then applied (flagged_action: encrypt, reject, quarantine, tempfail)."""
         d = self.q.dialect
-        action = d.fact("flagged_action")
+        action = d.fact(FLAGGED_ACTION.name)
         rows = await self.messages(f"COALESCE({action}, m.action), COUNT(*)",
-                                   f" AND {d.fact('tls_decision')} = 'failed'", "GROUP BY 1 ORDER BY 2 DESC, 1")
+                                   f" AND {d.fact(TLS_DECISION.name)} = 'failed'", "GROUP BY 1 ORDER BY 2 DESC, 1")
         return _counts(rows)
 
     async def events(self) -> dict[str, int]:
@@ -383,7 +297,7 @@ class ReportQueries:
 
     async def customers(self, top_n: int, hosted: frozenset[str] | None) -> tuple[CustomerRow, ...]:
         d = self.q.dialect
-        spam, virus = d.fact("spam"), d.fact("virus")
+        spam, virus = d.fact(SPAM.name), d.fact(VIRUS.name)
         not_found = ", ".join(f"'{v}'" for v in VIRUS_NOT_FOUND)
         pairs = (f"SELECT m.id AS id, m.sender_domain AS domain FROM messages m "
                  f"WHERE m.time >= ? AND m.time < ?{self.mscope} AND m.direction = 'outbound' "

@@ -88,7 +88,9 @@ def _config(args: argparse.Namespace) -> TlsPolicyConfig:
     if args.policy is not None:
         from privacy_milter.policy import load
 
-        base = load(args.policy).tls_policy.config
+        from ..registry import FILTERS  # the policy names filters: their tables are read too
+
+        base = load(args.policy, FILTERS).tls_policy.config
     changes: dict[str, object] = {"mtasts_refresh_interval": 0}  # one-shot: no background refresh
     if args.nameserver is not None:
         changes["nameserver"] = None if args.nameserver == "system" else args.nameserver

@@ -54,6 +54,7 @@ def test_every_other_shape_goes_to_headerregistry(value: str) -> None:
     assert author_domain(_raw(value)) == parsed_author(value)
 
 
+@pytest.mark.dev_corpus
 def test_real_from_headers_read_the_same_either_way() -> None:
     values = []
     for path in sorted(CORPUS.glob("*.eml")):

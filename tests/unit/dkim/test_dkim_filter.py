@@ -63,7 +63,7 @@ async def test_signs_last_over_the_outgoing_bytes_with_another_filters_header(ca
     # The tag is signed here, so a signature made before it was added would not verify.
     dkim = DkimFilter(settings(rsa_key(), ed_key(), canonicalization=canon,
                                sign_headers=SIGN_HEADERS + ("X-Privacy-DLP",)))
-    verdict = await _pipeline(dkim, Tagger()).run(_message(), POLICY)
+    verdict = await _pipeline(dkim, Tagger()).run(_message(), POLICY.site)
     assert [r.filter for r in verdict.results] == ["tagger", "dkim"]
     assert dict(verdict.results[-1].facts)["dkim"] == "signed:rsa-sha256,ed25519-sha256"
     out = _as_delivered(RAW, verdict)
@@ -87,7 +87,7 @@ async def test_a_signed_header_changed_by_an_earlier_filter_is_signed_as_it_leav
             return Result(self.name, edits=(HeaderEdit.remove("Message-ID", 1),))
 
     dkim = DkimFilter(settings(rsa_key()))
-    verdict = await _pipeline(dkim, Remover()).run(_message(), POLICY)
+    verdict = await _pipeline(dkim, Remover()).run(_message(), POLICY.site)
     out = _as_delivered(RAW, verdict)
     assert b"Message-ID" not in out
     assert receiver_verifies(out, records(rsa_key())) == [True]
@@ -96,7 +96,7 @@ async def test_a_signed_header_changed_by_an_earlier_filter_is_signed_as_it_leav
 @pytest.mark.parametrize("action", [Action.REJECT, Action.TEMPFAIL])
 async def test_refused_mail_is_not_signed(action):
     dkim = DkimFilter(settings(rsa_key()))
-    verdict = await _pipeline(dkim, Tagger(action)).run(_message(), POLICY)
+    verdict = await _pipeline(dkim, Tagger(action)).run(_message(), POLICY.site)
     if action is Action.REJECT:   # a reject ends the run: dkim never ran
         assert [r.filter for r in verdict.results] == ["tagger"]
     else:
@@ -106,7 +106,7 @@ async def test_refused_mail_is_not_signed(action):
 
 async def test_quarantined_mail_is_signed_for_its_release():
     dkim = DkimFilter(settings(rsa_key()))
-    verdict = await _pipeline(dkim, Tagger(Action.QUARANTINE)).run(_message(), POLICY)
+    verdict = await _pipeline(dkim, Tagger(Action.QUARANTINE)).run(_message(), POLICY.site)
     assert dict(verdict.results[-1].facts)["dkim"] == "signed:rsa-sha256"
 
 
@@ -114,7 +114,7 @@ async def test_a_domain_whose_keys_are_all_inactive_says_so():
     """`active = false` (staged before the DNS record is published) is not "not a signing domain"."""
     staged = (dataclasses.replace(rsa_key(), active=False), dataclasses.replace(ed_key(), active=False))
     dkim = DkimFilter(settings(*staged))
-    verdict = await _pipeline(dkim).run(_message(), POLICY)
+    verdict = await _pipeline(dkim).run(_message(), POLICY.site)
     assert verdict.results[-1].facts == (("dkim", f"unsigned:{DOMAIN}'s keys are inactive"),)
     assert verdict.edits == ()
 
@@ -122,14 +122,14 @@ async def test_a_domain_whose_keys_are_all_inactive_says_so():
 async def test_other_from_domains_are_not_signed_and_say_why():
     dkim = DkimFilter(settings(rsa_key()))
     raw = RAW.replace(b"alice@example.co.uk", b"alice@elsewhere.example")
-    verdict = await _pipeline(dkim).run(_message(raw), POLICY)
+    verdict = await _pipeline(dkim).run(_message(raw), POLICY.site)
     assert verdict.results[-1].facts == (("dkim", "unsigned:elsewhere.example is not a signing domain"),)
     assert verdict.edits == ()
 
 
 def test_decide_signs_in_the_callers_thread_without_the_loop():
     dkim = DkimFilter(settings(ed_key()))
-    outcome = _pipeline(dkim).run_now(_message(), POLICY)
+    outcome = _pipeline(dkim).run_now(_message(), POLICY.site)
     assert not hasattr(outcome, "index"), "a Partial: signing needed the loop"
     assert dict(outcome.results[-1].facts)["dkim"] == "signed:ed25519-sha256"
 
@@ -144,7 +144,7 @@ async def test_a_signing_error_follows_on_error_and_is_logged(on_error, caplog, 
 
     monkeypatch.setattr(dkim_filter, "sign_planned", broken)
     dkim = DkimFilter(settings(rsa_key(), on_error=on_error))
-    verdict = await _pipeline(dkim).run(_message(), POLICY)
+    verdict = await _pipeline(dkim).run(_message(), POLICY.site)
     result = verdict.results[-1]
     assert verdict.action is on_error and result.error and "boom" in result.error
     assert dict(result.facts)["dkim"] == ("unsigned:error" if on_error is Action.ACCEPT else "tempfail:error")
@@ -166,7 +166,7 @@ async def test_inbound_pass_and_our_header_at_the_top():
     dkim = DkimFilter(settings())
     dkim.resolver = resolver
     raw = _signed_inbound(rsa_key(), ed_key())
-    verdict = await _pipeline(dkim).run(_message(raw, Direction.INBOUND), POLICY)
+    verdict = await _pipeline(dkim).run(_message(raw, Direction.INBOUND), POLICY.site)
     facts = dict(verdict.results[-1].facts)
     assert facts["dkim_result"] == f"{DOMAIN}:pass,{DOMAIN}:pass"
     (edit,) = verdict.edits
@@ -183,7 +183,7 @@ async def test_inbound_forged_results_removed_highest_first_and_timeout_is_tempe
     dkim = DkimFilter(dataclasses.replace(settings(), dns_timeout=0.2))
     dkim.resolver = slow
     message = _message(raw, Direction.INBOUND)
-    verdict = await _pipeline(dkim).run(message, POLICY)
+    verdict = await _pipeline(dkim).run(message, POLICY.site)
     facts = dict(verdict.results[-1].facts)
     assert facts["dkim_result"] == f"{DOMAIN}:temperror"
     assert facts["dkim_forged_ar"] == "2"
@@ -197,8 +197,8 @@ async def test_inbound_forged_results_removed_highest_first_and_timeout_is_tempe
 async def test_inbound_unsigned_is_none_and_verify_off_adds_nothing():
     dkim = DkimFilter(settings())
     dkim.resolver = DictResolver({})
-    verdict = await _pipeline(dkim).run(_message(RAW, Direction.INBOUND), POLICY)
+    verdict = await _pipeline(dkim).run(_message(RAW, Direction.INBOUND), POLICY.site)
     assert dict(verdict.results[-1].facts)["dkim_result"] == "none"
     off = DkimFilter(settings(verify=False))
-    verdict = await _pipeline(off).run(_message(RAW, Direction.INBOUND), POLICY)
+    verdict = await _pipeline(off).run(_message(RAW, Direction.INBOUND), POLICY.site)
     assert verdict.edits == () and verdict.results[-1].facts == ()

@@ -56,7 +56,7 @@ async def test_the_filters_header_says_time_out(silent_dns):
     dkim = DkimFilter(s)
     message = Message.from_bytes(_signed(), Session("c1"), "alice@example.co.uk")
     message.direction = DirectionDecision(Direction.INBOUND, "external-client")
-    verdict = await Pipeline([Stage(dkim, s)]).run(message, policy_mod.default())
+    verdict = await Pipeline([Stage(dkim, s)]).run(message, policy_mod.default().site)
     (edit,) = verdict.edits
     assert edit.name == "Authentication-Results"
     assert 'dkim=temperror reason="key lookup failed: time-out"' in edit.value, edit.value

@@ -3,18 +3,16 @@ is reported with a reason, never silently passed. Every secret here is synthetic
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
-import zlib
 
 import pytest
 
 from privacy_filters.dlp import Limits, htmltext, scan
 
-from dlp_helpers import categories, luhn_complete, message
-
-CARD = luhn_complete("453914880343646", 16)
+from dlp_helpers import categories, message
+from tests.harness.hostile import CARD, nested_docx, nested_message, pdf_message as _pdf_message, \
+    shared_stream_pdf
+from tests.harness.hostile import decoys as _decoys, html_unclosed as _html_unclosed
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -24,11 +22,6 @@ def _stop_pdf_workers():
     from privacy_filters.dlp.pdftext import stop_workers
 
     stop_workers()
-
-
-def _html_unclosed(size: int) -> str:
-    unit = "<title>x <head>y "
-    return unit * (size // len(unit)) + f"<p>card number {CARD} exp 12/29</p>"
 
 
 class _CountingPattern:
@@ -69,36 +62,6 @@ def test_two_megabytes_of_unclosed_tags_scan_and_the_card_after_them_is_found():
 
 
 # --- PDF: pages sharing one content stream --------------------------------------------------
-
-def shared_stream_pdf(pages: int, ops: int, card: str = CARD) -> bytes:
-    lines = [b"BT /F1 10 Tf 20 700 Td"] + [b"(word ) Tj 0 -1 Td"] * ops
-    lines.append(f"(Card number {card}) Tj ET".encode())
-    content = zlib.compress(b"\n".join(lines), 9)
-    kids = " ".join(f"{4 + i} 0 R" for i in range(pages))
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
-            f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode(),
-            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content) + content
-            + b"\nendstream"]
-    font = b"/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >>"
-    objs += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R " + font
-             + b" >>"] * pages
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for n, body in enumerate(objs, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % n + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1))
-    out.write(b"".join(b"%010d 00000 n \n" % off for off in offsets))
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
-              % (len(objs) + 1, xref))
-    return out.getvalue()
-
-
-def _pdf_message(pdf: bytes) -> bytes:
-    return message("report attached", attachments=[(pdf, "application", "pdf", "r.pdf")])
-
 
 def test_pages_sharing_one_content_stream_are_extracted_once(monkeypatch):
     from pypdf import PageObject
@@ -174,24 +137,6 @@ def test_findings_before_the_deadline_still_count():
 
 # --- decoy floods ----------------------------------------------------------------------------
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
-
-
-def _decoys(n: int) -> str:
-    out, k = [], 0
-    while len(out) < n:
-        number = f"4{k:015d}"
-        k += 7
-        if not _luhn_ok(number):
-            out.append(f"ref {number}")
-    return "\n".join(out)
-
-
 def test_real_card_after_400_decoys_is_found():
     report = scan(message(_decoys(400) + f"\ncard number {CARD} exp 12/29\n"))
     assert "payment_card" in categories(report) and report.unscannable == 0
@@ -209,52 +154,6 @@ def test_a_flood_past_the_candidate_budget_is_unscannable_budget():
 
 
 # --- nesting and encryption ------------------------------------------------------------------
-
-def nested_docx(depth: int, first: str = "Minutes of the meeting") -> bytes:
-    inner = "<w:p><w:r><w:t>x</w:t></w:r></w:p>"
-    for _ in range(depth):
-        inner = f"<w:tbl><w:tr><w:tc>{inner}</w:tc></w:tr></w:tbl>"
-    xml = ('<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
-           f"<w:body><w:p><w:r><w:t>{first}</w:t></w:r></w:p>{inner}</w:body>"
-           "</w:document>")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr("[Content_Types].xml", "<Types/>")
-        zf.writestr("word/document.xml", xml)
-    return buf.getvalue()
-
-
-def nested_zip(depth: int) -> bytes:
-    data, name = f"card number {CARD}\n".encode(), "inner.txt"
-    for i in range(depth):
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(name, data)
-        data, name = buf.getvalue(), f"level{i}.zip"
-    return data
-
-
-def encrypted_zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr("secret.txt", b"\x8f\x12" * 64)
-    data = bytearray(buf.getvalue())
-    data[6] |= 1                                   # local header: encrypted
-    data[data.rfind(b"PK\x01\x02") + 8] |= 1        # central directory: encrypted
-    return bytes(data)
-
-
-NESTED = {
-    "docx": (lambda: nested_docx(1000), "application", "octet-stream", "deep.docx"),
-    "zip": (lambda: nested_zip(5), "application", "zip", "deep.zip"),
-    "encrypted": (encrypted_zip, "application", "zip", "locked.zip"),
-}
-
-
-def nested_message(kind: str) -> bytes:
-    build, maintype, subtype, name = NESTED[kind]
-    return message("attached", attachments=[(build(), maintype, subtype, name)])
-
 
 @pytest.mark.parametrize("kind, reason", [("docx", "too_deep"), ("zip", "too_deep"),
                                           ("encrypted", "encrypted")])

@@ -88,25 +88,25 @@ def test_heldout_reports_are_identical(heldout, suite, monkeypatch):
     _check_corpus(heldout[suite], monkeypatch)
 
 
-# --- the hostile inputs of test_dlp_bounds ------------------------------------------------
+# --- the hostile inputs (tests/harness/hostile.py, shared with test_dlp_bounds) -----------------
 
 def _hostile() -> dict[str, tuple[bytes, dict]]:
-    import test_dlp_bounds as b
+    from tests.harness import hostile as b
 
     later = {"deadline": time.monotonic() + 60}
     return {
-        "html_unclosed_2mb": (message("see html", html=b._html_unclosed(2_000_000)), {}),
-        "html_unclosed_12mb_deadline": (message("see html", html=b._html_unclosed(12_000_000)),
+        "html_unclosed_2mb": (message("see html", html=b.html_unclosed(2_000_000)), {}),
+        "html_unclosed_12mb_deadline": (message("see html", html=b.html_unclosed(12_000_000)),
                                         {"limits": Limits(max_scan_seconds=0.3)}),
         # characters NFKC rewrites, so normalising takes time (test_dlp_bounds.py)
         "non_ascii_deadline": (message("\ufb01\u00e9\u00a0\u00bd" * 2_000_000),
                                {"limits": Limits(max_scan_seconds=0.3)}),
-        "card_decoys": (message(b._decoys(400) + f"\ncard number {CARD} exp 12/29\n"), {}),
+        "card_decoys": (message(b.decoys(400) + f"\ncard number {CARD} exp 12/29\n"), {}),
         "password_decoys": (message("password: ********\n" * 400 + "password: Tr0ub4dor&3xq\n"),
                             {}),
-        "candidate_budget": (message(b._decoys(3000) + f"\ncard number {CARD} exp 12/29\n"),
+        "candidate_budget": (message(b.decoys(3000) + f"\ncard number {CARD} exp 12/29\n"),
                              {"limits": Limits(max_candidates=1000)}),
-        "pdf_shared_stream": (b._pdf_message(b.shared_stream_pdf(200, 2000)), later),
+        "pdf_shared_stream": (b.pdf_message(b.shared_stream_pdf(200, 2000)), later),
         "pdf_deadline": (message(f"card number {CARD} exp 12/29", attachments=[(
             b.shared_stream_pdf(1, 60_000, card="0"), "application", "pdf", "r.pdf")]),
             {"limits": Limits(max_scan_seconds=0.5)}),

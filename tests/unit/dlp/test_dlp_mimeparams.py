@@ -8,6 +8,8 @@ from email.message import Message
 from email.policy import compat32
 from pathlib import Path
 
+import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,6 +88,7 @@ def test_any_header_as_text(name: str, pieces: list[str]) -> None:
     assert_same(msg)
 
 
+@pytest.mark.dev_corpus
 def test_every_part_of_the_dev_corpus() -> None:
     files = sorted(CORPUS.glob("*.eml"))
     for path in files:

@@ -7,6 +7,8 @@ from email import message_from_bytes
 from email.policy import compat32
 from pathlib import Path
 
+import pytest
+
 from privacy_filters.dlp.patterns import NAMES, engine
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "dlp-dev"
@@ -28,6 +30,7 @@ def texts() -> list[str]:
     return out
 
 
+@pytest.mark.dev_corpus
 def test_bytes_and_str_paths_agree() -> None:
     eng = engine()
     checked_ascii = 0

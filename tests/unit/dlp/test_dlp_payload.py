@@ -8,6 +8,8 @@ from email.message import Message
 from email.policy import compat32
 from pathlib import Path
 
+import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +24,7 @@ def leaves(msg: Message) -> list[Message]:
     return [part for part in msg.walk() if not part.is_multipart()]
 
 
+@pytest.mark.dev_corpus
 def test_corpus_leaves_both_parsers() -> None:
     checked = 0
     for path in sorted(CORPUS.glob("*.eml")):

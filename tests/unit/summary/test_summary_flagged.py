@@ -1,6 +1,6 @@
 """Issue 23 in the summary's figures: flagged mail sent in clear (item 6), the relay's clear hop
 (item 2), inbound mail relayed onward (item 5), flagged messages whose TLS decision failed
-(item 1), and the reader's metric. Over the seeded SQLite store plus the records below."""
+(item 1), and the reader's metric. Over the seeded SQLite store plus flagged_seed.py's records."""
 
 from __future__ import annotations
 
@@ -9,74 +9,16 @@ from datetime import datetime
 import aiosqlite
 import pytest
 
-from summary_seed import TZ, WEEK, dlv, rec, seed, t  # type: ignore[import-not-found]
+from flagged_seed import CARD, ENCRYPT, HOSTED, RELAY, add, extras, via  # type: ignore[import-not-found]
+from summary_seed import TZ, WEEK, rec, seed, t  # type: ignore[import-not-found]
 
-from privacy_milter.maillog import Delivery
 from privacy_milter.metrics import Metrics, flagged_clear_deliveries
 from privacy_milter.policy import StoreSettings
-from privacy_milter.store import SqliteStore
-from privacy_milter.summary.deliveries_schema import insert_deliveries
 from privacy_milter.summary.flagged_watch import PENDING_SECONDS, FlaggedClearWatch
 from privacy_milter.summary.model import ClearHop, Count, FlaggedClear
 from privacy_milter.summary.queries import READER_IDLE, SqliteQuery, build_report
 from privacy_milter.summary.relays import configured_relays, parse_relayhost, transport_nexthop
 from privacy_milter.summary.render import render
-
-RELAY = "smtp.relay.example"
-CARD = (("payment_card", "high", 1),)
-ENCRYPT = (("flagged_action", "encrypt"),)
-
-
-def via(when: float, qid: str, domain: str, level: str, relay: str) -> Delivery:
-    d = dlv(when, qid, domain, level, None if level == "clear" else "TLSv1.3", "opportunistic")
-    return Delivery(d.time, d.queue_id, d.rcpt_domain, relay, d.tls_level, d.tls_version, d.policy,
-                    d.status, d.dsn, d.reason, d.host)
-
-
-def extras() -> tuple[list, list[Delivery]]:
-    day = t(2026, 11, 26)
-    r = [rec(day, "outbound", "shop.example", ("far.example",), action="tag", findings=CARD, facts=ENCRYPT,
-             queue_id="F1"),
-         rec(day, "outbound", "shop.example", ("tls.example",), action="tag", findings=CARD, facts=ENCRYPT,
-             queue_id="F2"),
-         rec(day, "outbound", "shop.example", ("other.example",), action="tag", findings=CARD, facts=ENCRYPT,
-             queue_id="F3"),
-         # held for its card, then released by the admin (postsuper -H): still flagged
-         rec(day, "outbound", "clinic.example", ("far.example",), action="quarantine", findings=CARD,
-             queue_id="F4"),
-         rec(day, "outbound", "shop.example", ("far.example",), queue_id="N1"),
-         # the TLS decision failed (item 1): the safe action applied instead
-         rec(day, "outbound", "shop.example", ("x.example",), action="reject", findings=CARD,
-             facts=(("tls_decision", "failed"), ("flagged_action", "reject")), queue_id="D1"),
-         rec(day, "outbound", "shop.example", ("y.example",), action="tag", findings=CARD,
-             facts=(("tls_decision", "failed"), ("flagged_action", "encrypt")), queue_id="D2"),
-         # passed on, but the delivery log never shows it (no queue id: `i` missing from the macros)
-         rec(day, "outbound", "shop.example", ("z.example",), action="tag", findings=CARD, facts=ENCRYPT,
-             queue_id="NOQUEUE"),
-         # inbound for a hosted domain, relayed onward by smtp to its mailbox server
-         rec(day, "inbound", "remote.example", ("shop.example",), queue_id="R1")]
-    d = [via(day + 60, "F1", "far.example", "clear", "mx.far.example"),
-         via(day + 60, "F2", "tls.example", "encrypted", "mx.tls.example"),
-         via(day + 60, "F3", "other.example", "clear", RELAY),
-         via(day + 60, "F4", "far.example", "clear", "mx.far.example"),
-         via(day + 60, "N1", "far.example", "clear", "mx.far.example"),
-         via(day + 60, "D2", "y.example", "encrypted", "mx.y.example"),
-         via(day + 60, "R1", "shop.example", "clear", "mailbox.internal"),
-         via(day + 60, "X1", "clinic.example", "clear", "mailbox.internal")]   # no record at all
-    return r, d
-
-
-async def add(path, records, deliveries) -> None:
-    store = SqliteStore(path)
-    await store.setup()
-    for record in records:
-        store.add(record)
-    await store.flush()
-    await store.close()
-    async with aiosqlite.connect(path) as db:
-        await insert_deliveries(db, deliveries)
-        await db.commit()
-
 
 @pytest.fixture
 async def query(tmp_path):
@@ -85,9 +27,6 @@ async def query(tmp_path):
     await add(path, *extras())
     async with aiosqlite.connect(path) as db:
         yield SqliteQuery(db)
-
-
-HOSTED = ["shop.example", "clinic.example"]
 
 
 async def test_flagged_messages_sent_in_clear_are_paired_by_queue_id(query):

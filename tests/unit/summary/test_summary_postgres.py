@@ -165,7 +165,7 @@ async def test_the_weekly_job_sends_the_cluster_report_from_postgresql(pg_settin
 async def test_issue23_figures_are_the_same_on_postgresql(pg_settings, tmp_path):
     """Flagged mail in clear, the relay's hop, the inbound relay and failed TLS decisions: the
     same SQL on both dialects (LIKE ... ESCAPE, JSON facts, parameters in the SELECT list)."""
-    from test_summary_flagged import HOSTED, RELAY, add, extras  # type: ignore[import-not-found]
+    from flagged_seed import HOSTED, RELAY, add, extras  # type: ignore[import-not-found]
 
     from privacy_milter.metrics import Metrics, flagged_clear_deliveries
     from privacy_milter.summary.flagged_watch import FlaggedClearWatch
