@@ -34,11 +34,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from . import postconf
-from .errors import PrivacyMilterError
+from .postfix_snippets import SetupError, Service, parse_main, parse_master, snippet_dir
 
-# Where the snippets are: next to the code in a checkout, or where the package installs them.
-SNIPPET_DIRS = (Path(__file__).resolve().parents[2] / "deploy" / "postfix",
-                Path("/usr/share/privacy-milter/postfix"))
 BACKUP_FOLDER = "privacy-milter-backup"
 LIST_PARAMETERS = frozenset({"smtpd_milters", "non_smtpd_milters", "smtp_tls_policy_maps",
                              "milter_header_checks"})
@@ -46,25 +43,6 @@ LIST_PARAMETERS = frozenset({"smtpd_milters", "non_smtpd_milters", "smtp_tls_pol
 SUBMISSION_SERVICES = ("submission/inet", "submissions/inet", "smtps/inet")
 RELAY_PLACEHOLDER = "[relay.example.net]:587"
 TIMEOUT = 10.0
-
-
-class SetupError(PrivacyMilterError):
-    """postfix-setup cannot go on; the text says why and what to do."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Service:
-    """One master.cf entry: `name/type`, its command line and its `-o` parameters."""
-    key: str
-    fields: tuple[str, ...]          # service type private unpriv chroot wakeup maxproc command
-    options: tuple[tuple[str, str], ...]
-
-    def entry(self) -> str:
-        return " ".join(self.fields)
-
-    def text(self) -> str:
-        lines = [self.entry()] + [f"  -o {name}={value}" for name, value in self.options]
-        return "\n".join(lines)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,63 +71,6 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.changes and not self.files_to_write()
-
-
-# --- reading the snippets -------------------------------------------------------------------
-
-def snippet_dir(explicit: Path | None = None) -> Path:
-    for folder in ((explicit,) if explicit else SNIPPET_DIRS):
-        if (folder / "main.cf").is_file():
-            return folder
-    where = explicit or " or ".join(str(d) for d in SNIPPET_DIRS)
-    raise SetupError(f"the Postfix snippets (main.cf, master.cf) were not found in {where}")
-
-
-def parse_main(text: str) -> list[tuple[str, str]]:
-    """`name = value` lines of a main.cf snippet, in order; comments and blanks skipped."""
-    settings: list[tuple[str, str]] = []
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if line[0].isspace() and settings:      # a continuation line
-            name, value = settings[-1]
-            settings[-1] = (name, f"{value} {line.strip()}")
-            continue
-        name, sep, value = line.partition("=")
-        if not sep:
-            raise SetupError(f"not a main.cf line in the snippet: {line!r}")
-        settings.append((name.strip(), value.strip()))
-    return settings
-
-
-def parse_master(text: str) -> list[Service]:
-    """The service entries of a master.cf snippet (with their `-o name=value` lines)."""
-    services: list[tuple[list[str], list[str]]] = []
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        if line[0].isspace():
-            if not services:
-                raise SetupError(f"master.cf snippet: continuation line without a service: {line!r}")
-            services[-1][1].extend(line.split())
-        else:
-            services.append((line.split(), []))
-    return [_service(fields, rest) for fields, rest in services]
-
-
-def _service(fields: list[str], rest: list[str]) -> Service:
-    words = fields[8:] + rest
-    if len(fields) < 8:
-        raise SetupError(f"master.cf snippet: a service line needs 8 fields: {' '.join(fields)!r}")
-    options: list[tuple[str, str]] = []
-    for flag, arg in zip(words[::2], words[1::2]):
-        if flag != "-o" or "=" not in arg:
-            raise SetupError(f"master.cf snippet: only '-o name=value' is understood, not {flag} {arg}")
-        name, _, value = arg.partition("=")
-        options.append((name, value))
-    if len(words) % 2:
-        raise SetupError(f"master.cf snippet: a lone {words[-1]!r} after {fields[0]}")
-    return Service(f"{fields[0]}/{fields[1]}", tuple(fields[:8]), tuple(options))
 
 
 # --- what Postfix has now -------------------------------------------------------------------
