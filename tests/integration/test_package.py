@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -312,6 +313,10 @@ def test_install_configure_again_upgrade_remove_purge(deb: Path, root: Root, tmp
     started = root.sh(DAEMON_CHECK, check=False, timeout=120)
     assert started.returncode == 0, started.stdout + started.stderr
     assert "postfix connected" in started.stdout
+    # doctor runs from the package (its verdict here is not the point: no Postfix runs).
+    doctor = root.sh("privacy-milter doctor --json", check=False, timeout=180)
+    assert doctor.returncode in (0, 1, 2), doctor.stdout + doctor.stderr
+    assert json.loads(doctor.stdout)["checks"]
     root.sh("privacy-milter postfix-setup --undo")
     assert root.file("/etc/postfix/main.cf").read_bytes() == main_cf
 
