@@ -107,6 +107,7 @@ def _parser(with_filter_commands: bool = True) -> argparse.ArgumentParser:
     _postfix_setup_parser(sub)
     if with_filter_commands:
         _filter_commands(sub)
+        _mta_sts_parser(sub)  # not for `run` either: it imports the HTTPS and DNS clients
     summary = sub.add_parser("summary", help="the weekly summary email: preview, write as HTML, or send now")
     _store_args(summary)
     what = summary.add_mutually_exclusive_group(required=True)
@@ -118,6 +119,9 @@ def _parser(with_filter_commands: bool = True) -> argparse.ArgumentParser:
 
     from .doctor import add_parser as add_doctor  # checks the whole set-up: doctor/__init__.py
     add_doctor(sub)
+    from .quarantine.command import add_parser as quarantine_parser  # issue 27: held mail
+
+    quarantine_parser(sub, _store_args, _with_store)
     return p
 
 
@@ -145,6 +149,19 @@ def _command_env() -> CommandEnv:
 
 def _filter_command(command: Command, args: argparse.Namespace) -> int:
     return command.run(args, _command_env())
+
+
+def _mta_sts_parser(sub: Any) -> None:
+    from .mtasts_publish.command import add_arguments
+
+    add_arguments(sub, policy_help=f"policy file (default {DEFAULT_POLICY} if it exists)")
+    sub.choices["mta-sts"].set_defaults(handler=_mta_sts)
+
+
+def _mta_sts(args: argparse.Namespace) -> int:
+    from .mtasts_publish.command import run
+
+    return run(_policy_for(Path(args.policy) if args.policy else None), args.mta_sts_action, args.domain)
 
 
 def _store_args(p: argparse.ArgumentParser) -> None:
@@ -281,19 +298,34 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _subject(args: argparse.Namespace) -> int:
-    async def work(store: Any, _policy: Policy, hasher: Any) -> Any:
-        h = hasher()(args.address)
-        if args.action == "export":
-            return await store.find_address(h)
-        return await store.forget_address(h)
+    from .quarantine.command import subject_held
 
-    result = _with_store(args, work, check_key=True)
+    async def work(store: Any, policy: Policy, hasher: Any) -> Any:
+        h = hasher()(args.address)
+        # The hold queue first: its messages are found by their records, which delete removes.
+        held = await subject_held(store, policy, args.address, delete=args.action == "delete")
+        if args.action == "export":
+            return await store.find_address(h), held
+        return await store.forget_address(h), held
+
+    result, held = _with_store(args, work, check_key=True)
     if args.action == "export":
         records = [dataclasses.asdict(r) for r in result]
-        print(json.dumps({"address": args.address, "records": records}, indent=2, default=str))
+        print(json.dumps({"address": args.address, "records": records, "held": held}, indent=2, default=str))
     else:
         print(f"deleted {result} record(s) involving {args.address}")
-    return 0
+        print(_held_line(held))
+    return 0 if "problem" not in held or not held["held"] else 1
+
+
+def _held_line(held: dict[str, Any]) -> str:
+    """What subject delete did to the hold queue (issue 27)."""
+    if not held["checked"]:
+        return f"hold queue not checked: {held['problem']}"
+    if "problem" in held:
+        return f"hold queue: NOT deleted: {held['problem']}: {' '.join(held['held'])}"
+    ids = " ".join(held["deleted"])
+    return f"deleted {len(held['deleted'])} held message(s) from the hold queue" + (f": {ids}" if ids else "")
 
 
 def _store_migrate(args: argparse.Namespace) -> int:

@@ -2,9 +2,10 @@
 
 This module assembles the Policy: the mail path's sections (policy_mail.py: [milter],
 [log], [store], [network]), [pipeline] and [customers] here, the sections beside the mail
-path (policy_sections.py: [tls_policy], [metrics], [summary], [smtp]). Each filter's own
-[filters.NAME] table is read by that filter's module, through the FilterSpecs `parse` is
-given (plugin.FilterSpec.read): this module knows no filter. Filters never read raw dicts:
+path (policy_sections.py: [tls_policy], [metrics], [summary], [smtp]; quarantine/settings.py:
+[quarantine]; [mta_sts] in mtasts_publish/settings.py). Each filter's own [filters.NAME] table
+is read by that filter's module, through the FilterSpecs `parse` is given
+(plugin.FilterSpec.read): this module knows no filter. Filters never read raw dicts:
 they get their settings dataclass. Every problem in the file is reported in one go, each
 with its key path and line, and an invalid file is never half-applied.
 """
@@ -29,6 +30,8 @@ from .policy_sections import (MetricsSettings, SmtpSettings, SummarySettings, Tl
 from .site import (CustomerSettings as CustomerSettings, FilterSettings as FilterSettings,
                    NetworkSettings as NetworkSettings, Site, check_domain, find_customer)
 from .tomlcheck import Problems, Reader
+from .quarantine.settings import QuarantineSettings, read_settings as read_quarantine
+from .mtasts_publish.settings import MtaStsSettings, read_mta_sts
 
 Filters = Mapping[str, FilterSpec]  # the registry's FILTERS: name -> spec
 
@@ -47,6 +50,8 @@ class Policy:
     metrics: MetricsSettings = MetricsSettings()
     summary: SummarySettings = SummarySettings()
     smtp: SmtpSettings = SmtpSettings()
+    quarantine: QuarantineSettings = QuarantineSettings()
+    mta_sts: MtaStsSettings = MtaStsSettings()  # what this host publishes for its domains (issue 28)
 
     def customer(self, domain: str) -> CustomerSettings | None:
         return find_customer(self.customers, domain)
@@ -145,10 +150,12 @@ def _build(top: Reader, source: str, known: Filters) -> Policy:
     metrics = _build_metrics(top.table("metrics"))
     summary = _build_summary(top.table("summary"))
     smtp = _build_smtp(top.table("smtp"), summary)
+    quarantine = read_quarantine(top.table("quarantine"))  # issue 27: quarantine/settings.py
+    mta_sts = read_mta_sts(top.table("mta_sts"))  # issue 28: mtasts_publish/settings.py
     top.done()
     return Policy(source=source, milter=milter, log=log, store=store, network=network, filters=names,
                   filter_settings=settings, tls_policy=tls_policy, customers=customers, metrics=metrics,
-                  summary=summary, smtp=smtp)
+                  summary=summary, smtp=smtp, quarantine=quarantine, mta_sts=mta_sts)
 
 
 def _build_pipeline(pipeline: Reader, known: Filters) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ that imports filters/. Adding a check: write its module in filters/privacy_filte
 
 from __future__ import annotations
 
-from privacy_filters import dkim_filter, dlp_filter, spam, tls, virus
+from privacy_filters import dkim_filter, dlp_filter, reports_filter, spam, tls, virus
 
 from . import policy as policy_mod
 from .pipeline import Pipeline, Stage
@@ -17,6 +17,7 @@ FILTERS: dict[str, FilterSpec] = {spec.name: spec for spec in (
     tls.SPEC,     # after dlp: it routes what dlp flagged
     virus.SPEC,   # virus and spam act for opted-in customers and need their engines running
     spam.SPEC,
+    reports_filter.SPEC,  # TLS-RPT and DMARC reports mailed to [filters.reports] addresses (issue 28)
     dkim_filter.SPEC,  # signs last (sees_all_edits), whatever its place in [pipeline] filters
 )}
 policy_mod.install(FILTERS)  # what policy.parse reads when not given filters (it imports none)

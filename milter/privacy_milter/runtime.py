@@ -33,6 +33,7 @@ from .registry import FILTERS, build_pipeline
 from .scheduler import Daily, Job, Scheduler
 from .store import AddressHasher, Store, open_store, record_from
 from .store.policycache import SqlitePolicyCache
+from .store.reports import StoreReports
 from .summary.job import summary_jobs
 from .tlspolicy.service import TlsPolicyService
 from .tlspolicy.health import log_resolver_warning
@@ -47,7 +48,8 @@ WATCH_INTERVAL = 2.0
 # Sections a reload does not apply: sockets, store and metrics endpoint are opened at start,
 # the SMTP sender is made at start, and [summary] sets the jobs' schedule (weekday, hour,
 # timezone, the log file the reader follows) when they are added (docs/POLICY.md lists them).
-RESTART_ONLY = ("milter", "store", "tls_policy", "metrics", "summary", "smtp")
+# [quarantine]: the sender notices and the hold-queue jobs are set up at start.
+RESTART_ONLY = ("milter", "store", "tls_policy", "metrics", "summary", "smtp", "quarantine")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +67,8 @@ class Runtime:
         # The daemon's one set of services (docs/ARCHITECTURE.md, Services); made on the loop.
         self.services = Services(tls_classifier=tls_service, store=store, clock=clock, dns_txt=DnsTxt(),
                                  host_name=policy.store.host_name, http=http_session(),
-                                 smtp=SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name))
+                                 smtp=SmtpSender.from_settings(policy.smtp, helo=policy.store.host_name),
+                                 reports=StoreReports(policy.store))
         self.snapshot = Snapshot(policy, build_pipeline(policy, self.services))
         self.store = store
         self.hasher = hasher
@@ -79,6 +82,7 @@ class Runtime:
         self._reload_lock = threading.Lock()
         self._policy_stamp = self._stamp()
         self._purge_claimed = ""  # the day this host claimed the shared store's purge
+        self.on_held: Callable[[Message, Verdict], None] | None = None  # issue 27: the sender's notice
 
     @classmethod
     async def start(cls, policy: Policy, *, policy_path: Path | None = None,
@@ -128,6 +132,7 @@ class Runtime:
         for job in summary_jobs(policy, services=runtime.services, current=lambda: runtime.policy,
                                 policy_for=policy_for, metrics=runtime.metrics):
             runtime.scheduler.add(job)
+        runtime._quarantine(policy, store)
         runtime.scheduler.start()
         await store.note("start")
         await asyncio.to_thread(runtime._filters_hook, "start")
@@ -140,6 +145,19 @@ class Runtime:
             runtime._tasks.append(asyncio.create_task(log_resolver_warning(policy.tls_policy.config),
                                                       name="resolver-check"))
         return runtime
+
+    def _quarantine(self, policy: Policy, store: Store) -> None:
+        """Issue 27: sender notices for held mail, the hourly hold-queue check, the digest."""
+        from .quarantine.watch import held_hook, notifier, quarantine_jobs
+
+        if self.services.smtp is None:  # made in __init__ from [smtp]; None only in tests
+            return
+        send = self.services.smtp.send
+        notices = notifier(policy, store, asyncio.get_running_loop(), send)
+        if notices is not None:
+            self.on_held = held_hook(lambda: self.policy, notices, self.clock)
+        for job in quarantine_jobs(policy, store, notices, send):
+            self.scheduler.add(job)
 
     async def stop(self) -> None:
         await self.scheduler.stop()
@@ -249,6 +267,8 @@ class Runtime:
         self.metrics.observe(message, verdict, time.monotonic() - started)
         self.store.add(record_from(message, verdict, self.hasher, self.clock()))
         log.info(message_line(message, verdict))  # no arguments: the line is not %-formatted again
+        if verdict.action is Action.QUARANTINE and self.on_held is not None:
+            self.on_held(message, verdict)
 
     # --- policy reload -------------------------------------------------------------------
 

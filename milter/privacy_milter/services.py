@@ -202,6 +202,28 @@ def http_session() -> aiohttp.ClientSession:
 
 
 @dataclass(frozen=True)
+class ReportRows:
+    """One received report's aggregate rows (issue 28), in the column order of its table
+    (store/reports.py: TLS_COLUMNS or DMARC_COLUMNS): what the reports filter hands the store."""
+
+    kind: str            # "tlsrpt" or "dmarc"
+    reporter: str
+    report_id: str
+    authenticated: bool
+    rows: tuple[tuple[Any, ...], ...]
+
+
+class ReportStoreError(Exception):
+    """The store could not take a report (the message says why, never the report)."""
+
+
+class ReportStore(Protocol):
+    """Where the reports filter writes (store/reports.py StoreReports; None: not running here)."""
+
+    async def write(self, report: ReportRows) -> None: ...
+
+
+@dataclass(frozen=True)
 class Services:
     """What the daemon hands its filters and jobs (None: not running here)."""
 
@@ -212,3 +234,4 @@ class Services:
     clock: Callable[[], float] = time.time
     dns_txt: TxtResolver | None = None   # DnsTxt: the system resolver, for DKIM keys
     host_name: str = ""                  # this host's one name (hostname.resolve); "" in tools and tests
+    reports: ReportStore | None = None   # received TLS-RPT/DMARC reports' rows (store/reports.py)

@@ -140,6 +140,7 @@ EXPECTED_OK = {
     "summary smtp": r"^127\.0\.0\.1:\d+ answers EHLO; no TLS: the server does not offer STARTTLS \(tls = opportunistic\)$",
     "delivery log": r"maillog last written \d+ (s|min) ago; ",
     "scanners": r"^not needed: neither virus nor spam is in \[pipeline\] filters$",
+    "mta-sts": r"^not published: \[mta_sts\] mx is not set",
 }
 
 

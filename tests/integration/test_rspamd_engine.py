@@ -20,7 +20,7 @@ from privacy_milter.adapter import POSTFIX_MACRO_PARAMETERS
 from privacy_milter.doctor import engine_checks
 from privacy_milter.doctor.model import Setup, Status
 from privacy_milter.model import Action
-from privacy_milter.pipeline import Context
+from privacy_milter.plugin import FilterContext
 from tests.harness import smtp
 from tests.harness.dnsstub import DnsStub
 from tests.harness.fixtures import harness_dir
@@ -69,7 +69,7 @@ spam = true
 
 
 async def test_rspamd_rejects_its_test_pattern_and_passes_clean_mail(rspamd: Rspamd, rspamd_dns: DnsStub) -> None:
-    ctx = Context(policy_mod.parse(policy_text(rspamd.url)))
+    ctx = FilterContext(policy_mod.parse(policy_text(rspamd.url)).site)
     gtube = await check_with(SpamFilter, inbound(mail(b"Buy now.\n" + GTUBE + b"\n")), ctx)
     assert gtube.action is Action.REJECT and gtube.reply is not None
     assert (gtube.reply.code, gtube.reply.xcode) == ("550", "5.7.1")
@@ -80,7 +80,7 @@ async def test_rspamd_rejects_its_test_pattern_and_passes_clean_mail(rspamd: Rsp
     assert clean.action is Action.ACCEPT and ("spam", "no") in clean.facts and not clean.headers, clean
     assert took < 3.0, f"rspamd took {took:.1f}s: is it waiting for DNS?"
     assert rspamd_dns.queries, "rspamd asked no DNS of the stub: is it asking another resolver?"
-    tagging = Context(policy_mod.parse(policy_text(rspamd.url, "reject_score = 5000")))
+    tagging = FilterContext(policy_mod.parse(policy_text(rspamd.url, "reject_score = 5000")).site)
     tagged = await check_with(SpamFilter, inbound(mail(b"Buy now.\n" + GTUBE + b"\n")), tagging)
     assert tagged.action is Action.TAG
     assert tagged.headers == (("X-Privacy-Spam", "yes, score=15.0"),)

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import (dkim_checks, engine_checks, log_checks, milter_checks, network_checks, policy_checks,
                postfix_checks, store_checks)
+from ..mtasts_publish import doctor_check as mtasts_doctor
 from .access import User
 from .model import Finding, Setup, Status, warn
 from .runner import Group, exit_code, run, write_json, write_text
@@ -35,6 +36,7 @@ GROUPS: tuple[Group, ...] = (
     (network_checks.SMTP, network_checks.smtp, 12.0),
     (log_checks.MAILLOG, log_checks.check, 4.0),
     (engine_checks.ENGINES, engine_checks.check, 8.0),
+    (mtasts_doctor.MTA_STS, mtasts_doctor.check, 12.0),  # issue 28: mtasts_publish/doctor_check.py
 )
 
 

@@ -151,6 +151,15 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None: ...
 
+    @abc.abstractmethod
+    async def query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Rows of one SELECT written with `?` placeholders, for the modules that own their
+        own table (quarantine/events.py); raise StoreError on a database error."""
+
+    @abc.abstractmethod
+    async def execute(self, sql: str, args: tuple[Any, ...]) -> int:
+        """One statement with `?` placeholders, committed; the rows it touched."""
+
 
 # --- helpers shared by the SQL backends ------------------------------------------------
 

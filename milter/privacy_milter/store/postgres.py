@@ -178,6 +178,16 @@ class PostgresBackend(Backend):
     async def claim_run(self, job: str, period: str, host: str, when: float) -> bool:
         return await self._exec(q.CLAIM_RUN, (job, period, host, when)) == 1
 
+    async def query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            async with self._need().connection() as conn:
+                return [tuple(r) for r in await (await conn.execute(_pg(sql), args)).fetchall()]
+        except psycopg.Error as exc:
+            raise StoreError(f"store query failed ({self.where()}): {_reason(exc)}") from None
+
+    async def execute(self, sql: str, args: tuple[Any, ...]) -> int:
+        return await self._exec(sql, args)
+
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None

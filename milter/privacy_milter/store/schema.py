@@ -63,6 +63,37 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             time {float} NOT NULL, host TEXT NOT NULL, kind TEXT NOT NULL, count {bigint} NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS events_time ON events(time)",
     ),
+    (  # 5: the quarantine's lifecycle (issue 27): each release, deletion, expiry and sender
+       # notice of a held message, by queue id; `reason` is what the admin typed (or
+       # "keep_days", "subject request", "notice"), never anything from the message
+        """CREATE TABLE IF NOT EXISTS quarantine_events (
+            time {float} NOT NULL, host TEXT NOT NULL, queue_id TEXT NOT NULL, event TEXT NOT NULL,
+            reason TEXT NOT NULL, held_since {float} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS quarantine_events_time ON quarantine_events(time)",
+        "CREATE INDEX IF NOT EXISTS quarantine_events_queue ON quarantine_events(queue_id)",
+        # `quarantine list` finds each held message's record by queue id: without it, a scan of
+        # every record per held message (1,000 held among 21,000 records: 9.8 s; with it 0.23 s)
+        "CREATE INDEX IF NOT EXISTS messages_queue ON messages(queue_id)",
+    ),
+    (  # 6: what receivers report back (issue 28): TLS-RPT per policy and DMARC per record,
+       # aggregate metadata only (store/reports.py). `authenticated` 0 keeps unverified
+       # reporters apart; DMARC source_ip is the sending mail server's, with its count.
+        """CREATE TABLE IF NOT EXISTS report_tls (
+            time {float} NOT NULL, host TEXT NOT NULL, reporter TEXT NOT NULL, report_id TEXT NOT NULL,
+            authenticated {bigint} NOT NULL, begin_time {float} NOT NULL, end_time {float} NOT NULL,
+            policy_type TEXT NOT NULL, policy_domain TEXT NOT NULL, successful {bigint} NOT NULL,
+            failed {bigint} NOT NULL, failures TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS report_tls_time ON report_tls(time)",
+        "CREATE INDEX IF NOT EXISTS report_tls_id ON report_tls(reporter, report_id)",
+        """CREATE TABLE IF NOT EXISTS report_dmarc (
+            time {float} NOT NULL, host TEXT NOT NULL, reporter TEXT NOT NULL, report_id TEXT NOT NULL,
+            authenticated {bigint} NOT NULL, begin_time {float} NOT NULL, end_time {float} NOT NULL,
+            policy_domain TEXT NOT NULL, policy TEXT NOT NULL, source_ip TEXT NOT NULL,
+            header_from TEXT NOT NULL, count {bigint} NOT NULL, dkim TEXT NOT NULL, spf TEXT NOT NULL,
+            disposition TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS report_dmarc_time ON report_dmarc(time)",
+        "CREATE INDEX IF NOT EXISTS report_dmarc_id ON report_dmarc(reporter, report_id)",
+    ),
 )
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version {bigint} PRIMARY KEY, applied {float} NOT NULL)"
@@ -82,7 +113,8 @@ INSERT_RECIPIENT = "INSERT INTO recipients (message_id, domain, address_hash) VA
 PURGE = "DELETE FROM messages WHERE time < ?"
 # The retention window covers the summary's rows too.
 PURGE_ALSO = ("DELETE FROM deliveries WHERE time < ?", "DELETE FROM maillog_polls WHERE time < ?",
-              "DELETE FROM events WHERE time < ?")
+              "DELETE FROM events WHERE time < ?", "DELETE FROM quarantine_events WHERE time < ?",
+              "DELETE FROM report_tls WHERE time < ?", "DELETE FROM report_dmarc WHERE time < ?")
 RECORD_EVENT = "INSERT INTO events (time, host, kind, count) VALUES (?, ?, ?, ?)"
 _INVOLVES = "sender_hash = ? OR id IN (SELECT message_id FROM recipients WHERE address_hash = ?)"
 FIND = f"SELECT id, {', '.join(MESSAGE_COLUMNS)} FROM messages WHERE {_INVOLVES} ORDER BY time, id"

@@ -199,6 +199,15 @@ class SqliteBackend(Backend):
         cursor = await self._guard(self._need().execute(q.CLAIM_RUN, (job, period, host, when)))
         return int(cursor.rowcount) == 1
 
+    async def query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        async def rows() -> list[tuple[Any, ...]]:
+            async with self._need().execute(sql, args) as cur:
+                return [tuple(r) for r in await cur.fetchall()]
+        return list(await self._guard(rows()))
+
+    async def execute(self, sql: str, args: tuple[Any, ...]) -> int:
+        return int((await self._guard(self._need().execute(sql, args))).rowcount)
+
     async def close(self) -> None:
         if self._db is not None:
             db, self._db = self._db, None

@@ -23,6 +23,7 @@ from .compose import compose
 from .job import sender_address
 from .model import WeeklyReport
 from .queries import build_report, iso_week_of, previous_week, week_start
+from .quarantine import held_now
 from .relays import configured_relays
 from .render import CID_DOMAIN, render
 from .source import describe, report_query
@@ -43,7 +44,8 @@ async def load_report(policy: Policy, week: str | None, now: float | None = None
                                   retention_days=policy.store.retention_days,
                                   hosted=policy.network.hosted_domains or None,
                                   relays=configured_relays(),
-                                  missing=[ABSENT[m] for m in missing if m in ABSENT])
+                                  missing=[ABSENT[m] for m in missing if m in ABSENT],
+                                  held_since=await held_now(policy), keep_days=policy.quarantine.keep_days)
 
 
 def write_html(report: WeeklyReport, path: Path) -> list[Path]:

@@ -45,6 +45,7 @@ from .flagged_watch import FlaggedClearWatch
 from .relays import configured_relays
 from .source import report_query, write_poll
 from .queries import build_report, iso_week_of, previous_week
+from .quarantine import held_now
 
 log = logging.getLogger("privacy_milter.summary")
 
@@ -93,7 +94,8 @@ class WeeklySummary:
                 report = await build_report(query, week, tz, s.top_n, scope,
                                             retention_days=policy.store.retention_days,
                                             hosted=policy.network.hosted_domains or None,
-                                            relays=relays)
+                                            relays=relays, held_since=await held_now(policy),
+                                            keep_days=policy.quarantine.keep_days)
                 msg = compose(report, sender_address(policy), list(rcpts),
                               datetime.fromtimestamp(self.clock(), tz))
                 how = await self.sender.send(msg, sender_address(policy), list(rcpts))

@@ -8,8 +8,12 @@ for an address, a subject or a found value. Rows are tuples, already sorted by t
 
 from __future__ import annotations
 
+from .quarantine import QuarantineWeek
+
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+
+from .reports_model import ReportsFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +188,8 @@ class WeeklyReport:
     scope: str | None = None     # a customer domain: this report covers only that domain
     missing: tuple[str, ...] = ()  # figures the store does not hold: said, not shown as 0
     flagged_clear: FlaggedClear = field(default_factory=FlaggedClear)
+    quarantine: QuarantineWeek = field(default_factory=QuarantineWeek)  # issue 27: summary/quarantine.py
+    reports: ReportsFigures = field(default_factory=ReportsFigures)  # TLS-RPT and DMARC (issue 28)
 
     @property
     def week_number(self) -> int:

@@ -16,6 +16,7 @@ Tables: the store's `messages` and `recipients` as they are, and `deliveries`,
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -26,6 +27,8 @@ from .facts import FLAGGED_ACTION, FLAGGED_ROUTE, SPAM, TLS_DECISION, VIRUS
 from .sql import (POSTGRESQL as POSTGRESQL, SQLITE as SQLITE, Dialect, Query, SqliteQuery as SqliteQuery,
                   Window, iso_week_of as iso_week_of, midnights as midnights, previous_week as previous_week,
                   week_start as week_start)
+from .quarantine import QuarantineWeek, quarantine_week
+from .reports_section import read_figures as read_report_figures
 from .model import (CategoryAction, ClearHop, Count, CustomerRow, DayShare, FindingsSection,
                     FlaggedClear, Health, HostLine, Retention, ScannerRow, ScannerSection, TlsSection,
                     Totals, WeeklyReport)
@@ -353,12 +356,14 @@ class ReportQueries:
 async def build_report(query: Query, iso_week: str, tz: ZoneInfo, top_n: int,
                        scope: str | None = None, *, retention_days: int = 0,
                        hosted: Iterable[str] | None = None, relays: Iterable[str] = (),
-                       missing: Sequence[str] = ()) -> WeeklyReport:
+                       missing: Sequence[str] = (),
+                       held_since: Sequence[float] | None = None, keep_days: int = 0) -> WeeklyReport:
     """Every section of one ISO week in `tz`; `scope` (a customer domain) limits every figure
     to mail sent by or to that domain. `hosted` limits the per-customer table to hosted
     domains, and its deliveries are the inbound relay to mailbox servers, not outbound ones.
     `relays` are the relayhost's names (relays.py): a clear-text hop to one is the relay's.
-    `missing` names data sources the caller knows are absent (shown in the report)."""
+    `missing` names data sources the caller knows are absent (shown in the report).
+    `held_since`: arrival times of the mail Postfix holds now (quarantine.held_now; None: unknown)."""
     scope = scope.lower().rstrip(".") if scope else None
     bounds = midnights(iso_week, tz)
     hosted_set = frozenset(d.lower().rstrip(".") for d in hosted) if hosted is not None else None
@@ -379,6 +384,8 @@ async def build_report(query: Query, iso_week: str, tz: ZoneInfo, top_n: int,
         customers=await rq.customers(top_n, hosted_set), scope=scope,
         hosts=() if scope else await rq.hosts(),
         flagged_clear=FlaggedClear() if scope else await rq.flagged_clear(),
+        quarantine=QuarantineWeek() if scope else await quarantine_week(rq, held_since, time.time(), keep_days),
+        reports=await read_report_figures(rq, rq.w.start, rq.w.end, scope),
         missing=tuple(missing) + NOT_RECORDED + (await _reader_idle(rq, missing) if scope is None else ()))
 
 

@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from . import charts
 from .model import WeeklyReport
+from .reports_section import with_reports
 from .sections import Section, Table, num, pct, sections
 
 WIDTH = 80
@@ -84,7 +85,7 @@ def text_table(t: Table, indent: str = "  ") -> list[str]:
 def render_text(r: WeeklyReport, parts: list[Section] | None = None) -> str:
     head = title(r)
     lines = [head, "=" * len(head), period(r), ""]
-    for s in parts if parts is not None else sections(r):
+    for s in parts if parts is not None else with_reports(sections(r), r):
         lines += [s.title.upper(), "-" * len(s.title)]
         if s.intro:
             lines.append(s.intro)
@@ -115,7 +116,7 @@ def render_html(r: WeeklyReport, parts: list[Section], images: tuple[charts.Char
 
 
 def render(r: WeeklyReport) -> Rendered:
-    parts = sections(r)
+    parts = with_reports(sections(r), r)
     images = tuple(c for c in (charts.encrypted_share_by_day(r.tls.by_day) if r.scope is None else None,
                                charts.outbound_levels(r.tls.outbound_by_level) if r.scope is None else None)
                    if c is not None)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .model import Count, Health, Totals, WeeklyReport, share
+from . import quarantine
 
 MAX_LABEL = 60
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -186,6 +187,10 @@ def sections(r: WeeklyReport) -> list[Section]:
         (Table(("", ""), (("Retention window", f"{num(ret.window_days)} days"),
                           ("Oldest record held", when(ret.oldest_record)),
                           ("Records purged this week", num(ret.purged_this_week))), (False, True)),)))
+    if r.scope is None:  # issue 27: summary/quarantine.py
+        q = r.quarantine
+        out.append(Section("quarantine", "Quarantine", quarantine.INTRO,
+                           (Table(("", ""), quarantine.rows(q), (False, True)),), quarantine.notes(q)))
     if r.customers and not r.is_empty:
         out.append(Section(
             "customers", "Per customer" if r.scope is None else "Your domain", "",
