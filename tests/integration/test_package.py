@@ -113,6 +113,8 @@ def test_lintian_reports_no_errors(deb: Path) -> None:
 
 def test_file_list(tree: Path, contents: dict[str, str], control: Path) -> None:
     for path in ("/lib/systemd/system/privacy-milter.service",
+                 "/lib/systemd/system/privacy-milter-quarantine-expire.service",
+                 "/lib/systemd/system/privacy-milter-quarantine-expire.timer",
                  "/usr/lib/tmpfiles.d/privacy-milter.conf",
                  "/usr/lib/sysusers.d/privacy-milter.conf",
                  "/etc/privacy-milter/policy.toml",
@@ -151,6 +153,9 @@ def test_unit_is_the_hardened_one_with_package_paths(tree: Path) -> None:
     for line in hardening:
         assert line in unit, line
     assert not [line for line in unit if "/opt/" in line]
+    expire = member(tree, "/lib/systemd/system/privacy-milter-quarantine-expire.service").splitlines()
+    assert "ExecStart=/usr/sbin/privacy-milter quarantine expire --policy /etc/privacy-milter/policy.toml" in expire
+    assert not [line for line in expire if "/opt/" in line]
     tmpfiles = member(tree, "/usr/lib/tmpfiles.d/privacy-milter.conf")
     for line in (REPO / "deploy" / "systemd" / "privacy-milter.tmpfiles").read_text().splitlines():
         if line and not line.startswith("#"):
@@ -205,7 +210,8 @@ echo "$*" >> /var/log/systemctl.calls
 case " $* " in
     *" is-active "*) exit 3 ;;
     *" --root="*) exec /usr/bin/systemctl.real "$@" ;;
-    *" preset "*|*" enable "*|*" disable "*|*" is-enabled "*|*" mask "*|*" unmask "*) exec /usr/bin/systemctl.real --root=/ "$@" ;;
+    *" preset "*|*" enable "*|*" disable "*|*" is-enabled "*|*" mask "*|*" unmask "*)
+        exec /usr/bin/systemctl.real --root=/ "$@" ;;
 esac
 exit 0
 """
@@ -253,7 +259,8 @@ i=0
 while [ ! -S "$sock" ] && [ $i -lt 600 ] && kill -0 $! 2>/dev/null; do sleep 0.1; i=$((i+1)); done
 if [ ! -S "$sock" ]; then echo "no socket after $i tries"; cat /tmp/daemon.log; exit 1; fi
 stat -c '%U:%G %a' "$sock"
-runuser -u postfix -- python3 -c "import socket; s = socket.socket(socket.AF_UNIX); s.connect('$sock'); print('postfix connected')"
+runuser -u postfix -- python3 -c \\
+    "import socket; s = socket.socket(socket.AF_UNIX); s.connect('$sock'); print('postfix connected')"
 kill -TERM $!
 wait $! || true
 """
@@ -294,6 +301,10 @@ def test_install_configure_again_upgrade_remove_purge(deb: Path, root: Root, tmp
     assert root.stat("/var/spool/postfix/privacy-milter") == "privacy-milter:privacy-milter 750"
     assert root.file("/etc/systemd/system/multi-user.target.wants/privacy-milter.service").is_symlink()
     assert "start privacy-milter.service" in root.file("/var/log/systemctl.calls").read_text()
+    # Held mail's daily expiry: the timer enabled and started, its service only by the timer.
+    assert root.file("/etc/systemd/system/timers.target.wants/privacy-milter-quarantine-expire.timer").is_symlink()
+    assert "start privacy-milter-quarantine-expire.timer" in root.file("/var/log/systemctl.calls").read_text()
+    assert "start privacy-milter-quarantine-expire.service" not in root.file("/var/log/systemctl.calls").read_text()
     # The relocated venv runs from its installed path, as root and as the daemon's user.
     # What policy check asks of a new host: a fully qualified name for Postfix (the root
     # has the build host's short one).
