@@ -59,3 +59,14 @@ $(VENV)/.installed: pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# `make deb`: dist/privacy-milter_VERSION_ARCH.deb, built with Debian's own tools from this
+# checkout (docs/DEPLOY.md, debian/README.source). The tests build and check it as well
+# (tests/integration/test_package.py: lintian, install/upgrade/purge in a debootstrap chroot).
+DEB_PKGS := $(RUN_PKGS) python3-dev dpkg-dev debhelper fakeroot pandoc lintian debootstrap shellcheck
+.PHONY: deb system-deb
+deb: system-deb
+	scripts/build-deb dist
+system-deb:
+	@scripts/apt-ensure $(DEB_PKGS)
+system-test: system-deb

@@ -104,6 +104,7 @@ def _parser(with_filter_commands: bool = True) -> argparse.ArgumentParser:
     _store_args(purge)
     purge.set_defaults(handler=_purge)
 
+    _postfix_setup_parser(sub)
     if with_filter_commands:
         _filter_commands(sub)
         _mta_sts_parser(sub)  # not for `run` either: it imports the HTTPS and DNS clients
@@ -122,6 +123,15 @@ def _parser(with_filter_commands: bool = True) -> argparse.ArgumentParser:
 
     quarantine_parser(sub, _store_args, _with_store)
     return p
+
+
+def _postfix_setup_parser(sub: Any) -> None:
+    from . import postfix_setup
+
+    setup = sub.add_parser("postfix-setup", help="print (or --apply, --undo) the main.cf/master.cf "
+                                                 "lines that attach privacy-milter to Postfix")
+    postfix_setup.add_arguments(setup)
+    setup.set_defaults(handler=postfix_setup.run)
 
 
 def _filter_commands(sub: Any) -> None:
