@@ -118,7 +118,7 @@ class Lexicon:
         for (comp, infl), terms in sorted(groups.items()):
             body = "|".join(_term_re(t) for t in sorted(terms, key=len, reverse=True))
             parts.append(("" if comp else r"(?:^|[^\pL\pN_])") + "(?:" + body + ")"
-                         + (r"\pL{0,%d}" % infl if infl else "")
+                         + (rf"\pL{{0,{infl}}}" if infl else "")
                          + ("$" if at_end else r"(?:$|[^\pL\pN_])"))
         return re2.compile("(?s)" + "|".join(parts) or "[^\\x00-\\x{10FFFF}]", _RE2_OPTIONS)
 
