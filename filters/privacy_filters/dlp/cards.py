@@ -84,8 +84,10 @@ def _judge(text: str, start: int, end: int, groups: list[int], loose: bool = Fal
         return None
     before = ctx.before(text, start, 80)
     after = ctx.after(text, end, 40)
-    if ctx.TEST_WORDS.search(before[-40:]):
-        return None
+    # The word card itself (not pay/billing) next to a valid number with a real issuer prefix:
+    # ordinary words around it (booking, ticket, test, phone) may lower confidence, never erase it.
+    named = bool(ctx.STRONG_CARD_WORDS.search(before) or ctx.STRONG_CARD_WORDS.search(after))
+    contested = bool(ctx.TEST_WORDS.search(before[-40:]))
     card_at = ctx.last_match_end(ctx.CARD_WORDS, before)
     # "PO 368567.\n\nCC: ..." : a label in an earlier line or sentence says nothing here.
     clause = max(before.rfind("\n"), before.rfind(". "), before.rfind(";")) + 1
@@ -95,7 +97,11 @@ def _judge(text: str, start: int, end: int, groups: list[int], loose: bool = Fal
     # after the number outweigh the order word between them.
     carded = card_at >= clause and bool(ctx.EXPIRY.search(after))
     if not_card_at > card_at and not_card_at >= len(before) - 32 and not carded:
-        return None  # the word right before says order/reference/phone number
+        contested = True  # the word right before says order/reference/phone number
+    if contested:
+        if not named or loose or scheme in NEEDS_CONTEXT:
+            return None
+        return make_hit("payment_card", Confidence.LOW, digits, "card.luhn_iin_contested", start)
     rule = "card.luhn_iin_context"
     if ctx.STRONG_CARD_WORDS.search(before) or ctx.STRONG_CARD_WORDS.search(after):
         confidence: Confidence | None = Confidence.HIGH
