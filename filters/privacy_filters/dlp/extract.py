@@ -15,6 +15,7 @@ import logging
 import zipfile
 from xml.etree import ElementTree
 
+from . import archives
 from .htmltext import html_to_text
 from .mime import Budget, ScanStopped, Sink, decode_bytes, utf16_without_bom, walk_message
 from .pdftext import pdf_text
@@ -67,28 +68,34 @@ def _dispatch(data: bytes, ctype: str, name: str, charset: str | None, sink: Sin
     elif data.startswith(_OLE_MAGIC):
         # Legacy .doc/.xls, or an encrypted OOXML file (still named .docx): opaque to us.
         budget.fail("encrypted" if _OLE_ENCRYPTED in data else "unsupported")
+    elif kind := archives.compression(data, name):
+        archives.read_compressed(data, kind, name, sink, budget, depth, extract_attachment)
+    elif archives.is_tar(data, name):
+        archives.read_tar(data, sink, budget, depth, extract_attachment)
+    elif archives.unsupported_archive(data):
+        budget.fail("unsupported")  # RAR, 7-Zip, CAB: archives the stdlib cannot open
     elif data.startswith(b"PK\x03\x04") or name.endswith((".zip", ".docx", ".xlsx", ".odt")):
         _zip(data, name, sink, budget, depth)
     elif data.startswith(b"{\\rtf") or ctype in ("application/rtf", "text/rtf") or \
             name.endswith(".rtf"):
         # Control words (\\par, \\'e9, \\b) would otherwise break numbers and words apart.
-        sink(budget.take_text(rtf_to_text(decode_bytes(data, charset),
+        sink(budget.take_text(rtf_to_text(decode_bytes(data, charset, budget),
                                           budget.limits.max_part_chars, budget.check)),
              "attachment")
     elif ctype in ("text/html", "application/xhtml+xml") or name.endswith(_HTML_EXT):
-        text = html_to_text(decode_bytes(data, charset), budget.limits.max_part_chars,
+        text = html_to_text(decode_bytes(data, charset, budget), budget.limits.max_part_chars,
                             budget.check)
         sink(budget.take_text(text), "attachment")
     elif ctype.startswith("text/") or name.endswith(_TEXT_EXT) or _looks_textual(data):
-        sink(budget.take_text(decode_bytes(data, charset)), "attachment")
+        sink(budget.take_text(decode_bytes(data, charset, budget)), "attachment")
     # Images, audio and other binary media carry no text we can read: neither text nor unscannable.
 
 
 def _looks_textual(data: bytes) -> bool:
     """Unlabelled bytes that are mostly printable are worth scanning as text."""
     sample = data[:4096]
-    if utf16_without_bom(sample) is not None or sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return True  # UTF-16 text: half its bytes are NUL
+    if utf16_without_bom(sample) is not None or sample.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        return True  # UTF-16 or UTF-32 text: half or three quarters of its bytes are NUL
     if b"\x00" in sample:
         return False
     printable = sum(1 for b in sample if b >= 0x20 or b in (9, 10, 13))
