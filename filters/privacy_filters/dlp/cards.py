@@ -39,6 +39,10 @@ def _candidates(text: str, start: int, end: int, rejected: set[tuple[int, int]] 
     if end - start > 120:
         return  # a long run of spaced digits is a table of numbers, not a printed card
     spans = [(g.start(), g.end()) for g in _GROUP.finditer(text, start, end)]
+    if 12 <= len(spans) <= 19 and all(b - a == 1 for a, b in spans):
+        # "4 5 3 9 1 4 ...": a space (or one separator) between every digit is one number.
+        yield spans[0][0], spans[-1][1], [len(spans)], True
+        return
     n = len(spans)
     sizes = [b - a for a, b in spans]
     upto = [0]  # upto[k]: digits in the first k groups, so a window's count is one subtraction
@@ -110,7 +114,7 @@ def _judge(text: str, start: int, end: int, groups: list[int], loose: bool = Fal
         confidence, rule = Confidence.HIGH, "card.luhn_iin_expiry"
     elif card_at >= 0 or ctx.CARD_WORDS.search(after):
         confidence = Confidence.MEDIUM
-    elif len(groups) > 1 and scheme in _PRINTED_SCHEMES:
+    elif len(groups) > 2 and scheme in _PRINTED_SCHEMES:  # 8+8 alone is two numbers as often
         confidence = Confidence.LOW  # printed like a card, valid, but nobody said so
         rule = "card.luhn_iin_printed"
     else:

@@ -21,7 +21,8 @@ _SPECS: Final = (
     # name, pattern
     # Groups joined by one separator, a loose one (" - ", two spaces, a tab) or a line break
     # (a number wrapped in plain text or split over table cells); cards.py decides.
-    ("card", r"\b\d(?:(?:[ \t]{0,4}[.\-]?[ \t]{0,4}(?:\n[> \t]{0,6})?)?\d){11,}"),
+    # Separators beyond space, dash and dot ("·", "•", "/", "_", "|", ",") are read too.
+    ("card", r"\b\d(?:(?:[ \t]{0,4}[.\-·•/_|,]?[ \t]{0,4}(?:\n[> \t]{0,6})?)?\d){11,}"),
     # Groups may wrap onto the next line (hard-wrapped plain text); banks.py cuts the match
     # at the country's length, so a following line never becomes part of the IBAN.
     ("iban", r"\b[A-Z]{2}\d{2}(?:(?:[ \-]|[ ]?\n)?[A-Z0-9]){10,34}"

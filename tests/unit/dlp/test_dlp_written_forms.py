@@ -1,0 +1,67 @@
+"""Issue 29: a number is the same number however its digit groups are separated and in
+whichever script its digits are written. Each case names its principle."""
+
+import unicodedata
+
+import pytest
+
+from privacy_milter.model import Confidence
+
+from dlp_helpers import categories, luhn_complete, scan_text
+
+VISA = luhn_complete("4929", 16)
+
+
+def grouped(number: str, sep: str, size: int = 4) -> str:
+    return sep.join(number[i:i + size] for i in range(0, len(number), size))
+
+
+def in_script(number: str, zero: int) -> str:
+    """The digits written with the script whose zero is the code point `zero`."""
+    return "".join(chr(zero + int(d)) for d in number)
+
+
+@pytest.mark.parametrize("sep", ["·", "•", "/", "_", "|", ",", " / ", " | "])
+def test_card_groups_with_any_separator(sep):
+    report = scan_text(f"My card number: {grouped(VISA, sep)}")
+    assert "payment_card" in categories(report), sep
+
+
+def test_card_with_a_space_between_every_digit():
+    assert "payment_card" in categories(scan_text(f"Card number: {' '.join(VISA)}"))
+
+
+def test_card_in_two_groups_of_eight():
+    report = scan_text(f"Visa card {grouped(VISA, ' ', 8)}")
+    assert "payment_card" in categories(report)
+    assert report.findings[0].confidence is Confidence.HIGH
+
+
+ZEROS = {"arabic-indic": 0x0660, "extended arabic-indic": 0x06F0, "devanagari": 0x0966,
+         "bengali": 0x09E6, "thai": 0x0E50, "tamil": 0x0BE6}
+
+
+@pytest.mark.parametrize("script", sorted(ZEROS))
+def test_card_in_digits_of_another_script(script):
+    zero = ZEROS[script]
+    assert unicodedata.digit(chr(zero + 7)) == 7
+    report = scan_text(f"Card number: {grouped(in_script(VISA, zero), ' ')}")
+    assert "payment_card" in categories(report), script
+
+
+def test_every_unicode_decimal_digit_is_folded():
+    from privacy_filters.dlp.scanner import normalise
+
+    for cp in range(0x110000):
+        ch = chr(cp)
+        if unicodedata.category(ch) == "Nd":
+            assert normalise(ch) == str(unicodedata.digit(ch)), hex(cp)
+
+
+@pytest.mark.parametrize("body", [
+    "Dates: 2024/06/11, 2024/07/12 and 2024/08/13",
+    "Scores 4929|1234|5678|9012 in the table",   # Luhn-invalid (checked below)
+    "Version 4.9.2.9_1.2.3.4_5.6.7.8_9.0.1.2",
+])
+def test_separators_do_not_make_cards_of_other_numbers(body):
+    assert "payment_card" not in categories(scan_text(body))
