@@ -18,6 +18,7 @@ from email.feedparser import BytesFeedParser
 from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
+from email.utils import getaddresses
 
 from .fastmime import fast_parse
 from .mimeparams import content_charset, content_type, header_str
@@ -278,8 +279,13 @@ MACHINE_PREFIXES = ("x-ms-", "x-microsoft", "x-exchange", "x-forefront", "x-eop"
                     "x-kse", "x-zoho", "x-hm", "x-source", "x-php", "x-csa", "x-incoming", "x-mid", "x-job")
 
 
+# Headers whose display names a reader sees ("From: Card 4539 ... <a@b>").
+ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
+
+
 def free_text_headers(msg: Message) -> str:
-    """The free-text headers as "Name: value" lines (the name is context: "X-Card-Note")."""
+    """The free-text headers as "Name: value" lines (the name is context: "X-Card-Note"),
+    and the display names of the address headers."""
     lines = []
     fetch = msg.policy.header_fetch_parse  # what msg.items() applies to every header, here only to these
     for name, raw in msg.raw_items():
@@ -287,7 +293,18 @@ def free_text_headers(msg: Message) -> str:
         if lname in FREE_TEXT_HEADERS or (lname.startswith("x-") and not lname.startswith(MACHINE_PREFIXES)):
             if text := header_text(fetch(name, raw)):
                 lines.append(f"{name}: {text}")
+        elif lname in ADDRESS_HEADERS:
+            if shown := display_names(header_text(fetch(name, raw))):
+                lines.append(f"{name}: {shown}")
     return "\n".join(lines)
+
+
+def display_names(value: str) -> str:
+    """The display names in an address header, "; "-joined ("" for bare addresses)."""
+    if "<" not in value and "(" not in value:
+        return ""  # bare addresses: no name to read (most headers, no parse)
+    names = [n for n, _ in getaddresses([value[:4096]]) if n.strip()]
+    return "; ".join(names)
 
 
 def parse(raw: bytes, budget: Budget) -> Message:
