@@ -161,18 +161,32 @@ def _office(zf: zipfile.ZipFile, names: set[str], sink: Sink, budget: Budget) ->
         if body is not None:
             shared = _xml_text(body, budget).split("\n")
     parts = sorted(n for n in names if n.endswith(".xml") and (
-        n == "word/document.xml" or n.startswith(("word/header", "word/footer", "word/footnotes",
-                                                  "xl/worksheets/", "ppt/slides/slide"))
-        or n == "content.xml"))
+        n in _OFFICE_PARTS or n.startswith(_OFFICE_PREFIXES)))
     for part in parts:
         body = _read_member(zf, zf.getinfo(part), budget)
         if body is None:
             continue
         if part.startswith("xl/worksheets/"):
             text = _sheet_text(body, shared, budget)
+        elif part in _LINE_PER_ELEMENT:
+            # properties, sheet and defined names: one value per element (and the name
+            # attributes), so two neighbouring values are never read as one
+            text = _xml_text(body, budget, every_element=True)
         else:
             text = _xml_text(body, budget)
         sink(budget.take_text(text), "attachment")
+
+
+# Every part of an office file a reader can open: the body, headers and footers, notes,
+# comments (also threaded), document properties, slides and speaker notes, sheets (cells,
+# formulas), the workbook's sheet names and defined names; ODF's content and metadata.
+_OFFICE_PARTS = frozenset(("word/document.xml", "content.xml", "meta.xml", "xl/workbook.xml",
+                           "docProps/core.xml", "docProps/app.xml", "docProps/custom.xml"))
+_OFFICE_PREFIXES = ("word/header", "word/footer", "word/footnotes", "word/endnotes", "word/comments",
+                    "xl/worksheets/", "xl/comments", "xl/threadedComments/", "ppt/slides/slide",
+                    "ppt/notesSlides/", "ppt/comments/")
+_LINE_PER_ELEMENT = frozenset(("xl/workbook.xml", "docProps/core.xml", "docProps/app.xml",
+                               "docProps/custom.xml", "meta.xml"))
 
 
 def _local(tag: str) -> str:
@@ -188,10 +202,11 @@ class _TextTarget:
     paragraph and cell breaks. No tree is built and nothing recurses, so nesting costs
     nothing but a counter; past limits.max_xml_depth the part counts as "too_deep"."""
 
-    def __init__(self, max_depth: int) -> None:
+    def __init__(self, max_depth: int, every_element: bool = False) -> None:
         self.out: list[str] = []
         self._stack: list[str] = []
         self._max = max_depth
+        self._every = every_element
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         name = _local(tag)
@@ -200,10 +215,12 @@ class _TextTarget:
         self._stack.append(name)
         if name in _XML_CELL:
             self.out.append("\t")
+        if self._every and "name" in attrib:  # <sheet name=...>, <definedName name=...>
+            self.out.append(attrib["name"] + "\n")
 
     def end(self, tag: str) -> None:
         name = self._stack.pop() if self._stack else _local(tag)
-        if name in _XML_LINE:
+        if self._every or name in _XML_LINE:
             self.out.append("\n")
 
     def data(self, text: str) -> None:
@@ -214,9 +231,9 @@ class _TextTarget:
         return None
 
 
-def _xml_text(body: bytes, budget: Budget) -> str:
+def _xml_text(body: bytes, budget: Budget, every_element: bool = False) -> str:
     """All text of an office XML part in document order, with paragraph and cell breaks."""
-    target = _TextTarget(budget.limits.max_xml_depth)
+    target = _TextTarget(budget.limits.max_xml_depth, every_element)
     parser = ElementTree.XMLParser(target=target)
     try:
         for start in range(0, len(body), _XML_FEED):
@@ -241,7 +258,8 @@ def _sheet_text(body: bytes, shared: list[str], budget: Budget) -> str:
                 value = shared[int(value)]
             elif elem.get("t") in (None, "n") and ("E" in value or "e" in value):
                 value = _plain_number(value)
-            out.append((inline or value) + "\t")
+            formula = next((child.text or "" for child in elem if _local(child.tag) == "f"), "")
+            out.append((inline or value) + "\t" + (formula + "\t" if formula else ""))
             elem.clear()
         elif name == "row":
             out.append("\n")

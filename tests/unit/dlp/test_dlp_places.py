@@ -59,3 +59,70 @@ def test_attached_message_display_names_are_read():
     inner = _with_display_name("From", f"IBAN {IBAN}")
     raw = message("Forwarding.", attachments=[(inner, "message", "rfc822", "fwd.eml")])
     assert "iban" in categories(scan(raw))
+
+
+# --- office files: every part a reader can open ------------------------------------------
+
+import io  # noqa: E402
+import zipfile  # noqa: E402
+
+W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+S = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+SECRET = f"IBAN {IBAN}"
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data.encode())
+    return buf.getvalue()
+
+
+DOCX_BODY = f"<w:document {W}><w:body><w:p><w:r><w:t>Hello</w:t></w:r></w:p></w:body></w:document>"
+XLSX_SHEET = f'<worksheet {S}><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Hi</t></is></c></row></sheetData></worksheet>'
+
+
+def _office(extra: dict[str, str], kind: str) -> bytes:
+    base = {"word/document.xml": DOCX_BODY} if kind == "docx" else \
+        {"xl/worksheets/sheet1.xml": XLSX_SHEET} if kind == "xlsx" else \
+        {"ppt/slides/slide1.xml": '<p:sld xmlns:p="p" xmlns:a="a"><a:t>Hi</a:t></p:sld>'}
+    data = _zip({"[Content_Types].xml": "<Types/>", **base, **extra})
+    return message("See attached.", attachments=[(data, "application", "octet-stream", f"f.{kind}")])
+
+
+OFFICE_PLACES = {
+    "docx comment": ({"word/comments.xml": f"<w:comments {W}><w:comment><w:p><w:r><w:t>{SECRET}"
+                                           "</w:t></w:r></w:p></w:comment></w:comments>"}, "docx"),
+    "docx core properties": ({"docProps/core.xml": f'<cp:coreProperties xmlns:cp="c" xmlns:dc="d">'
+                                                   f"<dc:description>{SECRET}</dc:description>"
+                                                   "</cp:coreProperties>"}, "docx"),
+    "docx custom properties": ({"docProps/custom.xml": f'<Properties xmlns:vt="v"><property name="Bank">'
+                                                       f"<vt:lpwstr>{SECRET}</vt:lpwstr></property>"
+                                                       "</Properties>"}, "docx"),
+    "pptx speaker notes": ({"ppt/notesSlides/notesSlide1.xml": f'<p:notes xmlns:p="p" xmlns:a="a">'
+                                                               f"<a:t>{SECRET}</a:t></p:notes>"}, "pptx"),
+    "xlsx comment": ({"xl/comments1.xml": f"<comments {S}><commentList><comment ref='A1'><text><t>"
+                                          f"{SECRET}</t></text></comment></commentList></comments>"}, "xlsx"),
+    "xlsx threaded comment": ({"xl/threadedComments/threadedComment1.xml":
+                               f'<ThreadedComments xmlns="t"><threadedComment><text>{SECRET}</text>'
+                               "</threadedComment></ThreadedComments>"}, "xlsx"),
+    "xlsx defined name": ({"xl/workbook.xml": f'<workbook {S}><sheets><sheet name="Sheet1"/></sheets>'
+                                              f'<definedNames><definedName name="bank">"{SECRET}"'
+                                              "</definedName></definedNames></workbook>"}, "xlsx"),
+    "xlsx sheet name": ({"xl/workbook.xml": f'<workbook {S}><sheets><sheet name="{SECRET}"/></sheets>'
+                                            "</workbook>"}, "xlsx"),
+    "xlsx formula literal": ({"xl/worksheets/sheet2.xml":
+                              f'<worksheet {S}><sheetData><row r="1"><c r="A1" t="str"><f>CONCAT("{SECRET}","")'
+                              "</f><v></v></c></row></sheetData></worksheet>"}, "xlsx"),
+}
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("place", sorted(OFFICE_PLACES))
+def test_office_place_is_read(place):
+    extra, kind = OFFICE_PLACES[place]
+    report = scan(_office(extra, kind))
+    assert "iban" in categories(report), place
