@@ -126,3 +126,28 @@ def test_office_place_is_read(place):
     extra, kind = OFFICE_PLACES[place]
     report = scan(_office(extra, kind))
     assert "iban" in categories(report), place
+
+
+# --- PDF: document info, annotations, form fields ---------------------------------------
+
+def _pdf(annotation: str | None = None, info: str | None = None) -> bytes:
+    from pypdf import PdfWriter
+    from pypdf.annotations import Text
+
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    if annotation is not None:
+        writer.add_annotation(0, Text(rect=(10, 10, 50, 50), text=annotation))
+    if info is not None:
+        writer.add_metadata({"/Subject": info})
+    buf = io.BytesIO()
+    writer.write(buf)
+    return message("See attached.", attachments=[(buf.getvalue(), "application", "pdf", "f.pdf")])
+
+
+def test_pdf_annotation_is_read():
+    assert "iban" in categories(scan(_pdf(annotation=SECRET)))
+
+
+def test_pdf_document_info_is_read():
+    assert "iban" in categories(scan(_pdf(info=SECRET)))
