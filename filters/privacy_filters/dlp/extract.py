@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import zipfile
 from xml.etree import ElementTree
 
@@ -86,9 +87,26 @@ def _dispatch(data: bytes, ctype: str, name: str, charset: str | None, sink: Sin
         text = html_to_text(decode_bytes(data, charset, budget), budget.limits.max_part_chars,
                             budget.check)
         sink(budget.take_text(text), "attachment")
+    elif ctype in _DIRECTORY_TYPES or name.endswith(_DIRECTORY_EXT) or \
+            data.lstrip()[:15].upper().startswith((b"BEGIN:VCALENDAR", b"BEGIN:VCARD")):
+        sink(budget.take_text(unfold_directory(decode_bytes(data, charset, budget))), "attachment")
     elif ctype.startswith("text/") or name.endswith(_TEXT_EXT) or _looks_textual(data):
         sink(budget.take_text(decode_bytes(data, charset, budget)), "attachment")
     # Images, audio and other binary media carry no text we can read: neither text nor unscannable.
+
+
+_DIRECTORY_TYPES = frozenset(("text/calendar", "text/vcard", "text/x-vcard", "text/directory"))
+_DIRECTORY_EXT = (".ics", ".vcf", ".vcs", ".ical")
+# RFC 5545 3.1 / RFC 6350 3.2: a line break followed by one space or tab continues the line.
+_FOLD = re.compile(r"\r?\n[ \t]")
+_ESCAPE = re.compile(r"\\([nN,;\\])")
+
+
+def unfold_directory(text: str) -> str:
+    """iCalendar and vCard as a reader's calendar shows them: folded lines joined, and the
+    escapes \\n, \\, and \\; written out (a card number folded mid-way is one number)."""
+    text = _FOLD.sub("", text)
+    return _ESCAPE.sub(lambda m: "\n" if m[1] in "nN" else m[1], text)
 
 
 def _looks_textual(data: bytes) -> bool:

@@ -151,3 +151,16 @@ def test_pdf_annotation_is_read():
 
 def test_pdf_document_info_is_read():
     assert "iban" in categories(scan(_pdf(info=SECRET)))
+
+
+# --- iCalendar and vCard: folded lines are one line ----------------------------------------
+
+@pytest.mark.parametrize("name,subtype,head", [
+    ("invite.ics", "calendar", "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDESCRIPTION:"),
+    ("contact.vcf", "vcard", "BEGIN:VCARD\r\nVERSION:4.0\r\nNOTE:"),
+])
+def test_directory_folding_is_undone(name, subtype, head):
+    text = f"Card number {VISA}"
+    folded = head + text[:18] + "\r\n " + text[18:] + "\\nexp 09/28\r\nEND:X\r\n"
+    raw = message("See attached.", attachments=[(folded.encode(), "text", subtype, name)])
+    assert "payment_card" in categories(scan(raw)), name
