@@ -110,7 +110,7 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
                 or _YYYYMMDD.fullmatch(text, account.start, account.end) \
                 and not lex.has("account", fold(ctx.line_before(text, account.start, 25))):
             continue  # "20250314": a date, unless an account word names it
-        acct = text[account.start:account.end].replace(" ", "")
+        acct = text[account.start:account.end].replace(" ", "").replace("-", "")
         points, rule = _pair_points(text, sc, account, sort_code[1], lex)
         if points >= 5:
             confidence = Confidence.HIGH
@@ -226,10 +226,10 @@ def _plausible_account(text: str, m: Match) -> bool:
     lead = ctx.line_before(text, m.start, 60)
     if ctx.NOT_ACCOUNT_WORDS.search(lead) or _PHONE_LEAD.search(lead) or _AREA_CODE_LEAD.search(lead):
         return False
-    if " " in text[m.start:m.end] and (text[m.end:m.end + 2].strip(" ")[:1].isdigit()
-                                      or text[max(0, m.start - 2):m.start].strip(" ")[-1:]
-                                      .isdigit()):
-        return False  # "1234 5678" inside a longer spaced number (card, phone)
+    if not text[m.start:m.end].isdigit() and (text[m.end:m.end + 2].strip(" -")[:1].isdigit()
+                                              or text[max(0, m.start - 2):m.start].strip(" -")[-1:]
+                                              .isdigit()):
+        return False  # "1234 5678", "1234-5678" inside a longer spaced number (card, phone)
     return text[m.start:m.end] != "00000000"
 
 

@@ -25,11 +25,11 @@ _SPECS: Final = (
     ("card", r"\b\d(?:(?:[ \t]{0,4}[.\-·•/_|,]?[ \t]{0,4}(?:\n[> \t]{0,6})?)?\d){11,}"),
     # Groups may wrap onto the next line (hard-wrapped plain text); banks.py cuts the match
     # at the country's length, so a following line never becomes part of the IBAN.
-    ("iban", r"\b[A-Z]{2}\d{2}(?:(?:[ \-]|[ ]?\n)?[A-Z0-9]){10,34}"
+    ("iban", r"\b[A-Z]{2}\d{2}(?:(?:[ \-·•/_|.,]|[ ]?\n)?[A-Z0-9]){10,34}"
              # lower case only compact or in groups of four: prose ("be16 and be32") is neither
              r"|\b[a-z]{2}\d{2}(?:[a-z0-9]{10,30}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,4})?)\b"),
-    ("sortcode", r"\b\d{2}[ .\-–]?\d{2}[ .\-–]?\d{2}\b"),
-    ("account", r"\b\d{8}\b|\b\d{4} \d{4}\b"),
+    ("sortcode", r"\b\d{2}[ .\-–·•_|]?\d{2}[ .\-–·•_|]?\d{2}\b"),
+    ("account", r"\b\d{8}\b|\b\d{4}[ \-]\d{4}\b"),
     # Words a password can be named by, in every lexicon language (candidates.py)
     ("cred_lex", lexicon().anchor_pattern()),
     # Words of UK bank details in every lexicon language: a sort code and an account number

@@ -65,3 +65,24 @@ def test_every_unicode_decimal_digit_is_folded():
 ])
 def test_separators_do_not_make_cards_of_other_numbers(body):
     assert "payment_card" not in categories(scan_text(body))
+
+
+from dlp_helpers import make_iban  # noqa: E402
+
+IBAN = make_iban("GB", "WEST12345698765432")
+
+
+@pytest.mark.parametrize("sep", ["·", "•", "/", "_", "|", ".", ","])
+def test_iban_groups_with_any_separator(sep):
+    body = f"IBAN: {grouped(IBAN, sep)}"
+    assert "iban" in categories(scan_text(body)), body
+
+
+@pytest.mark.parametrize("sep", ["·", "•", "_", "|"])
+def test_sort_code_with_any_separator(sep):
+    body = f"Sort code: 30{sep}11{sep}52\nAccount number: 40918273"
+    assert "uk_bank_account" in categories(scan_text(body)), body
+
+
+def test_account_written_nnnn_dash_nnnn():
+    assert "uk_bank_account" in categories(scan_text("Sort code: 30-11-52\nAccount number: 4091-8273"))
