@@ -344,10 +344,13 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
                 continue
             if isinstance(payload, list):
                 if ctype == "message/rfc822":
-                    for inner in payload:  # a forwarded message's subject is visible text too
-                        subject = header_text(inner.get("Subject")) if isinstance(inner, Message) else ""
-                        if subject:
+                    for inner in payload:  # a forwarded message's headers are visible text too
+                        if not isinstance(inner, Message):
+                            continue
+                        if subject := header_text(inner.get("Subject")):
                             sink(budget.take_text(subject), where)
+                        if notes := free_text_headers(inner):
+                            sink(budget.take_text(notes), "attachment")
                 stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
             continue
         disposition = header_str(part, "content-disposition").lower()

@@ -164,3 +164,20 @@ def test_directory_folding_is_undone(name, subtype, head):
     folded = head + text[:18] + "\r\n " + text[18:] + "\\nexp 09/28\r\nEND:X\r\n"
     raw = message("See attached.", attachments=[(folded.encode(), "text", subtype, name)])
     assert "payment_card" in categories(scan(raw)), name
+
+
+def test_headers_of_a_parsed_attached_message_are_read():
+    """message/rfc822 sent as 7bit is parsed in place: its headers are read there too."""
+    inner = EmailMessage()
+    inner["From"] = "a@example.org"
+    inner["Subject"] = "fwd"
+    inner["X-Note"] = SECRET
+    inner.set_content("Hello.")
+    outer = EmailMessage()
+    outer["Subject"] = "forwarding"
+    outer.set_content("See below.")
+    outer.add_attachment(inner)
+    assert "iban" in categories(scan(outer.as_bytes()))
+    inner.replace_header("From", Address(SECRET, "a", "example.org"))
+    del inner["X-Note"]
+    assert "iban" in categories(scan(outer.as_bytes()))
