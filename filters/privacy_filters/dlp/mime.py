@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import quopri
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,7 +19,6 @@ from email.feedparser import BytesFeedParser
 from email.header import decode_header, make_header
 from email.message import Message
 from email.policy import compat32
-from email.utils import getaddresses
 
 from .fastmime import fast_parse
 from .mimeparams import content_charset, content_type, header_str
@@ -299,12 +299,17 @@ def free_text_headers(msg: Message) -> str:
     return "\n".join(lines)
 
 
+_DISPLAY_NAME = re.compile(r'"((?:[^"\\]|\\.)*)"\s*<|([^,<>"]+)<')
+
+
 def display_names(value: str) -> str:
     """The display names in an address header, "; "-joined ("" for bare addresses)."""
-    if "<" not in value and "(" not in value:
-        return ""  # bare addresses: no name to read (most headers, no parse)
-    names = [n for n, _ in getaddresses([value[:4096]]) if n.strip()]
-    return "; ".join(names)
+    if "<" not in value:
+        return ""  # bare addresses: no name to read (no parse)
+    # A name is what stands before "<addr>": quoted, or a phrase up to the last comma. One
+    # regex pass (email.utils.getaddresses costs ~40 us a header, most of this step).
+    names = [(q or p).strip() for q, p in _DISPLAY_NAME.findall(value[:4096])]
+    return "; ".join(n for n in names if n)
 
 
 def parse(raw: bytes, budget: Budget) -> Message:
