@@ -40,6 +40,13 @@ _VALUE_ATTR = re.compile(r"""\bvalue\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""",
 _SHOWN_ATTR = re.compile(r"""\b(?:alt|title)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 # The page title, shown in the tab or window: read before <head> is dropped.
 _TITLE = re.compile(r"<(?a:title)\b[^<>]*>([^<]{1,2000})</(?a:title)\s*>", re.IGNORECASE)
+# An element hidden by its own inline style, with no tag inside it: what a reader does not
+# see is taken out of the rendered text (so "4539<span style=display:none>9</span>1488"
+# reads as the reader sees it) and read on its own after it (hidden text is evidence too).
+_CSS_HIDDEN = re.compile(
+    r"""<([A-Za-z][A-Za-z0-9]{0,15})\b[^<>]{0,200}?\bstyle\s*=\s*["'][^"'<>]{0,200}?"""
+    r"""(?:display\s*:\s*none|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|rem|%)?\s*(?:;|!|["']))"""
+    r"""[^<>]{0,400}>([^<]{0,2000})</\1\s*>""", re.IGNORECASE)  # bounded: no input makes it quadratic
 _NAME_ATTR = re.compile(r"""\bname\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 
 
@@ -52,6 +59,12 @@ def html_to_text(markup: str, limit: int, check: Check = _no_check) -> str:
     check()
     title = _TITLE.search(markup) if "<title" in markup or "<TITLE" in markup else None
     markup = _drop_hidden(markup, check)
+    hidden: list[str] = []
+    if "style" in markup or "STYLE" in markup:
+        def take(m: re.Match[str]) -> str:
+            hidden.append(m[2])
+            return ""
+        markup = _CSS_HIDDEN.sub(take, markup)
     if title is not None:
         markup = title.group(1) + "\n" + markup
     calls = 0
@@ -70,6 +83,7 @@ def html_to_text(markup: str, limit: int, check: Check = _no_check) -> str:
         return _TAG_TEXT.get(name, "")  # a line break, a tab or nothing
 
     text = _TAG.sub(replace, markup)
+    extras.extend(h for h in hidden[:STEP] if h.strip())
     if extras:
         text += "\n\n" + "\n".join(extras[:STEP])
     return _unescape(text, limit, check)[:limit]

@@ -181,3 +181,16 @@ def test_headers_of_a_parsed_attached_message_are_read():
     inner.replace_header("From", Address(SECRET, "a", "example.org"))
     del inner["X-Note"]
     assert "iban" in categories(scan(outer.as_bytes()))
+
+
+# --- rendered vs hidden: CSS-hidden text is not spliced into visible numbers --------------
+
+@pytest.mark.parametrize("style", ["display:none", "display: none", "font-size:0", "font-size: 0px"])
+def test_css_hidden_text_does_not_break_a_visible_number(style):
+    markup = (f"<p>Card number: {VISA[:7]}<span style=\"{style}\">9</span>{VISA[7:]} exp 09/28</p>")
+    assert "payment_card" in categories(scan(_html(markup))), style
+
+
+def test_css_hidden_text_is_still_read_on_its_own():
+    markup = f'<p>Hello</p><div style="display:none">IBAN {IBAN}</div>'
+    assert "iban" in categories(scan(_html(markup)))
