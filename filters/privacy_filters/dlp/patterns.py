@@ -66,6 +66,9 @@ _SPECS: Final = (
     ("npm", r"\bnpm_[A-Za-z0-9]{36}\b"),
     ("sendgrid", r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b"),
     ("ai_key", r"\bsk-(?:proj|ant-api\d\d|svcacct)-[A-Za-z0-9_\-]{30,}"),
+    # A password option on a command line: -pSECRET glued (mysql), --password[=| ]SECRET,
+    # sshpass -p SECRET, -u/--user user:SECRET (curl); credentials.py weighs the value.
+    ("cmd_pass", r"(?:^|[\s;|&(])(?:-p|--password|--passwd|--pass|-u|--user)(?:=|[ \t]+)?['\"]?[^\s'\"]{4,128}"),
     ("url_cred", r"\b[a-z][a-z0-9+.\-]{1,15}://[^\s/:@\"'<>]{1,64}:[^\s/@\"'<>]{1,64}@[\w.\-]+"),
 )
 

@@ -86,3 +86,27 @@ def test_sort_code_with_any_separator(sep):
 
 def test_account_written_nnnn_dash_nnnn():
     assert "uk_bank_account" in categories(scan_text("Sort code: 30-11-52\nAccount number: 4091-8273"))
+
+
+# Credentials on a command line: a password option's value (glued -pX, --password=X,
+# sshpass -p X) or the secret half of -u user:secret.
+@pytest.mark.parametrize("body", [
+    "Connect with: mysql -u admin -pKq7vR2mZx9 -h db.internal",
+    "curl -u deploy:Wq8#nL4pZt2v https://api.internal.acme.co.uk/v1",
+    "sshpass -p 'Tz6!mQ2wLx9c' ssh root@10.0.0.5",
+    "pg_dump --password=Rf5tG7yHq2Lk -h db1 sales",
+])
+def test_command_line_password_option(body):
+    assert "password" in categories(scan_text(body)), body
+
+
+@pytest.mark.parametrize("body", [
+    "mkdir -p /var/lib/privacy-milter && cp -p notes.txt backup/",
+    "ssh -p 2222 admin@host.internal",
+    "mysql -u admin -p -h db.internal   (it asks for the password)",
+    "curl -u $USER:$TOKEN https://api.internal.acme.co.uk",
+    "mysql --password=\"$DB_PASS\" -h db",
+    "tar -cvf - . | gzip -9 > out.tgz; python -m pytest -p no:cacheprovider",
+])
+def test_command_line_without_a_secret(body):
+    assert "password" not in categories(scan_text(body)), body
