@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from privacy_milter.model import Action, Confidence, Finding, Message, Reply, Result
-from privacy_milter.plugin import (ACTION_WORDS, Counter, FilterContext, FilterSettings, FilterSpec, Site, Symbol,
+from privacy_milter.plugin import (ACTION_WORDS, Counter, Explanation, FilterContext, FilterSettings, FilterSpec, Site, Symbol,
                                    default_settings, read_common)
 from privacy_milter.services import Services
 from privacy_milter.tomlcheck import Reader
 
 from .dlp import CATEGORIES, Limits, ModulusTable, Report, scan
-from .dlp.explain import explain
+from .dlp.explain import explain_with_reasons
 from .dlp.mime import REASONS as UNSCANNABLE_REASONS
 from .dlp.pdftext import stop_workers, warm_up
 from .words import and_list, describe
@@ -301,12 +301,15 @@ def act_on_findings(name: str, findings: tuple[Finding, ...], unscannable: int, 
     return Result(name, action=action, findings=findings, headers=headers, reply=reply, facts=facts)
 
 
-def _explain(raw: bytes, settings: FilterSettings) -> list[str]:
-    """`scan --explain`: per finding its rule symbol, confidence, part and line, value masked."""
+def _explain(raw: bytes, settings: FilterSettings) -> Explanation:
+    """`scan --explain`: per finding its rule symbol, confidence, part and line, value masked;
+    and what could not be read, with how often."""
     assert isinstance(settings, DlpSettings)
-    rows = explain(raw, Limits(max_message_bytes=settings.max_message_bytes), settings.modulus_table)
-    return [f"  {e.rule:30} {e.confidence.label:6} {e.where} (part {e.part}) line {e.line}: {e.shown}"
-            for e in rows]
+    rows, reasons = explain_with_reasons(raw, Limits(max_message_bytes=settings.max_message_bytes),
+                                         settings.modulus_table)
+    notes = ["unscannable: " + ", ".join(f"{r}={n}" for r, n in reasons)] if reasons else []
+    return Explanation([f"  {e.rule:30} {e.confidence.label:6} {e.where} (part {e.part}) line {e.line}: {e.shown}"
+                        for e in rows], notes)
 
 
 def _build(settings: FilterSettings, services: Services) -> DlpFilter:

@@ -157,6 +157,15 @@ ExplainRow = str  # one line of `scan --explain` for one finding, value masked
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """What `scan --explain` prints for one filter and one message: a row per finding (value
+    masked) and notes on what could not be read and why (e.g. `unscannable: malformed=1`)."""
+
+    rows: list[ExplainRow]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class FilterSpec:
     name: str
     read: Callable[[Reader], FilterSettings]
@@ -177,7 +186,7 @@ class FilterSpec:
     categories: tuple[str, ...] = ()           # the finding categories it reports
     commands: tuple[Command, ...] = ()         # its CLI subcommands
     # `scan --explain`: per finding in a raw message, one line (the value masked).
-    explain: Callable[[bytes, FilterSettings], list[ExplainRow]] | None = None
+    explain: Callable[[bytes, FilterSettings], Explanation] | None = None
 
 
 def policy_warnings(specs: Iterable[FilterSpec], site: Site) -> list[str]:

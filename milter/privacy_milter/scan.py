@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
-from .model import Direction, DirectionDecision, Message, Session, Verdict
+from .model import Action, Direction, DirectionDecision, Message, Session, Verdict
 from .pipeline import Partial, Pipeline
 from .plugin import FilterSpec
 from .policy import Policy
@@ -97,18 +97,37 @@ def _scan_one(worker: _Worker, path: str) -> Outcome:
 def _line(path: str, verdict: Verdict, as_json: bool) -> str:
     failed = [r.filter for r in verdict.results if r.error]
     findings = verdict.findings
-    action = verdict.action.label
+    reasons = _unscannable(verdict)
+    action = _action_word(verdict, reasons)
     if as_json:
-        record = {"path": path,
-                  "findings": [{"category": f.category, "confidence": f.confidence.label, "count": f.count,
-                                "rules": list(f.rules)} for f in findings],
-                  "action": action}
+        record: dict[str, object] = {
+            "path": path,
+            "findings": [{"category": f.category, "confidence": f.confidence.label, "count": f.count,
+                          "rules": list(f.rules)} for f in findings],
+            "action": action}
+        if reasons:
+            record["unscannable"] = reasons
         if failed:
             record["failed"] = failed
         return json.dumps(record) + "\n"
     summary = ", ".join(f"{f.category}={f.count} ({f.confidence.label})" for f in findings)
     return (f"{path}: {action}: {summary or 'nothing found'}"
+            f"{'; unscannable: ' + ','.join(reasons) if reasons else ''}"
             f"{' (failed: ' + ', '.join(failed) + ')' if failed else ''}\n")
+
+
+def _unscannable(verdict: Verdict) -> list[str]:
+    """Why parts of the message could not be read (the DLP result's fact), sorted."""
+    return sorted({reason for r in verdict.results for key, value in r.facts
+                   if key == "unscannable_reasons" for reason in value.split(",") if reason})
+
+
+def _action_word(verdict: Verdict, reasons: list[str]) -> str:
+    """The policy's word for what happens: `log` when something was found or could not be
+    read and the policy only logs it (the milter accepts and writes the log line)."""
+    if verdict.action is Action.ACCEPT and (verdict.findings or reasons):
+        return "log"
+    return verdict.action.label
 
 
 def scan_files(files: list[Path], policy_loader: Callable[[], Policy], as_json: bool, out: TextIO | None = None,
@@ -192,8 +211,11 @@ def explain_files(files: list[Path], policy: Policy, out: TextIO | None = None,
             print(f"privacy-milter: {path}: cannot read: {exc.strerror}", file=sys.stderr)
             status = 1
             continue
-        rows = [row for explain, settings in explainers for row in explain(raw, settings)]
+        explained = [explain(raw, settings) for explain, settings in explainers]
+        rows = [row for e in explained for row in e.rows]
         out.write(f"{path}: {len(rows)} finding(s)\n")
+        for note in (note for e in explained for note in e.notes):
+            out.write(f"  {note}\n")
         for row in rows:
             out.write(row + "\n")
     return status

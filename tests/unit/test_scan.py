@@ -160,3 +160,47 @@ def test_cli_jobs_give_the_same_output_and_bad_values_are_refused(tmp_path, caps
         cli.main(["scan", "--help"])
     usage = " ".join(capsys.readouterr().out.split())
     assert f"up to {scan_mod.MAX_WORKERS}, for {scan_mod.PARALLEL_FROM} files" in usage
+
+
+def _with_corrupt_zip(body: str) -> bytes:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["Subject"] = "files"
+    msg.set_content(body)
+    msg.add_attachment(b"PK\x03\x04" + b"\x00" * 50, maintype="application", subtype="zip",
+                       filename="bad.zip")
+    return msg.as_bytes()
+
+
+def test_json_shows_the_policys_action_word_log_for_a_low_finding(tmp_path):
+    """Issue 29: a low finding whose action is `log` says `log`, not `accept`."""
+    path = tmp_path / "low.eml"
+    path.write_bytes(b"Subject: numbers\r\n\r\nHere: 4539 1488 0343 6467 thanks\r\n")
+    _, records = run([path], 1)
+    assert [f["confidence"] for f in records[0]["findings"]] == ["low"]
+    assert records[0]["action"] == "log"
+    out = io.StringIO()
+    scan_files([path], policy_mod.default, False, out, workers=1)
+    assert ": log: payment_card=1 (low)" in out.getvalue()
+
+
+def test_json_and_text_show_unscannable_reasons(tmp_path):
+    path = tmp_path / "zip.eml"
+    path.write_bytes(_with_corrupt_zip("Nothing to see."))
+    _, records = run([path], 1)
+    assert records[0]["unscannable"] == ["malformed"]
+    assert records[0]["findings"] == []
+    out = io.StringIO()
+    scan_files([path], policy_mod.default, False, out, workers=1)
+    assert "unscannable: malformed" in out.getvalue()
+
+
+def test_explain_shows_unscannable_reasons(tmp_path):
+    from privacy_milter.scan import explain_files
+
+    path = tmp_path / "zip.eml"
+    path.write_bytes(_with_corrupt_zip("Nothing to see."))
+    out = io.StringIO()
+    assert explain_files([path], policy_mod.default(), out) == 0
+    assert "unscannable: malformed=1" in out.getvalue()

@@ -34,6 +34,9 @@ _DATE_LEAD = re.compile(r"\b(?:on|from|until|till|by|since|after|before|dated|am
 # "Tel +31 6 56284207", "M 07700 900123": the digits are the end of a phone number.
 _PHONE_LEAD = re.compile(r"(?:\+\d{1,3}|\b(?:tel|phone|mobile|mob|cell|fax|handy|t|m)\b\.?:?)"
                          r"[\s\d()\-]*$")
+# "020 79460958", "(0161) 4960123": a UK trunk prefix and area code right before the digits
+# makes them the subscriber part of a phone number (a sort code never starts "0" and a group).
+_AREA_CODE_LEAD: Final = re.compile(r"(?:\b0\d{2,4}|\(0\d{2,4}\))[ \t]?$")
 _PAIR_DISTANCE = 160  # characters between a sort code and its account number
 # Between a sort code and its account number side by side: a separator, a line break
 _SIDE_BY_SIDE: Final = re.compile(r"[ \t]*(?:[/,;:.|\-]|and|und|et)?[ \t]*\n?[ \t>]*")
@@ -107,7 +110,7 @@ def find_uk_accounts(text: str, engine: Engine, hits: frozenset[str],
                 or _YYYYMMDD.fullmatch(text, account.start, account.end) \
                 and not lex.has("account", fold(ctx.line_before(text, account.start, 25))):
             continue  # "20250314": a date, unless an account word names it
-        acct = text[account.start:account.end].replace(" ", "")
+        acct = text[account.start:account.end].replace(" ", "").replace("-", "")
         points, rule = _pair_points(text, sc, account, sort_code[1], lex)
         if points >= 5:
             confidence = Confidence.HIGH
@@ -221,12 +224,12 @@ def _labelled_otherwise(text: str, m: Match, kind: str, lex: Lexicon) -> bool:
 def _plausible_account(text: str, m: Match) -> bool:
     """An 8-digit number that is not labelled as some other kind of number."""
     lead = ctx.line_before(text, m.start, 60)
-    if ctx.NOT_ACCOUNT_WORDS.search(lead) or _PHONE_LEAD.search(lead):
+    if ctx.NOT_ACCOUNT_WORDS.search(lead) or _PHONE_LEAD.search(lead) or _AREA_CODE_LEAD.search(lead):
         return False
-    if " " in text[m.start:m.end] and (text[m.end:m.end + 2].strip(" ")[:1].isdigit()
-                                      or text[max(0, m.start - 2):m.start].strip(" ")[-1:]
-                                      .isdigit()):
-        return False  # "1234 5678" inside a longer spaced number (card, phone)
+    if not text[m.start:m.end].isdigit() and (text[m.end:m.end + 2].strip(" -")[:1].isdigit()
+                                              or text[max(0, m.start - 2):m.start].strip(" -")[-1:]
+                                              .isdigit()):
+        return False  # "1234 5678", "1234-5678" inside a longer spaced number (card, phone)
     return text[m.start:m.end] != "00000000"
 
 

@@ -68,6 +68,8 @@ def find_credentials(text: str, engine: Engine, hits: frozenset[str]) -> Iterato
         yield from _credentials_below(text, engine)
     if "url_cred" in hits:
         yield from _url_credentials(text, engine)
+    if "cmd_pass" in hits:
+        yield from _command_options(text, engine)
     if "opens" in hits:
         yield from find_opened(text, engine)
     if "temp_word" in hits:
@@ -144,3 +146,26 @@ def _url_credentials(text: str, engine: Engine) -> Iterator[Hit]:
         yield make_hit("password", Confidence.MEDIUM, token, "password.url_userinfo", m.start)
 
 
+
+
+_OPTION: Final = re.compile(r"""\s*(-p|--password|--passwd|--pass|-u|--user)(=|[ \t]+)?['"]?([^\s'"]+)""")
+
+
+def _command_options(text: str, engine: Engine) -> Iterator[Hit]:
+    """A secret given as a command-line option. A value glued to -p (mysql -pX) or given to
+    --password is one; -p with a space is one only after sshpass (elsewhere it is a port, a
+    flag, a path); -u/--user only for its part after "user:" (curl)."""
+    for m in engine.find("cmd_pass", text):
+        opt = _OPTION.match(text, m.start + (1 if text[m.start].isspace() or text[m.start] in ";|&(" else 0))
+        if opt is None:
+            continue
+        name, sep, value = opt.group(1), opt.group(2) or "", clean(opt.group(3))
+        if name in ("-u", "--user"):
+            if ":" not in value:
+                continue
+            value = value.split(":", 1)[1]
+        elif name == "-p" and sep and not text[max(0, m.start - 12):m.start].rstrip().endswith("sshpass"):
+            continue
+        if value.startswith(("$", "%", "/", "~", "-", ".")) or strength(value) < 2 or len(value) < 6:
+            continue
+        yield make_hit("password", Confidence.MEDIUM, value, "password.command_option", m.start)

@@ -34,6 +34,13 @@ class Explained:
 
 def explain(source: bytes | BinaryIO, limits: Limits | None = None,
             modulus_table: str | os.PathLike[str] | ModulusTable | None = None) -> list[Explained]:
+    return explain_with_reasons(source, limits, modulus_table)[0]
+
+
+def explain_with_reasons(source: bytes | BinaryIO, limits: Limits | None = None,
+                         modulus_table: str | os.PathLike[str] | ModulusTable | None = None,
+                         ) -> tuple[list[Explained], list[tuple[str, int]]]:
+    """Every hit, and what could not be read: (reason, count) sorted by reason."""
     limits = limits or Limits()
     budget = Budget(limits)
     table = load_table(modulus_table)
@@ -56,7 +63,7 @@ def explain(source: bytes | BinaryIO, limits: Limits | None = None,
 
     raw, _ = read_source(source, limits)
     walk_message(raw, sink, budget)
-    return out
+    return out, sorted(budget.reasons.items())
 
 
 def _pieces(text: str) -> Iterator[tuple[int, str]]:

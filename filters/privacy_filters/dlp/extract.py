@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import zipfile
 from xml.etree import ElementTree
 
+from . import archives
 from .htmltext import html_to_text
 from .mime import Budget, ScanStopped, Sink, decode_bytes, utf16_without_bom, walk_message
 from .pdftext import pdf_text
@@ -67,28 +69,51 @@ def _dispatch(data: bytes, ctype: str, name: str, charset: str | None, sink: Sin
     elif data.startswith(_OLE_MAGIC):
         # Legacy .doc/.xls, or an encrypted OOXML file (still named .docx): opaque to us.
         budget.fail("encrypted" if _OLE_ENCRYPTED in data else "unsupported")
+    elif kind := archives.compression(data, name):
+        archives.read_compressed(data, kind, name, sink, budget, depth, extract_attachment)
+    elif archives.is_tar(data, name):
+        archives.read_tar(data, sink, budget, depth, extract_attachment)
+    elif archives.unsupported_archive(data):
+        budget.fail("unsupported")  # RAR, 7-Zip, CAB: archives the stdlib cannot open
     elif data.startswith(b"PK\x03\x04") or name.endswith((".zip", ".docx", ".xlsx", ".odt")):
         _zip(data, name, sink, budget, depth)
     elif data.startswith(b"{\\rtf") or ctype in ("application/rtf", "text/rtf") or \
             name.endswith(".rtf"):
         # Control words (\\par, \\'e9, \\b) would otherwise break numbers and words apart.
-        sink(budget.take_text(rtf_to_text(decode_bytes(data, charset),
+        sink(budget.take_text(rtf_to_text(decode_bytes(data, charset, budget),
                                           budget.limits.max_part_chars, budget.check)),
              "attachment")
     elif ctype in ("text/html", "application/xhtml+xml") or name.endswith(_HTML_EXT):
-        text = html_to_text(decode_bytes(data, charset), budget.limits.max_part_chars,
+        text = html_to_text(decode_bytes(data, charset, budget), budget.limits.max_part_chars,
                             budget.check)
         sink(budget.take_text(text), "attachment")
+    elif ctype in _DIRECTORY_TYPES or name.endswith(_DIRECTORY_EXT) or \
+            data.lstrip()[:15].upper().startswith((b"BEGIN:VCALENDAR", b"BEGIN:VCARD")):
+        sink(budget.take_text(unfold_directory(decode_bytes(data, charset, budget))), "attachment")
     elif ctype.startswith("text/") or name.endswith(_TEXT_EXT) or _looks_textual(data):
-        sink(budget.take_text(decode_bytes(data, charset)), "attachment")
+        sink(budget.take_text(decode_bytes(data, charset, budget)), "attachment")
     # Images, audio and other binary media carry no text we can read: neither text nor unscannable.
+
+
+_DIRECTORY_TYPES = frozenset(("text/calendar", "text/vcard", "text/x-vcard", "text/directory"))
+_DIRECTORY_EXT = (".ics", ".vcf", ".vcs", ".ical")
+# RFC 5545 3.1 / RFC 6350 3.2: a line break followed by one space or tab continues the line.
+_FOLD = re.compile(r"\r?\n[ \t]")
+_ESCAPE = re.compile(r"\\([nN,;\\])")
+
+
+def unfold_directory(text: str) -> str:
+    """iCalendar and vCard as a reader's calendar shows them: folded lines joined, and the
+    escapes \\n, \\, and \\; written out (a card number folded mid-way is one number)."""
+    text = _FOLD.sub("", text)
+    return _ESCAPE.sub(lambda m: "\n" if m[1] in "nN" else m[1], text)
 
 
 def _looks_textual(data: bytes) -> bool:
     """Unlabelled bytes that are mostly printable are worth scanning as text."""
     sample = data[:4096]
-    if utf16_without_bom(sample) is not None or sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return True  # UTF-16 text: half its bytes are NUL
+    if utf16_without_bom(sample) is not None or sample.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")):
+        return True  # UTF-16 or UTF-32 text: half or three quarters of its bytes are NUL
     if b"\x00" in sample:
         return False
     printable = sum(1 for b in sample if b >= 0x20 or b in (9, 10, 13))
@@ -154,18 +179,32 @@ def _office(zf: zipfile.ZipFile, names: set[str], sink: Sink, budget: Budget) ->
         if body is not None:
             shared = _xml_text(body, budget).split("\n")
     parts = sorted(n for n in names if n.endswith(".xml") and (
-        n == "word/document.xml" or n.startswith(("word/header", "word/footer", "word/footnotes",
-                                                  "xl/worksheets/", "ppt/slides/slide"))
-        or n == "content.xml"))
+        n in _OFFICE_PARTS or n.startswith(_OFFICE_PREFIXES)))
     for part in parts:
         body = _read_member(zf, zf.getinfo(part), budget)
         if body is None:
             continue
         if part.startswith("xl/worksheets/"):
             text = _sheet_text(body, shared, budget)
+        elif part in _LINE_PER_ELEMENT:
+            # properties, sheet and defined names: one value per element (and the name
+            # attributes), so two neighbouring values are never read as one
+            text = _xml_text(body, budget, every_element=True)
         else:
             text = _xml_text(body, budget)
         sink(budget.take_text(text), "attachment")
+
+
+# Every part of an office file a reader can open: the body, headers and footers, notes,
+# comments (also threaded), document properties, slides and speaker notes, sheets (cells,
+# formulas), the workbook's sheet names and defined names; ODF's content and metadata.
+_OFFICE_PARTS = frozenset(("word/document.xml", "content.xml", "meta.xml", "xl/workbook.xml",
+                           "docProps/core.xml", "docProps/app.xml", "docProps/custom.xml"))
+_OFFICE_PREFIXES = ("word/header", "word/footer", "word/footnotes", "word/endnotes", "word/comments",
+                    "xl/worksheets/", "xl/comments", "xl/threadedComments/", "ppt/slides/slide",
+                    "ppt/notesSlides/", "ppt/comments/")
+_LINE_PER_ELEMENT = frozenset(("xl/workbook.xml", "docProps/core.xml", "docProps/app.xml",
+                               "docProps/custom.xml", "meta.xml"))
 
 
 def _local(tag: str) -> str:
@@ -181,10 +220,11 @@ class _TextTarget:
     paragraph and cell breaks. No tree is built and nothing recurses, so nesting costs
     nothing but a counter; past limits.max_xml_depth the part counts as "too_deep"."""
 
-    def __init__(self, max_depth: int) -> None:
+    def __init__(self, max_depth: int, every_element: bool = False) -> None:
         self.out: list[str] = []
         self._stack: list[str] = []
         self._max = max_depth
+        self._every = every_element
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         name = _local(tag)
@@ -193,10 +233,12 @@ class _TextTarget:
         self._stack.append(name)
         if name in _XML_CELL:
             self.out.append("\t")
+        if self._every and "name" in attrib:  # <sheet name=...>, <definedName name=...>
+            self.out.append(attrib["name"] + "\n")
 
     def end(self, tag: str) -> None:
         name = self._stack.pop() if self._stack else _local(tag)
-        if name in _XML_LINE:
+        if self._every or name in _XML_LINE:
             self.out.append("\n")
 
     def data(self, text: str) -> None:
@@ -207,9 +249,9 @@ class _TextTarget:
         return None
 
 
-def _xml_text(body: bytes, budget: Budget) -> str:
+def _xml_text(body: bytes, budget: Budget, every_element: bool = False) -> str:
     """All text of an office XML part in document order, with paragraph and cell breaks."""
-    target = _TextTarget(budget.limits.max_xml_depth)
+    target = _TextTarget(budget.limits.max_xml_depth, every_element)
     parser = ElementTree.XMLParser(target=target)
     try:
         for start in range(0, len(body), _XML_FEED):
@@ -234,7 +276,8 @@ def _sheet_text(body: bytes, shared: list[str], budget: Budget) -> str:
                 value = shared[int(value)]
             elif elem.get("t") in (None, "n") and ("E" in value or "e" in value):
                 value = _plain_number(value)
-            out.append((inline or value) + "\t")
+            formula = next((child.text or "" for child in elem if _local(child.tag) == "f"), "")
+            out.append((inline or value) + "\t" + (formula + "\t" if formula else ""))
             elem.clear()
         elif name == "row":
             out.append("\n")

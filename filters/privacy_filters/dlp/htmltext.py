@@ -36,6 +36,17 @@ _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)([^<>]*)>")
 # "tag" as text, so its content must be read as text too, not hidden (nor crash the lookup).
 _HIDDEN_OPEN = re.compile(r"<(?a:(script|style|head|template|title))\b[^<>]*>", re.IGNORECASE)
 _VALUE_ATTR = re.compile(r"""\bvalue\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+# Attributes a reader sees: alt (shown when an image is not) and title (a tooltip).
+_SHOWN_ATTR = re.compile(r"""\b(?:alt|title)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+# The page title, shown in the tab or window: read before <head> is dropped.
+_TITLE = re.compile(r"<(?a:title)\b[^<>]*>([^<]{1,2000})</(?a:title)\s*>", re.IGNORECASE)
+# An element hidden by its own inline style, with no tag inside it: what a reader does not
+# see is taken out of the rendered text (so "4539<span style=display:none>9</span>1488"
+# reads as the reader sees it) and read on its own after it (hidden text is evidence too).
+_CSS_HIDDEN = re.compile(
+    r"""<([A-Za-z][A-Za-z0-9]{0,15})\b[^<>]{0,200}?\bstyle\s*=\s*["'][^"'<>]{0,200}?"""
+    r"""(?:display\s*:\s*none|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|rem|%)?\s*(?:;|!|["']))"""
+    r"""[^<>]{0,400}>([^<]{0,2000})</\1\s*>""", re.IGNORECASE)  # bounded: no input makes it quadratic
 _NAME_ATTR = re.compile(r"""\bname\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 
 
@@ -46,8 +57,18 @@ def _no_check() -> None:
 def html_to_text(markup: str, limit: int, check: Check = _no_check) -> str:
     markup = _drop_comments(markup[:limit * 4])
     check()
+    title = _TITLE.search(markup) if "<title" in markup or "<TITLE" in markup else None
     markup = _drop_hidden(markup, check)
+    hidden: list[str] = []
+    if "style" in markup or "STYLE" in markup:
+        def take(m: re.Match[str]) -> str:
+            hidden.append(m[2])
+            return ""
+        markup = _CSS_HIDDEN.sub(take, markup)
+    if title is not None:
+        markup = title.group(1) + "\n" + markup
     calls = 0
+    extras: list[str] = []  # alt and title text: read after the body, never inside its numbers
 
     def replace(m: re.Match[str]) -> str:  # one call per tag: the tag's work is inline
         nonlocal calls
@@ -57,9 +78,14 @@ def html_to_text(markup: str, limit: int, check: Check = _no_check) -> str:
         name = m[2].lower()
         if name == "input" and not m[1]:
             return _input_text(m[3])
+        if "=" in m[3] and ("alt" in m[3] or "title" in m[3] or "ALT" in m[3] or "TITLE" in m[3]):
+            extras.extend(_shown_attrs(m[3]))
         return _TAG_TEXT.get(name, "")  # a line break, a tab or nothing
 
     text = _TAG.sub(replace, markup)
+    extras.extend(h for h in hidden[:STEP] if h.strip())
+    if extras:
+        text += "\n\n" + "\n".join(extras[:STEP])
     return _unescape(text, limit, check)[:limit]
 
 
@@ -131,6 +157,12 @@ _CLOSING = {name: re.compile(r"</(?a:" + name + r")\s*>", re.IGNORECASE)
 
 def _closing(name: str) -> re.Pattern[str]:
     return _CLOSING[name]
+
+
+def _shown_attrs(attrs: str) -> list[str]:
+    """The alt and title values of one tag (still escaped: the whole text is unescaped once)."""
+    values = (next((g for g in m.groups() if g is not None), "") for m in _SHOWN_ATTR.finditer(attrs))
+    return [v for v in values if v.strip()]
 
 
 def _input_text(attrs: str) -> str:

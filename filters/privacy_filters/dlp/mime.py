@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import codecs
 import quopri
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -95,14 +96,19 @@ def read_source(source: bytes | object, limits: Limits) -> tuple[bytes, bool]:
 
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)  # checked first: FF FE 00 00 starts like UTF-16-LE's
 
 
-def decode_bytes(data: bytes, charset: str | None) -> str:
-    """Bytes to text in the declared charset, else UTF-8, else Latin-1 (which never fails)."""
-    if data.startswith(_UTF16_BOMS):
-        charset = "utf-16"  # a byte order mark outranks a missing or wrong label
+def decode_bytes(data: bytes, charset: str | None, budget: Budget | None = None) -> str:
+    """Bytes to text in the declared charset, else UTF-8, else cp1252 (which never fails).
+    A charset Python does not know, on bytes that are not UTF-8, is read as cp1252 as a best
+    guess and counted "unsupported" in `budget`: the reading may not be what the reader saw."""
+    if data.startswith(_UTF32_BOMS):
+        charset = "utf-32"  # a byte order mark outranks a missing or wrong label
+    elif data.startswith(_UTF16_BOMS):
+        charset = "utf-16"
     elif (sniffed := utf16_without_bom(data)) is not None:
-        charset = sniffed  # "H\0i\0 \0..." written by Windows tools without a BOM
+        charset = sniffed  # "H\0i\0 \0..." written by Windows tools without a BOM (or UTF-32)
     for name in (charset, "utf-8"):
         if not name:
             continue
@@ -112,7 +118,17 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
             return data.decode(name).replace("\x00", " ")
         except (LookupError, UnicodeDecodeError, ValueError):
             continue
+    if budget is not None and charset and not _known_charset(charset):
+        budget.fail("unsupported")
     return data.decode("cp1252", "replace").replace("\x00", " ")
+
+
+def _known_charset(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
 
 
 def utf16_without_bom(data: bytes) -> str | None:
@@ -122,11 +138,24 @@ def utf16_without_bom(data: bytes) -> str | None:
         return None
     if len(sample) < 8 or sample.count(0) < len(sample) // 3:
         return None
+    if (wide := _utf32_without_bom(sample)) is not None:
+        return wide
     odd, even = sample[1::2], sample[0::2]
     if odd.count(0) >= 0.7 * len(odd) and even.count(0) <= 0.1 * len(even):
         return "utf-16-le"
     if even.count(0) >= 0.7 * len(even) and odd.count(0) <= 0.1 * len(odd):
         return "utf-16-be"
+    return None
+
+
+def _utf32_without_bom(sample: bytes) -> str | None:
+    """"utf-32-le"/"utf-32-be" when three bytes of every four are NUL (ASCII as UTF-32)."""
+    quarters = [sample[i::4] for i in range(4)]
+    nul = [q.count(0) / max(len(q), 1) for q in quarters]
+    if min(nul[1], nul[2], nul[3]) >= 0.9 and nul[0] <= 0.1:
+        return "utf-32-le"
+    if min(nul[0], nul[1], nul[2]) >= 0.9 and nul[3] <= 0.1:
+        return "utf-32-be"
     return None
 
 
@@ -153,7 +182,11 @@ def part_payload(part: Message, limit: int, check: Callable[[], None] = lambda: 
     The encoded text is cut *before* decoding, so a 50 MB base64 part never exists twice
     in memory in full. Decoding goes a megabyte at a time, calling `check` in between.
     """
-    raw = payload_text(part)
+    stored = part._payload  # type: ignore[attr-defined]
+    # The stored text keeps 8-bit bytes as surrogates, which the encode below turns back into
+    # the bytes sent; get_payload() would decode them with the declared charset and, for one
+    # Python does not know, replace them with U+FFFD (nothing left to read, or to count).
+    raw = stored if isinstance(stored, str) else payload_text(part)
     if not isinstance(raw, str):
         return b"", None
     cte = header_str(part, "content-transfer-encoding").strip().lower()
@@ -246,8 +279,13 @@ MACHINE_PREFIXES = ("x-ms-", "x-microsoft", "x-exchange", "x-forefront", "x-eop"
                     "x-kse", "x-zoho", "x-hm", "x-source", "x-php", "x-csa", "x-incoming", "x-mid", "x-job")
 
 
+# Headers whose display names a reader sees ("From: Card 4539 ... <a@b>").
+ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
+
+
 def free_text_headers(msg: Message) -> str:
-    """The free-text headers as "Name: value" lines (the name is context: "X-Card-Note")."""
+    """The free-text headers as "Name: value" lines (the name is context: "X-Card-Note"),
+    and the display names of the address headers."""
     lines = []
     fetch = msg.policy.header_fetch_parse  # what msg.items() applies to every header, here only to these
     for name, raw in msg.raw_items():
@@ -255,7 +293,23 @@ def free_text_headers(msg: Message) -> str:
         if lname in FREE_TEXT_HEADERS or (lname.startswith("x-") and not lname.startswith(MACHINE_PREFIXES)):
             if text := header_text(fetch(name, raw)):
                 lines.append(f"{name}: {text}")
+        elif lname in ADDRESS_HEADERS:
+            if shown := display_names(header_text(fetch(name, raw))):
+                lines.append(f"{name}: {shown}")
     return "\n".join(lines)
+
+
+_DISPLAY_NAME = re.compile(r'"((?:[^"\\]|\\.)*)"\s*<|([^,<>"]+)<')
+
+
+def display_names(value: str) -> str:
+    """The display names in an address header, "; "-joined ("" for bare addresses)."""
+    if "<" not in value:
+        return ""  # bare addresses: no name to read (no parse)
+    # A name is what stands before "<addr>": quoted, or a phrase up to the last comma. One
+    # regex pass (email.utils.getaddresses costs ~40 us a header, most of this step).
+    names = [(q or p).strip() for q, p in _DISPLAY_NAME.findall(value[:4096])]
+    return "; ".join(n for n in names if n)
 
 
 def parse(raw: bytes, budget: Budget) -> Message:
@@ -295,10 +349,13 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
                 continue
             if isinstance(payload, list):
                 if ctype == "message/rfc822":
-                    for inner in payload:  # a forwarded message's subject is visible text too
-                        subject = header_text(inner.get("Subject")) if isinstance(inner, Message) else ""
-                        if subject:
+                    for inner in payload:  # a forwarded message's headers are visible text too
+                        if not isinstance(inner, Message):
+                            continue
+                        if subject := header_text(inner.get("Subject")):
                             sink(budget.take_text(subject), where)
+                        if notes := free_text_headers(inner):
+                            sink(budget.take_text(notes), "attachment")
                 stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
             continue
         disposition = header_str(part, "content-disposition").lower()
@@ -313,7 +370,7 @@ def _walk(msg: Message, sink: Sink, budget: Budget, depth: int, where: str,
         if incomplete:
             budget.fail(incomplete)
         if not is_attachment and ctype in ("text/plain", "text/html", "text/enriched", ""):
-            text = decode_bytes(data, content_charset(part))
+            text = decode_bytes(data, content_charset(part), budget)
             if "flowed" in type_header and \
                     str(part.get_param("format", "", header="content-type")).lower() == "flowed":
                 # RFC 3676: a line ending in a space continues on the next one.

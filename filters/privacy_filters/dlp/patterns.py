@@ -21,14 +21,15 @@ _SPECS: Final = (
     # name, pattern
     # Groups joined by one separator, a loose one (" - ", two spaces, a tab) or a line break
     # (a number wrapped in plain text or split over table cells); cards.py decides.
-    ("card", r"\b\d(?:(?:[ \t]{0,4}[.\-]?[ \t]{0,4}(?:\n[> \t]{0,6})?)?\d){11,}"),
+    # Separators beyond space, dash and dot ("·", "•", "/", "_", "|", ",") are read too.
+    ("card", r"\b\d(?:(?:[ \t]{0,4}[.\-·•/_|,]?[ \t]{0,4}(?:\n[> \t]{0,6})?)?\d){11,}"),
     # Groups may wrap onto the next line (hard-wrapped plain text); banks.py cuts the match
     # at the country's length, so a following line never becomes part of the IBAN.
-    ("iban", r"\b[A-Z]{2}\d{2}(?:(?:[ \-]|[ ]?\n)?[A-Z0-9]){10,34}"
+    ("iban", r"\b[A-Z]{2}\d{2}(?:(?:[ \-·•/_|.,]|[ ]?\n)?[A-Z0-9]){10,34}"
              # lower case only compact or in groups of four: prose ("be16 and be32") is neither
              r"|\b[a-z]{2}\d{2}(?:[a-z0-9]{10,30}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,4})?)\b"),
-    ("sortcode", r"\b\d{2}[ .\-–]?\d{2}[ .\-–]?\d{2}\b"),
-    ("account", r"\b\d{8}\b|\b\d{4} \d{4}\b"),
+    ("sortcode", r"\b\d{2}[ .\-–·•_|]?\d{2}[ .\-–·•_|]?\d{2}\b"),
+    ("account", r"\b\d{8}\b|\b\d{4}[ \-]\d{4}\b"),
     # Words a password can be named by, in every lexicon language (candidates.py)
     ("cred_lex", lexicon().anchor_pattern()),
     # Words of UK bank details in every lexicon language: a sort code and an account number
@@ -65,6 +66,9 @@ _SPECS: Final = (
     ("npm", r"\bnpm_[A-Za-z0-9]{36}\b"),
     ("sendgrid", r"\bSG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}\b"),
     ("ai_key", r"\bsk-(?:proj|ant-api\d\d|svcacct)-[A-Za-z0-9_\-]{30,}"),
+    # A password option on a command line: -pSECRET glued (mysql), --password[=| ]SECRET,
+    # sshpass -p SECRET, -u/--user user:SECRET (curl); credentials.py weighs the value.
+    ("cmd_pass", r"(?:^|[\s;|&(])(?:-p|--password|--passwd|--pass|-u|--user)(?:=|[ \t]+)?['\"]?[^\s'\"]{4,128}"),
     ("url_cred", r"\b[a-z][a-z0-9+.\-]{1,15}://[^\s/:@\"'<>]{1,64}:[^\s/@\"'<>]{1,64}@[\w.\-]+"),
 )
 

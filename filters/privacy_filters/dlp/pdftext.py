@@ -73,6 +73,7 @@ def extract_pages(data: bytes, max_pages: int, max_chars: int,
             text = page.extract_text() or ""
             texts.append(text)
             size += len(text)
+        texts.append(_not_on_the_page(reader, pages, max_pages))
     except MemoryError:
         reasons.append("too_large")
     except RecursionError:
@@ -81,6 +82,32 @@ def extract_pages(data: bytes, max_pages: int, max_chars: int,
         log.debug("pdf unreadable: %s", type(exc).__name__)
         reasons.append("malformed")
     return texts, reasons
+
+
+_MAX_EXTRAS = 2000  # annotations and fields read per document: a bound for hostile files
+
+
+def _not_on_the_page(reader: Any, pages: Any, max_pages: int) -> str:
+    """What a reader sees besides the page text, one value per line: the document info
+    (title, subject, keywords, author...), annotations (comments, sticky notes, their
+    titles) and form-field values."""
+    values: list[str] = []
+    info = reader.metadata or {}
+    values.extend(str(v) for v in info.values() if isinstance(v, str))
+    for i, page in enumerate(pages):
+        if i >= max_pages or len(values) > _MAX_EXTRAS:
+            break
+        for ref in page.get("/Annots") or ():
+            annot = ref.get_object()
+            for key in ("/T", "/Contents", "/V", "/TU"):
+                value = annot.get(key)
+                if isinstance(value, str) and value.strip():
+                    values.append(str(value))
+    for field in list((reader.get_fields() or {}).values())[:_MAX_EXTRAS]:
+        value = field.get("/V")
+        if isinstance(value, str) and value.strip():
+            values.append(f"{field.get('/T', '')}: {value}")
+    return "\n".join(values)
 
 
 def _content_key(page: Any) -> tuple[object, object] | None:

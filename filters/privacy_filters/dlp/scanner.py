@@ -92,7 +92,18 @@ def normalise(text: str) -> str:
         if _SPACES_RE.search(text):
             text = _respace(text)
         text = unicodedata.normalize("NFKC", text)
+        if _OTHER_DIGIT.search(text):
+            text = _fold_digits(text)
     return text.replace("\r", "")
+
+
+# A decimal digit (Unicode category Nd) that is not ASCII: NFKC folds full-width digits but
+# not Arabic-Indic, Devanagari, Bengali, Thai... A number written in them is the same number.
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+
+
+def _fold_digits(text: str) -> str:
+    return _OTHER_DIGIT.sub(lambda m: str(unicodedata.digit(m.group())), text)
 
 
 def _respace(text: str) -> str:

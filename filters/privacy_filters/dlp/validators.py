@@ -105,9 +105,9 @@ def iban_ok(compact: str) -> bool:
 
 
 def card_groups_ok(groups: list[int]) -> bool:
-    """Digit grouping as cards are printed: 4-4-4-4(-3), 4-6-5 (Amex), 4-6-4 (Diners), or none."""
+    """Digit grouping as cards are printed: 4-4-4-4(-3), 4-6-5 (Amex), 4-6-4 (Diners), 8-8, or none."""
     if len(groups) == 1:
         return True
-    if groups in ([4, 6, 5], [4, 6, 4]):
+    if groups in ([4, 6, 5], [4, 6, 4], [8, 8]):
         return True
     return all(g == 4 for g in groups[:-1]) and 1 <= groups[-1] <= 4 and len(groups) >= 3

@@ -80,3 +80,20 @@ def test_a_card_word_and_an_expiry_outweigh_an_order_word_between_them():
     assert cards("Card for the order: 4539 1488 0343 6467 exp 09/27") == [(Confidence.HIGH, ("card.luhn_iin_context",))]
     assert cards("Order 4539 1488 0343 6467") == []                      # an order number stays one
     assert cards("Order number 4539148803436467 placed 09/27") == []     # a date is not an expiry word's card
+
+
+# Issue 29: an ordinary word (booking, membership, ticket, policy, phone, test) next to the word
+# card may lower the confidence of a Luhn-valid number with a real issuer prefix; it must never
+# erase the finding.
+@pytest.mark.parametrize("body", [
+    f"Here is the card for the hotel booking: {VISA}",
+    f"Use my card for the membership renewal, {spaced(MC2)}",
+    f"Card to pay the ticket: {spaced(VISA, sep='-')}",
+    f"The card on the insurance policy is {VISA}",
+    f"As I said about the card on the phone: {spaced(VISA)}",
+    f"You can test it with my card {spaced(MC2)}",
+    f"card for the booking reference {spaced(AMEX, (4, 6, 5))}",
+])
+def test_ordinary_word_next_to_card_never_vetoes(scan_text, body):
+    report = scan_text(body)
+    assert "payment_card" in categories(report), body

@@ -54,3 +54,25 @@ QUIET = [
 @pytest.mark.parametrize("principle,text", QUIET, ids=[p for p, _ in QUIET])
 def test_not_a_pair(principle, text):
     assert _uk(text) is None, principle
+
+
+# Issue 29 defect (b): eight digits that are a yyyymmdd date or the subscriber part of a UK phone
+# number written after its area code are not an account, whatever sort code stands near them.
+NOT_A_PAIR = [
+    ("a yyyymmdd date after a sort code", "Our sort code 30-11-52 changed on 20240611, nothing else."),
+    ("a yyyymmdd date, bank words around", "Bank details: sort code 30-11-52 (updated 20240611)."),
+    ("account words, then a date", "Sort code 30-11-52: account details changed on 20240611."),
+    ("a date after the account word", "Account 30-11-52 updated 20240611"),
+    ("a London number after its area code", "Sort code 30-11-52. Questions? Ring 020 79460958."),
+    ("an area code in brackets", "Sort code 30-11-52, branch (020) 79460958"),
+    ("a Manchester number", "sort code 30-11-52 / branch line 0161 4960123"),
+]
+
+
+@pytest.mark.parametrize("principle,text", NOT_A_PAIR, ids=[p for p, _ in NOT_A_PAIR])
+def test_date_or_phone_is_not_an_account(principle, text):
+    assert _uk(text) is None, principle
+
+
+def test_account_after_sort_code_in_spaced_pairs_still_found():
+    assert _uk("Sort code 20 00 00 40918273") is not None
