@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from privacy_milter.model import Action, Message, Result
-from privacy_milter.plugin import FilterContext, FilterSettings, FilterSpec, PolicyView, Symbol, read_common
+from privacy_milter.plugin import (FilterContext, FilterSettings, FilterSpec, PolicyView, Symbol, read_common,
+                                   read_nameserver)
 from privacy_milter.services import DnsTxt, ReportRows, ReportStoreError, Services
 from privacy_milter.tomlcheck import Reader
 
@@ -50,22 +50,6 @@ def _address(item: str) -> str | None:
     return None if at and local and "." in domain and " " not in item else "not an address such as tlsrpt@example.net"
 
 
-def _nameserver(r: Reader) -> tuple[str, int] | None:
-    """"127.0.0.1" or "127.0.0.1:5353" (as [filters.dkim] nameserver); "" is None."""
-    text = r.string("nameserver", "")
-    if not text:
-        return None
-    host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "53")
-    try:
-        ipaddress.ip_address(host)
-        if not (port.isdigit() and 0 < int(port) < 65536):
-            raise ValueError
-    except ValueError:
-        r.problem("nameserver", 'must be an IP address, optionally with a port: "127.0.0.1" or "127.0.0.1:5353"')
-        return None
-    return host, int(port)
-
-
 def read_settings(r: Reader) -> ReportsSettings:
     d = ReportsSettings(timeout=30.0, on_error=Action.ACCEPT)
     timeout, on_error = read_common(r, d.timeout, "accept")
@@ -75,7 +59,7 @@ def read_settings(r: Reader) -> ReportsSettings:
         dmarc=tuple(a.lower() for a in r.strings("dmarc", (), _address)),
         max_message_bytes=r.integer("max_message_mb", d.max_message_bytes // MB, 1, 100) * MB,
         max_report_bytes=r.integer("max_report_mb", d.max_report_bytes // MB, 1, 200) * MB,
-        nameserver=_nameserver(r),
+        nameserver=read_nameserver(r),
         dns_timeout=r.number("dns_timeout", d.dns_timeout, 0.1, 30),
     )
     if set(settings.tlsrpt) & set(settings.dmarc):

@@ -31,7 +31,8 @@ from .services import Services
 from .site import (ON_ERROR as ON_ERROR, CustomerSettings as CustomerSettings, FilterSettings as FilterSettings,
                    IpNetwork as IpNetwork, NetworkSettings as NetworkSettings, Site as Site,
                    check_domain as check_domain, check_network as check_network, domains as domains,
-                   in_networks as in_networks, networks as networks, read_common as read_common)
+                   in_networks as in_networks, networks as networks, read_common as read_common,
+                   read_nameserver as read_nameserver)
 from .tlspolicy.model import TlsClass as TlsClass  # the TLS classifier's answer (services.tls_classifier)
 from .tlspolicy.nexthop import parse_next_hop as parse_next_hop  # Postfix's next-hop syntax
 from .tomlcheck import Problems, Reader

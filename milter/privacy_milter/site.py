@@ -123,6 +123,24 @@ class Site:
         return self.filter_settings[name]
 
 
+def read_nameserver(r: Reader, key: str = "nameserver") -> tuple[str, int] | None:
+    """A filter's own resolver: `"127.0.0.1"`, `"127.0.0.1:5353"` or `"[::1]:5353"`; None
+    when unset (the daemon's resolver), or when invalid (the problem is on r, with its line)."""
+    text = r.string(key, "")
+    if not text:
+        return None
+    host, _, port = text.rpartition(":") if text.count(":") == 1 or text.startswith("[") else ("", "", "")
+    host, port = (host.strip("[]"), port) if host else (text, "53")
+    try:
+        ipaddress.ip_address(host)
+        if not (port.isdigit() and 0 < int(port) < 65536):
+            raise ValueError
+    except ValueError:
+        r.problem(key, 'must be an IP address, optionally with a port: "127.0.0.1" or "127.0.0.1:5353"')
+        return None
+    return host, int(port)
+
+
 def read_common(r: Reader, timeout: float, on_error: str) -> tuple[float, Action]:
     """`timeout` and `on_error`, which every [filters.NAME] table has."""
     return (r.number("timeout", timeout, 0.1, 280),

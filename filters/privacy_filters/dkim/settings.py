@@ -21,7 +21,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from types import MappingProxyType
 from typing import cast
 
 from privacy_milter.model import Action
-from privacy_milter.plugin import FilterSettings, read_common
+from privacy_milter.plugin import FilterSettings, read_common, read_nameserver
 from privacy_milter.tomlcheck import Reader
 
 from .keys import ALGORITHMS, Algorithm, KeyProblem, SigningKey, load_key
@@ -147,22 +146,6 @@ def _read_keys(r: Reader) -> dict[str, tuple[SigningKey, ...]]:
     return out
 
 
-def _nameserver(r: Reader) -> tuple[str, int] | None:
-    text = r.string("nameserver", "")
-    if not text:
-        return None
-    host, _, port = text.rpartition(":") if text.count(":") == 1 or text.startswith("[") else ("", "", "")
-    host, port = (host.strip("[]"), port) if host else (text, "53")
-    try:
-        ipaddress.ip_address(host)
-        if not (port.isdigit() and 0 < int(port) < 65536):
-            raise ValueError
-    except ValueError:
-        r.problem("nameserver", 'must be an IP address, optionally with a port: "127.0.0.1" or "127.0.0.1:5353"')
-        return None
-    return host, int(port)
-
-
 def read_settings(r: Reader) -> DkimSettings:
     """Read `[filters.dkim]`; every problem goes to r's Problems with its key path."""
     d = DkimSettings()
@@ -192,7 +175,7 @@ def read_settings(r: Reader) -> DkimSettings:
         timeout=timeout,
         on_error=on_error,
         dns_timeout=r.number("dns_timeout", d.dns_timeout, 0.1, 60),
-        nameserver=_nameserver(r),
+        nameserver=read_nameserver(r),
         verify=r.boolean("verify", d.verify),
     )
     if settings.dns_timeout >= settings.timeout:

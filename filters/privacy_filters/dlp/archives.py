@@ -16,7 +16,7 @@ import lzma
 import re
 import tarfile
 from collections.abc import Callable
-from typing import BinaryIO, Final
+from typing import IO, BinaryIO, Final
 
 from .mime import Budget, Sink
 
@@ -64,7 +64,7 @@ def read_compressed(data: bytes, kind: str, name: str, sink: Sink, budget: Budge
         "xz": lambda f: lzma.LZMAFile(f)}  # type: ignore[dict-item,return-value]  # noqa: SIM115 (opened in the with below)
     cap = min(budget.limits.max_part_bytes, budget.limits.max_zip_ratio * max(len(data), 1))
     with opener[kind](io.BytesIO(data)) as fh:
-        body = _bounded_read(fh, cap, budget)
+        body = bounded_read(fh, cap, budget)
     if body is None:
         return
     inner = _inner_name(name)
@@ -101,7 +101,7 @@ def read_tar(data: bytes, sink: Sink, budget: Budget, depth: int, extract: Extra
         extract(body, "", member_name.lower(), None, sink, budget, depth + 1)
 
 
-def _bounded_read(fh: BinaryIO, cap: int, budget: Budget) -> bytes | None:
+def bounded_read(fh: IO[bytes], cap: int, budget: Budget) -> bytes | None:
     """At most cap bytes of fh; None (counted "too_large") when there is more."""
     pieces: list[bytes] = []
     size = 0

@@ -32,7 +32,6 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _XML_LINE = frozenset(("p", "br", "tr", "row", "h", "si", "cr", "line-break", "list-item"))
 _XML_CELL = frozenset(("tab", "tc", "c", "table-cell", "s"))
 _XML_FEED = 64 * 1024   # bytes of XML parsed between two looks at the clock
-_READ = 1024 * 1024     # bytes of an archive member inflated between two looks at the clock
 # "EncryptionInfo" as an OLE directory entry name (UTF-16-LE): a password-protected OOXML file.
 _OLE_ENCRYPTED = "EncryptionInfo".encode("utf-16-le")
 
@@ -156,20 +155,8 @@ def _read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, budget: Budget) -
         return None
     # The declared size can lie: read one byte past the caps to notice.
     cap = min(limits.max_part_bytes, limits.max_zip_ratio * max(member.compress_size, 1))
-    pieces: list[bytes] = []
-    size = 0
     with zf.open(member) as fh:
-        while size <= cap:
-            budget.check()
-            piece = fh.read(min(_READ, cap + 1 - size))
-            if not piece:
-                break
-            pieces.append(piece)
-            size += len(piece)
-    if size > cap:
-        budget.fail("too_large")
-        return None
-    return b"".join(pieces)
+        return archives.bounded_read(fh, cap, budget)
 
 
 def _office(zf: zipfile.ZipFile, names: set[str], sink: Sink, budget: Budget) -> None:
