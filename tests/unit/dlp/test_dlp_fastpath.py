@@ -128,10 +128,17 @@ def test_hostile_inputs_give_identical_reports(monkeypatch):
         fast, slow = both(raw, monkeypatch, **kw)
         if name.endswith("deadline"):
             # Cut by the clock: how many steps fit before it is a matter of speed, so the
-            # counts may differ; what was found and why the rest was not must not.
-            assert (fast.findings, fast.unscannable_reasons) == (  # type: ignore[attr-defined]
-                slow.findings, slow.unscannable_reasons), name  # type: ignore[attr-defined]
+            # counts may differ, and so may the limits reached before the cut (a size check
+            # the faster parse reaches before 0.3 s: 'too_large' beside 'time'). What was
+            # found must not differ, both must say 'time', and every other reason either
+            # gives must be one the scan gives when the clock does not cut it.
+            assert fast.findings == slow.findings, name  # type: ignore[attr-defined]
             assert "time" in fast.unscannable_reasons, name  # type: ignore[attr-defined]
+            assert "time" in slow.unscannable_reasons, name  # type: ignore[attr-defined]
+            if fast.unscannable_reasons != slow.unscannable_reasons:  # type: ignore[attr-defined]
+                uncut = scan(raw, limits=Limits(max_scan_seconds=60))
+                allowed = {"time", *uncut.unscannable_reasons}
+                assert {*fast.unscannable_reasons, *slow.unscannable_reasons} <= allowed, name  # type: ignore[attr-defined]
         else:
             assert fast == slow, name
 
