@@ -18,7 +18,6 @@ Generated sets belong under /tmp, not in the repository.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import tomllib
@@ -152,22 +151,7 @@ def build() -> list[tuple[str, list[common.Item]]]:
 
 
 def main(argv: list[str] | None = None, here: Path = HERE) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path)
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--check", action="store_true", help="compare with MANIFEST, exit 1 on change")
-    group.add_argument("--write-manifest", action="store_true", help="after appending a family")
-    args = parser.parse_args(argv)
-    rows = common.write_set(args.out, build())
-    manifest = here / "MANIFEST"
-    if args.write_manifest:
-        manifest.write_text("\n".join(common.manifest_lines(rows)) + "\n")
-    elif args.check:
-        problems = common.check_manifest(rows, manifest)
-        print("\n".join(problems) or f"{len(rows)} messages match MANIFEST")
-        return 1 if problems else 0
-    print(f"{len(rows)} messages in {len(FAMILIES)} families written to {args.out}")
-    return 0
+    return common.main(argv, __doc__.splitlines()[0], build, here / "MANIFEST")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,14 @@ every run: its MANIFEST of sha256 sums can freeze it.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import hashlib
 import json
 import quopri
 import random
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.header import Header
 from pathlib import Path
@@ -289,3 +291,25 @@ def check_manifest(rows: list[dict[str, object]], manifest: Path) -> list[str]:
                 for name, line in frozen.items() if built.get(name) != line]
     problems += [f"not in MANIFEST: {line}" for name, line in built.items() if name not in frozen]
     return problems
+
+
+def main(argv: list[str] | None, description: str, build: Callable[[], list[tuple[str, list[Item]]]],
+         manifest: Path) -> int:
+    """The command line of a frozen set's build.py: write it, or check it (exit 1 on a change)
+    against its MANIFEST, or write the MANIFEST after a family was appended."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("out", type=Path)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--check", action="store_true", help="compare with MANIFEST, exit 1 on change")
+    group.add_argument("--write-manifest", action="store_true", help="after appending a family")
+    args = parser.parse_args(argv)
+    families = build()
+    rows = write_set(args.out, families)
+    if args.write_manifest:
+        manifest.write_text("\n".join(manifest_lines(rows)) + "\n")
+    elif args.check:
+        problems = check_manifest(rows, manifest)
+        print("\n".join(problems) or f"{len(rows)} messages match MANIFEST")
+        return 1 if problems else 0
+    print(f"{len(rows)} messages in {len(families)} families written to {args.out}")
+    return 0
