@@ -187,9 +187,10 @@ def _transport(setup: Setup) -> Finding:
 def _header_check(setup: Setup) -> Finding:
     assert setup.policy is not None
     if "tls" not in setup.policy.filters:
-        from privacy_filters.tls import pipeline_warnings
+        from ..registry import FILTERS
 
-        if said := pipeline_warnings(setup.policy):  # dlp without tls: flagged mail has no route
+        tls_warnings = FILTERS["tls"].warnings  # the tls filter's declared policy warnings
+        if tls_warnings is not None and (said := tls_warnings(setup.policy.site)):  # dlp without tls
             return warn(HEADER_CHECK, said[0], 'privacy-milter policy: [pipeline] filters = ["dlp", "tls", ...]')
         return ok(HEADER_CHECK, "not needed: tls is not in [pipeline] filters")
     setting = setup.settings("tls").relayhost
